@@ -1,0 +1,93 @@
+"""aihelper: a self-hosted, multi-user AI chat system.
+
+`create_app()` builds the app in this order: config -> extensions -> blueprints -> cli -> error
+handlers and request guards -> schema on an empty database.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, has_request_context
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from aihelper.config import load_settings
+from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=instance_path or str(PROJECT_ROOT / "instance"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.update(load_settings(app.instance_path, overrides))
+    _configure_logging(app)
+    if app.config["AIHELPER_PROXY_FIX"]:
+        hops = app.config["AIHELPER_PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from aihelper.cli import register_commands
+    from aihelper.errors import register_error_handlers
+    from aihelper.pages import register_page_helpers
+    from aihelper.web_security import register_request_guards
+
+    register_commands(app)
+    register_error_handlers(app)
+    register_request_guards(app)
+    register_page_helpers(app)
+
+    if app.config["AIHELPER_CREATE_SCHEMA_ON_START"]:
+        from aihelper.schema import ensure_schema
+
+        with app.app_context():
+            ensure_schema()
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from aihelper import models  # noqa: F401  (registers the tables)
+    from aihelper.auth.session import register_login_loader
+    from aihelper.schema import MIGRATIONS_DIR, enable_sqlite_foreign_keys
+
+    db.init_app(app)
+    with app.app_context():
+        enable_sqlite_foreign_keys(db.engine)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    register_login_loader(login_manager)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    sock.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from aihelper.auth import bp as auth_bp
+    from aihelper.chat import bp as chat_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(chat_bp)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def _configure_logging(app: Flask) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    package_log = logging.getLogger("aihelper")
+    package_log.handlers[:] = [handler]
+    package_log.setLevel(app.config["AIHELPER_LOG_LEVEL"])
+    package_log.propagate = False

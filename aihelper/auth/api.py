@@ -1,0 +1,70 @@
+"""POST /api/register, /api/login, /api/logout, /api/user/password and GET /api/user/info."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from flask_login import current_user, login_required
+
+from aihelper.auth import bp
+from aihelper.auth.limits import login_limits, register_limits
+from aihelper.auth.session import log_in, log_out, public_user
+from aihelper.i18n import t
+from aihelper.payload import json_object, text_field
+from aihelper.services import accounts
+from aihelper.timefmt import iso_utc
+
+
+@bp.post("/api/register")
+@register_limits
+def api_register():
+    body = json_object()
+    # Only the named fields are read: is_admin, status or anything else in the body is ignored.
+    user = accounts.register(
+        text_field(body, "username", "field_username"), text_field(body, "password", "field_password")
+    )
+    log_in(user)
+    return jsonify(message=t("registered"), user=public_user(user)), 201
+
+
+@bp.post("/api/login")
+@login_limits
+def api_login():
+    body = json_object()
+    user = accounts.authenticate(
+        text_field(body, "username", "field_username"), text_field(body, "password", "field_password")
+    )
+    log_in(user)
+    return jsonify(message=t("logged_in"), user=public_user(user))
+
+
+@bp.post("/api/logout")
+def api_logout():
+    log_out()
+    return jsonify(message=t("logged_out"))
+
+
+@bp.get("/api/user/info")
+@login_required
+def api_user_info():
+    user = current_user
+    return jsonify(
+        id=user.id,
+        username=user.username,
+        avatar=user.avatar,
+        message_count=user.message_count,
+        is_admin=user.is_admin,
+        create_time=iso_utc(user.create_time),
+        last_login=iso_utc(user.last_login),
+    )
+
+
+@bp.post("/api/user/password")
+@login_required
+def api_change_password():
+    body = json_object()
+    accounts.change_password(
+        current_user,
+        text_field(body, "old_password", "field_old_password"),
+        text_field(body, "new_password", "field_new_password"),
+    )
+    return jsonify(message=t("password_changed"))

@@ -1,0 +1,7 @@
+"""The chat page."""
+
+from flask import Blueprint
+
+bp = Blueprint("chat", __name__)
+
+from aihelper.chat import pages  # noqa: E402,F401  (routes register on import)

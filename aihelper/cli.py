@@ -1,0 +1,31 @@
+"""Operator commands: `flask --app app init-db`, `flask --app app create-admin NAME`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from aihelper.errors import ApiError
+from aihelper.schema import init_or_upgrade
+from aihelper.services import accounts
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db_command():
+        """Create the database schema, or upgrade an existing one to the newest version."""
+        click.echo(f"Database schema {init_or_upgrade()}.")
+
+    @app.cli.command("create-admin")
+    @click.argument("username")
+    @click.option("--password", help="Password for a new account (asked for when omitted).")
+    def create_admin_command(username: str, password: str | None):
+        """Create an admin account, or make an existing account admin."""
+        exists = accounts.find_user(username) is not None
+        if password is None and not exists:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            user, created = accounts.create_or_promote_admin(username, password)
+        except ApiError as problem:
+            raise click.ClickException(problem.message) from None
+        click.echo(f"{'Created' if created else 'Promoted'} admin {user.username} (id {user.id}).")

@@ -1,0 +1,135 @@
+"""Settings from defaults, `instance/config.py` and the environment (API.md §1).
+
+Precedence, lowest first: the defaults below, `instance/config.py`, environment variables, and the
+overrides passed to `create_app` (tests). Secrets that are not given are generated once and kept in
+the instance folder with mode 0600, so restarts keep sessions and stored provider keys readable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+# Environment variables read as they are (strings) or converted by the given function.
+_ENV_SETTINGS: dict[str, Any] = {
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "AIHELPER_ENCRYPTION_KEYS": str,
+    "REDIS_URL": str,
+    "HOST": str,
+    "PORT": int,
+    "AIHELPER_ALLOWED_ORIGINS": str,
+    "AIHELPER_REGISTRATION_OPEN": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+    "AIHELPER_PROXY_FIX": int,
+    "AIHELPER_SECURE_COOKIES": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+    "AIHELPER_LOG_LEVEL": str,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "HOST": "127.0.0.1",
+    "PORT": 8000,
+    "REDIS_URL": None,
+    "AIHELPER_ALLOWED_ORIGINS": "",
+    # Registration starts open so the first visitor can become the admin; admins may close it.
+    "AIHELPER_REGISTRATION_OPEN": True,
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+    "AIHELPER_PROXY_FIX": 0,
+    "AIHELPER_SECURE_COOKIES": False,
+    "AIHELPER_LOG_LEVEL": "INFO",
+    "SESSION_COOKIE_NAME": "aihelper_session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 30 * 24 * 3600,
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "WTF_CSRF_TIME_LIMIT": None,
+    # CSRF is checked for every page form post in web_security; the JSON API relies on its
+    # JSON-only and Origin rules instead (API.md §2).
+    "WTF_CSRF_CHECK_DEFAULT": False,
+    "PASSWORD_HASH_METHOD": "scrypt",
+    # Create the schema on start when the database is empty (tests turn this off and build their own).
+    "AIHELPER_CREATE_SCHEMA_ON_START": True,
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_LOGIN": "10 per minute;50 per hour",
+    "RATELIMIT_REGISTER": "5 per minute;30 per hour",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "10 per 5 minutes",
+    "JSON_AS_ASCII": False,
+}
+
+_SECRET_FILES = {
+    "SECRET_KEY": ("secret_key", lambda: secrets.token_urlsafe(48)),
+    "AIHELPER_ENCRYPTION_KEYS": ("encryption_keys", lambda: Fernet.generate_key().decode()),
+}
+
+
+def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the merged settings for an app whose instance folder is `instance_path`."""
+    settings = dict(DEFAULTS)
+    settings.update(_read_instance_config(Path(instance_path) / "config.py"))
+    for name, convert in _ENV_SETTINGS.items():
+        raw = os.environ.get(name)
+        if raw not in (None, ""):
+            settings[name] = convert(raw)
+    settings.update(overrides or {})
+
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    for name, (filename, generate) in _SECRET_FILES.items():
+        if not settings.get(name):
+            settings[name] = _kept_secret(Path(instance_path) / filename, generate)
+    if not settings.get("SQLALCHEMY_DATABASE_URI"):
+        settings["SQLALCHEMY_DATABASE_URI"] = settings.get("DATABASE_URL") or (
+            f"sqlite:///{Path(instance_path) / 'aihelper.db'}"
+        )
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["SQLALCHEMY_DATABASE_URI"])
+    settings["RATELIMIT_STORAGE_URI"] = settings.get("REDIS_URL") or "memory://"
+    return settings
+
+
+def engine_options(database_uri: str) -> dict[str, Any]:
+    """Connection-pool settings that fit the database behind `database_uri`."""
+    if database_uri.startswith("mysql"):
+        # MySQL closes idle connections (wait_timeout); pre-ping and recycle avoid "gone away".
+        return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 10, "max_overflow": 20}
+    return {}
+
+
+def allowed_origins(setting: str) -> frozenset[str]:
+    """The extra origins of `AIHELPER_ALLOWED_ORIGINS`, normalised without a trailing slash."""
+    return frozenset(o.strip().rstrip("/") for o in setting.split(",") if o.strip())
+
+
+def _read_instance_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    namespace: dict[str, Any] = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102 - operator's own file
+    return {k: v for k, v in namespace.items() if k.isupper()}
+
+
+def _kept_secret(path: Path, generate) -> str:
+    """Read the secret at `path`, creating it (mode 0600) when it does not exist yet.
+
+    Created with O_EXCL so that several workers starting at once agree on one value.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+        # Another process created the file but has not written it yet.
+        for _ in range(50):
+            time.sleep(0.02)
+            value = path.read_text(encoding="utf-8").strip()
+            if value:
+                return value
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret") from None
+    value = generate()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value

@@ -1,0 +1,80 @@
+"""Errors as `{"error", "code"}` JSON under /api and /ws, friendly pages elsewhere.
+
+Nothing internal (stack trace, SQL, provider body, secret) reaches a response; unexpected errors are
+logged with the request id, which the answer repeats so an operator can find the log line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from aihelper.i18n import t
+
+log = logging.getLogger(__name__)
+
+# HTTP status -> (machine code, message key) for errors raised by Flask or Werkzeug.
+_HTTP_ERRORS = {
+    400: ("bad_request", "bad_request"),
+    401: ("unauthorized", "unauthorized"),
+    403: ("forbidden", "forbidden"),
+    404: ("not_found", "not_found"),
+    405: ("method_not_allowed", "method_not_allowed"),
+    413: ("too_large", "too_large"),
+    415: ("unsupported_media_type", "unsupported_media_type"),
+    429: ("rate_limited", "rate_limited"),
+}
+
+
+class ApiError(Exception):
+    """An expected failure with a status, a machine code and a message a person can read."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/ws/"))
+
+
+def error_response(status: int, code: str, message: str):
+    if wants_json():
+        response = jsonify(error=message, code=code)
+        response.status_code = status
+        return response
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return error_response(error.status, error.code, error.message)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error: CSRFError):
+        return error_response(400, "csrf_failed", t("csrf_failed"))
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        status = error.code or 500
+        code, key = _HTTP_ERRORS.get(status, ("error", "bad_request"))
+        response = error_response(status, code, t(key))
+        # Keep headers such as Retry-After (429) and Allow (405).
+        headers = error.get_headers()
+        if not isinstance(response, tuple):
+            for name, value in headers:
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected_error(error: Exception):
+        request_id = g.get("request_id", "-")
+        log.exception("unhandled error in %s %s [request %s]", request.method, request.path, request_id)
+        return error_response(500, "internal_error", t("internal_error", request_id=request_id))

@@ -1,0 +1,7 @@
+"""All tables; importing this package registers them with the metadata."""
+
+from aihelper.models.chat import ChatMessage, ChatSession
+from aihelper.models.provider import ApiProvider, ModelConfig
+from aihelper.models.user import AppSetting, LoginSession, User
+
+__all__ = ["ApiProvider", "AppSetting", "ChatMessage", "ChatSession", "LoginSession", "ModelConfig", "User"]

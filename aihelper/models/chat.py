@@ -1,0 +1,74 @@
+"""Conversations and their messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from aihelper.extensions import db
+from aihelper.models.types import MYSQL_TABLE_OPTIONS, LongText, utcnow
+
+# Message status values (API.md §3).
+DONE = "done"
+STREAMING = "streaming"
+STOPPED = "stopped"
+ERROR = "error"
+
+
+class ChatSession(db.Model):
+    __tablename__ = "chat_sessions"
+    # "A user's sessions by last activity": the history list and the time-range filter.
+    __table_args__ = (Index("ix_chat_sessions_user_id_update_time", "user_id", "update_time"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    # The provider's model name as used (kept even when the model config is deleted).
+    model_id: Mapped[str | None] = mapped_column(String(100))
+    model_config_id: Mapped[int | None] = mapped_column(ForeignKey("model_configs.id", ondelete="SET NULL"))
+    pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    messages: Mapped[list[ChatMessage]] = relationship(
+        back_populates="session",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ChatMessage.id",
+    )
+
+
+class ChatMessage(db.Model):
+    __tablename__ = "ai_chat_messages"
+    __table_args__ = (
+        # "A session's messages in order": ordered by id, since DATETIME keeps whole seconds.
+        Index("ix_ai_chat_messages_session_id_id", "session_id", "id"),
+        Index("ix_ai_chat_messages_user_id_timestamp", "user_id", "timestamp"),
+        # A client may resend a message after a reconnect; its client_id makes that harmless.
+        UniqueConstraint("user_id", "client_id"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("chat_sessions.session_id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    content: Mapped[str] = mapped_column(LongText, nullable=False, default="")
+    # A model's separately streamed thinking, kept apart from the answer.
+    reasoning: Mapped[str | None] = mapped_column(LongText)
+    timestamp: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=DONE)
+    model_id: Mapped[str | None] = mapped_column(String(100))
+    finish_reason: Mapped[str | None] = mapped_column(String(20))
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+
+    session: Mapped[ChatSession] = relationship(back_populates="messages")

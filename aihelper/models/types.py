@@ -1,0 +1,26 @@
+"""Column types shared by the models, with the MySQL variants the schema needs."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.dialects import mysql
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every DATETIME column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def exact_string(length: int) -> String:
+    """A VARCHAR compared byte for byte on MySQL too, as on SQLite (MySQL's default collation
+    folds case and accents, which would make uniqueness differ between the two databases)."""
+    return String(length).with_variant(mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+# Message bodies: MySQL TEXT stops at 64 KB, far below a long answer.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+# Every table on MySQL: InnoDB (transactions, foreign keys) and utf8mb4 (emoji, all of Chinese),
+# whatever the server's defaults are.
+MYSQL_TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}

@@ -1,0 +1,239 @@
+"""Accounts and login sessions: registration, authentication, password changes, revocation.
+
+Every function here commits its own work. A login is a `LoginSession` row named by a random token
+kept in the signed session cookie; deleting the row ends that login wherever the cookie is replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.i18n import t
+from aihelper.models import AppSetting, LoginSession, User
+from aihelper.models.types import utcnow
+from aihelper.models.user import ACTIVE, DISABLED
+from aihelper.services.settings import registration_open
+
+USERNAME_MIN, USERNAME_MAX = 3, 50
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+USERNAME_PUNCTUATION = frozenset("_-.")
+# The row whose unique key lets exactly one registration become the first admin.
+FIRST_ADMIN_CLAIM = "first_admin_id"
+# last_seen is refreshed at most this often, so an ordinary request does not write.
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+def normalize_username(username: str) -> str:
+    return unicodedata.normalize("NFKC", username).strip()
+
+
+def username_key(username: str) -> str:
+    """What makes two usernames the same account: compatibility form, case folded."""
+    return normalize_username(username).casefold()
+
+
+def username_problem(username: str) -> str | None:
+    """The message key of what is wrong with `username`, or None when it is acceptable."""
+    if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
+        return "username_length"
+    if not all(ch.isalnum() or ch in USERNAME_PUNCTUATION for ch in username):
+        return "username_chars"
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        return "password_length"
+    return None
+
+
+def _check_new_credentials(username: str, password: str) -> None:
+    for problem in (username_problem(username), password_problem(password)):
+        if problem:
+            raise ApiError(400, problem, t(problem))
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def register(username: str, password: str) -> User:
+    """Create an account; the first account ever registered becomes the admin."""
+    username = normalize_username(username)
+    _check_new_credentials(username, password)
+    if not registration_open():
+        raise ApiError(403, "registration_closed", t("registration_closed"))
+    user = User(
+        username=username,
+        username_key=username_key(username),
+        password_hash=hash_password(password),
+        status=ACTIVE,
+        is_admin=False,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(409, "username_taken", t("username_taken")) from None
+    _claim_first_admin(user)
+    return user
+
+
+def _claim_first_admin(user: User) -> bool:
+    """Make `user` the admin if no admin exists and no one has claimed the role yet.
+
+    The claim is an insert into a primary key: among concurrent registrations exactly one insert
+    succeeds, on SQLite and on MySQL alike, without locking the users table.
+    """
+    if db.session.scalar(select(User.id).where(User.is_admin.is_(True)).limit(1)) is not None:
+        return False
+    db.session.add(AppSetting(key=FIRST_ADMIN_CLAIM, value=str(user.id)))
+    user.is_admin = True
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username_key == username_key(username)))
+
+
+def create_or_promote_admin(username: str, password: str | None) -> tuple[User, bool]:
+    """For the `create-admin` command: returns the admin and whether the account is new."""
+    username = normalize_username(username)
+    user = find_user(username)
+    created = user is None
+    if created:
+        if password is None:
+            raise ApiError(400, "missing_field", t("field_required", field=t("field_password")))
+        _check_new_credentials(username, password)
+        user = User(username=username, username_key=username_key(username), status=ACTIVE)
+        db.session.add(user)
+    elif password is not None:
+        problem = password_problem(password)
+        if problem:
+            raise ApiError(400, problem, t(problem))
+    if password is not None:
+        user.password_hash = hash_password(password)
+    user.is_admin = True
+    user.status = ACTIVE
+    if db.session.get(AppSetting, FIRST_ADMIN_CLAIM) is None:
+        db.session.flush()
+        db.session.add(AppSetting(key=FIRST_ADMIN_CLAIM, value=str(user.id)))
+    db.session.commit()
+    return user, created
+
+
+# A hash to check against when the username does not exist, so both failures take equally long.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def authenticate(username: str, password: str) -> User:
+    """The account for these credentials; 401 for a wrong name or password, 403 when disabled."""
+    user = find_user(username)
+    if user is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        dummy = _DUMMY_HASH.setdefault(method, generate_password_hash(secrets.token_hex(8), method=method))
+        check_password_hash(dummy, password)
+        raise ApiError(401, "bad_credentials", t("bad_credentials"))
+    if not check_password_hash(user.password_hash, password):
+        raise ApiError(401, "bad_credentials", t("bad_credentials"))
+    if user.status != ACTIVE:
+        raise ApiError(403, "account_disabled", t("account_disabled"))
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_login(user: User, ip: str | None, user_agent: str | None) -> str:
+    """Record a new login for `user` and return the token its session cookie will carry."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(
+        LoginSession(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            create_time=now,
+            last_seen=now,
+            ip=(ip or "")[:45] or None,
+            user_agent=(user_agent or "")[:255] or None,
+        )
+    )
+    user.last_login = now
+    db.session.commit()
+    user.login_token = token
+    return token
+
+
+def load_login(token: str) -> User | None:
+    """The active user behind a session cookie's token, or None when that login has ended."""
+    row = db.session.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_hash == _token_hash(token))
+    ).first()
+    if row is None:
+        return None
+    login, user = row
+    if user.status != ACTIVE:
+        return None
+    now = utcnow()
+    if now - login.last_seen > LAST_SEEN_RESOLUTION:
+        login.last_seen = now
+        db.session.commit()
+    user.login_token = token
+    return user
+
+
+def end_login(token: str | None) -> None:
+    if token:
+        db.session.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+        db.session.commit()
+
+
+def end_other_logins(user: User, keep_token: str | None = None) -> None:
+    """End every login of `user` except the one with `keep_token`."""
+    statement = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_token:
+        statement = statement.where(LoginSession.token_hash != _token_hash(keep_token))
+    db.session.execute(statement)
+    db.session.commit()
+
+
+def change_password(user: User, old_password: str, new_password: str) -> None:
+    """Change the password and end every other login of this user."""
+    if not check_password_hash(user.password_hash, old_password):
+        raise ApiError(400, "wrong_old_password", t("wrong_old_password"))
+    problem = password_problem(new_password)
+    if problem:
+        raise ApiError(400, problem, t(problem))
+    if old_password == new_password:
+        raise ApiError(400, "password_same", t("password_same"))
+    user.password_hash = hash_password(new_password)
+    db.session.commit()
+    end_other_logins(user, keep_token=user.login_token)
+
+
+def set_status(user: User, status: str) -> None:
+    """Enable or disable an account; disabling ends all of its logins at once."""
+    db.session.execute(update(User).where(User.id == user.id).values(status=status))
+    if status == DISABLED:
+        db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    db.session.commit()
+    db.session.refresh(user)

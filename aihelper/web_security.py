@@ -1,0 +1,97 @@
+"""Request guards and response headers that apply to every route (SECURITY.md rules 6 and 7)."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
+
+from aihelper.config import allowed_origins
+from aihelper.errors import ApiError
+from aihelper.extensions import csrf
+from aihelper.i18n import t
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        # Vue's global build compiles templates at run time (new Function), hence 'unsafe-eval';
+        # inline scripts stay forbidden.
+        "script-src 'self' 'unsafe-eval'",
+        # Element Plus positions popovers with inline style attributes.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def accepts_multipart(view):
+    """Mark a JSON API view that takes a multipart upload instead of a JSON body."""
+    view.accepts_multipart = True
+    return view
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """True for a request without Origin (scripts) or from this app's own origin or an allowed one."""
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    own = f"{request.scheme}://{request.host}"
+    return origin == own or origin in allowed_origins(current_app.config["AIHELPER_ALLOWED_ORIGINS"])
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure when configured or when the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["AIHELPER_SECURE_COOKIES"]) or (request.is_secure if request else False)
+
+
+def register_request_guards(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+
+    @app.before_request
+    def assign_request_id():
+        g.request_id = request.headers.get("X-Request-ID", "")[:64] or secrets.token_hex(8)
+
+    @app.before_request
+    def guard_state_changes():
+        if request.method not in STATE_CHANGING:
+            return
+        if not request.path.startswith("/api/"):
+            # Pages post Jinja forms, which carry a CSRF token.
+            csrf.protect()
+            return
+        if not origin_allowed(request.headers.get("Origin")):
+            raise ApiError(403, "foreign_origin", t("foreign_origin"))
+        view = app.view_functions.get(request.endpoint or "")
+        mimetype = request.mimetype
+        if view is not None and getattr(view, "accepts_multipart", False) and mimetype == "multipart/form-data":
+            return
+        # A body-less request (e.g. logout from a script) carries nothing to forge; a cross-site
+        # form always sends a form content type and is refused here.
+        if mimetype and mimetype != "application/json":
+            raise ApiError(415, "unsupported_media_type", t("unsupported_media_type"))
+        if not mimetype and (request.content_length or request.headers.get("Transfer-Encoding")):
+            raise ApiError(415, "unsupported_media_type", t("unsupported_media_type"))
+
+    @app.after_request
+    def add_security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers["X-Request-ID"] = g.get("request_id", "")
+        if request.path.startswith("/api/"):
+            headers.setdefault("Cache-Control", "no-store")
+        return response
