@@ -7,6 +7,7 @@ handlers and request guards -> schema on an empty database.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
     app = Flask(
         __name__,
-        instance_path=instance_path or str(PROJECT_ROOT / "instance"),
+        # AIHELPER_INSTANCE_PATH moves the folder of secrets, SQLite file and uploads (tests, packaging).
+        instance_path=instance_path or os.environ.get("AIHELPER_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
         static_folder=str(PROJECT_ROOT / "static"),
         template_folder=str(PROJECT_ROOT / "templates"),
     )

@@ -14,7 +14,7 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db_command():
         """Create the database schema, or upgrade an existing one to the newest version."""
-        click.echo(f"Database schema {init_or_upgrade()}.")
+        click.echo(f"Database schema is ready (revision {init_or_upgrade()}).")
 
     @app.cli.command("create-admin")
     @click.argument("username")

@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     # Create the schema on start when the database is empty (tests turn this off and build their own).
     "AIHELPER_CREATE_SCHEMA_ON_START": True,
     "RATELIMIT_ENABLED": True,
+    "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_LOGIN": "10 per minute;50 per hour",
     "RATELIMIT_REGISTER": "5 per minute;30 per hour",
     "RATELIMIT_LOGIN_PER_ACCOUNT": "10 per 5 minutes",

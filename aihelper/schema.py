@@ -60,10 +60,10 @@ def ensure_schema() -> None:
 
 
 def init_or_upgrade() -> str:
-    """For `flask init-db`: create the schema, or bring an existing one to the newest revision."""
-    existed = inspect(db.engine).has_table("users")
+    """For `flask init-db`: create the schema, or bring an existing one to the newest revision;
+    returns the revision the database is at afterwards."""
     upgrade(directory=str(MIGRATIONS_DIR))
-    return "upgraded" if existed else "created"
+    return current_revision() or "none"
 
 
 def current_revision() -> str | None:

@@ -1,0 +1,124 @@
+-- aihelper: schema for a fresh MySQL 8 / MariaDB 10.11 database (utf8mb4, InnoDB).
+--
+--   mysql -u root -p -e "CREATE DATABASE ai CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+--   mysql -u root -p ai < database.sql
+--
+-- The same schema is created by `flask --app app init-db` (or on first start) from the migrations
+-- in migrations/; tests/test_schema.py proves the two agree, column by column. No accounts are
+-- seeded: the first account registered becomes the admin, or use `flask --app app create-admin`.
+-- The alembic_version row lets `flask --app app db upgrade` take this database forward later.
+
+SET NAMES utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `users` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `username` varchar(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `username_key` varchar(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `password_hash` varchar(255) NOT NULL,
+  `avatar` varchar(255) DEFAULT NULL,
+  `is_admin` tinyint(1) NOT NULL,
+  `status` varchar(16) NOT NULL,
+  `message_count` int(11) NOT NULL,
+  `create_time` datetime NOT NULL,
+  `last_login` datetime DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_users_username_key` (`username_key`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `login_sessions` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `user_id` int(11) NOT NULL,
+  `token_hash` varchar(64) NOT NULL,
+  `create_time` datetime NOT NULL,
+  `last_seen` datetime NOT NULL,
+  `ip` varchar(45) DEFAULT NULL,
+  `user_agent` varchar(255) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_login_sessions_token_hash` (`token_hash`),
+  KEY `ix_login_sessions_user_id` (`user_id`),
+  CONSTRAINT `fk_login_sessions_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `app_settings` (
+  `key` varchar(64) NOT NULL,
+  `value` text NOT NULL,
+  PRIMARY KEY (`key`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `api_providers` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `name` varchar(100) NOT NULL,
+  `base_url` varchar(500) NOT NULL,
+  `api_key` text DEFAULT NULL,
+  `description` text DEFAULT NULL,
+  `status` varchar(16) NOT NULL,
+  `create_time` datetime NOT NULL,
+  `update_time` datetime NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_api_providers_name` (`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `model_configs` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `provider_id` int(11) NOT NULL,
+  `model_id` varchar(100) NOT NULL,
+  `model_name` varchar(100) NOT NULL,
+  `description` text DEFAULT NULL,
+  `max_tokens` int(11) NOT NULL,
+  `temperature` float NOT NULL,
+  `system_prompt` text DEFAULT NULL,
+  `context_messages` int(11) NOT NULL,
+  `status` varchar(16) NOT NULL,
+  `sort_order` int(11) NOT NULL,
+  `create_time` datetime NOT NULL,
+  `update_time` datetime NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_model_configs_provider_id_model_id` (`provider_id`,`model_id`),
+  CONSTRAINT `fk_model_configs_provider_id_api_providers` FOREIGN KEY (`provider_id`) REFERENCES `api_providers` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `chat_sessions` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `session_id` varchar(64) NOT NULL,
+  `user_id` int(11) NOT NULL,
+  `title` varchar(200) NOT NULL,
+  `model_id` varchar(100) DEFAULT NULL,
+  `model_config_id` int(11) DEFAULT NULL,
+  `pinned` tinyint(1) NOT NULL,
+  `create_time` datetime NOT NULL,
+  `update_time` datetime NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_chat_sessions_session_id` (`session_id`),
+  KEY `fk_chat_sessions_model_config_id_model_configs` (`model_config_id`),
+  KEY `ix_chat_sessions_user_id_update_time` (`user_id`,`update_time`),
+  CONSTRAINT `fk_chat_sessions_model_config_id_model_configs` FOREIGN KEY (`model_config_id`) REFERENCES `model_configs` (`id`) ON DELETE SET NULL,
+  CONSTRAINT `fk_chat_sessions_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `session_id` varchar(64) NOT NULL,
+  `user_id` int(11) NOT NULL,
+  `role` varchar(20) NOT NULL,
+  `content` mediumtext NOT NULL,
+  `reasoning` mediumtext DEFAULT NULL,
+  `timestamp` datetime NOT NULL,
+  `status` varchar(16) NOT NULL,
+  `model_id` varchar(100) DEFAULT NULL,
+  `finish_reason` varchar(20) DEFAULT NULL,
+  `prompt_tokens` int(11) DEFAULT NULL,
+  `completion_tokens` int(11) DEFAULT NULL,
+  `client_id` varchar(64) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_ai_chat_messages_user_id_client_id` (`user_id`,`client_id`),
+  KEY `ix_ai_chat_messages_session_id_id` (`session_id`,`id`),
+  KEY `ix_ai_chat_messages_user_id_timestamp` (`user_id`,`timestamp`),
+  CONSTRAINT `fk_ai_chat_messages_session_id_chat_sessions` FOREIGN KEY (`session_id`) REFERENCES `chat_sessions` (`session_id`) ON DELETE CASCADE,
+  CONSTRAINT `fk_ai_chat_messages_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `alembic_version` (
+  `version_num` varchar(32) NOT NULL,
+  PRIMARY KEY (`version_num`)
+) ENGINE=InnoDB;
+INSERT INTO `alembic_version` (`version_num`) VALUES ('2fa20d34e11d');

@@ -1,0 +1,204 @@
+"""Fixtures: the app on SQLite or MariaDB, a test client, a gunicorn live server, Debian's
+Chromium through Playwright, and the fake OpenAI-compatible provider.
+
+The database is SQLite in a temporary file unless AIHELPER_TEST_DATABASE_URL names a MariaDB/MySQL
+server, whose tables are dropped and rebuilt from the migrations at the start of the run. Every
+test starts with empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, inspect, text
+
+from aihelper import create_app
+from aihelper.extensions import db, limiter
+from tests.fake_provider import FakeProvider
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE_URL = os.environ.get("AIHELPER_TEST_DATABASE_URL")
+IN_CI = bool(os.environ.get("CI"))
+CHROMIUM = "/usr/bin/chromium"
+# Slow hashes are the point in production and only cost time here.
+FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+
+
+def require(condition: bool, missing: str, how_to_get_it: str) -> None:
+    """Skip on a developer's machine, fail in CI (TESTING.md: no test is skipped in CI)."""
+    if condition:
+        return
+    message = f"{missing}; {how_to_get_it}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def on_mysql() -> bool:
+    return bool(TEST_DATABASE_URL) and TEST_DATABASE_URL.startswith("mysql")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if not TEST_DATABASE_URL:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'aihelper-test.db'}"
+    engine = create_engine(TEST_DATABASE_URL)
+    try:
+        with engine.begin() as connection:
+            tables = inspect(connection).get_table_names()
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            for table in tables:
+                connection.execute(text(f"DROP TABLE `{table}`"))
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+    except Exception as error:  # noqa: BLE001 - any connection failure means "not reachable"
+        require(False, f"the test database is not reachable ({type(error).__name__})",
+                "start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd")
+    finally:
+        engine.dispose()
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    """The instance folder shared by the in-process app and the live server (same secrets)."""
+    path = tmp_path_factory.mktemp("instance")
+    # Read by the live server's create_app(); the in-process app gets the same values as overrides.
+    (path / "config.py").write_text(
+        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\n"
+        "# Browser tests register many accounts from one address within a minute.\n"
+        "RATELIMIT_ENABLED = False\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def _app(database_url, instance_dir):
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "RATELIMIT_ENABLED": True},
+        instance_path=str(instance_dir),
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(_app):
+    """The app, with empty tables, fresh rate-limit counters and registration open."""
+    with _app.app_context():
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+        db.session.remove()
+    limiter.reset()
+    yield _app
+    with _app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def app_context(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator[LiveServer]:
+    """gunicorn with the production config and worker class, on a free port."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("live") / "gunicorn.log"
+    env = {**os.environ, "AIHELPER_INSTANCE_PATH": str(instance_dir), "DATABASE_URL": database_url}
+    command = [
+        sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
+        "--bind", f"127.0.0.1:{port}", "--workers", "2",
+        "--no-control-socket", "--graceful-timeout", "2",
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", log_path=log_path)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(server.url + "/login", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the live server did not start:\n" + server.log()[-3000:])
+        time.sleep(0.1)
+    yield server
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def live_server(app, _live_server) -> LiveServer:
+    """The running gunicorn server; tables are emptied before each test like for `app`."""
+    return _live_server
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    with FakeProvider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    require(
+        os.path.exists(CHROMIUM),
+        "Debian's Chromium is not installed",
+        "install it with: apt-get install chromium fonts-wqy-microhei (or run scripts/test.sh)",
+    )
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--disable-quic", "--disable-gpu", "--no-sandbox", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+    }
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "locale": "zh-CN", "viewport": {"width": 1280, "height": 800}}
+
+
+def pytest_report_header(config):
+    database = TEST_DATABASE_URL.split("@")[-1] if TEST_DATABASE_URL else "SQLite (temporary file)"
+    return f"aihelper test database: {database}; chromium: {shutil.which('chromium') or 'missing'}"

@@ -1,0 +1,277 @@
+"""Accounts through the JSON API: register, log in, log out, user info, password change."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from aihelper.extensions import db
+from aihelper.models import LoginSession, User
+from aihelper.models.user import DISABLED
+from aihelper.services import accounts, settings
+from tests.helpers import PASSWORD, login, register
+
+
+def test_register_logs_in_and_returns_the_public_user(client):
+    response = register(client, "alice")
+    assert response.status_code == 201
+    assert response.json["user"] == {"id": response.json["user"]["id"], "username": "alice", "is_admin": True}
+    info = client.get("/api/user/info")
+    assert info.status_code == 200
+    assert info.json["username"] == "alice"
+    assert info.json["message_count"] == 0
+    assert info.json["create_time"].endswith("+00:00")
+    assert info.json["last_login"].endswith("+00:00")
+    assert set(info.json) == {"id", "username", "avatar", "message_count", "is_admin", "create_time", "last_login"}
+
+
+def test_only_the_first_account_becomes_admin(client, app):
+    assert register(client, "first").json["user"]["is_admin"] is True
+    assert register(app.test_client(), "second").json["user"]["is_admin"] is False
+
+
+def test_registration_ignores_fields_it_does_not_name(client, app):
+    register(client, "owner")
+    response = register(app.test_client(), "mallory", is_admin=True, status="active", message_count=99, id=1)
+    assert response.status_code == 201
+    with app.app_context():
+        mallory = db.session.scalar(select(User).where(User.username == "mallory"))
+        assert (mallory.is_admin, mallory.message_count) == (False, 0)
+        assert mallory.id != 1
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "code"),
+    [
+        ("ab", PASSWORD, "username_length"),
+        ("a" * 51, PASSWORD, "username_length"),
+        ("bad name", PASSWORD, "username_chars"),
+        ("<script>", PASSWORD, "username_chars"),
+        ("carol", "short", "password_length"),
+        ("carol", "x" * 129, "password_length"),
+    ],
+)
+def test_invalid_usernames_and_passwords_are_refused_with_a_reason(client, app, username, password, code):
+    response = register(client, username, password)
+    assert response.status_code == 400
+    assert response.json["code"] == code
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_usernames_may_use_any_script_digits_and_punctuation(client):
+    for name in ("张三丰", "Ölaf_1", "dot.dash-ok", "用户_2026"):
+        assert register(client, name).status_code == 201, name
+        client.post("/api/logout")
+
+
+def test_messages_follow_the_chosen_language(client):
+    client.set_cookie("lang", "en")
+    assert register(client, "ab").json["error"] == "The username must be 3–50 characters long."
+    client.set_cookie("lang", "zh")
+    assert register(client, "ab").json["error"] == "用户名长度须为 3–50 个字符"
+    client.delete_cookie("lang")
+    response = client.post(
+        "/api/register", json={"username": "ab", "password": PASSWORD}, headers={"Accept-Language": "en-US,en;q=0.9"}
+    )
+    assert response.json["error"].startswith("The username")
+
+
+def test_a_taken_name_is_refused_whatever_its_case(client, app):
+    register(client, "Alice")
+    other = app.test_client()
+    response = register(other, "alice")
+    assert response.status_code == 409
+    assert response.json["code"] == "username_taken"
+    assert register(other, "ＡＬＩＣＥ").status_code == 409  # full-width letters are the same name
+
+
+def test_missing_or_mistyped_fields_are_400(client):
+    assert client.post("/api/register", json={"username": "bob"}).status_code == 400
+    assert client.post("/api/register", json={"username": 5, "password": PASSWORD}).status_code == 400
+    assert client.post("/api/register", json=["bob", PASSWORD]).json["code"] == "invalid_json"
+
+
+def test_closed_registration_answers_403_and_creates_nothing(client, app):
+    with app.app_context():
+        settings.set_registration_open(False)
+    response = register(client, "latecomer")
+    assert response.status_code == 403
+    assert response.json["code"] == "registration_closed"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_login_with_wrong_name_or_password_gives_the_same_401(client, app):
+    register(client, "dave")
+    stranger = app.test_client()
+    wrong_password = login(stranger, "dave", "not-the-password")
+    unknown_user = login(stranger, "nobody-here", PASSWORD)
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    assert wrong_password.json == unknown_user.json
+    assert stranger.get("/api/user/info").status_code == 401
+
+
+def test_login_is_case_insensitive_on_the_name(client, app):
+    register(client, "Erin")
+    other = app.test_client()
+    assert login(other, "erin").status_code == 200
+    assert other.get("/api/user/info").json["username"] == "Erin"
+
+
+def test_login_rotates_the_session(client, app):
+    register(client, "frank")
+    client.post("/api/logout")
+    client.get("/login")  # an anonymous session cookie, e.g. planted by an attacker
+    before = client.get_cookie("aihelper_session")
+    assert login(client, "frank").status_code == 200
+    after = client.get_cookie("aihelper_session")
+    assert after is not None and (before is None or before.value != after.value)
+    if before is not None:
+        planted = app.test_client()
+        planted.set_cookie("aihelper_session", before.value)
+        assert planted.get("/api/user/info").status_code == 401
+
+
+def test_logout_ends_the_session_even_for_a_replayed_cookie(client, app):
+    register(client, "grace")
+    cookie = client.get_cookie("aihelper_session").value
+    assert client.post("/api/logout").status_code == 200
+    replay = app.test_client()
+    replay.set_cookie("aihelper_session", cookie)
+    assert replay.get("/api/user/info").status_code == 401
+    assert login(client, "grace").status_code == 200, "the account itself still works"
+
+
+def test_logout_ends_only_this_device(client, app):
+    register(client, "heidi")
+    laptop = app.test_client()
+    login(laptop, "heidi")
+    client.post("/api/logout")
+    assert laptop.get("/api/user/info").status_code == 200
+
+
+def test_password_change_ends_every_other_session(client, app):
+    register(client, "ivan")
+    phone = app.test_client()
+    login(phone, "ivan")
+    response = client.post("/api/user/password", json={"old_password": PASSWORD, "new_password": "brand-new-pass"})
+    assert response.status_code == 200
+    assert client.get("/api/user/info").status_code == 200, "the device that changed it stays logged in"
+    assert phone.get("/api/user/info").status_code == 401
+    assert login(app.test_client(), "ivan", PASSWORD).status_code == 401
+    assert login(app.test_client(), "ivan", "brand-new-pass").status_code == 200
+
+
+def test_password_change_needs_the_current_password_and_a_valid_new_one(client):
+    register(client, "judy")
+    wrong = client.post("/api/user/password", json={"old_password": "nope-nope", "new_password": "another-pass"})
+    assert (wrong.status_code, wrong.json["code"]) == (400, "wrong_old_password")
+    short = client.post("/api/user/password", json={"old_password": PASSWORD, "new_password": "short"})
+    assert (short.status_code, short.json["code"]) == (400, "password_length")
+    assert client.post("/api/logout").status_code == 200
+    assert login(client, "judy", PASSWORD).status_code == 200, "the old password still works"
+
+
+def test_a_disabled_account_cannot_log_in_and_its_live_session_stops(client, app):
+    register(client, "owner")
+    victim = app.test_client()
+    register(victim, "mallet")
+    assert victim.get("/api/user/info").status_code == 200
+    with app.app_context():
+        user = accounts.find_user("mallet")
+        accounts.set_status(user, DISABLED)
+        assert db.session.scalar(select(func.count()).select_from(LoginSession).where(
+            LoginSession.user_id == user.id)) == 0
+    assert victim.get("/api/user/info").status_code == 401
+    refused = login(app.test_client(), "mallet")
+    assert (refused.status_code, refused.json["code"]) == (403, "account_disabled")
+    assert victim.get("/").status_code == 302
+
+
+def test_a_forged_or_tampered_cookie_is_not_a_login(client, app):
+    register(client, "kate")
+    genuine = client.get_cookie("aihelper_session").value
+    payload, _, signature = genuine.rpartition(".")
+    for forged in (
+        genuine[:-3] + ("AAA" if not genuine.endswith("AAA") else "BBB"),
+        payload + ".forgedsignature",
+        "user_id=1",
+        '{"_user_id": "1"}',
+    ):
+        intruder = app.test_client()
+        intruder.set_cookie("aihelper_session", forged)
+        intruder.set_cookie("user_id", "1")  # the replaced system trusted this cookie
+        assert intruder.get("/api/user/info").status_code == 401, forged
+
+
+def test_a_cookie_signed_with_another_secret_is_refused(client, app):
+    from flask.sessions import SecureCookieSessionInterface
+
+    register(client, "leo")
+    with app.app_context():
+        token_of_leo = db.session.scalar(select(LoginSession.token_hash))
+    other = app.test_client()
+    with app.test_request_context():
+        serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+        serializer.secret_keys = [b"not-the-secret-key-of-this-server"]
+        forged = serializer.dumps({"_user_id": token_of_leo, "_fresh": True})
+    other.set_cookie("aihelper_session", forged)
+    assert other.get("/api/user/info").status_code == 401
+
+
+def test_session_cookie_flags(client):
+    response = register(client, "mike")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain http on localhost
+
+
+def test_cookie_is_secure_behind_an_https_proxy(app, database_url, instance_dir):
+    from aihelper import create_app
+
+    # Extensions are process-wide singletons: the second app keeps the first one's limiter settings.
+    proxied = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "AIHELPER_PROXY_FIX": 1,
+            "AIHELPER_CREATE_SCHEMA_ON_START": False,
+            "RATELIMIT_ENABLED": app.config["RATELIMIT_ENABLED"],
+        },
+        instance_path=str(instance_dir),
+    )
+    response = proxied.test_client().post(
+        "/api/register",
+        json={"username": "nina", "password": PASSWORD},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+    )
+    assert response.status_code == 201
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_login_is_rate_limited_per_account(client, app):
+    register(client, "oscar")
+    app.config["RATELIMIT_LOGIN_PER_ACCOUNT"] = "3 per minute"
+    try:
+        codes = [login(app.test_client(), "oscar", "wrong-password").status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        limited = login(app.test_client(), "oscar", "wrong-password")
+        assert limited.json["code"] == "rate_limited"
+        assert "Retry-After" in limited.headers
+    finally:
+        app.config["RATELIMIT_LOGIN_PER_ACCOUNT"] = "10 per 5 minutes"
+
+
+def test_registration_is_rate_limited_per_address(client, app):
+    statuses = [register(app.test_client(), f"user{i}").status_code for i in range(6)]
+    assert statuses == [201] * 5 + [429]
+
+
+def test_anonymous_api_calls_get_401_and_pages_redirect_to_login(client):
+    assert client.get("/api/user/info").status_code == 401
+    assert client.get("/api/user/info").json["code"] == "unauthorized"
+    assert client.post("/api/user/password", json={}).status_code == 401
+    page = client.get("/")
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/login")

@@ -1,0 +1,82 @@
+"""Security headers on every response, and errors that reveal nothing internal."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from aihelper.services import accounts
+from tests.helpers import PASSWORD, register
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/api/user/info", "/no-such-page", "/static/css/app.css"])
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    script_src = re.search(r"script-src ([^;]*)", csp).group(1)
+    assert "'unsafe-inline'" not in script_src
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"]
+    assert response.headers["X-Request-ID"]
+
+
+def test_pages_load_nothing_from_other_servers(client):
+    register(client, "uma")
+    for path in ("/", "/login", "/register"):
+        if path != "/":
+            client.post("/api/logout")
+        html = client.get(path).get_data(as_text=True)
+        for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+            assert url.startswith("/"), f"{path} loads {url}"
+        assert "<script>" not in html, "no inline scripts"
+
+
+def test_every_referenced_asset_exists_and_is_versioned(client):
+    html = client.get("/login").get_data(as_text=True)
+    for url in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        assert "?v=" in url
+        assert client.get(url).status_code == 200, url
+
+
+def test_api_errors_are_json_with_a_code(client):
+    missing = client.get("/api/no-such-endpoint")
+    assert missing.status_code == 404
+    assert set(missing.json) == {"error", "code"}
+    wrong_method = client.get("/api/login")
+    assert (wrong_method.status_code, wrong_method.json["code"]) == (405, "method_not_allowed")
+
+
+def test_page_errors_are_friendly_pages(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "找不到请求的内容" in response.get_data(as_text=True)
+
+
+def test_an_unexpected_error_reveals_nothing_and_is_logged_with_its_request_id(client, monkeypatch):
+    secret_detail = "SELECT password_hash FROM users -- sk-live-SECRET123"
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError(secret_detail)
+
+    monkeypatch.setattr(accounts, "authenticate", explode)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("aihelper").addHandler(handler)
+    try:
+        response = client.post("/api/login", json={"username": "vera", "password": PASSWORD})
+    finally:
+        logging.getLogger("aihelper").removeHandler(handler)
+    assert response.status_code == 500
+    assert response.json["code"] == "internal_error"
+    body = response.get_data(as_text=True)
+    assert "SECRET123" not in body and "Traceback" not in body and "SELECT" not in body
+    request_id = response.headers["X-Request-ID"]
+    assert request_id in response.json["error"]
+    logged = [r for r in records if r.exc_info]
+    assert logged and request_id in logged[0].getMessage()
+    assert secret_detail in str(logged[0].exc_info[1])
