@@ -15,10 +15,10 @@ if __name__ == "__main__":
     here = os.path.dirname(os.path.abspath(__file__))
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
-    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104 - not a bind
     print(f"aihelper: open http://{shown_host}:{port} (Ctrl+C stops)", flush=True)
     sys.argv = ["gunicorn", "--config", os.path.join(here, "gunicorn.conf.py"), "--chdir", here]
-    sys.argv += ["--workers", "1", "--bind", f"{host}:{port}", "wsgi:app"]
+    sys.argv += ["--workers", "1", "--bind", f"{host}:{port}", "--no-control-socket", "wsgi:app"]
     run()
 else:
     from aihelper import create_app

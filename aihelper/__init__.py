@@ -29,6 +29,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     app.config.update(load_settings(app.instance_path, overrides))
+    app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
     _configure_logging(app)
     if app.config["AIHELPER_PROXY_FIX"]:
         hops = app.config["AIHELPER_PROXY_FIX"]

@@ -59,7 +59,6 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN": "10 per minute;50 per hour",
     "RATELIMIT_REGISTER": "5 per minute;30 per hour",
     "RATELIMIT_LOGIN_PER_ACCOUNT": "10 per 5 minutes",
-    "JSON_AS_ASCII": False,
 }
 
 _SECRET_FILES = {

@@ -86,6 +86,7 @@ def t(key: str, **values: str) -> str:
     text = MESSAGES[key][current_language()]
     return text.format(**values) if values else text
 
+
 # Strings the Jinja templates themselves render (outside any Vue-compiled region).
 UI_STRINGS: dict[str, dict[str, str]] = {
     "app_name": {"zh": "AI助手", "en": "AI Assistant"},

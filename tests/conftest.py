@@ -49,6 +49,27 @@ def on_mysql() -> bool:
     return bool(TEST_DATABASE_URL) and TEST_DATABASE_URL.startswith("mysql")
 
 
+# MySQL-specific checks (database.sql) use this server even when the suite itself runs on SQLite.
+MYSQL_SERVER_URL = TEST_DATABASE_URL if on_mysql() else "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+
+
+@pytest.fixture(scope="session")
+def mysql_server_url() -> str:
+    engine = create_engine(MYSQL_SERVER_URL)
+    try:
+        with engine.connect():
+            pass
+    except Exception as error:
+        require(
+            False,
+            f"MariaDB is not reachable at {MYSQL_SERVER_URL.split('@')[-1]} ({type(error).__name__})",
+            "start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
+        )
+    finally:
+        engine.dispose()
+    return MYSQL_SERVER_URL
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     if not TEST_DATABASE_URL:
@@ -61,9 +82,12 @@ def database_url(tmp_path_factory) -> str:
             for table in tables:
                 connection.execute(text(f"DROP TABLE `{table}`"))
             connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-    except Exception as error:  # noqa: BLE001 - any connection failure means "not reachable"
-        require(False, f"the test database is not reachable ({type(error).__name__})",
-                "start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd")
+    except Exception as error:
+        require(
+            False,
+            f"the test database is not reachable ({type(error).__name__})",
+            "start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
+        )
     finally:
         engine.dispose()
     return TEST_DATABASE_URL
@@ -141,9 +165,19 @@ def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator
     log_path = tmp_path_factory.mktemp("live") / "gunicorn.log"
     env = {**os.environ, "AIHELPER_INSTANCE_PATH": str(instance_dir), "DATABASE_URL": database_url}
     command = [
-        sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-        "--bind", f"127.0.0.1:{port}", "--workers", "2",
-        "--no-control-socket", "--graceful-timeout", "2",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        "wsgi:app",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--no-control-socket",
+        "--graceful-timeout",
+        "2",
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -189,8 +223,15 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": ["--disable-quic", "--disable-gpu", "--no-sandbox", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+        "args": [
+            "--disable-quic",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
     }
 
 

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -33,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 
-__all__ = ["Behaviour", "FakeProvider", "DEFAULT_MODELS", "DEFAULT_REPLY"]
+__all__ = ["DEFAULT_MODELS", "DEFAULT_REPLY", "Behaviour", "FakeProvider"]
 
 DEFAULT_MODELS: tuple[str, ...] = ("fake-model", "fake-reasoner")
 DEFAULT_REPLY = "Hello from the fake provider."
@@ -187,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
     def provider(self) -> FakeProvider:
         return self.server.provider
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
 
     def do_GET(self) -> None:
@@ -244,9 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorised():
                 return
             if path == "/v1/models" and self.command == "GET":
-                data = [
-                    {"id": m, "object": "model", "owned_by": "fake"} for m in self.provider.models
-                ]
+                data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.provider.models]
                 self._send_json(200, {"object": "list", "data": data})
             elif path == "/v1/chat/completions" and self.command == "POST":
                 self._chat(behaviour, parsed)
@@ -330,9 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif status == 401:
             self._send_json(
                 401,
-                _openai_error(
-                    "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
-                ),
+                _openai_error("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
             )
         elif status == 404:
             model = payload.get("model") if isinstance(payload, dict) else None
@@ -347,9 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif status == 429:
             self._send_json(
                 429,
-                _openai_error(
-                    "Rate limit reached. Please try again later.", "requests", "rate_limit_exceeded"
-                ),
+                _openai_error("Rate limit reached. Please try again later.", "requests", "rate_limit_exceeded"),
                 {"Retry-After": str(b.retry_after)},
             )
         else:
@@ -362,9 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
             usage = dict(b.usage)
         else:
             usage = {"prompt_tokens": _prompt_chars(payload) // 4 + 1, "completion_tokens": pieces}
-        usage.setdefault(
-            "total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
-        )
+        usage.setdefault("total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0))
         return usage
 
     def _completion_id(self) -> str:
@@ -415,11 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
             if b.cut_after is not None and (final or sent_content >= b.cut_after):
                 # Abrupt close: no terminating zero-length chunk, no [DONE].
                 raise _StreamAborted
-            if (
-                b.stall_after is not None
-                and not stalled
-                and (final or sent_content >= b.stall_after)
-            ):
+            if b.stall_after is not None and not stalled and (final or sent_content >= b.stall_after):
                 stalled = True
                 if self._wait(None) != "released":
                     raise _StreamAborted
@@ -485,9 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # socket torn down by stop()
             raise _StreamAborted from None
 
-    def _send_bytes(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def _send_bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -530,11 +517,7 @@ class _Handler(BaseHTTPRequestHandler):
                 # can be before this thread reaches the stall.
                 self._release_seen = provider._release_generation
                 return "released"
-            remaining = (
-                _POLL_INTERVAL
-                if deadline is None
-                else min(_POLL_INTERVAL, deadline - time.monotonic())
-            )
+            remaining = _POLL_INTERVAL if deadline is None else min(_POLL_INTERVAL, deadline - time.monotonic())
             if remaining <= 0:
                 return "timeout"
             try:
@@ -602,10 +585,8 @@ class FakeProvider:
             connections = list(self._connections)
         for conn in connections:
             # Unblock handlers stuck in a socket call (e.g. a full send buffer).
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         server.server_close()
         if thread is not None:
             thread.join(timeout=2)
@@ -682,9 +663,7 @@ class FakeProvider:
     def wait_for_disconnect(self, timeout: float = 5) -> bool:
         """Wait until some recorded request saw its client hang up mid-response."""
         with self._cond:
-            return self._cond.wait_for(
-                lambda: any(r["client_disconnected"] for r in self._requests), timeout
-            )
+            return self._cond.wait_for(lambda: any(r["client_disconnected"] for r in self._requests), timeout)
 
     # -- internals used by the handler -------------------------------------------
 

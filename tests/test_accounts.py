@@ -181,8 +181,10 @@ def test_a_disabled_account_cannot_log_in_and_its_live_session_stops(client, app
     with app.app_context():
         user = accounts.find_user("mallet")
         accounts.set_status(user, DISABLED)
-        assert db.session.scalar(select(func.count()).select_from(LoginSession).where(
-            LoginSession.user_id == user.id)) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user.id))
+            == 0
+        )
     assert victim.get("/api/user/info").status_code == 401
     refused = login(app.test_client(), "mallet")
     assert (refused.status_code, refused.json["code"]) == (403, "account_disabled")
@@ -192,7 +194,7 @@ def test_a_disabled_account_cannot_log_in_and_its_live_session_stops(client, app
 def test_a_forged_or_tampered_cookie_is_not_a_login(client, app):
     register(client, "kate")
     genuine = client.get_cookie("aihelper_session").value
-    payload, _, signature = genuine.rpartition(".")
+    payload, _, _signature = genuine.rpartition(".")
     for forged in (
         genuine[:-3] + ("AAA" if not genuine.endswith("AAA") else "BBB"),
         payload + ".forgedsignature",

@@ -22,7 +22,7 @@ def test_a_form_encoded_api_post_is_refused_with_415(client, app):
 
 
 def test_a_text_plain_api_post_is_refused_with_415(client, app):
-    body = '{"username": "eve", "password": "%s"}' % PASSWORD
+    body = f'{{"username": "eve", "password": "{PASSWORD}"}}'
     response = client.post("/api/register", data=body, content_type="text/plain")
     assert response.status_code == 415
     assert user_count(app) == 0

@@ -29,9 +29,7 @@ def chat(provider: FakeProvider, stream: bool = True, **kwargs: Any) -> requests
         "messages": [{"role": "user", "content": "Say hello please"}],  # 16 chars
     }
     kwargs.setdefault("timeout", 5)
-    return requests.post(
-        f"{provider.base_url}/chat/completions", json=body, stream=stream, **kwargs
-    )
+    return requests.post(f"{provider.base_url}/chat/completions", json=body, stream=stream, **kwargs)
 
 
 def sse_data(raw: bytes) -> list[str]:
@@ -81,9 +79,7 @@ def test_stream_yields_reply_usage_and_done(provider: FakeProvider) -> None:
     assert content_chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert content_chunks[0]["object"] == "chat.completion.chunk"
     assert content_chunks[0]["model"] == "fake-model"
-    assert [c["choices"][0]["finish_reason"] for c in content_chunks] == [None] * (
-        len(content_chunks) - 1
-    ) + ["stop"]
+    assert [c["choices"][0]["finish_reason"] for c in content_chunks] == [None] * (len(content_chunks) - 1) + ["stop"]
     assert usage_chunk["choices"] == []
     assert usage_chunk["usage"]["prompt_tokens"] == 16 // 4 + 1
     assert usage_chunk["usage"]["completion_tokens"] == len(content_chunks)
@@ -204,10 +200,9 @@ def test_split_utf8_reassembles(provider: FakeProvider) -> None:
 def test_cut_after_closes_without_done(provider: FakeProvider) -> None:
     provider.script(reply="one two three four", cut_after=2)
     received = b""
-    with chat(provider) as resp:
-        with pytest.raises(requests.exceptions.ChunkedEncodingError):
-            for piece in resp.iter_content(chunk_size=None):
-                received += piece
+    with chat(provider) as resp, pytest.raises(requests.exceptions.ChunkedEncodingError):
+        for piece in resp.iter_content(chunk_size=None):
+            received += piece
     assert b"[DONE]" not in received
     assert content_of(sse_data(received)) == "one two "
 

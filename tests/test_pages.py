@@ -29,7 +29,9 @@ def test_login_form_never_redirects_off_site(client, app):
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         token = csrf_token(client, "/login")
         response = client.post(
-            "/login", query_string={"next": target}, data={"username": "quinn", "password": PASSWORD, "csrf_token": token}
+            "/login",
+            query_string={"next": target},
+            data={"username": "quinn", "password": PASSWORD, "csrf_token": token},
         )
         assert response.headers["Location"] == "/", target
         client.post("/api/logout")

@@ -35,9 +35,12 @@
           </div>
         </el-header>
         <el-main class="shell-main">
-          <el-empty :description="t('welcomeText')">
+          <el-empty>
             <template #image><img src="/static/img/favicon.svg" alt="" class="empty-logo"></template>
-            <h2 class="welcome-title">{{ t('welcomeTitle', { name: user.username }) }}</h2>
+            <template #description>
+              <h2 class="welcome-title">{{ t('welcomeTitle', { name: user.username }) }}</h2>
+              <p>{{ t('welcomeText') }}</p>
+            </template>
           </el-empty>
         </el-main>
       </el-container>`,

@@ -1,0 +1,130 @@
+"""In Debian's Chromium against the gunicorn live server: register, log in, log out, language."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def collect_problems(page: Page) -> list[str]:
+    """Console errors and failed requests: a page that works shows none."""
+    problems: list[str] = []
+    # Failed loads are judged by the response handler below, which knows the resource type.
+    page.on(
+        "console",
+        lambda message: (
+            message.type == "error"
+            and not message.text.startswith("Failed to load resource")
+            and problems.append(message.text)
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    # ERR_ABORTED is a request cut short by the page navigating on, not a failure.
+    page.on(
+        "requestfailed",
+        lambda request: "ERR_ABORTED" not in (request.failure or "") and problems.append(f"failed {request.url}"),
+    )
+    # Documents may answer 4xx on purpose (a failed login re-renders the form with 401).
+    page.on(
+        "response",
+        lambda response: (
+            response.status >= 400
+            and response.request.resource_type != "document"
+            and problems.append(f"{response.status} {response.url}")
+        ),
+    )
+    return problems
+
+
+def fill_credentials(page: Page, username: str, password: str) -> None:
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(password)
+
+
+def register_in_browser(page: Page, base_url: str, username: str) -> None:
+    page.goto(base_url + "/register")
+    fill_credentials(page, username, PASSWORD)
+    page.locator("input[autocomplete=new-password]").last.fill(PASSWORD)
+    page.get_by_role("button", name="注册").click()
+
+
+def test_register_lands_logged_in_on_the_chat_page(page: Page, live_server):
+    problems = collect_problems(page)
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.get_by_role("link", name="立即注册").click()
+    expect(page).to_have_url(re.compile(r"/register"))
+    register_in_browser(page, live_server.url, "浏览器用户")
+    expect(page).to_have_url(live_server.url + "/")
+    expect(page.get_by_test_id("user-menu")).to_contain_text("浏览器用户")
+    expect(page.get_by_text("你好，浏览器用户")).to_be_visible()
+    assert problems == []
+
+
+def test_the_register_form_checks_rules_before_sending(page: Page, live_server):
+    page.goto(live_server.url + "/register")
+    fill_credentials(page, "ab", "short")
+    page.get_by_role("button", name="注册").click()
+    expect(page.get_by_text("用户名长度须为 3–50 个字符")).to_be_visible()
+    expect(page.get_by_text("密码长度须为 8–128 个字符")).to_be_visible()
+    expect(page).to_have_url(live_server.url + "/register")
+
+
+def test_a_wrong_password_shows_an_error(page: Page, live_server):
+    register_in_browser(page, live_server.url, "wrongpw")
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/login")
+    fill_credentials(page, "wrongpw", "definitely-wrong")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
+    expect(page.locator("input[name=username]")).to_have_value("wrongpw")
+    assert page.context.cookies() == [] or all(
+        c["name"] != "aihelper_session" or c["value"] for c in page.context.cookies()
+    )
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_logout_returns_to_login_and_login_works_again(page: Page, live_server):
+    register_in_browser(page, live_server.url, "roundtrip")
+    expect(page).to_have_url(live_server.url + "/")
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    fill_credentials(page, "roundtrip", PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(live_server.url + "/")
+    expect(page.get_by_test_id("user-menu")).to_contain_text("roundtrip")
+
+
+def test_switching_to_english_translates_the_page_and_is_remembered(page: Page, live_server):
+    page.goto(live_server.url + "/login")
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
+    page.get_by_role("button", name="语言").click()
+    page.get_by_role("menuitem", name="English").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    page.goto(live_server.url + "/register")
+    expect(page.get_by_role("button", name="Register")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+def test_a_hostile_username_is_shown_as_text(page: Page, live_server):
+    problems = collect_problems(page)
+    page.add_init_script("window.__pwned = false")
+    name = "{{7*7}}"
+    page.goto(live_server.url + "/login")
+    fill_credentials(page, name, PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
+    expect(page.locator("input[name=username]")).to_have_value(name)
+    assert page.evaluate("window.__pwned") is False
+    assert "49" not in page.locator("#app").inner_text()
+    assert problems == []
