@@ -53,20 +53,24 @@ def on_mysql() -> bool:
 MYSQL_SERVER_URL = TEST_DATABASE_URL if on_mysql() else "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
 
 
-@pytest.fixture(scope="session")
-def mysql_server_url() -> str:
-    engine = create_engine(MYSQL_SERVER_URL)
+def require_reachable(database_url: str) -> None:
+    engine = create_engine(database_url)
     try:
         with engine.connect():
             pass
     except Exception as error:
         require(
             False,
-            f"MariaDB is not reachable at {MYSQL_SERVER_URL.split('@')[-1]} ({type(error).__name__})",
+            f"MariaDB is not reachable at {database_url.split('@')[-1]} ({type(error).__name__})",
             "start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
         )
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_server_url() -> str:
+    require_reachable(MYSQL_SERVER_URL)
     return MYSQL_SERVER_URL
 
 
@@ -74,22 +78,15 @@ def mysql_server_url() -> str:
 def database_url(tmp_path_factory) -> str:
     if not TEST_DATABASE_URL:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'aihelper-test.db'}"
+    require_reachable(TEST_DATABASE_URL)
     engine = create_engine(TEST_DATABASE_URL)
-    try:
-        with engine.begin() as connection:
-            tables = inspect(connection).get_table_names()
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for table in tables:
-                connection.execute(text(f"DROP TABLE `{table}`"))
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
-    except Exception as error:
-        require(
-            False,
-            f"the test database is not reachable ({type(error).__name__})",
-            "start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
-        )
-    finally:
-        engine.dispose()
+    with engine.begin() as connection:
+        tables = inspect(connection).get_table_names()
+        connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for table in tables:
+            connection.execute(text(f"DROP TABLE `{table}`"))
+        connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+    engine.dispose()
     return TEST_DATABASE_URL
 
 
