@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import Flask, current_app, g, request
@@ -12,6 +13,7 @@ from aihelper.errors import ApiError
 from aihelper.extensions import csrf
 from aihelper.i18n import t
 
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -60,7 +62,9 @@ def register_request_guards(app: Flask) -> None:
 
     @app.before_request
     def assign_request_id():
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or secrets.token_hex(8)
+        # A proxy's request id is kept when it is a plain token, so log lines can't be forged.
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID_PATTERN.fullmatch(given) else secrets.token_hex(8)
 
     @app.before_request
     def guard_state_changes():
@@ -92,6 +96,8 @@ def register_request_guards(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers["X-Request-ID"] = g.get("request_id", "")
+        if request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.path.startswith("/api/"):
             headers.setdefault("Cache-Control", "no-store")
         return response

@@ -277,3 +277,64 @@ def test_anonymous_api_calls_get_401_and_pages_redirect_to_login(client):
     page = client.get("/")
     assert page.status_code == 302
     assert page.headers["Location"].startswith("/login")
+
+
+def test_logging_in_as_someone_else_ends_the_previous_login(client, app):
+    register(client, "first_one")
+    old_cookie = client.get_cookie("aihelper_session").value
+    register(app.test_client(), "second_one")
+    assert login(client, "second_one").status_code == 200
+    replay = app.test_client()
+    replay.set_cookie("aihelper_session", old_cookie)
+    assert replay.get("/api/user/info").status_code == 401
+
+
+def test_invisible_or_overlong_usernames_are_refused(client):
+    assert register(client, "admin\u3164").json["code"] == "username_chars"
+    assert register(client, "\u3164\u3164\u3164").json["code"] == "username_chars"
+    # 50 characters that case-fold to 150.
+    assert register(client, "\u0390" * 50).json["code"] == "username_length"
+
+
+def test_logins_expire_after_the_session_lifetime(client, app):
+    from datetime import timedelta
+
+    register(client, "old_timer")
+    with app.app_context():
+        row = db.session.scalar(select(LoginSession))
+        row.create_time -= app.permanent_session_lifetime + timedelta(minutes=1)
+        db.session.commit()
+    assert client.get("/api/user/info").status_code == 401
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LoginSession)) == 0
+
+
+def test_page_and_api_logins_share_their_limits(client, app):
+    from tests.helpers import page_data
+
+    register(client, "shared")
+    app.config["RATELIMIT_LOGIN_PER_ACCOUNT"] = "3 per minute"
+    try:
+        for _ in range(3):
+            assert login(app.test_client(), "shared", "wrong-password").status_code == 401
+        browser = app.test_client()
+        token = page_data(browser.get("/login").get_data(as_text=True))["csrf_token"]
+        page = browser.post("/login", data={"username": "shared", "password": "wrong-password", "csrf_token": token})
+        assert page.status_code == 429
+    finally:
+        app.config["RATELIMIT_LOGIN_PER_ACCOUNT"] = "10 per 5 minutes"
+
+
+def test_guessing_the_current_password_is_rate_limited(client, app):
+    register(client, "guessed")
+    app.config["RATELIMIT_PASSWORD_CHANGE"] = "3 per minute"
+    try:
+        codes = [
+            client.post(
+                "/api/user/password", json={"old_password": f"guess-{i}-xx", "new_password": "whatever-1"}
+            ).status_code
+            for i in range(4)
+        ]
+        assert codes == [400, 400, 400, 429]
+    finally:
+        app.config["RATELIMIT_PASSWORD_CHANGE"] = "10 per 5 minutes"

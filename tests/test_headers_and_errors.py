@@ -80,3 +80,11 @@ def test_an_unexpected_error_reveals_nothing_and_is_logged_with_its_request_id(c
     logged = [r for r in records if r.exc_info]
     assert logged and request_id in logged[0].getMessage()
     assert secret_detail in str(logged[0].exc_info[1])
+
+
+def test_a_forged_request_id_is_replaced(client):
+    forged = client.get("/login", headers={"X-Request-ID": "abc INFO [admin] fake log line"})
+    assert forged.headers["X-Request-ID"] != "abc"
+    assert "fake" not in forged.headers["X-Request-ID"]
+    kept = client.get("/login", headers={"X-Request-ID": "proxy-id-123"})
+    assert kept.headers["X-Request-ID"] == "proxy-id-123"

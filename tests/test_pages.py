@@ -26,7 +26,7 @@ def test_login_form_logs_in_and_follows_a_local_next(client, app):
 
 def test_login_form_never_redirects_off_site(client, app):
     register(app.test_client(), "quinn")
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/x"):
         token = csrf_token(client, "/login")
         response = client.post(
             "/login",

@@ -6,11 +6,12 @@ from flask import jsonify
 from flask_login import current_user, login_required
 
 from aihelper.auth import bp
-from aihelper.auth.limits import login_limits, register_limits
+from aihelper.auth.limits import login_limits, password_change_limits, register_limits
 from aihelper.auth.session import log_in, log_out, public_user
 from aihelper.i18n import t
-from aihelper.payload import json_object, text_field
+from aihelper.payload import json_object
 from aihelper.services import accounts
+from aihelper.services.fields import required_text
 from aihelper.timefmt import iso_utc
 
 
@@ -20,7 +21,7 @@ def api_register():
     body = json_object()
     # Only the named fields are read: is_admin, status or anything else in the body is ignored.
     user = accounts.register(
-        text_field(body, "username", "field_username"), text_field(body, "password", "field_password")
+        required_text(body, "username", "field_username"), required_text(body, "password", "field_password")
     )
     log_in(user)
     return jsonify(message=t("registered"), user=public_user(user)), 201
@@ -31,7 +32,7 @@ def api_register():
 def api_login():
     body = json_object()
     user = accounts.authenticate(
-        text_field(body, "username", "field_username"), text_field(body, "password", "field_password")
+        required_text(body, "username", "field_username"), required_text(body, "password", "field_password")
     )
     log_in(user)
     return jsonify(message=t("logged_in"), user=public_user(user))
@@ -60,11 +61,12 @@ def api_user_info():
 
 @bp.post("/api/user/password")
 @login_required
+@password_change_limits
 def api_change_password():
     body = json_object()
     accounts.change_password(
         current_user,
-        text_field(body, "old_password", "field_old_password"),
-        text_field(body, "new_password", "field_new_password"),
+        required_text(body, "old_password", "field_old_password"),
+        required_text(body, "new_password", "field_new_password"),
     )
     return jsonify(message=t("password_changed"))

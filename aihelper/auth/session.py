@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 
@@ -12,8 +14,13 @@ from aihelper.services import accounts
 
 
 def log_in(user: User) -> None:
-    # A fresh cookie on every login: nothing set before authentication survives it (fixation).
+    # A login replaces whatever login this browser had, and starts a fresh cookie: nothing set
+    # before authentication survives it (fixation).
+    if current_user.is_authenticated:
+        accounts.end_login(current_user.login_token)
     session.clear()
+    # Kept across browser restarts for PERMANENT_SESSION_LIFETIME; the server ends it then too.
+    session.permanent = True
     accounts.start_login(user, request.remote_addr, request.user_agent.string)
     login_user(user)
 
@@ -30,10 +37,17 @@ def public_user(user: User) -> dict:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site may follow a login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
+    """Only a path on this site may follow a login (no open redirect).
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so `/\t/evil` or
+    `/\\evil` would leave the site: any such character refuses the target.
+    """
+    if not target or not target.startswith("/") or any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return "/"
+    return target
 
 
 def register_login_loader(manager: LoginManager) -> None:

@@ -27,6 +27,9 @@ from aihelper.services.settings import registration_open
 USERNAME_MIN, USERNAME_MAX = 3, 50
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 USERNAME_PUNCTUATION = frozenset("_-.")
+# Letters that render as nothing (Hangul fillers); with format characters they would let two
+# accounts look identical.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 # The row whose unique key lets exactly one registration become the first admin.
 FIRST_ADMIN_CLAIM = "first_admin_id"
 # last_seen is refreshed at most this often, so an ordinary request does not write.
@@ -44,9 +47,10 @@ def username_key(username: str) -> str:
 
 def username_problem(username: str) -> str | None:
     """The message key of what is wrong with `username`, or None when it is acceptable."""
-    if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
+    # Case folding can lengthen a name ("ΐ" folds to three characters): both forms must fit.
+    if not USERNAME_MIN <= len(username) <= USERNAME_MAX or len(username_key(username)) > USERNAME_MAX:
         return "username_length"
-    if not all(ch.isalnum() or ch in USERNAME_PUNCTUATION for ch in username):
+    if not all((ch.isalnum() and ch not in INVISIBLE_LETTERS) or ch in USERNAME_PUNCTUATION for ch in username):
         return "username_chars"
     return None
 
@@ -135,20 +139,29 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
         db.session.flush()
         db.session.add(AppSetting(key=FIRST_ADMIN_CLAIM, value=str(user.id)))
     db.session.commit()
+    if not created:
+        # The operator may be taking over a name someone else registered first: whoever held
+        # that account must log in again (with the new password, when one was given).
+        end_other_logins(user)
     return user, created
 
 
 # A hash to check against when the username does not exist, so both failures take equally long.
-_DUMMY_HASH: dict[str, str] = {}
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_hex(8), method=method)
+    return _DUMMY_HASHES[method]
 
 
 def authenticate(username: str, password: str) -> User:
     """The account for these credentials; 401 for a wrong name or password, 403 when disabled."""
     user = find_user(username)
     if user is None:
-        method = current_app.config["PASSWORD_HASH_METHOD"]
-        dummy = _DUMMY_HASH.setdefault(method, generate_password_hash(secrets.token_hex(8), method=method))
-        check_password_hash(dummy, password)
+        check_password_hash(_dummy_hash(), password)
         raise ApiError(401, "bad_credentials", t("bad_credentials"))
     if not check_password_hash(user.password_hash, password):
         raise ApiError(401, "bad_credentials", t("bad_credentials"))
@@ -191,9 +204,12 @@ def load_login(token: str) -> User | None:
     if row is None:
         return None
     login, user = row
+    now = utcnow()
+    if now - login.create_time > current_app.permanent_session_lifetime:
+        end_login(token)
+        return None
     if user.status != ACTIVE:
         return None
-    now = utcnow()
     if now - login.last_seen > LAST_SEEN_RESOLUTION:
         login.last_seen = now
         db.session.commit()
