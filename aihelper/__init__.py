@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aihelper.config import load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
+from aihelper.llm import ProviderClient
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
     )
     app.config.update(load_settings(app.instance_path, overrides))
     app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
+    app.json.sort_keys = False  # key order carries meaning (providers grouped in model order)
     _configure_logging(app)
     if app.config["AIHELPER_PROXY_FIX"]:
         hops = app.config["AIHELPER_PROXY_FIX"]
@@ -70,14 +72,20 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     sock.init_app(app)
+    # The one outbound client: every provider call goes through it (aihelper/llm).
+    app.extensions["llm_client"] = ProviderClient(
+        refuse_private_networks=app.config["AIHELPER_REFUSE_PRIVATE_NETWORKS"]
+    )
 
 
 def _register_blueprints(app: Flask) -> None:
+    from aihelper.admin import bp as admin_bp
     from aihelper.auth import bp as auth_bp
     from aihelper.chat import bp as chat_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
+    app.register_blueprint(admin_bp)
 
 
 class _RequestIdFilter(logging.Filter):

@@ -8,6 +8,7 @@ from flask import Flask
 from aihelper.errors import ApiError
 from aihelper.schema import init_or_upgrade
 from aihelper.services import accounts
+from aihelper.services.provider_keys import rotate_keys
 
 
 def register_commands(app: Flask) -> None:
@@ -29,3 +30,15 @@ def register_commands(app: Flask) -> None:
         except ApiError as problem:
             raise click.ClickException(problem.message) from None
         click.echo(f"{'Created' if created else 'Promoted'} admin {user.username} (id {user.id}).")
+
+    @app.cli.command("rotate-keys")
+    def rotate_keys_command():
+        """Re-encrypt every stored provider key with the newest AIHELPER_ENCRYPTION_KEYS key."""
+        rotated, unreadable = rotate_keys()
+        click.echo(f"Re-encrypted {rotated} provider key(s) with the newest encryption key.")
+        if unreadable:
+            click.echo(
+                f"{unreadable} key(s) could not be decrypted with any configured key and need re-entry "
+                "on the admin pages.",
+                err=True,
+            )

@@ -28,6 +28,7 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_PROXY_FIX": int,
     "AIHELPER_SECURE_COOKIES": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
     "AIHELPER_LOG_LEVEL": str,
+    "AIHELPER_REFUSE_PRIVATE_NETWORKS": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -41,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_PROXY_FIX": 0,
     "AIHELPER_SECURE_COOKIES": False,
     "AIHELPER_LOG_LEVEL": "INFO",
+    # Loopback and private networks are allowed by default so a local Ollama or vLLM works; set
+    # this to refuse them (link-local and cloud-metadata addresses are always refused).
+    "AIHELPER_REFUSE_PRIVATE_NETWORKS": False,
+    # Seconds a "test connection" or model listing may take.
+    "AIHELPER_TEST_CONNECTION_TIMEOUT": 10.0,
     "SESSION_COOKIE_NAME": "aihelper_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -59,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN": "10 per minute;50 per hour",
     "RATELIMIT_REGISTER": "5 per minute;30 per hour",
     "RATELIMIT_LOGIN_PER_ACCOUNT": "10 per 5 minutes",
+    "RATELIMIT_LOGIN_ACCOUNT_TOTAL": "100 per hour",
+    "RATELIMIT_PASSWORD_CHANGE": "10 per 5 minutes",
 }
 
 _SECRET_FILES = {
@@ -77,7 +85,8 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
             settings[name] = convert(raw)
     settings.update(overrides or {})
 
-    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    # The instance folder holds secrets and the SQLite file (every chat): readable by its owner only.
+    Path(instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, (filename, generate) in _SECRET_FILES.items():
         if not settings.get(name):
             settings[name] = _kept_secret(Path(instance_path) / filename, generate)
@@ -94,8 +103,14 @@ def engine_options(database_uri: str) -> dict[str, Any]:
     """Connection-pool settings that fit the database behind `database_uri`."""
     if database_uri.startswith("mysql"):
         # MySQL closes idle connections (wait_timeout); pre-ping and recycle avoid "gone away".
-        return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 10, "max_overflow": 20}
-    return {}
+        return {
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+            "pool_size": 10,
+            "max_overflow": 20,
+            "hide_parameters": True,  # a logged SQL error must not carry password hashes or keys
+        }
+    return {"hide_parameters": True}
 
 
 def allowed_origins(setting: str) -> frozenset[str]:

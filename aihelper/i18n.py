@@ -69,6 +69,92 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Password changed. You have been logged out on other devices.",
     },
     "password_same": {"zh": "新密码不能与原密码相同", "en": "The new password must differ from the current one."},
+    # Admin: providers, models, users, settings
+    "field_name": {"zh": "名称", "en": "name"},
+    "field_base_url": {"zh": "接口地址", "en": "base URL"},
+    "field_model_id": {"zh": "模型 ID", "en": "model ID"},
+    "field_model_name": {"zh": "显示名称", "en": "display name"},
+    "field_provider": {"zh": "供应商", "en": "provider"},
+    "field_status": {"zh": "状态", "en": "status"},
+    "field_is_admin": {"zh": "管理员", "en": "admin flag"},
+    "field_registration_open": {"zh": "开放注册", "en": "registration open"},
+    "too_long": {"zh": "{field}不能超过 {limit} 个字符", "en": "The {field} may be at most {limit} characters long."},
+    "out_of_range": {
+        "zh": "{field}须在 {low} 到 {high} 之间",
+        "en": "The {field} must be between {low} and {high}.",
+    },
+    "field_max_tokens": {"zh": "最大输出 token 数", "en": "max tokens"},
+    "field_temperature": {"zh": "温度", "en": "temperature"},
+    "field_context_messages": {"zh": "上下文消息数", "en": "context messages"},
+    "field_sort_order": {"zh": "排序", "en": "sort order"},
+    "field_api_key": {"zh": "API Key", "en": "API key"},
+    "field_description": {"zh": "描述", "en": "description"},
+    "field_system_prompt": {"zh": "系统提示词", "en": "system prompt"},
+    "invalid_status": {"zh": "状态只能是启用或停用", "en": "The status must be active or disabled."},
+    "invalid_boolean": {"zh": "{field}必须是是或否", "en": "The {field} must be true or false."},
+    "base_url_invalid": {
+        "zh": "接口地址须为 http:// 或 https:// 开头的完整地址，例如 https://api.deepseek.com/v1",
+        "en": "The base URL must be a full http:// or https:// address, e.g. https://api.deepseek.com/v1",
+    },
+    "base_url_blocked": {
+        "zh": "出于安全原因，不允许连接该地址",
+        "en": "This address is not allowed, for security reasons.",
+    },
+    "provider_name_taken": {"zh": "已有同名的供应商", "en": "A provider with this name already exists."},
+    "provider_not_found": {"zh": "找不到该供应商", "en": "Provider not found."},
+    "model_config_not_found": {"zh": "找不到该模型", "en": "Model not found."},
+    "model_exists": {"zh": "该供应商下已有此模型 ID", "en": "This provider already has a model with this ID."},
+    "user_not_found": {"zh": "找不到该用户", "en": "User not found."},
+    "last_admin": {
+        "zh": "这是最后一位管理员，不能停用、取消管理员或删除",
+        "en": "This is the last administrator: it cannot be disabled, demoted or deleted.",
+    },
+    "cannot_change_self": {
+        "zh": "不能停用、降级或删除自己的账号",
+        "en": "You cannot disable, demote or delete your own account.",
+    },
+    "invalid_order": {"zh": "排序列表无效", "en": "The order list is not valid."},
+    "saved": {"zh": "已保存", "en": "Saved."},
+    "deleted": {"zh": "已删除", "en": "Deleted."},
+    "provider_unreachable": {"zh": "无法连接到供应商", "en": "The provider could not be reached."},
+    "provider_error_unauthorized": {
+        "zh": "供应商拒绝了 API Key（密钥错误或已失效）",
+        "en": "The provider refused the API key (wrong or expired).",
+    },
+    "provider_error_rate_limited": {
+        "zh": "供应商限流，请 {wait} 秒后再试",
+        "en": "The provider is rate limiting requests; try again in {wait} seconds.",
+    },
+    "provider_error_rate_limited_no_wait": {
+        "zh": "供应商限流，请稍后再试",
+        "en": "The provider is rate limiting requests; try again shortly.",
+    },
+    "provider_error_model_not_found": {
+        "zh": "供应商找不到该模型或接口地址有误",
+        "en": "The provider does not know this model, or the base URL is wrong.",
+    },
+    "provider_error_provider_down": {
+        "zh": "供应商服务暂时不可用",
+        "en": "The provider is not available right now.",
+    },
+    "provider_error_timeout": {"zh": "供应商响应超时", "en": "The provider did not answer in time."},
+    "provider_error_redirect": {
+        "zh": "供应商返回了重定向（出于安全原因不会跟随），请检查接口地址",
+        "en": "The provider answered with a redirect, which is never followed; check the base URL.",
+    },
+    "provider_error_blocked_url": {
+        "zh": "出于安全原因，不允许连接该地址",
+        "en": "This address is not allowed, for security reasons.",
+    },
+    "provider_error_bad_response": {
+        "zh": "供应商返回了无法识别的内容",
+        "en": "The provider answered with something that is not an OpenAI-compatible response.",
+    },
+    "provider_error_network": {"zh": "连接供应商时网络出错", "en": "A network error occurred reaching the provider."},
+    "key_needs_reentry": {
+        "zh": "该供应商的 API Key 无法解密（加密密钥已更换），请重新填写",
+        "en": "This provider's API key cannot be decrypted (the encryption keys changed); enter it again.",
+    },
 }
 
 
@@ -94,6 +180,7 @@ UI_STRINGS: dict[str, dict[str, str]] = {
     "register_title": {"zh": "注册", "en": "Register"},
     "noscript": {"zh": "请启用 JavaScript 后使用本系统。", "en": "Please enable JavaScript to use this site."},
     "back_home": {"zh": "返回首页", "en": "Back to the start page"},
+    "admin_title": {"zh": "管理后台", "en": "Administration"},
 }
 
 

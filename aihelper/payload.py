@@ -16,11 +16,3 @@ def json_object() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", t("invalid_json"))
     return body
-
-
-def text_field(body: dict[str, Any], name: str, label_key: str) -> str:
-    """A required string field; other types and empty strings are refused."""
-    value = body.get(name)
-    if not isinstance(value, str) or value == "":
-        raise ApiError(400, "missing_field", t("field_required", field=t(label_key)))
-    return value

@@ -144,6 +144,8 @@ def _prompt_chars(payload: Any) -> int:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # never let a stuck handler keep the process alive
+    # Room for many clients connecting at once (streaming load tests); the default is 5.
+    request_queue_size = 1024
     allow_reuse_address = True
 
     def __init__(self, provider: FakeProvider) -> None:
@@ -245,6 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorised():
                 return
             if path == "/v1/models" and self.command == "GET":
+                # A provider that accepts the connection and never answers hangs its model list too.
+                if behaviour.hang_before_headers and self._wait(None) in ("stopped", "disconnected"):
+                    raise _StreamAborted
                 data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.provider.models]
                 self._send_json(200, {"object": "list", "data": data})
             elif path == "/v1/chat/completions" and self.command == "POST":
@@ -272,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
         if header == f"Bearer {key}":
             return True
         message = "You didn't provide an API key." if not header else "Incorrect API key provided."
+        if header and self.provider.echo_key_in_errors:
+            # Some providers quote the key they refused; the client must keep it out of its logs.
+            message = f"Incorrect API key provided: {header.removeprefix('Bearer ')}"
         self._send_json(401, _openai_error(message, "invalid_request_error", "invalid_api_key"))
         return False
 
@@ -547,6 +555,7 @@ class FakeProvider:
     def __init__(self, models: list[str] | None = None, expected_key: str | None = None) -> None:
         self.models: list[str] = list(models) if models is not None else list(DEFAULT_MODELS)
         self.expected_key: str | None = expected_key
+        self.echo_key_in_errors = False
         self._behaviour = Behaviour()
         # One lock/condition for all state shared with handler threads.
         self._cond = threading.Condition()

@@ -27,3 +27,18 @@ def session_cookie(client) -> str:
     cookie = client.get_cookie("aihelper_session")
     assert cookie is not None, "no session cookie was set"
     return cookie.value
+
+
+def make_admin_and_user(app):
+    """Two logged-in clients: the first account registered (the admin) and an ordinary user."""
+    admin = app.test_client()
+    register(admin, "admin_ann")
+    user = app.test_client()
+    register(user, "user_bob")
+    return admin, user
+
+
+def add_provider(admin, base_url: str, api_key: str = "sk-test-key-0001", name: str = "Fake"):
+    response = admin.post("/api/admin/providers", json={"name": name, "base_url": base_url, "api_key": api_key})
+    assert response.status_code == 201, response.json
+    return response.json

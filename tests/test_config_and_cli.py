@@ -102,3 +102,20 @@ def test_create_admin_refuses_a_bad_password(app, password):
     assert "8–128" in result.output
     with app.app_context():
         assert db.session.scalar(select(User).where(User.username == "weak")) is None
+
+
+def test_create_admin_on_an_existing_name_ends_that_accounts_logins(app, client):
+    register(client, "squatter")
+    register(app.test_client(), "Admin")  # registered before the operator got to it
+    squatter_client = app.test_client()
+    login(squatter_client, "Admin")
+    result = app.test_cli_runner().invoke(args=["create-admin", "admin", "--password", "operator-pass-1"])
+    assert result.exit_code == 0, result.output
+    assert squatter_client.get("/api/user/info").status_code == 401
+    assert login(app.test_client(), "admin", "operator-pass-1").json["user"]["is_admin"] is True
+
+
+def test_the_instance_folder_is_private(tmp_path):
+    instance = tmp_path / "fresh-instance"
+    load_settings(str(instance))
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700

@@ -76,6 +76,53 @@
     return values ? text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? '')) : text;
   }
 
+  /* Page scripts add their own strings: addMessages({zh: {...}, en: {...}}). */
+  function addMessages(more) {
+    Object.assign(MESSAGES.zh, more.zh);
+    Object.assign(MESSAGES.en, more.en);
+  }
+
+  /* JSON request to the app's API; resolves to the parsed body, rejects with an Error carrying
+   * the server's readable message and code. */
+  async function api(method, url, body) {
+    const options = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+    if (body !== undefined) {
+      options.headers['Content-Type'] = 'application/json';
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, options);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.error || response.statusText);
+      error.code = data.code;
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  /* Submit a classic form post (with the page's CSRF token) built from plain values. */
+  function postForm(action, values, csrfToken) {
+    const form = document.createElement('form');
+    form.method = 'post';
+    form.action = action;
+    form.hidden = true;
+    for (const [name, value] of Object.entries({ ...values, csrf_token: csrfToken })) {
+      if (value === undefined || value === null) continue;
+      const input = document.createElement('input');
+      input.type = 'hidden';
+      input.name = name;
+      input.value = String(value);
+      form.appendChild(input);
+    }
+    document.body.appendChild(form);
+    form.submit();
+  }
+
+  function formatTime(iso) {
+    return iso ? new Date(iso).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB') : '—';
+  }
+
   function pageData() {
     const element = document.getElementById('page-data');
     return element ? JSON.parse(element.textContent) : {};
@@ -116,5 +163,5 @@
     },
   };
 
-  window.AIHelper = { lang, t, pageData, setLanguage, mount, LanguageSwitch };
+  window.AIHelper = { lang, t, pageData, setLanguage, mount, LanguageSwitch, addMessages, api, postForm, formatTime };
 })();

@@ -24,7 +24,7 @@
               <template #dropdown>
                 <el-dropdown-menu>
                   <el-dropdown-item disabled>{{ t('messages') }}: {{ user.message_count }}</el-dropdown-item>
-                  <el-dropdown-item v-if="user.is_admin" disabled>{{ t('administrator') }}</el-dropdown-item>
+                  <el-dropdown-item v-if="user.is_admin" command="admin" data-testid="admin-link">{{ t('admin') }}</el-dropdown-item>
                   <el-dropdown-item command="logout" divided data-testid="logout">{{ t('logout') }}</el-dropdown-item>
                 </el-dropdown-menu>
               </template>
@@ -49,6 +49,7 @@
       const user = page.user;
       function onCommand(command) {
         if (command === 'logout') logoutForm.value.submit();
+        if (command === 'admin') window.location.href = '/admin';
       }
       return { user, csrfToken: page.csrf_token, logoutForm, onCommand, initial: [...user.username][0].toUpperCase() };
     },

@@ -1,0 +1,106 @@
+"""/api/admin/*: providers, models, users and settings as JSON (the original system's admin API)."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from flask_login import current_user
+
+from aihelper.admin import bp
+from aihelper.i18n import t
+from aihelper.payload import json_object
+from aihelper.services import admin_users, providers, settings, stats
+
+
+@bp.get("/api/admin/providers")
+def api_list_providers():
+    return jsonify(providers=providers.list_providers())
+
+
+@bp.post("/api/admin/providers")
+def api_create_provider():
+    return jsonify(providers.provider_dict(providers.create_provider(json_object()))), 201
+
+
+@bp.put("/api/admin/providers/<int:provider_id>")
+def api_update_provider(provider_id: int):
+    return jsonify(providers.provider_dict(providers.update_provider(provider_id, json_object())))
+
+
+@bp.delete("/api/admin/providers/<int:provider_id>")
+def api_delete_provider(provider_id: int):
+    providers.delete_provider(provider_id)
+    return jsonify(message=t("deleted"))
+
+
+@bp.post("/api/admin/providers/<int:provider_id>/test")
+def api_check_provider(provider_id: int):
+    return jsonify(providers.check_connection(provider_id))
+
+
+@bp.get("/api/admin/providers/<int:provider_id>/remote-models")
+def api_remote_models(provider_id: int):
+    return jsonify(models=providers.remote_models(provider_id))
+
+
+@bp.post("/api/admin/providers/<int:provider_id>/import")
+def api_import_models(provider_id: int):
+    created = providers.import_models(provider_id, json_object().get("model_ids"))
+    return jsonify(models=[providers.model_dict(m) for m in created]), 201
+
+
+@bp.get("/api/admin/models")
+def api_list_models():
+    return jsonify(models=providers.list_models())
+
+
+@bp.post("/api/admin/models")
+def api_create_model():
+    return jsonify(providers.model_dict(providers.create_model(json_object()))), 201
+
+
+@bp.put("/api/admin/models/order")
+def api_reorder_models():
+    providers.reorder_models(json_object().get("ids"))
+    return jsonify(models=providers.list_models())
+
+
+@bp.put("/api/admin/models/<int:model_config_id>")
+def api_update_model(model_config_id: int):
+    return jsonify(providers.model_dict(providers.update_model(model_config_id, json_object())))
+
+
+@bp.delete("/api/admin/models/<int:model_config_id>")
+def api_delete_model(model_config_id: int):
+    providers.delete_model(model_config_id)
+    return jsonify(message=t("deleted"))
+
+
+@bp.get("/api/admin/users")
+def api_list_users():
+    return jsonify(users=admin_users.list_users())
+
+
+@bp.put("/api/admin/users/<int:user_id>")
+def api_update_user(user_id: int):
+    return jsonify(admin_users.user_dict(admin_users.update_user(current_user, user_id, json_object())))
+
+
+@bp.delete("/api/admin/users/<int:user_id>")
+def api_delete_user(user_id: int):
+    admin_users.delete_user(current_user, user_id)
+    return jsonify(message=t("deleted"))
+
+
+@bp.get("/api/admin/settings")
+def api_get_settings():
+    return jsonify(settings.all_settings())
+
+
+@bp.put("/api/admin/settings")
+def api_update_settings():
+    return jsonify(settings.update_settings(json_object()))
+
+
+@bp.get("/api/admin/stats")
+def api_dashboard_stats():
+    return jsonify(stats.dashboard_counts())

@@ -1,0 +1,131 @@
+"""The /admin pages: Jinja pages hydrated by the admin Vue components; create, edit and delete are
+form posts carrying a CSRF token. A refused form re-renders the page with its dialog open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from aihelper.admin import bp
+from aihelper.errors import ApiError
+from aihelper.i18n import t
+from aihelper.services import admin_users, providers, settings, stats
+
+SECTIONS = ("dashboard", "providers", "models", "users", "settings")
+# Form fields never echoed back into a page.
+SECRET_FIELDS = ("api_key", "password", "csrf_token")
+
+
+def _section_data(section: str) -> dict[str, Any]:
+    if section == "dashboard":
+        return {"counts": stats.dashboard_counts(), "providers": providers.list_providers()}
+    if section == "providers":
+        return {"providers": providers.list_providers()}
+    if section == "models":
+        return {"models": providers.list_models(), "providers": providers.list_providers()}
+    if section == "users":
+        return {"users": admin_users.list_users()}
+    return {"settings": settings.all_settings()}
+
+
+def _render(section: str, form_error: dict[str, Any] | None = None, status: int = 200):
+    page = {
+        "section": section,
+        "csrf_token": generate_csrf(),
+        "me": {"id": current_user.id, "username": current_user.username},
+        "flash": get_flashed_messages(),
+        "form_error": form_error,
+        **_section_data(section),
+    }
+    return render_template("admin/page.html", page=page, section=section), status
+
+
+def _submit(section: str, dialog: str, action: Callable[[dict[str, Any]], Any], record_id: int | None = None):
+    values = request.form.to_dict()
+    try:
+        action(values)
+    except ApiError as refused:
+        echoed = {k: v for k, v in values.items() if k not in SECRET_FIELDS}
+        error = {"dialog": dialog, "id": record_id, "values": echoed, "message": refused.message}
+        return _render(section, error, refused.status)
+    flash(t("saved") if dialog != "delete" else t("deleted"))
+    return redirect(url_for(f"admin.{section}"))
+
+
+@bp.get("/admin")
+def dashboard():
+    return _render("dashboard")
+
+
+@bp.get("/admin/providers", endpoint="providers")
+def providers_page():
+    return _render("providers")
+
+
+@bp.post("/admin/providers")
+def create_provider():
+    return _submit("providers", "provider", providers.create_provider)
+
+
+@bp.post("/admin/providers/<int:provider_id>")
+def edit_provider(provider_id: int):
+    return _submit("providers", "provider", lambda v: providers.update_provider(provider_id, v), provider_id)
+
+
+@bp.post("/admin/providers/<int:provider_id>/delete")
+def delete_provider(provider_id: int):
+    return _submit("providers", "delete", lambda _v: providers.delete_provider(provider_id), provider_id)
+
+
+@bp.get("/admin/models", endpoint="models")
+def models_page():
+    return _render("models")
+
+
+@bp.post("/admin/models")
+def create_model():
+    return _submit("models", "model", providers.create_model)
+
+
+@bp.post("/admin/models/<int:model_config_id>")
+def edit_model(model_config_id: int):
+    return _submit("models", "model", lambda v: providers.update_model(model_config_id, v), model_config_id)
+
+
+@bp.post("/admin/models/<int:model_config_id>/delete")
+def delete_model(model_config_id: int):
+    return _submit("models", "delete", lambda _v: providers.delete_model(model_config_id), model_config_id)
+
+
+@bp.get("/admin/users", endpoint="users")
+def users_page():
+    return _render("users")
+
+
+@bp.post("/admin/users/<int:user_id>")
+def edit_user(user_id: int):
+    return _submit("users", "user", lambda v: admin_users.update_user(current_user, user_id, v), user_id)
+
+
+@bp.post("/admin/users/<int:user_id>/delete")
+def delete_user(user_id: int):
+    return _submit("users", "delete", lambda _v: admin_users.delete_user(current_user, user_id), user_id)
+
+
+@bp.get("/admin/settings", endpoint="settings")
+def settings_page():
+    return _render("settings")
+
+
+@bp.post("/admin/settings")
+def save_settings():
+    # An unchecked box is absent from a form post: absent means off.
+    return _submit(
+        "settings",
+        "settings",
+        lambda v: settings.update_settings({"registration_open": "1" if v.get("registration_open") else "0"}),
+    )

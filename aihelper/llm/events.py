@@ -1,0 +1,26 @@
+"""What a streamed answer is made of: pieces of text, then one end marker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the answer as the provider sent it; either field may be empty, not both."""
+
+    content: str = ""
+    reasoning: str = ""
+
+
+@dataclass(frozen=True)
+class Done:
+    """The end of an answer.
+
+    finish_reason: the provider's word ("stop", "length", "content_filter", ...) or None when it
+    gave none (e.g. a stream that ended without one). usage: ``{"prompt_tokens": int,
+    "completion_tokens": int}`` from the last chunk that carried usage, or None.
+    """
+
+    finish_reason: str | None
+    usage: dict[str, int] | None

@@ -1,0 +1,95 @@
+"""What admins do to accounts: list, disable/enable, make or remove admin, reset a password, delete.
+
+Two rules hold whatever the order of requests: the last active admin can't be disabled, demoted or
+deleted, and an admin can't do any of those to their own account (no self lock-out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.i18n import t
+from aihelper.models import User
+from aihelper.models.user import ACTIVE, DISABLED
+from aihelper.services import accounts, fields
+from aihelper.timefmt import iso_utc
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "avatar": user.avatar,
+        "is_admin": user.is_admin,
+        "status": user.status,
+        "message_count": user.message_count,
+        "create_time": iso_utc(user.create_time),
+        "last_login": iso_utc(user.last_login),
+    }
+
+
+def list_users() -> list[dict[str, Any]]:
+    return [user_dict(u) for u in db.session.scalars(select(User).order_by(User.id))]
+
+
+def _get_user(user_id: int, *, lock: bool = False) -> User:
+    statement = select(User).where(User.id == user_id)
+    if lock:
+        statement = statement.with_for_update()
+    user = db.session.scalar(statement)
+    if user is None:
+        raise ApiError(404, "not_found", t("user_not_found"))
+    return user
+
+
+def _guard_admin_removal(actor: User, target: User) -> None:
+    """Refuse taking away the target's admin power when it is the actor or the last active admin."""
+    if target.id == actor.id:
+        raise ApiError(400, "cannot_change_self", t("cannot_change_self"))
+    if not (target.is_admin and target.status == ACTIVE):
+        return
+    # Locks the active admins' rows on MySQL, so two admins demoting each other can't both succeed.
+    other_admins = db.session.scalar(
+        select(func.count()).select_from(
+            select(User.id)
+            .where(User.is_admin.is_(True), User.status == ACTIVE, User.id != target.id)
+            .with_for_update()
+            .subquery()
+        )
+    )
+    if not other_admins:
+        raise ApiError(409, "last_admin", t("last_admin"))
+
+
+def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
+    target = _get_user(user_id, lock=True)
+    new_status = fields.status(values, default=target.status) if "status" in values else target.status
+    new_admin = fields.flag(values, "is_admin", "field_is_admin") if "is_admin" in values else target.is_admin
+    if (new_status == DISABLED and target.status == ACTIVE) or (target.is_admin and not new_admin):
+        _guard_admin_removal(actor, target)
+    password = fields.optional_text(values, "password", "field_password", accounts.PASSWORD_MAX)
+    if password is not None:
+        problem = accounts.password_problem(password)
+        if problem:
+            raise ApiError(400, problem, t(problem))
+        target.password_hash = accounts.hash_password(password)
+    target.is_admin = new_admin
+    db.session.commit()
+    if new_status != target.status:
+        accounts.set_status(target, new_status)
+    elif password is not None:
+        # A reset password ends the sessions opened with the old one.
+        accounts.end_other_logins(target)
+    return target
+
+
+def delete_user(actor: User, user_id: int) -> None:
+    """Delete an account with its conversations and messages."""
+    target = _get_user(user_id, lock=True)
+    _guard_admin_removal(actor, target)
+    db.session.delete(target)
+    db.session.commit()

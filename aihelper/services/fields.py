@@ -1,0 +1,90 @@
+"""Checking and converting submitted values (JSON bodies and page forms alike) with readable errors.
+
+Form posts deliver strings and JSON delivers typed values; both are accepted where the meaning is
+unambiguous ("5" and 5 for an integer, "on"/"true"/true for a flag).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aihelper.errors import ApiError
+from aihelper.i18n import t
+from aihelper.models.user import ACTIVE, DISABLED
+
+_TRUE = {"1", "true", "on", "yes"}
+_FALSE = {"0", "false", "off", "no", ""}
+
+
+def _invalid(code: str, key: str, **values: Any) -> ApiError:
+    return ApiError(400, code, t(key, **{k: str(v) for k, v in values.items()}))
+
+
+def required_text(values: dict[str, Any], name: str, label_key: str, max_length: int | None = None) -> str:
+    """A non-empty string (surrounding white space removed unless it is a secret)."""
+    value = values.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid("missing_field", "field_required", field=t(label_key))
+    return _limited(value, label_key, max_length)
+
+
+def optional_text(values: dict[str, Any], name: str, label_key: str, max_length: int) -> str | None:
+    value = values.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise _invalid("invalid_field", "field_required", field=t(label_key))
+    return _limited(value.strip(), label_key, max_length)
+
+
+def _limited(value: str, label_key: str, max_length: int | None) -> str:
+    if max_length is not None and len(value) > max_length:
+        raise _invalid("too_long", "too_long", field=t(label_key), limit=max_length)
+    return value
+
+
+def integer(values: dict[str, Any], name: str, label_key: str, low: int, high: int, default: int) -> int:
+    value = values.get(name, default)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or (isinstance(value, float) and not value.is_integer()) or not low <= number <= high:
+        raise _invalid("out_of_range", "out_of_range", field=t(label_key), low=low, high=high)
+    return number
+
+
+def decimal(values: dict[str, Any], name: str, label_key: str, low: float, high: float, default: float) -> float:
+    value = values.get(name, default)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number != number or not low <= number <= high:  # number != number: NaN
+        raise _invalid("out_of_range", "out_of_range", field=t(label_key), low=low, high=high)
+    return number
+
+
+def flag(values: dict[str, Any], name: str, label_key: str) -> bool:
+    value = values.get(name)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _invalid("invalid_field", "invalid_boolean", field=t(label_key))
+
+
+def status(values: dict[str, Any], default: str = ACTIVE) -> str:
+    """`active` or `disabled`; also accepts a flag (true = active), as the original API did."""
+    value = values.get("status", default)
+    if value in (ACTIVE, DISABLED):
+        return value
+    if isinstance(value, bool) or value in (0, 1, "0", "1", "true", "false", "on", "off"):
+        return ACTIVE if flag({"status": value}, "status", "field_status") else DISABLED
+    raise _invalid("invalid_status", "invalid_status")

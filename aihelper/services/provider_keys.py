@@ -1,0 +1,73 @@
+"""Provider API keys at rest: Fernet tokens under AIHELPER_ENCRYPTION_KEYS (newest key first).
+
+A key is decrypted only to call its provider or to compute its hint. A token no configured key can
+read (the encryption keys were replaced) is reported as "needs re-entry", never as an error page.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+from sqlalchemy import select
+
+from aihelper.extensions import db
+from aihelper.models import ApiProvider
+
+KEY_SET = "set"
+KEY_MISSING = "missing"
+KEY_NEEDS_REENTRY = "needs_reentry"
+
+
+@lru_cache(maxsize=4)
+def _cipher_for(keys: str) -> MultiFernet:
+    return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
+
+
+def _cipher() -> MultiFernet:
+    return _cipher_for(current_app.config["AIHELPER_ENCRYPTION_KEYS"])
+
+
+def encrypt_key(plain: str) -> str:
+    return _cipher().encrypt(plain.encode()).decode()
+
+
+def decrypt_key(token: str | None) -> str | None:
+    """The plain key, or None when there is none or it cannot be decrypted with the current keys."""
+    if not token:
+        return None
+    try:
+        return _cipher().decrypt(token.encode()).decode()
+    except InvalidToken:
+        return None
+
+
+def key_state(token: str | None) -> str:
+    if not token:
+        return KEY_MISSING
+    return KEY_SET if decrypt_key(token) is not None else KEY_NEEDS_REENTRY
+
+
+def key_hint(token: str | None) -> str:
+    """A mask such as `sk-…3f9a` that tells keys apart without revealing them."""
+    plain = decrypt_key(token)
+    if not plain:
+        return ""
+    if len(plain) >= 16:
+        return f"{plain[:3]}…{plain[-4:]}"
+    return "…" + plain[-2:] if len(plain) >= 8 else "…"
+
+
+def rotate_keys() -> tuple[int, int]:
+    """Re-encrypt every stored key with the newest encryption key; returns (rotated, unreadable)."""
+    cipher = _cipher()
+    rotated = unreadable = 0
+    for provider in db.session.scalars(select(ApiProvider).where(ApiProvider.api_key.is_not(None))):
+        try:
+            provider.api_key = cipher.rotate(provider.api_key.encode()).decode()
+            rotated += 1
+        except InvalidToken:
+            unreadable += 1
+    db.session.commit()
+    return rotated, unreadable

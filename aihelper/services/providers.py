@@ -1,0 +1,350 @@
+"""Providers (OpenAI-compatible endpoints) and the models offered through them.
+
+Admin-only operations; views check the role, these functions check the data. Each commits its own
+work. Nothing returned here carries a provider's key: only its hint.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.i18n import MESSAGES, t
+from aihelper.llm import ProviderError, check_base_url
+from aihelper.llm.url_safety import address_problem
+from aihelper.models import ApiProvider, ModelConfig
+from aihelper.models.user import ACTIVE
+from aihelper.services import fields
+from aihelper.services.provider_client import provider_client
+from aihelper.services.provider_keys import KEY_NEEDS_REENTRY, decrypt_key, encrypt_key, key_hint, key_state
+from aihelper.timefmt import iso_utc
+
+log = logging.getLogger(__name__)
+
+NAME_MAX, URL_MAX, KEY_MAX, DESCRIPTION_MAX, PROMPT_MAX = 100, 500, 1000, 2000, 20000
+MODEL_ID_MAX = 100
+
+
+# --- providers --------------------------------------------------------------------------------
+
+
+def provider_dict(provider: ApiProvider, model_count: int | None = None) -> dict[str, Any]:
+    result = {
+        "id": provider.id,
+        "name": provider.name,
+        "base_url": provider.base_url,
+        "api_key_hint": key_hint(provider.api_key),
+        "key_status": key_state(provider.api_key),
+        "description": provider.description or "",
+        "status": provider.status,
+        "create_time": iso_utc(provider.create_time),
+        "update_time": iso_utc(provider.update_time),
+    }
+    if model_count is not None:
+        result["model_count"] = model_count
+    return result
+
+
+def list_providers() -> list[dict[str, Any]]:
+    counts = dict(
+        db.session.execute(select(ModelConfig.provider_id, func.count()).group_by(ModelConfig.provider_id)).all()
+    )
+    providers = db.session.scalars(select(ApiProvider).order_by(ApiProvider.id))
+    return [provider_dict(p, counts.get(p.id, 0)) for p in providers]
+
+
+def get_provider(provider_id: int) -> ApiProvider:
+    provider = db.session.get(ApiProvider, provider_id)
+    if provider is None:
+        raise ApiError(404, "not_found", t("provider_not_found"))
+    return provider
+
+
+def _base_url(values: dict[str, Any]) -> str:
+    raw = fields.required_text(values, "base_url", "field_base_url", URL_MAX)
+    try:
+        return check_base_url(raw)
+    except ProviderError:
+        if _is_refused_address(raw):
+            raise ApiError(400, "base_url_blocked", t("base_url_blocked")) from None
+        raise ApiError(400, "base_url_invalid", t("base_url_invalid")) from None
+
+
+def _is_refused_address(url: str) -> bool:
+    """True when the URL names a literal IP address the client would never connect to."""
+    try:
+        address = ipaddress.ip_address(urlsplit(url.strip()).hostname or "")
+    except ValueError:
+        return False
+    return address_problem(address, refuse_private=False) is not None
+
+
+def create_provider(values: dict[str, Any]) -> ApiProvider:
+    provider = ApiProvider(status=ACTIVE)
+    _apply_provider_fields(provider, values, partial=False)
+    return _save_provider(provider)
+
+
+def update_provider(provider_id: int, values: dict[str, Any]) -> ApiProvider:
+    provider = get_provider(provider_id)
+    _apply_provider_fields(provider, values, partial=True)
+    return _save_provider(provider)
+
+
+def _apply_provider_fields(provider: ApiProvider, values: dict[str, Any], *, partial: bool) -> None:
+    if not partial or "name" in values:
+        provider.name = fields.required_text(values, "name", "field_name", NAME_MAX).strip()
+    if not partial or "base_url" in values:
+        provider.base_url = _base_url(values)
+    if not partial or "description" in values:
+        provider.description = fields.optional_text(values, "description", "field_description", DESCRIPTION_MAX)
+    if not partial or "status" in values:
+        provider.status = fields.status(values)
+    # The key is write-only: an empty or absent key keeps the stored one.
+    new_key = fields.optional_text(values, "api_key", "field_api_key", KEY_MAX)
+    if new_key:
+        provider.api_key = encrypt_key(new_key)
+
+
+def _save_provider(provider: ApiProvider) -> ApiProvider:
+    db.session.add(provider)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(409, "provider_name_taken", t("provider_name_taken")) from None
+    return provider
+
+
+def delete_provider(provider_id: int) -> None:
+    """Delete a provider with its models; conversations keep the model name they used."""
+    db.session.delete(get_provider(provider_id))
+    db.session.commit()
+
+
+def _connection_details(provider_id: int) -> tuple[str, str | None]:
+    """The base URL and plain key of a provider, read and released before any network call."""
+    provider = get_provider(provider_id)
+    if key_state(provider.api_key) == KEY_NEEDS_REENTRY:
+        raise ApiError(409, "key_needs_reentry", t("key_needs_reentry"))
+    details = provider.base_url, decrypt_key(provider.api_key)
+    # No database connection is held while waiting on the provider.
+    db.session.close()
+    return details
+
+
+def provider_error_message(error: ProviderError) -> str:
+    """A sentence for a person, in their language; the provider's own words stay in the log."""
+    if error.code == "rate_limited":
+        if error.retry_after:
+            return t("provider_error_rate_limited", wait=str(error.retry_after))
+        return t("provider_error_rate_limited_no_wait")
+    key = f"provider_error_{error.code}"
+    return t(key if key in MESSAGES else "provider_error_network")
+
+
+def check_connection(provider_id: int) -> dict[str, Any]:
+    """Call the provider's GET /models: reachable or not, HTTP status, latency and model count.
+
+    Never the key and never the provider's body: failures are described by a code and a sentence.
+    """
+    base_url, key = _connection_details(provider_id)
+    started = time.monotonic()
+    try:
+        listing = provider_client().list_models(
+            base_url, key, timeout=current_app.config["AIHELPER_TEST_CONNECTION_TIMEOUT"]
+        )
+    except ProviderError as error:
+        log.warning("connection test of provider %s failed: %s (%s)", provider_id, error.code, error.detail)
+        return {
+            "ok": False,
+            "status": error.status,
+            "latency_ms": round((time.monotonic() - started) * 1000),
+            "model_count": None,
+            "code": error.code,
+            "message": provider_error_message(error),
+        }
+    return {
+        "ok": True,
+        "status": listing.status,
+        "latency_ms": round(listing.latency_ms),
+        "model_count": len(listing.model_ids),
+        "code": "ok",
+        "message": "",
+    }
+
+
+def remote_models(provider_id: int) -> list[dict[str, Any]]:
+    """The models the provider lists, each marked whether it is already configured here."""
+    configured = set(db.session.scalars(select(ModelConfig.model_id).where(ModelConfig.provider_id == provider_id)))
+    base_url, key = _connection_details(provider_id)
+    try:
+        listing = provider_client().list_models(
+            base_url, key, timeout=current_app.config["AIHELPER_TEST_CONNECTION_TIMEOUT"]
+        )
+    except ProviderError as error:
+        log.warning("listing models of provider %s failed: %s (%s)", provider_id, error.code, error.detail)
+        raise ApiError(502, error.code, provider_error_message(error)) from None
+    return [{"model_id": model_id, "imported": model_id in configured} for model_id in sorted(set(listing.model_ids))]
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+def model_dict(model: ModelConfig) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "provider_id": model.provider_id,
+        "provider_name": model.provider.name,
+        "model_id": model.model_id,
+        "model_name": model.model_name,
+        "description": model.description or "",
+        "max_tokens": model.max_tokens,
+        "temperature": model.temperature,
+        "system_prompt": model.system_prompt or "",
+        "context_messages": model.context_messages,
+        "status": model.status,
+        "sort_order": model.sort_order,
+    }
+
+
+def list_models() -> list[dict[str, Any]]:
+    models = db.session.scalars(select(ModelConfig).order_by(ModelConfig.sort_order, ModelConfig.id))
+    return [model_dict(m) for m in models]
+
+
+def get_model(model_config_id: int) -> ModelConfig:
+    model = db.session.get(ModelConfig, model_config_id)
+    if model is None:
+        raise ApiError(404, "not_found", t("model_config_not_found"))
+    return model
+
+
+def _next_sort_order() -> int:
+    return (db.session.scalar(select(func.max(ModelConfig.sort_order))) or 0) + 1
+
+
+def create_model(values: dict[str, Any]) -> ModelConfig:
+    provider_id = fields.integer(values, "provider_id", "field_provider", 1, 2**31 - 1, default=0)
+    get_provider(provider_id)
+    model = ModelConfig(provider_id=provider_id, sort_order=_next_sort_order())
+    _apply_model_fields(model, values, partial=False)
+    return _save_model(model)
+
+
+def update_model(model_config_id: int, values: dict[str, Any]) -> ModelConfig:
+    model = get_model(model_config_id)
+    if "provider_id" in values:
+        model.provider_id = get_provider(
+            fields.integer(values, "provider_id", "field_provider", 1, 2**31 - 1, default=0)
+        ).id
+    _apply_model_fields(model, values, partial=True)
+    return _save_model(model)
+
+
+def _apply_model_fields(model: ModelConfig, values: dict[str, Any], *, partial: bool) -> None:
+    def given(name: str) -> bool:
+        return not partial or name in values
+
+    if given("model_id"):
+        model.model_id = fields.required_text(values, "model_id", "field_model_id", MODEL_ID_MAX).strip()
+    if given("model_name"):
+        model.model_name = fields.optional_text(values, "model_name", "field_model_name", NAME_MAX) or model.model_id
+    if given("description"):
+        model.description = fields.optional_text(values, "description", "field_description", DESCRIPTION_MAX)
+    if given("max_tokens"):
+        model.max_tokens = fields.integer(values, "max_tokens", "field_max_tokens", 1, 1_000_000, default=4096)
+    if given("temperature"):
+        model.temperature = fields.decimal(values, "temperature", "field_temperature", 0.0, 2.0, default=0.7)
+    if given("system_prompt"):
+        model.system_prompt = fields.optional_text(values, "system_prompt", "field_system_prompt", PROMPT_MAX)
+    if given("context_messages"):
+        model.context_messages = fields.integer(
+            values, "context_messages", "field_context_messages", 0, 500, default=20
+        )
+    if given("status"):
+        model.status = fields.status(values)
+    if "sort_order" in values:
+        model.sort_order = fields.integer(values, "sort_order", "field_sort_order", -(10**6), 10**6, default=0)
+
+
+def _save_model(model: ModelConfig) -> ModelConfig:
+    db.session.add(model)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(409, "model_exists", t("model_exists")) from None
+    return model
+
+
+def delete_model(model_config_id: int) -> None:
+    db.session.delete(get_model(model_config_id))
+    db.session.commit()
+
+
+def import_models(provider_id: int, model_ids: Any) -> list[ModelConfig]:
+    """Add the given provider model ids as models (display name = id); ids already present are skipped."""
+    get_provider(provider_id)
+    if not isinstance(model_ids, list) or not all(
+        isinstance(m, str) and m.strip() and len(m) <= MODEL_ID_MAX for m in model_ids
+    ):
+        raise ApiError(400, "invalid_field", t("field_required", field=t("field_model_id")))
+    existing = set(db.session.scalars(select(ModelConfig.model_id).where(ModelConfig.provider_id == provider_id)))
+    order = _next_sort_order()
+    created = []
+    for model_id in dict.fromkeys(m.strip() for m in model_ids):
+        if model_id in existing:
+            continue
+        model = ModelConfig(provider_id=provider_id, model_id=model_id, model_name=model_id, sort_order=order)
+        order += 1
+        db.session.add(model)
+        created.append(model)
+    db.session.commit()
+    return created
+
+
+def reorder_models(model_config_ids: Any) -> None:
+    """Give the listed models the sort order of their position (1, 2, 3 …)."""
+    if not isinstance(model_config_ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in model_config_ids
+    ):
+        raise ApiError(400, "invalid_order", t("invalid_order"))
+    models = {m.id: m for m in db.session.scalars(select(ModelConfig).where(ModelConfig.id.in_(model_config_ids)))}
+    if len(models) != len(set(model_config_ids)) or len(model_config_ids) != len(set(model_config_ids)):
+        raise ApiError(400, "invalid_order", t("invalid_order"))
+    for position, model_config_id in enumerate(model_config_ids, start=1):
+        models[model_config_id].sort_order = position
+    db.session.commit()
+
+
+def available_models() -> dict[str, Any]:
+    """What a user may chat with (GET /api/models): enabled models of enabled providers, in order,
+    grouped by provider; no base URL, no key."""
+    rows = db.session.execute(
+        select(ModelConfig, ApiProvider.name)
+        .join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
+        .where(ModelConfig.status == ACTIVE, ApiProvider.status == ACTIVE)
+        .order_by(ModelConfig.sort_order, ModelConfig.id)
+    ).all()
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for model, provider_name in rows:
+        grouped.setdefault(provider_name, []).append(
+            {
+                "id": model.id,
+                "model_id": model.model_id,
+                "model_name": model.model_name,
+                "description": model.description or "",
+                "max_tokens": model.max_tokens,
+            }
+        )
+    return {"models": [model.model_id for model, _ in rows], "providers": grouped}

@@ -1,0 +1,141 @@
+"""Admins manage accounts: disable, promote, reset passwords, delete — never the last admin."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.models import ChatMessage, ChatSession, User
+from aihelper.services import admin_users
+from tests.helpers import PASSWORD, login, make_admin_and_user, page_data, register
+
+
+def user_id(app, username: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(User.id).where(User.username == username))
+
+
+def test_the_user_list_shows_counts_logins_and_status(app):
+    admin, _user = make_admin_and_user(app)
+    users = admin.get("/api/admin/users").json["users"]
+    assert [u["username"] for u in users] == ["admin_ann", "user_bob"]
+    assert set(users[0]) == {
+        "id",
+        "username",
+        "avatar",
+        "is_admin",
+        "status",
+        "message_count",
+        "create_time",
+        "last_login",
+    }
+    assert users[0]["is_admin"] and not users[1]["is_admin"]
+    assert "password_hash" not in str(users)
+
+
+def test_disabling_a_user_ends_their_session_at_once(app):
+    admin, user = make_admin_and_user(app)
+    bob = user_id(app, "user_bob")
+    response = admin.put(f"/api/admin/users/{bob}", json={"status": "disabled"})
+    assert (response.status_code, response.json["status"]) == (200, "disabled")
+    assert user.get("/api/user/info").status_code == 401
+    assert login(app.test_client(), "user_bob").status_code == 403
+    assert admin.put(f"/api/admin/users/{bob}", json={"status": "active"}).status_code == 200
+    assert login(app.test_client(), "user_bob").status_code == 200
+
+
+def test_promoting_and_demoting(app):
+    admin, user = make_admin_and_user(app)
+    bob = user_id(app, "user_bob")
+    assert admin.put(f"/api/admin/users/{bob}", json={"is_admin": True}).json["is_admin"] is True
+    assert user.get("/api/admin/users").status_code == 200
+    assert admin.put(f"/api/admin/users/{bob}", json={"is_admin": False}).json["is_admin"] is False
+
+
+def test_an_admin_cannot_lock_themselves_out(app):
+    admin, _user = make_admin_and_user(app)
+    me = user_id(app, "admin_ann")
+    for change in ({"status": "disabled"}, {"is_admin": False}):
+        response = admin.put(f"/api/admin/users/{me}", json=change)
+        assert (response.status_code, response.json["code"]) == (400, "cannot_change_self")
+    assert admin.delete(f"/api/admin/users/{me}").json["code"] == "cannot_change_self"
+    assert admin.get("/api/admin/users").status_code == 200
+
+
+def test_the_last_admin_cannot_be_removed_by_anyone(app, app_context):
+    register(app.test_client(), "only_admin")
+    register(app.test_client(), "someone")
+    only_admin = db.session.scalar(select(User).where(User.username == "only_admin"))
+    someone = db.session.scalar(select(User).where(User.username == "someone"))
+    for action in (
+        lambda: admin_users.update_user(someone, only_admin.id, {"status": "disabled"}),
+        lambda: admin_users.update_user(someone, only_admin.id, {"is_admin": False}),
+        lambda: admin_users.delete_user(someone, only_admin.id),
+    ):
+        with pytest.raises(ApiError) as refused:
+            action()
+        assert refused.value.code == "last_admin"
+        db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(User, only_admin.id).is_admin is True
+
+
+def test_resetting_a_password_ends_the_old_sessions(app):
+    admin, user = make_admin_and_user(app)
+    bob = user_id(app, "user_bob")
+    short = admin.put(f"/api/admin/users/{bob}", json={"password": "short"})
+    assert short.json["code"] == "password_length"
+    assert admin.put(f"/api/admin/users/{bob}", json={"password": "reset-by-admin"}).status_code == 200
+    assert user.get("/api/user/info").status_code == 401
+    assert login(app.test_client(), "user_bob", PASSWORD).status_code == 401
+    assert login(app.test_client(), "user_bob", "reset-by-admin").status_code == 200
+
+
+def test_deleting_a_user_removes_their_conversations(app):
+    admin, _user = make_admin_and_user(app)
+    bob = user_id(app, "user_bob")
+    with app.app_context():
+        db.session.add(ChatSession(session_id="bob-chat", user_id=bob, title="hello"))
+        db.session.add(ChatMessage(session_id="bob-chat", user_id=bob, role="user", content="hi"))
+        db.session.commit()
+    assert admin.delete(f"/api/admin/users/{bob}").status_code == 200
+    with app.app_context():
+        assert db.session.get(User, bob) is None
+        assert db.session.scalar(select(func.count()).select_from(ChatSession)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+    assert admin.delete(f"/api/admin/users/{bob}").status_code == 404
+
+
+def test_user_pages_use_forms_with_csrf(app):
+    admin, _user = make_admin_and_user(app)
+    bob = user_id(app, "user_bob")
+    assert admin.post(f"/admin/users/{bob}/delete").status_code == 400, "no CSRF token, no delete"
+    assert user_id(app, "user_bob") == bob
+    token = page_data(admin.get("/admin/users").get_data(as_text=True))["csrf_token"]
+    response = admin.post(f"/admin/users/{bob}/delete", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert user_id(app, "user_bob") is None
+
+
+def test_a_refused_page_form_reopens_with_the_reason(app):
+    admin, _user = make_admin_and_user(app)
+    bob = user_id(app, "user_bob")
+    token = page_data(admin.get("/admin/users").get_data(as_text=True))["csrf_token"]
+    response = admin.post(f"/admin/users/{bob}", data={"csrf_token": token, "password": "short"})
+    assert response.status_code == 400
+    error = page_data(response.get_data(as_text=True))["form_error"]
+    assert error["dialog"] == "user" and error["id"] == bob
+    assert "8–128" in error["message"]
+    assert "password" not in error["values"], "a password is never echoed into the page"
+
+
+def test_registration_can_be_closed_and_reopened_from_the_settings(app):
+    admin, _user = make_admin_and_user(app)
+    assert admin.put("/api/admin/settings", json={"registration_open": False}).json == {"registration_open": False}
+    assert register(app.test_client(), "too_late").status_code == 403
+    token = page_data(admin.get("/admin/settings").get_data(as_text=True))["csrf_token"]
+    assert admin.post("/admin/settings", data={"csrf_token": token, "registration_open": "1"}).status_code == 302
+    assert register(app.test_client(), "in_time").status_code == 201
+    assert admin.get("/api/admin/stats").json["users"] == 3
