@@ -138,4 +138,10 @@ def test_registration_can_be_closed_and_reopened_from_the_settings(app):
     token = page_data(admin.get("/admin/settings").get_data(as_text=True))["csrf_token"]
     assert admin.post("/admin/settings", data={"csrf_token": token, "registration_open": "1"}).status_code == 302
     assert register(app.test_client(), "in_time").status_code == 201
-    assert admin.get("/api/admin/stats").json["users"] == 3
+    assert admin.get("/api/admin/stats").json == {
+        "users": 3,
+        "providers": 0,
+        "models": 0,
+        "sessions": 0,
+        "messages_today": 0,
+    }

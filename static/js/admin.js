@@ -23,7 +23,7 @@
       enable: '启用', disable: '停用', makeAdmin: '设为管理员', removeAdmin: '取消管理员',
       resetPassword: '重置密码', newPassword: '新密码（8–128 个字符）', you: '（你）',
       registrationOpen: '开放注册', registrationHelp: '关闭后新用户无法注册（/api/register 返回 403），已有用户不受影响。',
-      countUsers: '用户', countSessions: '对话', countMessagesToday: '今日消息', health: '连接状态',
+      countProviders: '供应商', countModels: '已启用模型', countUsers: '用户', countSessions: '对话', countMessagesToday: '今日消息', health: '连接状态',
       checking: '检测中…', noProviders: '还没有供应商，先添加一个吧', noModels: '还没有模型：在供应商页面导入，或手动添加',
       addProvider: '添加供应商', addModel: '添加模型', editProvider: '编辑供应商', editModel: '编辑模型',
       saved: '已保存', loadFailed: '加载失败', providerDisabled: '供应商已停用',
@@ -47,7 +47,7 @@
       resetPassword: 'Reset password', newPassword: 'New password (8–128 characters)', you: ' (you)',
       registrationOpen: 'Registration open',
       registrationHelp: 'When closed, nobody can register (/api/register answers 403); existing users are not affected.',
-      countUsers: 'Users', countSessions: 'Conversations', countMessagesToday: 'Messages today', health: 'Connection',
+      countProviders: 'Providers', countModels: 'Enabled models', countUsers: 'Users', countSessions: 'Conversations', countMessagesToday: 'Messages today', health: 'Connection',
       checking: 'Checking…', noProviders: 'No providers yet: add one first',
       noModels: 'No models yet: import them on the Providers page, or add one by hand',
       addProvider: 'Add provider', addModel: 'Add model', editProvider: 'Edit provider', editModel: 'Edit model',
@@ -113,7 +113,7 @@
     template: `
       <div>
         <el-row :gutter="16" class="admin-counts">
-          <el-col :xs="24" :sm="8" v-for="item in counts" :key="item.key">
+          <el-col :xs="12" :sm="8" :lg="4" v-for="item in counts" :key="item.key">
             <el-card shadow="never"><el-statistic :title="t(item.key)" :value="item.value" /></el-card>
           </el-col>
         </el-row>
@@ -133,6 +133,8 @@
       </div>`,
     setup() {
       const counts = [
+        { key: 'countProviders', value: page.counts.providers },
+        { key: 'countModels', value: page.counts.models },
         { key: 'countUsers', value: page.counts.users },
         { key: 'countSessions', value: page.counts.sessions },
         { key: 'countMessagesToday', value: page.counts.messages_today },
