@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aihelper.config import load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
+from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,16 +77,20 @@ def _init_extensions(app: Flask) -> None:
     app.extensions["llm_client"] = ProviderClient(
         refuse_private_networks=app.config["AIHELPER_REFUSE_PRIVATE_NETWORKS"]
     )
+    # Generations running now: in memory, or in Redis (shared by all workers) when REDIS_URL is set.
+    app.extensions["live_hub"] = create_hub(app.config["REDIS_URL"])
 
 
 def _register_blueprints(app: Flask) -> None:
     from aihelper.admin import bp as admin_bp
     from aihelper.auth import bp as auth_bp
     from aihelper.chat import bp as chat_bp
+    from aihelper.history import bp as history_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(history_bp)
 
 
 class _RequestIdFilter(logging.Filter):

@@ -15,6 +15,11 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 # Environment variables read as they are (strings) or converted by the given function.
 _ENV_SETTINGS: dict[str, Any] = {
     "DATABASE_URL": str,
@@ -24,11 +29,18 @@ _ENV_SETTINGS: dict[str, Any] = {
     "HOST": str,
     "PORT": int,
     "AIHELPER_ALLOWED_ORIGINS": str,
-    "AIHELPER_REGISTRATION_OPEN": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+    "AIHELPER_REGISTRATION_OPEN": _flag,
     "AIHELPER_PROXY_FIX": int,
-    "AIHELPER_SECURE_COOKIES": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+    "AIHELPER_SECURE_COOKIES": _flag,
     "AIHELPER_LOG_LEVEL": str,
-    "AIHELPER_REFUSE_PRIVATE_NETWORKS": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+    "AIHELPER_REFUSE_PRIVATE_NETWORKS": _flag,
+    "AIHELPER_MAX_MESSAGE_CHARS": int,
+    "AIHELPER_TIMEOUT_CONNECT": float,
+    "AIHELPER_TIMEOUT_FIRST_TOKEN": float,
+    "AIHELPER_TIMEOUT_BETWEEN_TOKENS": float,
+    "AIHELPER_TIMEOUT_TOTAL": float,
+    "AIHELPER_FINISH_IN_BACKGROUND": _flag,
+    "AIHELPER_AUTO_TITLE": _flag,
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -47,6 +59,20 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_REFUSE_PRIVATE_NETWORKS": False,
     # Seconds a "test connection" or model listing may take.
     "AIHELPER_TEST_CONNECTION_TIMEOUT": 10.0,
+    # Chat: the longest message a user may send, and the provider time limits (seconds).
+    "AIHELPER_MAX_MESSAGE_CHARS": 32000,
+    "AIHELPER_TIMEOUT_CONNECT": 10.0,
+    "AIHELPER_TIMEOUT_FIRST_TOKEN": 120.0,
+    "AIHELPER_TIMEOUT_BETWEEN_TOKENS": 60.0,
+    "AIHELPER_TIMEOUT_TOTAL": 900.0,
+    # When the browser goes away mid-answer: finish it in the background (so reopening the
+    # conversation shows the whole answer) or stop it at once.
+    "AIHELPER_FINISH_IN_BACKGROUND": True,
+    # After a new conversation's first answer, ask the same model for a short title.
+    "AIHELPER_AUTO_TITLE": True,
+    # flask-sock: a ping every 25 s keeps proxies from closing idle sockets; a frame over 64 KB
+    # closes the socket with 1009.
+    "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 64 * 1024},
     "SESSION_COOKIE_NAME": "aihelper_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -109,6 +135,8 @@ def engine_options(database_uri: str) -> dict[str, Any]:
             "pool_size": 10,
             "max_overflow": 20,
             "hide_parameters": True,  # a logged SQL error must not carry password hashes or keys
+            # Each statement sees what other workers committed (a turn's busy check, its context).
+            "isolation_level": "READ COMMITTED",
         }
     return {"hide_parameters": True}
 

@@ -151,9 +151,56 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The provider answered with something that is not an OpenAI-compatible response.",
     },
     "provider_error_network": {"zh": "连接供应商时网络出错", "en": "A network error occurred reaching the provider."},
+    "empty_message": {"zh": "消息不能为空", "en": "The message is empty."},
+    "message_too_long": {
+        "zh": "消息太长，最多 {limit} 个字符",
+        "en": "The message is too long: at most {limit} characters.",
+    },
+    "invalid_client_id": {"zh": "client_id 无效", "en": "The client_id is not valid."},
+    "model_unavailable": {
+        "zh": "该模型不存在或已停用，请重新选择模型",
+        "en": "This model does not exist or is disabled; choose another model.",
+    },
+    "busy": {
+        "zh": "这个对话正在生成回答，请等它结束或先停止",
+        "en": "This conversation is still generating an answer; wait for it or stop it first.",
+    },
+    "nothing_to_regenerate": {"zh": "没有可以重新生成的回答", "en": "There is no answer to regenerate."},
+    "not_running": {
+        "zh": "该回答已经生成完毕，请重新加载对话",
+        "en": "This answer is no longer being generated; reload the conversation.",
+    },
+    "answer_failed": {"zh": "这条回答生成失败", "en": "This answer failed."},
+    "bad_frame": {"zh": "无法识别的消息格式", "en": "This message could not be understood."},
+    "cut_off": {"zh": "回答达到最大长度被截断", "en": "The answer was cut off at the model's max tokens."},
+    "internal_turn_error": {
+        "zh": "生成回答时服务器出错（请求编号 {request_id}）",
+        "en": "The server failed while generating the answer (request {request_id}).",
+    },
     "key_needs_reentry": {
         "zh": "该供应商的 API Key 无法解密（加密密钥已更换），请重新填写",
         "en": "This provider's API key cannot be decrypted (the encryption keys changed); enter it again.",
+    },
+    # Conversation history
+    "session_not_found": {"zh": "找不到该对话", "en": "Conversation not found."},
+    "invalid_limit": {
+        "zh": "limit 须为正整数（最大 {high}）",
+        "en": "The limit must be a positive whole number (at most {high}).",
+    },
+    "invalid_cursor": {
+        "zh": "before 须为列表中的对话 ID 或 ISO 8601 时间",
+        "en": "before must be a conversation ID from the list or an ISO 8601 time.",
+    },
+    "field_start_time": {"zh": "开始时间", "en": "start time"},
+    "field_end_time": {"zh": "结束时间", "en": "end time"},
+    "invalid_time": {
+        "zh": "{field}无法识别，请使用 ISO 8601 格式，例如 2026-11-24 或 2026-11-24T08:00:00",
+        "en": "The {field} is not readable; use ISO 8601, e.g. 2026-11-24 or 2026-11-24T08:00:00.",
+    },
+    "invalid_range": {"zh": "开始时间不能晚于结束时间", "en": "The start time must not be after the end time."},
+    "invalid_timezone": {
+        "zh": "无法识别的时区，请使用 IANA 时区名，例如 Asia/Shanghai",
+        "en": "Unknown time zone; use an IANA name such as Asia/Shanghai.",
     },
 }
 
@@ -169,7 +216,12 @@ def current_language() -> str:
 
 def t(key: str, **values: str) -> str:
     """The message `key` in the request's language, with `values` filled in."""
-    text = MESSAGES[key][current_language()]
+    return t_in(current_language(), key, **values)
+
+
+def t_in(language: str, key: str, **values: str) -> str:
+    """The message `key` in `language` (for work that outlives its request, e.g. a stream)."""
+    text = MESSAGES[key][language if language in LANGUAGES else DEFAULT_LANGUAGE]
     return text.format(**values) if values else text
 
 

@@ -7,6 +7,7 @@ import secrets
 
 from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
 
 from aihelper.config import allowed_origins
 from aihelper.errors import ApiError
@@ -86,6 +87,17 @@ def register_request_guards(app: Flask) -> None:
             raise ApiError(415, "unsupported_media_type", t("unsupported_media_type"))
         if not mimetype and (request.content_length or request.headers.get("Transfer-Encoding")):
             raise ApiError(415, "unsupported_media_type", t("unsupported_media_type"))
+
+    @app.before_request
+    def guard_websocket_handshake():
+        # Checked before the upgrade, so a refused handshake is a plain HTTP 401/403 (flask-sock
+        # routes can't carry decorators of their own).
+        if not request.path.startswith("/ws/"):
+            return
+        if not origin_allowed(request.headers.get("Origin")):
+            raise ApiError(403, "foreign_origin", t("foreign_origin"))
+        if not current_user.is_authenticated:
+            raise ApiError(401, "unauthorized", t("unauthorized"))
 
     @app.after_request
     def add_security_headers(response):

@@ -99,6 +99,9 @@ def instance_dir(tmp_path_factory) -> Path:
         f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\n"
         "# Browser tests register many accounts from one address within a minute.\n"
         "RATELIMIT_ENABLED = False\n"
+        "# Provider failures (a hang, a stall) must show within a test's patience.\n"
+        "AIHELPER_TIMEOUT_FIRST_TOKEN = 3.0\n"
+        "AIHELPER_TIMEOUT_BETWEEN_TOKENS = 2.0\n"
     )
     return path
 
@@ -155,12 +158,39 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
+LIVE_SERVER_REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def fresh_redis(url: str) -> str:
+    """An emptied Redis database at `url` (fails in CI, skips elsewhere, when Redis is down)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as error:
+        require(
+            False,
+            f"Redis is not reachable at {url} ({type(error).__name__})",
+            'start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+        )
+    finally:
+        client.close()
+    return url
+
+
 @pytest.fixture(scope="session")
 def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator[LiveServer]:
-    """gunicorn with the production config and worker class, on a free port."""
+    """gunicorn with the production config and worker class (two workers sharing live streams
+    through Redis, as in production), on a free port."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("live") / "gunicorn.log"
-    env = {**os.environ, "AIHELPER_INSTANCE_PATH": str(instance_dir), "DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "AIHELPER_INSTANCE_PATH": str(instance_dir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": fresh_redis(LIVE_SERVER_REDIS_URL),
+    }
     command = [
         sys.executable,
         "-m",

@@ -52,6 +52,8 @@ def register_in_browser(page: Page, base_url: str, username: str) -> None:
     fill_credentials(page, username, PASSWORD)
     page.locator("input[autocomplete=new-password]").last.fill(PASSWORD)
     page.get_by_role("button", name="注册").click()
+    # Logged in once the app page is there (and the session cookie with it).
+    expect(page.get_by_test_id("user-menu")).to_be_visible()
 
 
 def test_register_lands_logged_in_on_the_chat_page(page: Page, live_server):

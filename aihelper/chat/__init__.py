@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("chat", __name__)
 
-from aihelper.chat import api, pages  # noqa: E402,F401  (routes register on import)
+from aihelper.chat import api, pages, socket  # noqa: E402,F401  (routes register on import)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
-from aihelper.i18n import MESSAGES, t
+from aihelper.i18n import MESSAGES, current_language, t, t_in
 from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem
 from aihelper.models import ApiProvider, ModelConfig
@@ -142,14 +142,15 @@ def _connection_details(provider_id: int) -> tuple[str, str | None]:
     return details
 
 
-def provider_error_message(error: ProviderError) -> str:
+def provider_error_message(error: ProviderError, language: str | None = None) -> str:
     """A sentence for a person, in their language; the provider's own words stay in the log."""
+    language = language or current_language()
     if error.code == "rate_limited":
         if error.retry_after:
-            return t("provider_error_rate_limited", wait=str(error.retry_after))
-        return t("provider_error_rate_limited_no_wait")
+            return t_in(language, "provider_error_rate_limited", wait=str(error.retry_after))
+        return t_in(language, "provider_error_rate_limited_no_wait")
     key = f"provider_error_{error.code}"
-    return t(key if key in MESSAGES else "provider_error_network")
+    return t_in(language, key if key in MESSAGES else "provider_error_network")
 
 
 def check_connection(provider_id: int) -> dict[str, Any]:

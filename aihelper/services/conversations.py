@@ -1,0 +1,322 @@
+"""The database side of a chat turn: everything before the provider is called, and the one write
+after it (DESIGN.md "the path of one message").
+
+`prepare_turn` checks the request, stores the user's message and a placeholder answer (status
+`streaming`) in one transaction and returns everything the stream needs, so no database
+connection is held while tokens flow. `finish_answer` stores the answer once, whatever happened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.i18n import t
+from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
+from aihelper.models.chat import DONE, STREAMING
+from aihelper.models.types import utcnow
+from aihelper.models.user import ACTIVE
+from aihelper.services.history import owned_session
+from aihelper.services.provider_keys import decrypt_key
+
+TITLE_CHARS = 30
+CLIENT_ID_MAX = 64
+# A placeholder older than the longest possible answer belongs to a generation that died with its
+# process; it no longer makes the conversation busy.
+STALE_STREAMING = timedelta(minutes=20)
+
+
+@dataclass
+class TurnRequest:
+    user_id: int
+    kind: str  # "chat" or "regenerate"
+    session_id: str | None
+    model_ref: Any  # a model config id (int) or a provider model id (str); None = the session's model
+    message: str | None = None
+    client_id: str | None = None
+    edit: bool = False  # chat only: replace the last exchange instead of adding one
+
+
+@dataclass
+class PreparedTurn:
+    session_id: str
+    title: str
+    is_new_session: bool
+    user_message_id: int
+    answer_id: int
+    model_id: str
+    model_config_id: int
+    base_url: str
+    api_key: str | None
+    payload: dict[str, Any] = field(repr=False)
+    first_message: str = field(default="", repr=False)
+
+
+@dataclass
+class ExistingTurn:
+    """A repeated client_id: the turn that message started the first time."""
+
+    session_id: str
+    user_message_id: int
+    answer_id: int | None
+    model_id: str | None
+
+
+def first_words(message: str) -> str:
+    """The conversation's title until a better one is generated: the message's first words."""
+    text = " ".join(message.split())
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _check_message(message: Any) -> str:
+    if not isinstance(message, str) or not message.strip():
+        raise ApiError(400, "empty_message", t("empty_message"))
+    limit = current_app.config["AIHELPER_MAX_MESSAGE_CHARS"]
+    if len(message) > limit:
+        raise ApiError(413, "too_long", t("message_too_long", limit=str(limit)))
+    return message
+
+
+def _check_client_id(client_id: Any) -> str | None:
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX:
+        raise ApiError(400, "invalid_client_id", t("invalid_client_id"))
+    return client_id
+
+
+def resolve_model(model_ref: Any) -> tuple[ModelConfig, ApiProvider]:
+    """An enabled model of an enabled provider, by config id or by the provider's model id."""
+    statement = select(ModelConfig, ApiProvider).join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
+    if isinstance(model_ref, int) and not isinstance(model_ref, bool):
+        statement = statement.where(ModelConfig.id == model_ref)
+    elif isinstance(model_ref, str) and model_ref.strip():
+        statement = statement.where(ModelConfig.model_id == model_ref.strip())
+    else:
+        raise ApiError(400, "model_unavailable", t("model_unavailable"))
+    statement = statement.where(ModelConfig.status == ACTIVE, ApiProvider.status == ACTIVE)
+    row = db.session.execute(statement.order_by(ModelConfig.sort_order, ModelConfig.id).limit(1)).first()
+    if row is None:
+        raise ApiError(400, "model_unavailable", t("model_unavailable"))
+    return row[0], row[1]
+
+
+def find_existing_turn(user_id: int, client_id: str | None) -> ExistingTurn | None:
+    if client_id is None:
+        return None
+    user_message = db.session.scalar(
+        select(ChatMessage).where(ChatMessage.user_id == user_id, ChatMessage.client_id == client_id)
+    )
+    if user_message is None:
+        return None
+    answer = db.session.scalar(
+        select(ChatMessage)
+        .where(ChatMessage.session_id == user_message.session_id, ChatMessage.id > user_message.id)
+        .where(ChatMessage.role == "assistant")
+        .order_by(ChatMessage.id)
+        .limit(1)
+    )
+    return ExistingTurn(
+        user_message.session_id, user_message.id, answer.id if answer else None, answer.model_id if answer else None
+    )
+
+
+def stored_answer(answer_id: int) -> ChatMessage | None:
+    return db.session.get(ChatMessage, answer_id)
+
+
+def _lock_session(session: ChatSession) -> None:
+    """Serialise turns of one conversation across workers: the first write of the transaction
+    takes the row lock (MySQL) or the database write lock (SQLite) until commit."""
+    db.session.execute(
+        update(ChatSession).where(ChatSession.id == session.id).values(update_time=ChatSession.update_time)
+    )
+
+
+def _is_busy(session_id: str) -> bool:
+    return (
+        db.session.scalar(
+            select(ChatMessage.id)
+            .where(ChatMessage.session_id == session_id, ChatMessage.status == STREAMING)
+            .where(ChatMessage.timestamp > utcnow() - STALE_STREAMING)
+            .limit(1)
+            .with_for_update()  # a locking read sees turns committed since this transaction began
+        )
+        is not None
+    )
+
+
+def _last_messages(session_id: str, count: int) -> list[ChatMessage]:
+    rows = db.session.scalars(
+        select(ChatMessage).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id.desc()).limit(count)
+    ).all()
+    return list(reversed(rows))
+
+
+def prepare_turn(request: TurnRequest) -> PreparedTurn:
+    """Check the turn, store the user's message and a placeholder answer, commit, and return what
+    the stream needs. Raises ApiError (404 another user's or unknown session, 409 busy, 413 too
+    long, 400 unknown model or bad fields) before anything is stored."""
+    client_id = _check_client_id(request.client_id)
+    message = _check_message(request.message) if request.kind == "chat" else None
+    now = utcnow()
+
+    if request.session_id is None:
+        if request.kind != "chat" or request.edit:
+            raise ApiError(404, "not_found", t("not_found"))
+        model, provider = resolve_model(request.model_ref)
+        session = ChatSession(
+            session_id=str(uuid.uuid4()),
+            user_id=request.user_id,
+            title=first_words(message),
+            create_time=now,
+            update_time=now,
+        )
+        db.session.add(session)
+        db.session.flush()
+        is_new = True
+    else:
+        session = owned_session(request.user_id, request.session_id)
+        _lock_session(session)
+        if _is_busy(session.session_id):
+            db.session.rollback()
+            raise ApiError(409, "busy", t("busy"))
+        model_ref = (
+            request.model_ref if request.model_ref not in (None, "") else (session.model_config_id or session.model_id)
+        )
+        model, provider = resolve_model(model_ref)
+        is_new = False
+
+    history = _last_messages(session.session_id, 2)
+    if request.kind == "regenerate" or request.edit:
+        _drop_last_exchange(session.session_id, history, keep_question=request.kind == "regenerate")
+
+    if request.kind == "chat":
+        question = ChatMessage(
+            session_id=session.session_id,
+            user_id=request.user_id,
+            role="user",
+            content=message,
+            timestamp=now,
+            status=DONE,
+            client_id=client_id,
+        )
+        db.session.add(question)
+        db.session.execute(update(User).where(User.id == request.user_id).values(message_count=User.message_count + 1))
+    else:
+        question = _last_messages(session.session_id, 1)[0] if history else None
+        if question is None or question.role != "user":
+            db.session.rollback()
+            raise ApiError(409, "nothing_to_regenerate", t("nothing_to_regenerate"))
+
+    answer = ChatMessage(
+        session_id=session.session_id,
+        user_id=request.user_id,
+        role="assistant",
+        content="",
+        timestamp=now,
+        status=STREAMING,
+        model_id=model.model_id,
+    )
+    db.session.add(answer)
+    session.update_time = now
+    session.model_id = model.model_id
+    session.model_config_id = model.id
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same client_id arrived twice at once: the other request stores it.
+        db.session.rollback()
+        raise ApiError(409, "busy", t("busy")) from None
+
+    payload = _request_payload(session.session_id, answer.id, model)
+    prepared = PreparedTurn(
+        session_id=session.session_id,
+        title=session.title,
+        is_new_session=is_new,
+        user_message_id=question.id,
+        answer_id=answer.id,
+        model_id=model.model_id,
+        model_config_id=model.id,
+        base_url=provider.base_url,
+        api_key=decrypt_key(provider.api_key),
+        payload=payload,
+        first_message=question.content,
+    )
+    db.session.commit()
+    return prepared
+
+
+def _drop_last_exchange(session_id: str, last_two: list[ChatMessage], *, keep_question: bool) -> None:
+    """Regenerate drops the last answer; edit-and-resend drops the last question and its answer."""
+    if not last_two:
+        raise ApiError(409, "nothing_to_regenerate", t("nothing_to_regenerate"))
+    last = last_two[-1]
+    doomed = []
+    if last.role == "assistant":
+        doomed.append(last.id)
+        if not keep_question and len(last_two) == 2 and last_two[0].role == "user":
+            doomed.append(last_two[0].id)
+    elif not keep_question:
+        doomed.append(last.id)
+    if keep_question and not doomed:
+        # Nothing answered yet (e.g. the answer was never stored): answer the last question again.
+        return
+    db.session.execute(delete(ChatMessage).where(ChatMessage.id.in_(doomed)))
+
+
+def _request_payload(session_id: str, answer_id: int, model: ModelConfig) -> dict[str, Any]:
+    """The chat completion request: system prompt, the earlier messages that fit the model's
+    context setting, and the model's limits. The placeholder answer itself is left out."""
+    earlier = [
+        m
+        for m in _last_messages(session_id, model.context_messages + 2)
+        if m.id != answer_id and m.content and m.status != STREAMING
+    ]
+    earlier = earlier[-(model.context_messages + 1) :]  # the new question plus N earlier messages
+    messages = [{"role": "system", "content": model.system_prompt}] if model.system_prompt else []
+    messages += [{"role": m.role, "content": m.content} for m in earlier]
+    return {
+        "model": model.model_id,
+        "messages": messages,
+        "max_tokens": model.max_tokens,
+        "temperature": model.temperature,
+        "stream_options": {"include_usage": True},
+    }
+
+
+def finish_answer(
+    answer_id: int,
+    *,
+    content: str,
+    reasoning: str,
+    status: str,
+    finish_reason: str | None,
+    usage: dict[str, int] | None,
+) -> None:
+    """Store the answer, once, with what was received, and mark the conversation active now."""
+    now = utcnow()
+    answer = db.session.get(ChatMessage, answer_id)
+    if answer is None:  # the conversation was deleted while the answer streamed
+        return
+    answer.content = content
+    answer.reasoning = reasoning or None
+    answer.status = status
+    answer.finish_reason = finish_reason
+    answer.prompt_tokens = usage.get("prompt_tokens") if usage else None
+    answer.completion_tokens = usage.get("completion_tokens") if usage else None
+    db.session.execute(update(ChatSession).where(ChatSession.session_id == answer.session_id).values(update_time=now))
+    db.session.commit()
+
+
+def set_generated_title(session_id: str, title: str) -> None:
+    db.session.execute(update(ChatSession).where(ChatSession.session_id == session_id).values(title=title[:200]))
+    db.session.commit()

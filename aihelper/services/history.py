@@ -1,0 +1,263 @@
+"""A user's conversations: listing, reading one, finding them by time, deleting one.
+
+Ownership of a conversation is decided here and only here (SECURITY.md rule 2): `owned_session`
+answers someone else's session id exactly like one that does not exist. Every caller that takes a
+session id from a user (these endpoints, the chat stream, the websocket) goes through it.
+
+Timestamps are stored as naive UTC; times a user sends are converted to naive UTC before a query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, delete, func, or_, select
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.i18n import t
+from aihelper.models import ChatMessage, ChatSession
+from aihelper.timefmt import iso_utc
+
+SESSION_ID_MAX = 64  # the column's length: anything longer cannot exist
+LIMIT_DEFAULT = 50
+LIMIT_MAX = 200
+PREVIEW_LENGTH = 80
+# Previews read only the start of each last message (answers can be megabytes); a longer one that
+# collapses to under PREVIEW_LENGTH (a run of white space) is read again in full.
+_PREVIEW_WINDOW = 1000
+# Keeps IN (...) lists well below every database's limit on bound parameters.
+_CHUNK = 500
+_DIGITS = re.compile(r"[0-9]+")
+
+# Newest activity first; id breaks ties between sessions updated within the same second.
+_NEWEST_FIRST = (ChatSession.update_time.desc(), ChatSession.id.desc())
+
+
+# --- ownership ---------------------------------------------------------------------------------
+
+
+def owned_session(user_id: int, session_id: str) -> ChatSession:
+    """The session `session_id` of user `user_id`, or a 404 identical for "missing" and "not yours"."""
+    session = None
+    if isinstance(session_id, str) and 0 < len(session_id) <= SESSION_ID_MAX:
+        session = db.session.scalar(
+            select(ChatSession).where(ChatSession.session_id == session_id, ChatSession.user_id == user_id)
+        )
+    # MySQL's collation ignores case and trailing spaces; only the exact id counts, as on SQLite.
+    if session is None or session.session_id != session_id:
+        raise ApiError(404, "not_found", t("session_not_found"))
+    return session
+
+
+# --- objects as the API shows them -------------------------------------------------------------
+
+
+def make_preview(content: str | None) -> str:
+    """A message as a one-line preview: white space collapsed, cut to PREVIEW_LENGTH characters."""
+    return " ".join((content or "").split())[:PREVIEW_LENGTH]
+
+
+def session_summary(session: ChatSession, preview: str | None = None) -> dict[str, Any]:
+    """The list object. Without `preview`, the last message is read for it (one query)."""
+    if preview is None:
+        preview = _previews([session.session_id]).get(session.session_id, "")
+    return {
+        "session_id": session.session_id,
+        "title": session.title,
+        "model_id": session.model_id,
+        "create_time": iso_utc(session.create_time),
+        "update_time": iso_utc(session.update_time),
+        "preview": preview,
+        "pinned": bool(session.pinned),
+    }
+
+
+def message_dict(message: ChatMessage) -> dict[str, Any]:
+    usage = None
+    if message.prompt_tokens is not None or message.completion_tokens is not None:
+        usage = {"prompt_tokens": message.prompt_tokens, "completion_tokens": message.completion_tokens}
+    return {
+        "id": message.id,
+        "role": message.role,
+        "content": message.content,
+        "timestamp": iso_utc(message.timestamp),
+        "status": message.status,
+        "model_id": message.model_id,
+        "reasoning": message.reasoning,
+        "finish_reason": message.finish_reason,
+        "usage": usage,
+    }
+
+
+def conversation_messages(session_id: str) -> list[dict[str, Any]]:
+    """A session's messages in order (by id). No ownership check: pass an id from `owned_session`."""
+    messages = db.session.scalars(
+        select(ChatMessage).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id)
+    )
+    return [message_dict(m) for m in messages]
+
+
+def conversation(user_id: int, session_id: str) -> dict[str, Any]:
+    """GET /api/chat/history?session_id=X."""
+    session = owned_session(user_id, session_id)
+    return {
+        "session_id": session.session_id,
+        "title": session.title,
+        "model_id": session.model_id,
+        "create_time": iso_utc(session.create_time),
+        "update_time": iso_utc(session.update_time),
+        "pinned": bool(session.pinned),
+        "conversation": conversation_messages(session.session_id),
+    }
+
+
+def _previews(session_ids: list[str]) -> dict[str, str]:
+    """session_id -> preview of its last message, one query per _CHUNK sessions."""
+    previews: dict[str, str] = {}
+    for offset in range(0, len(session_ids), _CHUNK):
+        chunk = session_ids[offset : offset + _CHUNK]
+        last_ids = (
+            select(func.max(ChatMessage.id).label("last_id"))
+            .where(ChatMessage.session_id.in_(chunk))
+            .group_by(ChatMessage.session_id)
+            .subquery()
+        )
+        head = func.substr(ChatMessage.content, 1, _PREVIEW_WINDOW + 1)
+        rows = db.session.execute(
+            select(ChatMessage.id, ChatMessage.session_id, head).join(last_ids, ChatMessage.id == last_ids.c.last_id)
+        )
+        for message_id, session_id, beginning in rows:
+            preview = make_preview(beginning)
+            if len(preview) < PREVIEW_LENGTH and len(beginning or "") > _PREVIEW_WINDOW:
+                whole = db.session.scalar(select(ChatMessage.content).where(ChatMessage.id == message_id))
+                preview = make_preview(whole)
+            previews[session_id] = preview
+    return previews
+
+
+def _summaries(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:
+    sessions = list(sessions)
+    previews = _previews([s.session_id for s in sessions])
+    return [session_summary(s, previews.get(s.session_id, "")) for s in sessions]
+
+
+# --- the list, with a cursor -------------------------------------------------------------------
+
+
+def _limit(value: str | None) -> int:
+    """The page size: LIMIT_DEFAULT when absent, at most LIMIT_MAX, 400 unless a positive integer."""
+    if value is None or value == "":
+        return LIMIT_DEFAULT
+    digits = value.lstrip("0") if _DIGITS.fullmatch(value) else ""
+    if not digits:
+        raise ApiError(400, "invalid_limit", t("invalid_limit", high=str(LIMIT_MAX)))
+    return min(int(digits), LIMIT_MAX) if len(digits) <= 9 else LIMIT_MAX
+
+
+def _cursor_condition(user_id: int, before: str):
+    """Sessions after `before` in newest-first order: `before` is a session id or an ISO 8601 time."""
+    try:
+        cursor = owned_session(user_id, before)
+    except ApiError:
+        cursor = None
+    if cursor is not None:
+        return or_(
+            ChatSession.update_time < cursor.update_time,
+            and_(ChatSession.update_time == cursor.update_time, ChatSession.id < cursor.id),
+        )
+    try:
+        moment = datetime.fromisoformat(before.strip())
+        if moment.tzinfo is not None:  # naive values are UTC, like every time the API writes
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise ApiError(400, "invalid_cursor", t("invalid_cursor")) from None
+    return ChatSession.update_time < moment
+
+
+def list_sessions(user_id: int, limit: str | None = None, before: str | None = None) -> list[dict[str, Any]]:
+    """GET /api/chat/history: the user's sessions, newest activity first, `limit` per page."""
+    statement = select(ChatSession).where(ChatSession.user_id == user_id)
+    if before is not None and before != "":
+        statement = statement.where(_cursor_condition(user_id, before))
+    statement = statement.order_by(*_NEWEST_FIRST).limit(_limit(limit))
+    return _summaries(db.session.scalars(statement))
+
+
+# --- sessions by the time of their messages ------------------------------------------------------
+
+
+def _zone(name: Any) -> tzinfo:
+    if name is None or name == "":
+        return UTC
+    if not isinstance(name, str):
+        raise ApiError(400, "invalid_timezone", t("invalid_timezone"))
+    if name.upper() == "UTC":  # works even where the system has no time zone database
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise ApiError(400, "invalid_timezone", t("invalid_timezone")) from None
+
+
+def parse_moment(value: Any, zone: tzinfo, *, end: bool, label_key: str) -> datetime:
+    """An ISO 8601 date or date-time from a user, as naive UTC.
+
+    A date alone is the start of that day (or, for an end, its last microsecond); a date-time without
+    an offset is read in `zone`; one with an offset keeps it.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ApiError(400, "missing_field", t("field_required", field=t(label_key)))
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_time", t("invalid_time", field=t(label_key)))
+    text = value.strip()
+    try:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            moment = datetime.fromisoformat(text)
+        else:
+            moment = datetime.combine(day, time.max if end else time.min)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise ApiError(400, "invalid_time", t("invalid_time", field=t(label_key))) from None
+
+
+def sessions_in_range(user_id: int, start_time: Any, end_time: Any, tz: Any = None) -> list[dict[str, Any]]:
+    """POST /api/chat/history/time-range: sessions with a message in [start, end], newest activity first."""
+    zone = _zone(tz)
+    start = parse_moment(start_time, zone, end=False, label_key="field_start_time")
+    end = parse_moment(end_time, zone, end=True, label_key="field_end_time")
+    if start > end:
+        raise ApiError(400, "invalid_range", t("invalid_range"))
+    # Served by the index on ai_chat_messages (user_id, timestamp).
+    has_message = (
+        select(ChatMessage.id)
+        .where(
+            ChatMessage.session_id == ChatSession.session_id,
+            ChatMessage.user_id == user_id,
+            ChatMessage.timestamp >= start,
+            ChatMessage.timestamp <= end,
+        )
+        .exists()
+    )
+    statement = select(ChatSession).where(ChatSession.user_id == user_id, has_message).order_by(*_NEWEST_FIRST)
+    return _summaries(db.session.scalars(statement))
+
+
+# --- deleting ----------------------------------------------------------------------------------
+
+
+def delete_session(user_id: int, session_id: str) -> None:
+    """Delete one of the user's sessions; the database's ON DELETE CASCADE removes its messages."""
+    session = owned_session(user_id, session_id)
+    db.session.execute(
+        delete(ChatSession).where(ChatSession.id == session.id).execution_options(synchronize_session=False)
+    )
+    db.session.commit()

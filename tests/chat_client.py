@@ -1,0 +1,81 @@
+"""A websocket chat client for the tests, speaking API.md §4 to the live server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from simple_websocket import Client, ConnectionClosed
+
+from tests.helpers import PASSWORD
+
+
+class BrowserLikeClient(Client):
+    """simple-websocket's client leaves the port out of Host; browsers don't, and the Origin
+    check compares the two."""
+
+    def handshake(self):
+        self.host = f"{self.host}:{self.port}"
+        super().handshake()
+
+
+@dataclass
+class ChatUser:
+    base_url: str
+    http: requests.Session = field(default_factory=requests.Session)
+
+    @classmethod
+    def register(cls, base_url: str, username: str) -> ChatUser:
+        user = cls(base_url)
+        response = user.http.post(f"{base_url}/api/register", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 201, response.text
+        return user
+
+    @property
+    def cookie(self) -> str:
+        return self.http.cookies.get("aihelper_session")
+
+    def socket(self) -> ChatSocket:
+        url = self.base_url.replace("http://", "ws://") + "/ws/chat"
+        headers = {"Cookie": f"aihelper_session={self.cookie}", "Origin": self.base_url}
+        return ChatSocket(BrowserLikeClient.connect(url, headers=headers))
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(self.base_url + path, timeout=10, **kwargs)
+
+
+class ChatSocket:
+    def __init__(self, client: Client):
+        self.client = client
+
+    def send(self, **frame: Any) -> None:
+        self.client.send(json.dumps(frame))
+
+    def receive(self, timeout: float = 15) -> dict[str, Any]:
+        raw = self.client.receive(timeout=timeout)
+        assert raw is not None, "no frame within the timeout"
+        return json.loads(raw)
+
+    def receive_until_end(self, timeout: float = 15) -> list[dict[str, Any]]:
+        """Frames up to and including the first `done` or `error`."""
+        frames = []
+        while True:
+            frame = self.receive(timeout)
+            frames.append(frame)
+            if frame["type"] in ("done", "error"):
+                return frames
+
+    def chat(self, message: str, model_id: Any, session_id: str | None = None, **extra: Any) -> list[dict[str, Any]]:
+        self.send(type="chat", message=message, model_id=model_id, session_id=session_id, **extra)
+        return self.receive_until_end()
+
+    def close(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            self.client.close()
+
+
+def text_of(frames: list[dict[str, Any]]) -> str:
+    return "".join(f["content"] for f in frames if f["type"] == "delta")

@@ -1,0 +1,425 @@
+"""Streaming chat over /ws/chat and POST /api/chat/stream, against the gunicorn live server and
+the fake provider: answers arrive token by token and are stored whatever happens."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from aihelper.extensions import db
+from aihelper.models import ChatMessage, ChatSession, User
+from tests.chat_client import ChatUser, text_of
+
+
+@pytest.fixture
+def chat(live_server, app, fake_provider):
+    """An admin who connected the fake provider (one model, with a system prompt) and a user."""
+    admin = ChatUser.register(live_server.url, "stream_admin")
+    provider = admin.http.post(
+        live_server.url + "/api/admin/providers",
+        json={"name": "Fake", "base_url": fake_provider.base_url, "api_key": "sk-stream-test-key-01"},
+    ).json()
+    model = admin.http.post(
+        live_server.url + "/api/admin/models",
+        json={
+            "provider_id": provider["id"],
+            "model_id": "fake-model",
+            "model_name": "Fake",
+            "system_prompt": "You are terse.",
+            "max_tokens": 512,
+            "temperature": 0.2,
+            "context_messages": 4,
+        },
+    ).json()
+    user = ChatUser.register(live_server.url, "streamer")
+    return {"user": user, "model_id": model["model_id"], "model": model, "admin": admin}
+
+
+def stored(app, **where):
+    with app.app_context():
+        rows = db.session.scalars(select(ChatMessage).filter_by(**where).order_by(ChatMessage.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def wait_for(condition, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def chat_requests(fake_provider):
+    """The streaming chat requests the provider received (titles are asked for without streaming)."""
+    return [
+        r for r in fake_provider.requests if r["path"].endswith("/chat/completions") and (r["json"] or {}).get("stream")
+    ]
+
+
+def test_an_answer_streams_in_order_and_is_stored_with_its_usage(chat, app, fake_provider):
+    fake_provider.script(
+        tokens=["你好", "，", "世界", "！"], token_delay=0.01, usage={"prompt_tokens": 11, "completion_tokens": 4}
+    )
+    socket = chat["user"].socket()
+    frames = socket.chat("Say hello", chat["model_id"])
+    start, deltas, done = frames[0], frames[1:-1], frames[-1]
+    assert start["type"] == "start" and start["model_id"] == "fake-model"
+    assert [d["seq"] for d in deltas] == [1, 2, 3, 4]
+    assert [d["content"] for d in deltas] == ["你好", "，", "世界", "！"]
+    assert all(d["message_id"] == start["message_id"] and d["session_id"] == start["session_id"] for d in deltas)
+    assert done["type"] == "done" and done["status"] == "done"
+    assert done["usage"] == {"prompt_tokens": 11, "completion_tokens": 4}
+    assert done["title"] == "Say hello"
+
+    question, answer = stored(app, session_id=start["session_id"])
+    assert (question.id, question.role, question.content) == (start["user_message_id"], "user", "Say hello")
+    assert (answer.id, answer.content, answer.status) == (start["message_id"], "你好，世界！", "done")
+    assert (answer.prompt_tokens, answer.completion_tokens, answer.model_id) == (11, 4, "fake-model")
+
+    sent = chat_requests(fake_provider)[0]["json"]
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert (sent["model"], sent["max_tokens"], sent["temperature"]) == ("fake-model", 512, 0.2)
+    assert sent["messages"] == [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Say hello"},
+    ]
+    with app.app_context():
+        assert db.session.scalar(select(User.message_count).where(User.username == "streamer")) == 1
+    socket.close()
+
+
+def test_the_conversation_continues_with_earlier_messages_as_context(chat, fake_provider):
+    socket = chat["user"].socket()
+    first = socket.chat("one", chat["model_id"])
+    fake_provider.script(reply="second answer")
+    second = socket.chat("two", chat["model_id"], session_id=first[0]["session_id"])
+    assert second[0]["session_id"] == first[0]["session_id"]
+    sent = chat_requests(fake_provider)[-1]["json"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == "Hello from the fake provider." and sent[3]["content"] == "two"
+    socket.close()
+
+
+def test_a_new_conversation_gets_a_generated_title(chat, app, fake_provider):
+    fake_provider.script(reply="Greetings and weather")
+    socket = chat["user"].socket()
+    session_id = socket.chat("hello, how is the weather today in Shanghai?", chat["model_id"])[0]["session_id"]
+    history = lambda: chat["user"].get("/api/chat/history").json()["sessions"]  # noqa: E731
+    assert wait_for(lambda: history()[0]["title"] == "Greetings and weather")
+    assert history()[0]["session_id"] == session_id
+    socket.close()
+
+
+def test_the_sse_endpoint_streams_in_the_original_format(chat, app, fake_provider):
+    fake_provider.script(tokens=["A", "B", "C"])
+    response = chat["user"].http.post(
+        chat["user"].base_url + "/api/chat/stream",
+        json={"message": "sse please", "model_id": chat["model_id"]},
+        stream=True,
+        timeout=15,
+    )
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in response.iter_lines(decode_unicode=True) if line.startswith("data: ")]
+    assert events[:3] == [{"content": "A"}, {"content": "B"}, {"content": "C"}]
+    assert events[3]["done"] is True
+    answer = stored(app, id=events[3]["message_id"])[0]
+    assert (answer.content, answer.session_id) == ("ABC", events[3]["session_id"])
+
+
+def test_sse_failures_before_the_stream_are_json_errors(chat):
+    user = chat["user"]
+    unknown = user.http.post(user.base_url + "/api/chat/stream", json={"message": "x", "model_id": "nope"})
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "model_unavailable")
+    foreign = user.http.post(
+        user.base_url + "/api/chat/stream",
+        json={"message": "x", "model_id": chat["model_id"], "session_id": "not-mine"},
+    )
+    assert foreign.status_code == 404
+
+
+def test_stop_keeps_the_partial_answer_marked_stopped(chat, app, fake_provider):
+    fake_provider.script(tokens=["one ", "two ", "three ", "four"], stall_after=2)
+    socket = chat["user"].socket()
+    socket.send(type="chat", message="count", model_id=chat["model_id"], session_id=None)
+    start = socket.receive()
+    assert [socket.receive()["content"], socket.receive()["content"]] == ["one ", "two "]
+    socket.send(type="stop", session_id=start["session_id"])
+    done = socket.receive()
+    assert (done["type"], done["status"]) == ("done", "stopped")
+    assert fake_provider.wait_for_disconnect(), "the upstream request was closed"
+    answer = stored(app, id=start["message_id"])[0]
+    assert (answer.status, answer.content) == ("stopped", "one two ")
+    socket.close()
+
+
+def test_a_client_gone_mid_answer_still_gets_the_whole_answer_stored(chat, app, fake_provider):
+    fake_provider.script(tokens=[f"t{i} " for i in range(12)], token_delay=0.05)
+    socket = chat["user"].socket()
+    socket.send(type="chat", message="long one", model_id=chat["model_id"], session_id=None)
+    start = socket.receive()
+    socket.receive()
+    socket.close()
+    answer = wait_for(lambda: [a for a in stored(app, id=start["message_id"]) if a.status == "done"])[0]
+    assert answer.content == "".join(f"t{i} " for i in range(12))
+
+
+def test_resume_after_a_reload_continues_without_gap_or_duplicate(chat, fake_provider):
+    tokens = [f"w{i} " for i in range(15)]
+    fake_provider.script(tokens=tokens, token_delay=0.06)
+    first = chat["user"].socket()
+    first.send(type="chat", message="stream a lot", model_id=chat["model_id"], session_id=None)
+    start = first.receive()
+    seen = [first.receive(), first.receive(), first.receive()]
+    first.close()  # the tab reloads
+
+    second = chat["user"].socket()
+    second.send(type="resume", session_id=start["session_id"], after=seen[-1]["seq"])
+    rest = second.receive_until_end()
+    deltas = seen + rest[:-1]
+    assert [d["seq"] for d in deltas] == list(range(1, len(tokens) + 1))
+    assert text_of(deltas) == "".join(tokens)
+    assert rest[-1]["type"] == "done"
+    second.close()
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "code", "words"),
+    [
+        ({"status": 401}, "unauthorized", "API Key"),
+        ({"status": 429, "retry_after": 17}, "rate_limited", "17"),
+        ({"status": 500}, "provider_down", "不可用"),
+        ({"status": 404}, "model_not_found", "模型"),
+        ({"hang_before_headers": True}, "timeout", "超时"),
+        ({"tokens": ["partial ", "answer ", "never ", "ends"], "stall_after": 2}, "timeout", "超时"),
+        ({"tokens": ["cut ", "off ", "here ", "x"], "cut_after": 2}, "provider_down", "不可用"),
+    ],
+)
+def test_provider_failures_give_one_clear_error_and_keep_the_partial_text(
+    chat, app, fake_provider, behaviour, code, words
+):
+    fake_provider.script(**behaviour)
+    socket = chat["user"].socket()
+    frames = socket.chat("trouble", chat["model_id"])
+    error = frames[-1]
+    assert [f["type"] for f in frames].count("error") == 1
+    assert error["code"] == code and words in error["error"]
+    assert "<html" not in error["error"] and "sk-stream-test-key-01" not in json.dumps(frames)
+    answer = stored(app, id=frames[0]["message_id"])[0]
+    assert answer.status == "error"
+    assert answer.content == text_of(frames)
+    if "stall_after" in behaviour or "cut_after" in behaviour:
+        assert answer.content in ("partial answer ", "cut off ")
+    socket.close()
+
+
+def test_emoji_and_split_utf8_round_trip(chat, app, fake_provider):
+    reply = "😀 𝕏 👨‍👩‍👧 中文 ünïcode"
+    fake_provider.script(reply=reply, split_utf8=True)
+    socket = chat["user"].socket()
+    frames = socket.chat("emoji please 😀", chat["model_id"])
+    assert text_of(frames) == reply
+    assert stored(app, id=frames[0]["message_id"])[0].content == reply
+    assert stored(app, id=frames[0]["user_message_id"])[0].content == "emoji please 😀"
+    socket.close()
+
+
+def test_a_70_kb_answer_is_stored_whole(chat, app, fake_provider):
+    tokens = ["段落" * 50 + f"{i}\n" for i in range(240)]  # about 72 KB of UTF-8
+    fake_provider.script(tokens=tokens)
+    socket = chat["user"].socket()
+    frames = socket.chat("write a lot", chat["model_id"])
+    expected = "".join(tokens)
+    assert len(expected.encode()) > 70_000
+    assert text_of(frames) == expected
+    assert stored(app, id=frames[0]["message_id"])[0].content == expected
+    socket.close()
+
+
+def test_finish_reason_length_is_stored_and_reported(chat, app, fake_provider):
+    fake_provider.script(reply="cut at the limit", finish_reason="length")
+    socket = chat["user"].socket()
+    frames = socket.chat("long", chat["model_id"])
+    assert frames[-1]["finish_reason"] == "length"
+    assert stored(app, id=frames[0]["message_id"])[0].finish_reason == "length"
+    socket.close()
+
+
+def test_reasoning_is_relayed_and_stored_apart(chat, app, fake_provider):
+    fake_provider.script(reasoning="Let me think.", reply="42")
+    socket = chat["user"].socket()
+    frames = socket.chat("meaning?", chat["model_id"])
+    assert "".join(f.get("reasoning", "") for f in frames if f["type"] == "delta") == "Let me think."
+    answer = stored(app, id=frames[0]["message_id"])[0]
+    assert (answer.content, answer.reasoning) == ("42", "Let me think.")
+    socket.close()
+
+
+def test_a_second_chat_in_a_busy_conversation_is_refused(chat, app, fake_provider):
+    socket = chat["user"].socket()
+    session_id = socket.chat("first", chat["model_id"])[0]["session_id"]
+    fake_provider.script(tokens=["slow ", "answer ", "takes ", "time"], token_delay=0.5)
+    socket.send(type="chat", message="second", model_id=chat["model_id"], session_id=session_id)
+    socket.send(type="chat", message="third", model_id=chat["model_id"], session_id=session_id)
+    frames = socket.receive_until_end()  # the busy error and the second answer, in either order
+    if frames[-1]["type"] == "error":
+        frames += socket.receive_until_end()
+    assert [f["code"] for f in frames if f["type"] == "error"] == ["busy"]
+    assert [m.content for m in stored(app, session_id=session_id, role="user")] == ["first", "second"]
+    assert len(stored(app, session_id=session_id, role="assistant")) == 2
+    socket.close()
+
+
+def test_different_conversations_stream_at_the_same_time(chat, fake_provider):
+    fake_provider.script(tokens=["a", "b", "c"], token_delay=0.1)
+    socket = chat["user"].socket()
+    socket.send(type="chat", message="one", model_id=chat["model_id"], session_id=None)
+    socket.send(type="chat", message="two", model_id=chat["model_id"], session_id=None)
+    frames, ends = [], 0
+    while ends < 2:
+        frame = socket.receive()
+        frames.append(frame)
+        ends += frame["type"] == "done"
+    sessions = {f["session_id"] for f in frames if f["type"] == "start"}
+    assert len(sessions) == 2
+    for session_id in sessions:
+        assert text_of([f for f in frames if f.get("session_id") == session_id]) == "abc"
+    socket.close()
+
+
+def test_a_repeated_client_id_is_answered_as_the_first_and_stored_once(chat, app):
+    socket = chat["user"].socket()
+    first = socket.chat("only once", chat["model_id"], client_id="c-123")
+    again = socket.chat("only once", chat["model_id"], client_id="c-123")
+    assert again[0]["message_id"] == first[0]["message_id"]
+    assert again[0]["user_message_id"] == first[0]["user_message_id"]
+    assert text_of(again) == text_of(first)
+    assert len(stored(app, client_id="c-123")) == 1
+    assert len(stored(app, session_id=first[0]["session_id"])) == 2
+    socket.close()
+
+
+def test_regenerate_replaces_the_last_answer(chat, app, fake_provider):
+    socket = chat["user"].socket()
+    first = socket.chat("question", chat["model_id"])
+    session_id = first[0]["session_id"]
+    fake_provider.script(reply="a better answer")
+    socket.send(type="regenerate", session_id=session_id)
+    again = socket.receive_until_end()
+    assert text_of(again) == "a better answer"
+    rows = stored(app, session_id=session_id)
+    assert [(m.role, m.content) for m in rows] == [("user", "question"), ("assistant", "a better answer")]
+    socket.close()
+
+
+def test_edit_and_resend_replaces_the_last_exchange(chat, app, fake_provider):
+    socket = chat["user"].socket()
+    session_id = socket.chat("first question", chat["model_id"])[0]["session_id"]
+    socket.chat("typo qeustion", chat["model_id"], session_id=session_id)
+    fake_provider.script(reply="fixed answer")
+    socket.chat("typo question", chat["model_id"], session_id=session_id, edit=True)
+    rows = stored(app, session_id=session_id)
+    assert [m.content for m in rows] == [
+        "first question",
+        "Hello from the fake provider.",
+        "typo question",
+        "fixed answer",
+    ]
+    socket.close()
+
+
+def test_bad_frames_get_an_error_and_no_provider_call(chat, fake_provider):
+    socket = chat["user"].socket()
+    socket.client.send("not json")
+    assert socket.receive()["code"] == "bad_frame"
+    socket.send(type="chat", message=42, model_id=chat["model_id"], session_id=None)
+    assert socket.receive()["code"] == "bad_frame"
+    socket.send(type="chat", message="hi", model_id="no-such-model", session_id=None)
+    assert socket.receive()["code"] == "model_unavailable"
+    socket.send(type="chat", message="x" * 32_001, model_id=chat["model_id"], session_id=None)
+    assert socket.receive()["code"] == "too_long"
+    socket.send(type="dance")
+    assert socket.receive()["code"] == "bad_frame"
+    socket.send(type="ping")
+    assert socket.receive() == {"type": "pong"}
+    assert chat_requests(fake_provider) == []
+    socket.close()
+
+
+def test_a_frame_over_64_kb_closes_the_socket_with_1009(chat):
+    from simple_websocket import ConnectionClosed
+
+    socket = chat["user"].socket()
+    socket.send(type="chat", message="x" * 70_000, model_id=chat["model_id"], session_id=None)
+    with pytest.raises(ConnectionClosed) as closed:
+        socket.receive(timeout=5)
+    assert closed.value.reason == 1009
+
+
+def test_another_users_session_is_404_everywhere_and_the_provider_hears_nothing(chat, app, fake_provider, live_server):
+    owner_socket = chat["user"].socket()
+    owned = owner_socket.chat("private", chat["model_id"])[0]["session_id"]
+    calls_before = len(chat_requests(fake_provider))
+    intruder = ChatUser.register(live_server.url, "intruder")
+    socket = intruder.socket()
+    for frame in (
+        {"type": "chat", "message": "hi", "model_id": chat["model_id"], "session_id": owned},
+        {"type": "regenerate", "session_id": owned},
+        {"type": "resume", "session_id": owned, "after": 0},
+    ):
+        socket.send(**frame)
+        assert socket.receive()["code"] == "not_found", frame
+    assert intruder.get(f"/api/chat/history?session_id={owned}").status_code == 404
+    assert intruder.http.delete(f"{live_server.url}/api/chat/session/{owned}").status_code == 404
+    assert len(chat_requests(fake_provider)) == calls_before
+    assert len(stored(app, session_id=owned)) == 2
+    socket.close()
+    owner_socket.close()
+
+
+def test_the_handshake_refuses_no_session_and_foreign_origins(chat, live_server):
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    anonymous = requests.get(live_server.url + "/ws/chat", headers={**upgrade, "Origin": live_server.url}, timeout=5)
+    assert anonymous.status_code == 401
+    foreign = requests.get(
+        live_server.url + "/ws/chat",
+        headers={**upgrade, "Origin": "https://evil.example", "Cookie": f"aihelper_session={chat['user'].cookie}"},
+        timeout=5,
+    )
+    assert foreign.status_code == 403
+
+
+def test_a_disabled_users_open_socket_is_refused_at_its_next_frame(chat, app):
+    socket = chat["user"].socket()
+    socket.send(type="ping")
+    assert socket.receive()["type"] == "pong"
+    users = chat["admin"].get("/api/admin/users").json()["users"]
+    streamer = next(u for u in users if u["username"] == "streamer")
+    chat["admin"].http.put(f"{chat['admin'].base_url}/api/admin/users/{streamer['id']}", json={"status": "disabled"})
+    socket.send(type="chat", message="still here?", model_id=chat["model_id"], session_id=None)
+    assert socket.receive()["code"] == "unauthorized"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChatSession)) == 0
+
+
+def test_history_lists_the_new_conversation(chat):
+    socket = chat["user"].socket()
+    frames = socket.chat("list me", chat["model_id"])
+    listed = chat["user"].get("/api/chat/history").json()["sessions"]
+    assert listed[0]["session_id"] == frames[0]["session_id"]
+    assert listed[0]["model_id"] == "fake-model"
+    one = chat["user"].get(f"/api/chat/history?session_id={frames[0]['session_id']}").json()
+    assert [m["role"] for m in one["conversation"]] == ["user", "assistant"]
+    assert one["conversation"][1]["status"] == "done"
+    socket.close()

@@ -1,0 +1,477 @@
+"""Conversation history (API.md §3): the list and its cursor, one conversation, the time-range
+filter, deletion — and nobody reaches another user's conversations (SECURITY.md rule 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import event, func, select
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.models import ChatMessage, ChatSession
+from aihelper.services.history import owned_session
+from tests.helpers import register
+
+SUMMARY_FIELDS = {"session_id", "title", "model_id", "create_time", "update_time", "preview", "pinned"}
+MESSAGE_FIELDS = {"id", "role", "content", "timestamp", "status", "model_id", "reasoning", "finish_reason", "usage"}
+
+
+def at(text: str) -> datetime:
+    """A stored timestamp: naive UTC."""
+    return datetime.fromisoformat(text)
+
+
+def user(app, username: str):
+    """A registered, logged-in client and its user id."""
+    client = app.test_client()
+    response = register(client, username)
+    assert response.status_code == 201, response.json
+    return client, response.json["user"]["id"]
+
+
+def add_session(app, user_id: int, session_id: str, updated: str, messages=(), **fields) -> None:
+    """A session with messages given as (role, content, timestamp) or dicts of message columns."""
+    with app.app_context():
+        db.session.add(
+            ChatSession(
+                session_id=session_id,
+                user_id=user_id,
+                title=fields.pop("title", f"title of {session_id}"),
+                model_id=fields.pop("model_id", "gpt-test"),
+                create_time=at(fields.pop("created", "2026-01-01T00:00:00")),
+                update_time=at(updated),
+                **fields,
+            )
+        )
+        db.session.flush()
+        for message in messages:
+            if not isinstance(message, dict):
+                role, content, timestamp = message
+                message = {"role": role, "content": content, "timestamp": timestamp}
+            values = {**message, "timestamp": at(message["timestamp"])}
+            db.session.add(ChatMessage(session_id=session_id, user_id=user_id, **values))
+            db.session.flush()  # ids in the order given
+        db.session.commit()
+
+
+def listed(client, query: str = "") -> list[str]:
+    response = client.get("/api/chat/history" + query)
+    assert response.status_code == 200, response.json
+    return [s["session_id"] for s in response.json["sessions"]]
+
+
+def in_range(client, body: dict, path: str = "/api/chat/history/time-range"):
+    return client.post(path, json=body)
+
+
+def in_range_ids(client, **body) -> list[str]:
+    response = in_range(client, body)
+    assert response.status_code == 200, response.json
+    return [s["session_id"] for s in response.json["sessions"]]
+
+
+def message_count(app, session_id: str | None = None) -> int:
+    with app.app_context():
+        statement = select(func.count()).select_from(ChatMessage)
+        if session_id is not None:
+            statement = statement.where(ChatMessage.session_id == session_id)
+        return db.session.scalar(statement)
+
+
+# --- who may ask -------------------------------------------------------------------------------
+
+
+def test_anonymous_requests_get_401(client):
+    for response in (
+        client.get("/api/chat/history"),
+        client.get("/api/chat/history?session_id=s1"),
+        client.post("/api/chat/history/time-range", json={"start_time": "2026-11-24", "end_time": "2026-11-24"}),
+        client.post("/api/chat/history/date-range", json={"start_time": "2026-11-24", "end_time": "2026-11-24"}),
+        client.delete("/api/chat/session/s1"),
+    ):
+        assert (response.status_code, response.json["code"]) == (401, "unauthorized")
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+def test_the_list_shows_newest_activity_first_with_a_one_line_preview(app):
+    ann, ann_id = user(app, "ann")
+    add_session(app, ann_id, "old", "2026-11-20T08:00:00", [("user", "hi", "2026-11-20T08:00:00")])
+    add_session(
+        app,
+        ann_id,
+        "new",
+        "2026-11-24T14:15:11",
+        [
+            ("user", "first question", "2026-11-24T14:15:00"),
+            ("assistant", "  line one\n\n\tline two  " + "x" * 200, "2026-11-24T14:15:11"),
+        ],
+        title="新的对话",
+        pinned=True,
+        created="2026-11-24T14:15:00",
+    )
+    add_session(app, ann_id, "empty", "2026-11-22T00:00:00")
+
+    sessions = ann.get("/api/chat/history").json["sessions"]
+
+    assert [s["session_id"] for s in sessions] == ["new", "empty", "old"]
+    assert set(sessions[0]) == SUMMARY_FIELDS
+    assert sessions[0] == {
+        "session_id": "new",
+        "title": "新的对话",
+        "model_id": "gpt-test",
+        "create_time": "2026-11-24T14:15:00+00:00",
+        "update_time": "2026-11-24T14:15:11+00:00",
+        # The last message, white space collapsed, cut to 80 characters.
+        "preview": ("line one line two " + "x" * 200)[:80],
+        "pinned": True,
+    }
+    assert len(sessions[0]["preview"]) == 80
+    assert sessions[1]["preview"] == "" and sessions[1]["pinned"] is False
+    assert sessions[2]["preview"] == "hi"
+
+
+def test_a_preview_looks_past_a_long_run_of_white_space(app):
+    ann, ann_id = user(app, "ann")
+    padded = " " * 5000 + "the answer"
+    add_session(app, ann_id, "s", "2026-11-24T00:00:00", [("assistant", padded, "2026-11-24T00:00:00")])
+    assert ann.get("/api/chat/history").json["sessions"][0]["preview"] == "the answer"
+
+
+def test_the_list_costs_the_same_queries_for_3_sessions_as_for_60(app):
+    ann, ann_id = user(app, "ann")
+
+    def statements_for_list() -> int:
+        seen = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert ann.get("/api/chat/history?limit=200").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    for n in range(3):
+        add_session(app, ann_id, f"first{n}", "2026-11-24T00:00:00", [("user", "q", "2026-11-24T00:00:00")])
+    few = statements_for_list()
+    for n in range(57):
+        add_session(app, ann_id, f"more{n}", "2026-11-24T00:00:00", [("user", "q", "2026-11-24T00:00:00")])
+    assert len(listed(ann, "?limit=200")) == 60
+    assert statements_for_list() == few
+
+
+def test_paging_by_session_id_walks_sessions_that_share_one_second(app):
+    ann, ann_id = user(app, "ann")
+    add_session(app, ann_id, "later", "2026-11-24T10:00:01")
+    for name in ("a", "b", "c", "d", "e"):  # ids ascending: a < b < ... < e
+        add_session(app, ann_id, name, "2026-11-24T10:00:00")
+    add_session(app, ann_id, "earlier", "2026-11-24T09:59:59")
+
+    pages, cursor = [], None
+    while True:
+        page = listed(ann, "?limit=2" + (f"&before={cursor}" if cursor else ""))
+        if not page:
+            break
+        pages.append(page)
+        cursor = page[-1]
+
+    # Same second: the newer row (higher id) first; nothing repeated, nothing skipped.
+    assert pages == [["later", "e"], ["d", "c"], ["b", "a"], ["earlier"]]
+
+
+def test_paging_by_time_returns_sessions_updated_strictly_earlier(app):
+    ann, ann_id = user(app, "ann")
+    add_session(app, ann_id, "s3", "2026-11-24T12:00:00")
+    add_session(app, ann_id, "s2", "2026-11-24T11:00:00")
+    add_session(app, ann_id, "s1", "2026-11-24T10:00:00")
+
+    assert listed(ann, "?before=2026-11-24T11:00:00%2B00:00") == ["s1"]
+    assert listed(ann, "?before=2026-11-24T11:00:01Z") == ["s2", "s1"]
+    # The same instant written with another offset.
+    assert listed(ann, "?before=2026-11-24T19:00:00%2B08:00") == ["s1"]
+    # A time without an offset is UTC, like every time the API writes.
+    assert listed(ann, "?before=2026-11-24T12:00:00") == ["s2", "s1"]
+
+
+def test_limit_defaults_to_50_and_stops_at_200(app):
+    ann, ann_id = user(app, "ann")
+    with app.app_context():
+        db.session.add_all(
+            ChatSession(session_id=f"s{n:03}", user_id=ann_id, update_time=at("2026-11-24T00:00:00"))
+            for n in range(205)
+        )
+        db.session.commit()
+    assert len(listed(ann)) == 50
+    assert len(listed(ann, "?limit=7")) == 7
+    assert len(listed(ann, "?limit=500")) == 200
+    assert len(listed(ann, "?limit=99999999999999999999")) == 200
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "1.5", "2e3", "00"])
+def test_a_limit_that_is_not_a_positive_integer_is_refused(app, limit):
+    ann, _ = user(app, "ann")
+    response = ann.get("/api/chat/history", query_string={"limit": limit})
+    assert (response.status_code, response.json["code"]) == (400, "invalid_limit")
+
+
+def test_an_unknown_or_unreadable_cursor_is_refused(app):
+    ann, ann_id = user(app, "ann")
+    _bob, bob_id = user(app, "bob")
+    add_session(app, ann_id, "mine", "2026-11-24T00:00:00")
+    add_session(app, bob_id, "bobs", "2026-11-24T00:00:00")
+    answers = [ann.get("/api/chat/history", query_string={"before": v}) for v in ("nope", "bobs", "2026-13-40")]
+    assert {(r.status_code, r.json["code"]) for r in answers} == {(400, "invalid_cursor")}
+    # Someone else's session id is as unknown as an id that never existed.
+    assert answers[0].json == answers[1].json
+
+
+# --- one conversation --------------------------------------------------------------------------
+
+
+def test_one_conversation_lists_its_messages_in_id_order(app):
+    ann, ann_id = user(app, "ann")
+    add_session(
+        app,
+        ann_id,
+        "s1",
+        "2026-11-24T14:15:11",
+        [
+            {"role": "user", "content": "question", "timestamp": "2026-11-24T14:15:11"},
+            {
+                "role": "assistant",
+                "content": "answer",
+                # Stored in the same second (or a skewed clock): order is the id, not the time.
+                "timestamp": "2026-11-24T14:15:10",
+                "status": "done",
+                "model_id": "gpt-test",
+                "reasoning": "thinking",
+                "finish_reason": "stop",
+                "prompt_tokens": 12,
+                "completion_tokens": 34,
+            },
+            {"role": "user", "content": "again", "timestamp": "2026-11-24T14:16:00"},
+            {"role": "assistant", "content": "partial", "timestamp": "2026-11-24T14:16:01", "status": "stopped"},
+        ],
+        pinned=True,
+        created="2026-11-24T14:15:00",
+    )
+
+    response = ann.get("/api/chat/history?session_id=s1")
+
+    assert response.status_code == 200
+    body = response.json
+    assert {k: v for k, v in body.items() if k != "conversation"} == {
+        "session_id": "s1",
+        "title": "title of s1",
+        "model_id": "gpt-test",
+        "create_time": "2026-11-24T14:15:00+00:00",
+        "update_time": "2026-11-24T14:15:11+00:00",
+        "pinned": True,
+    }
+    messages = body["conversation"]
+    assert [m["content"] for m in messages] == ["question", "answer", "again", "partial"]
+    assert [m["id"] for m in messages] == sorted(m["id"] for m in messages)
+    assert all(set(m) == MESSAGE_FIELDS for m in messages)
+    assert messages[1] == {
+        "id": messages[1]["id"],
+        "role": "assistant",
+        "content": "answer",
+        "timestamp": "2026-11-24T14:15:10+00:00",
+        "status": "done",
+        "model_id": "gpt-test",
+        "reasoning": "thinking",
+        "finish_reason": "stop",
+        "usage": {"prompt_tokens": 12, "completion_tokens": 34},
+    }
+    assert messages[0]["usage"] is None and messages[0]["reasoning"] is None
+    assert messages[3]["status"] == "stopped"
+
+
+# --- sessions by time ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dated(app):
+    """ann's sessions, each with one message at the time in its name (UTC)."""
+    ann, ann_id = user(app, "ann")
+    add_session(app, ann_id, "day_start", "2026-11-24T00:00:00", [("user", "a", "2026-11-24T00:00:00")])
+    add_session(app, ann_id, "ten", "2026-11-24T10:00:00", [("user", "b", "2026-11-24T10:00:00")])
+    add_session(app, ann_id, "noon", "2026-11-24T12:00:00", [("user", "c", "2026-11-24T12:00:00")])
+    # 16:30 UTC on the 24th is 00:30 on the 25th in Shanghai (UTC+8).
+    add_session(app, ann_id, "evening", "2026-11-26T09:00:00", [("user", "d", "2026-11-24T16:30:00")])
+    add_session(app, ann_id, "day_end", "2026-11-24T23:59:59", [("user", "e", "2026-11-24T23:59:59")])
+    add_session(app, ann_id, "next_day", "2026-11-25T00:00:00", [("user", "f", "2026-11-25T00:00:00")])
+    add_session(app, ann_id, "no_messages", "2026-11-24T11:00:00")
+    return ann
+
+
+def test_a_time_range_includes_both_bounds(dated):
+    assert in_range_ids(dated, start_time="2026-11-24T10:00:00", end_time="2026-11-24T12:00:00") == ["noon", "ten"]
+    assert in_range_ids(dated, start_time="2026-11-24T10:00:01", end_time="2026-11-24T11:59:59") == []
+    assert in_range_ids(dated, start_time="2026-11-24T12:00:00", end_time="2026-11-24T12:00:00") == ["noon"]
+
+
+def test_a_date_without_a_time_covers_the_whole_day(dated):
+    # Newest activity first: "evening" was last updated on the 26th although its message is on the 24th.
+    expected = ["evening", "day_end", "noon", "ten", "day_start"]
+    assert in_range_ids(dated, start_time="2026-11-24", end_time="2026-11-24") == expected
+    assert in_range_ids(dated, start_time="2026-11-25", end_time="2026-11-25") == ["next_day"]
+
+
+def test_naive_times_are_read_in_the_given_zone(dated):
+    shanghai = {"tz": "Asia/Shanghai"}
+    # In Shanghai the 25th runs from 16:00 UTC on the 24th to 15:59:59 UTC on the 25th.
+    assert in_range_ids(dated, start_time="2026-11-25", end_time="2026-11-25", **shanghai) == [
+        "evening",
+        "next_day",
+        "day_end",
+    ]
+    assert "evening" not in in_range_ids(dated, start_time="2026-11-24", end_time="2026-11-24", **shanghai)
+    assert in_range_ids(dated, start_time="2026-11-25T00:30:00", end_time="2026-11-25T00:30:00", **shanghai) == [
+        "evening"
+    ]
+    # Without tz (or with UTC) the same values are UTC.
+    assert "evening" in in_range_ids(dated, start_time="2026-11-24", end_time="2026-11-24")
+    assert "evening" in in_range_ids(dated, start_time="2026-11-24", end_time="2026-11-24", tz="UTC")
+    assert in_range_ids(dated, start_time="2026-11-25", end_time="2026-11-25", tz=None) == ["next_day"]
+
+
+def test_values_with_an_offset_keep_their_offset_whatever_the_zone(dated):
+    for tz in ("UTC", "Asia/Shanghai", "America/New_York"):
+        found = in_range_ids(dated, start_time="2026-11-25T00:30:00+08:00", end_time="2026-11-24T16:30:00Z", tz=tz)
+        assert found == ["evening"]
+    # Mixed: a naive start read in Shanghai, an end with its own offset.
+    assert in_range_ids(
+        dated, start_time="2026-11-25T00:00:00", end_time="2026-11-24T11:30:00-05:00", tz="Asia/Shanghai"
+    ) == ["evening"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"start_time": "2026-11-25", "end_time": "2026-11-24"}, "invalid_range"),
+        ({"start_time": "2026-11-24T12:00:01", "end_time": "2026-11-24T12:00:00"}, "invalid_range"),
+        ({"start_time": "yesterday", "end_time": "2026-11-24"}, "invalid_time"),
+        ({"start_time": "2026-11-24", "end_time": "2026-11-31"}, "invalid_time"),
+        ({"start_time": "2026-11-24", "end_time": 1764000000}, "invalid_time"),
+        ({"start_time": "0001-01-01T00:00:00", "end_time": "2026-11-24", "tz": "Asia/Shanghai"}, "invalid_time"),
+        ({"end_time": "2026-11-24"}, "missing_field"),
+        ({"start_time": "2026-11-24", "end_time": ""}, "missing_field"),
+        ({"start_time": "2026-11-24", "end_time": "2026-11-24", "tz": "Mars/Olympus_Mons"}, "invalid_timezone"),
+        ({"start_time": "2026-11-24", "end_time": "2026-11-24", "tz": "../../etc/passwd"}, "invalid_timezone"),
+        ({"start_time": "2026-11-24", "end_time": "2026-11-24", "tz": 8}, "invalid_timezone"),
+    ],
+)
+def test_an_unreadable_or_reversed_range_is_refused_with_a_reason(app, body, code):
+    ann, _ = user(app, "ann")
+    response = in_range(ann, body)
+    assert (response.status_code, response.json["code"]) == (400, code)
+    assert response.json["error"]
+
+
+def test_a_time_range_needs_a_json_object(app):
+    ann, _ = user(app, "ann")
+    assert ann.post("/api/chat/history/time-range", json=["2026-11-24"]).json["code"] == "invalid_json"
+
+
+def test_the_date_range_path_is_the_same_endpoint(dated):
+    for body in (
+        {"start_time": "2026-11-25", "end_time": "2026-11-25", "tz": "Asia/Shanghai"},
+        {"start_time": "2026-11-25", "end_time": "2026-11-24"},
+    ):
+        time_range = in_range(dated, body)
+        date_range = in_range(dated, body, path="/api/chat/history/date-range")
+        assert (date_range.status_code, date_range.json) == (time_range.status_code, time_range.json)
+
+
+def test_time_range_sessions_are_the_list_objects(dated):
+    [found] = in_range(dated, {"start_time": "2026-11-24T10:00:00", "end_time": "2026-11-24T10:00:00"}).json["sessions"]
+    [listed_ten] = [s for s in dated.get("/api/chat/history").json["sessions"] if s["session_id"] == "ten"]
+    assert found == listed_ten and found["preview"] == "b"
+
+
+# --- deleting ----------------------------------------------------------------------------------
+
+
+def test_deleting_a_session_removes_its_messages_and_then_it_is_gone(app):
+    ann, ann_id = user(app, "ann")
+    add_session(app, ann_id, "doomed", "2026-11-24T00:00:00", [("user", "q", "2026-11-24T00:00:00")] * 3)
+    add_session(app, ann_id, "kept", "2026-11-24T00:00:00", [("user", "q", "2026-11-24T00:00:00")])
+
+    response = ann.delete("/api/chat/session/doomed")
+
+    assert response.status_code == 200 and response.json["message"]
+    assert message_count(app, "doomed") == 0
+    assert message_count(app, "kept") == 1
+    assert listed(ann) == ["kept"]
+    assert ann.get("/api/chat/history?session_id=doomed").status_code == 404
+    assert ann.delete("/api/chat/session/doomed").status_code == 404
+
+
+# --- ownership ---------------------------------------------------------------------------------
+
+
+def test_another_users_session_answers_exactly_like_a_missing_one(app):
+    ann, ann_id = user(app, "ann")
+    bob, _bob_id = user(app, "bob")
+    add_session(
+        app,
+        ann_id,
+        "anns-secret",
+        "2026-11-24T10:00:00",
+        [("user", "private question", "2026-11-24T10:00:00"), ("assistant", "private answer", "2026-11-24T10:00:01")],
+    )
+    before = ann.get("/api/chat/history?session_id=anns-secret").json
+
+    for path in ("/api/chat/history?session_id={}", "/api/chat/session/{}"):
+        method = bob.get if path.startswith("/api/chat/history") else bob.delete
+        theirs = method(path.format("anns-secret"))
+        missing = method(path.format("no-such-session"))
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.json == missing.json
+        assert theirs.json["code"] == "not_found"
+        assert "private" not in theirs.get_data(as_text=True)
+
+    assert listed(bob) == []
+    assert in_range_ids(bob, start_time="2026-01-01", end_time="2026-12-31") == []
+    assert listed(bob, "?limit=200") == []
+    # Ann's conversation is untouched by Bob's attempts.
+    assert ann.get("/api/chat/history?session_id=anns-secret").json == before
+    assert message_count(app, "anns-secret") == 2
+    assert in_range_ids(ann, start_time="2026-01-01", end_time="2026-12-31") == ["anns-secret"]
+
+
+@pytest.mark.parametrize(
+    "odd_id",
+    ["x" * 65, "ANNS-SECRET", "anns-secret ", "anns-secret/..", "%00", "anns-secret%25", "' OR '1'='1"],
+)
+def test_an_odd_session_id_is_simply_not_found(app, odd_id):
+    ann, ann_id = user(app, "ann")
+    add_session(app, ann_id, "anns-secret", "2026-11-24T10:00:00")
+    expected = ann.get("/api/chat/history?session_id=no-such-session").json
+    for response in (
+        ann.get("/api/chat/history", query_string={"session_id": odd_id}),
+        ann.delete(f"/api/chat/session/{odd_id}"),
+    ):
+        assert (response.status_code, response.json) == (404, expected)
+    assert listed(ann) == ["anns-secret"]
+
+
+def test_owned_session_is_the_one_ownership_check(app):
+    _ann, ann_id = user(app, "ann")
+    _bob, bob_id = user(app, "bob")
+    add_session(app, ann_id, "s1", "2026-11-24T10:00:00")
+
+    with app.app_context():
+        assert owned_session(ann_id, "s1").session_id == "s1"
+        refusals = []
+        for user_id, session_id in ((bob_id, "s1"), (ann_id, "nope"), (ann_id, "s" * 65), (ann_id, "")):
+            with pytest.raises(ApiError) as refused:
+                owned_session(user_id, session_id)
+            refusals.append((refused.value.status, refused.value.code, refused.value.message))
+    assert len(set(refusals)) == 1 and refusals[0][:2] == (404, "not_found")
