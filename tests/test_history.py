@@ -475,3 +475,32 @@ def test_owned_session_is_the_one_ownership_check(app):
                 owned_session(user_id, session_id)
             refusals.append((refused.value.status, refused.value.code, refused.value.message))
     assert len(set(refusals)) == 1 and refusals[0][:2] == (404, "not_found")
+
+
+def test_an_answer_whose_generation_died_shows_as_an_error(app, client):
+    from datetime import timedelta
+
+    from aihelper.models.chat import STALE_STREAMING
+    from aihelper.models.types import utcnow
+
+    user_id = register(client, "crashed").json["user"]["id"]
+    with app.app_context():
+        db.session.add(ChatSession(session_id="died", user_id=user_id, title="t"))
+        long_ago = utcnow() - STALE_STREAMING - timedelta(minutes=1)
+        db.session.add(
+            ChatMessage(
+                session_id="died",
+                user_id=user_id,
+                role="assistant",
+                content="half",
+                status="streaming",
+                timestamp=long_ago,
+            )
+        )
+        db.session.add(ChatSession(session_id="alive", user_id=user_id, title="t"))
+        db.session.add(
+            ChatMessage(session_id="alive", user_id=user_id, role="assistant", content="", status="streaming")
+        )
+        db.session.commit()
+    assert client.get("/api/chat/history?session_id=died").json["conversation"][0]["status"] == "error"
+    assert client.get("/api/chat/history?session_id=alive").json["conversation"][0]["status"] == "streaming"

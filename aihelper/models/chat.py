@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -15,6 +15,9 @@ DONE = "done"
 STREAMING = "streaming"
 STOPPED = "stopped"
 ERROR = "error"
+# A placeholder answer older than the longest possible answer belongs to a generation that died
+# with its process: it is reported as an error and no longer makes its conversation busy.
+STALE_STREAMING = timedelta(minutes=20)
 
 
 class ChatSession(db.Model):

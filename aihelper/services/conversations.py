@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -21,7 +20,7 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
-from aihelper.models.chat import DONE, STREAMING
+from aihelper.models.chat import DONE, STALE_STREAMING, STREAMING
 from aihelper.models.types import utcnow
 from aihelper.models.user import ACTIVE
 from aihelper.services.history import owned_session
@@ -29,9 +28,6 @@ from aihelper.services.provider_keys import decrypt_key
 
 TITLE_CHARS = 30
 CLIENT_ID_MAX = 64
-# A placeholder older than the longest possible answer belongs to a generation that died with its
-# process; it no longer makes the conversation busy.
-STALE_STREAMING = timedelta(minutes=20)
 
 
 @dataclass

@@ -21,6 +21,8 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
 from aihelper.models import ChatMessage, ChatSession
+from aihelper.models.chat import ERROR, STALE_STREAMING, STREAMING
+from aihelper.models.types import utcnow
 from aihelper.timefmt import iso_utc
 
 SESSION_ID_MAX = 64  # the column's length: anything longer cannot exist
@@ -77,6 +79,13 @@ def session_summary(session: ChatSession, preview: str | None = None) -> dict[st
     }
 
 
+def reported_status(message: ChatMessage) -> str:
+    """The stored status, except that an answer whose generation died with its process shows as an error."""
+    if message.status == STREAMING and message.timestamp < utcnow() - STALE_STREAMING:
+        return ERROR
+    return message.status
+
+
 def message_dict(message: ChatMessage) -> dict[str, Any]:
     usage = None
     if message.prompt_tokens is not None or message.completion_tokens is not None:
@@ -86,7 +95,7 @@ def message_dict(message: ChatMessage) -> dict[str, Any]:
         "role": message.role,
         "content": message.content,
         "timestamp": iso_utc(message.timestamp),
-        "status": message.status,
+        "status": reported_status(message),
         "model_id": message.model_id,
         "reasoning": message.reasoning,
         "finish_reason": message.finish_reason,
