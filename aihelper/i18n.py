@@ -170,6 +170,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "该回答已经生成完毕，请重新加载对话",
         "en": "This answer is no longer being generated; reload the conversation.",
     },
+    "not_an_image": {
+        "zh": "请上传 PNG、JPEG、WebP 或 GIF 图片",
+        "en": "Upload a PNG, JPEG, WebP or GIF image.",
+    },
+    "avatar_too_large": {"zh": "图片不能超过 2 MB", "en": "The image may be at most 2 MB."},
+    "avatar_saved": {"zh": "头像已更新", "en": "Avatar updated."},
     "answer_failed": {"zh": "这条回答生成失败", "en": "This answer failed."},
     "bad_frame": {"zh": "无法识别的消息格式", "en": "This message could not be understood."},
     "cut_off": {"zh": "回答达到最大长度被截断", "en": "The answer was cut off at the model's max tokens."},

@@ -398,6 +398,7 @@ class _Watch:
         self.changed = threading.Condition(lock)
         self.tail = start  # the newest entry id the waker has seen (or where it starts reading)
         self.users = 0
+        self.released = False  # no longer watched: waiters must not wait for the waker any more
 
 
 class _StreamWaker:
@@ -415,9 +416,8 @@ class _StreamWaker:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    @contextmanager
-    def watching(self, key: str, start: StreamId) -> Iterator[_Watch]:
-        """Watch a stream for entries after start while the block runs."""
+    def watch(self, key: str, start: StreamId) -> _Watch:
+        """Have the waker watch a stream for entries after start, until unwatch()."""
         with self._lock:
             watch = self._watches.get(key)
             added = watch is None
@@ -429,20 +429,35 @@ class _StreamWaker:
             if started:
                 self._thread = threading.Thread(target=self._run, name="aihelper-live-waker", daemon=True)
                 self._thread.start()
-        try:
-            if added and not started:
+        if added and not started:
+            try:
                 self._nudge()
+            except BaseException:
+                self.unwatch(key, watch)
+                raise
+        return watch
+
+    def unwatch(self, key: str, watch: _Watch) -> None:
+        with self._lock:
+            watch.users -= 1
+            if watch.users == 0 and self._watches.get(key) is watch:
+                del self._watches[key]
+                watch.released = True
+                watch.changed.notify_all()
+
+    @contextmanager
+    def watching(self, key: str, start: StreamId) -> Iterator[_Watch]:
+        watch = self.watch(key, start)
+        try:
             yield watch
         finally:
-            with self._lock:
-                watch.users -= 1
-                if watch.users == 0 and self._watches.get(key) is watch:
-                    del self._watches[key]
+            self.unwatch(key, watch)
 
     def wait(self, watch: _Watch, beyond: StreamId, timeout: float) -> bool:
-        """Block until the watched stream has an entry after beyond; False when timeout passes first."""
+        """Block until the watched stream has an entry after beyond (True), or is unwatched or timeout passes."""
         with self._lock:
-            return watch.changed.wait_for(lambda: watch.tail > beyond, timeout)
+            watch.changed.wait_for(lambda: watch.tail > beyond or watch.released, timeout)
+            return watch.tail > beyond
 
     def close(self) -> None:
         with self._lock:
@@ -470,6 +485,11 @@ class _StreamWaker:
                 streams.update((key, _format_id(watch.tail)) for key, watch in self._watches.items())
             try:
                 reply = self._redis.xread(streams, count=READ_COUNT, block=_ms(self._max_block))
+            except redis.TimeoutError:
+                # Seen when the event loop is too busy to take the reply in time; redis-py has reset the
+                # connection and a fresh read loses nothing, since it starts from the same ids.
+                log.info("live: waiting for stream entries timed out; retrying")
+                continue
             except redis.RedisError:
                 # The waiters still look for themselves every max_block seconds meanwhile.
                 log.warning("live: waiting for stream entries failed; retrying", exc_info=True)
@@ -507,6 +527,11 @@ class _RedisGeneration(LiveGeneration):
         self._stop = False
         self._refreshed_at = time.monotonic()  # begin set the TTLs
         self._stop_checked_at = 0.0
+        # Watched from the first wait_stop() until finish(): the engine calls wait_stop() in short
+        # slices, and re-registering each time would restart the waker's read every slice.
+        self._signal_watch: _Watch | None = None
+        self._signal_watch_lock = threading.Lock()
+        self._fallback_checked_at = time.monotonic()
 
     @property
     def finished(self) -> bool:
@@ -543,36 +568,46 @@ class _RedisGeneration(LiveGeneration):
             return LiveFrame(seq, stored)
 
     def stop_requested(self) -> bool:
-        if self._stop or self._finished:
-            return self._stop
-        now = time.monotonic()
-        if now - self._stop_checked_at < STOP_CHECK_EVERY:
-            return False
-        self._stop_checked_at = now
-        if self._redis.exists(self._signal_key) and not self._finished:
-            self._stop = True
+        if not self._stop and not self._finished and time.monotonic() - self._stop_checked_at >= STOP_CHECK_EVERY:
+            self._look_up_stop()
         return self._stop
 
+    def _look_up_stop(self) -> None:
+        self._stop_checked_at = time.monotonic()
+        # Before finish only stop signals exist; after it, "done" does.
+        if self._redis.exists(self._signal_key) and not self._finished:
+            self._stop = True
+
+    def _watch_signals(self) -> _Watch | None:
+        with self._signal_watch_lock:
+            if self._signal_watch is None and not self._finished:
+                self._signal_watch = self._hub.waker.watch(self._signal_key, (0, 0))
+            return self._signal_watch
+
+    def _unwatch_signals(self) -> None:
+        with self._signal_watch_lock:
+            watch, self._signal_watch = self._signal_watch, None
+        if watch is not None:
+            self._hub.waker.unwatch(self._signal_key, watch)  # also wakes those still in wait_stop()
+
     def wait_stop(self, timeout: float) -> bool:
-        if self._stop or self._finished:
-            return self._stop
         deadline = time.monotonic() + timeout
-        waker = self._hub.waker
-        with waker.watching(self._signal_key, (0, 0)) as watch:
-            while not self._stop and not self._finished:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return self.stop_requested()
-                if not waker.wait(watch, (0, 0), min(remaining, self._hub.max_block)):
-                    # Normally nothing happened; looked up anyway in case the waker cannot read.
-                    self.stop_requested()
-                    continue
+        watch = None if self._stop or self._finished else self._watch_signals()
+        while watch is not None and not self._stop and not self._finished:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if self._hub.waker.wait(watch, (0, 0), min(remaining, self._hub.max_block)):
                 entries = _xread_streams(self._redis.xread({self._signal_key: "0-0"}, count=16))
                 kinds = {fields.get(b"kind") for _, fields in entries.get(self._signal_key, [])}
                 if b"stop" in kinds:
                     self._stop = True
-                elif b"done" in kinds:
-                    break
+                break  # otherwise "done": finished
+            now = time.monotonic()
+            if not self._finished and now - self._fallback_checked_at >= self._hub.max_block:
+                # The waker reports a stop at once; this only covers a waker that cannot read.
+                self._fallback_checked_at = now
+                self._look_up_stop()
         return self._stop
 
     def finish(self, final: dict[str, Any]) -> None:
@@ -591,10 +626,13 @@ class _RedisGeneration(LiveGeneration):
             self._hub.release_script(
                 keys=[self._lock_key, self._current_key], args=[self._owner.raw, linger], client=pipe
             )
-            # Wakes this generation's watchers blocked in wait_stop().
+            # Wakes this generation's watchers in other processes, should there ever be any.
             pipe.xadd(self._signal_key, {"kind": "done"})
             pipe.pexpire(self._signal_key, linger)
-            pipe.execute()
+            try:
+                pipe.execute()
+            finally:
+                self._unwatch_signals()
 
 
 class RedisHub(LiveHub):

@@ -6,9 +6,12 @@ developer's machine without Redis and fails in CI.
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -35,10 +38,17 @@ def redis_url() -> Iterator[str]:
             f"Redis is not reachable at {REDIS_TEST_URL} ({type(error).__name__})",
             'start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
         )
-    client.flushdb()
-    yield REDIS_TEST_URL
-    client.flushdb()
-    client.close()
+    # Two test runs at once (two people, or a run and a watcher) would flush database 15 under each
+    # other's feet: one Redis test at a time on this machine.
+    with open(Path(tempfile.gettempdir()) / "aihelper-test-live-hub-redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client.flushdb()
+            yield REDIS_TEST_URL
+            client.flushdb()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            client.close()
 
 
 @pytest.fixture
@@ -264,6 +274,27 @@ def test_a_stop_reaches_the_generation_promptly(make_hub: HubFactory):
     assert not other_worker.request_stop("s1", USER)  # nothing runs any more
 
 
+def test_a_watcher_waiting_in_short_slices_sees_a_stop_promptly(make_hub: HubFactory):
+    # How the engine watches: wait_stop() in short slices until the generation is done.
+    hub, other_worker = make_hub(), make_hub()
+    if isinstance(hub, MemoryHub):
+        other_worker = hub
+    generation = begin(hub)
+
+    def watch() -> float:
+        while not generation.wait_stop(0.05):
+            pass
+        return time.monotonic()
+
+    watcher, stopped_at = in_thread(watch)
+    time.sleep(0.2)  # a few slices have passed
+    requested_at = time.monotonic()
+    assert other_worker.request_stop("s1", USER)
+    watcher.join(2)
+    assert stopped_at[0] - requested_at < 0.5
+    generation.finish({"type": "done"})
+
+
 def test_stop_requested_notices_a_stop_without_a_watcher(make_hub: HubFactory):
     hub, other_worker = make_hub(), make_hub()
     if isinstance(hub, MemoryHub):
@@ -370,7 +401,7 @@ def test_waiting_followers_and_watchers_share_one_blocked_connection(make_redis_
     time.sleep(0.3)  # all of them are waiting by now
     client = redis.Redis.from_url(redis_url)
     try:
-        blocked = [entry for entry in client.client_list() if "b" in entry["flags"]]
+        blocked = [entry for entry in client.client_list() if "b" in entry["flags"] and entry["db"] == "15"]
     finally:
         client.close()
     assert len(blocked) == 1, blocked

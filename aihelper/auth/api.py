@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request, send_file
 from flask_login import current_user, login_required
 
 from aihelper.auth import bp
 from aihelper.auth.limits import login_limits, password_change_limits, register_limits
 from aihelper.auth.session import log_in, log_out, public_user
+from aihelper.errors import ApiError
 from aihelper.i18n import t
 from aihelper.payload import json_object
-from aihelper.services import accounts
+from aihelper.services import accounts, avatars
 from aihelper.services.fields import required_text
 from aihelper.timefmt import iso_utc
+from aihelper.web_security import accepts_multipart
 
 
 @bp.post("/api/register")
@@ -70,3 +72,26 @@ def api_change_password():
         required_text(body, "new_password", "field_new_password"),
     )
     return jsonify(message=t("password_changed"))
+
+
+@bp.post("/api/user/avatar")
+@login_required
+@accepts_multipart
+def api_upload_avatar():
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(415, "not_an_image", t("not_an_image"))
+    # One byte over the limit is enough to know it is too large.
+    url = avatars.set_avatar(current_user, upload.stream.read(avatars.MAX_BYTES + 1))
+    return jsonify(message=t("avatar_saved"), avatar=url)
+
+
+@bp.get("/avatars/<name>")
+@login_required
+def avatar_file(name: str):
+    path = avatars.readable_avatar(current_user, name)
+    if path is None:
+        raise ApiError(404, "not_found", t("not_found"))
+    response = send_file(path, mimetype="image/webp", max_age=86400)
+    response.headers["Content-Disposition"] = "inline"
+    return response

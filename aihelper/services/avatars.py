@@ -1,0 +1,72 @@
+"""Avatars (SECURITY.md rule 8): decoded and re-encoded by Pillow within size and pixel limits,
+stored under random names in the instance folder (outside the code tree), served as WebP only."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from pathlib import Path
+
+from flask import current_app
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.i18n import t
+from aihelper.models import User
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_PIXELS = 25_000_000  # a 2 MB file may still decompress into a bomb
+ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF"}
+SIDE = 256
+URL_PREFIX = "/avatars/"
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def avatar_folder() -> Path:
+    folder = Path(current_app.instance_path) / "avatars"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _square(data: bytes) -> bytes:
+    """The upload as a 256x256 WebP, or 415 when it is not an accepted image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ACCEPTED_FORMATS:
+                raise ApiError(415, "not_an_image", t("not_an_image"))
+            if image.width * image.height > MAX_PIXELS:
+                raise ApiError(413, "too_large", t("avatar_too_large"))
+            image.seek(0)  # the first frame of an animation
+            picture = ImageOps.exif_transpose(image).convert("RGBA")
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+        raise ApiError(415, "not_an_image", t("not_an_image")) from None
+    picture = ImageOps.fit(picture, (SIDE, SIDE), Image.Resampling.LANCZOS)
+    output = io.BytesIO()
+    picture.save(output, "WEBP", quality=85)
+    return output.getvalue()
+
+
+def set_avatar(user: User, data: bytes) -> str:
+    """Store a new avatar for `user` and return its URL; the previous file is removed."""
+    if len(data) > MAX_BYTES:
+        raise ApiError(413, "too_large", t("avatar_too_large"))
+    encoded = _square(data)
+    name = secrets.token_hex(16) + ".webp"
+    (avatar_folder() / name).write_bytes(encoded)
+    previous = user.avatar
+    user.avatar = URL_PREFIX + name
+    db.session.commit()
+    if previous and previous.startswith(URL_PREFIX):
+        (avatar_folder() / previous.removeprefix(URL_PREFIX)).unlink(missing_ok=True)
+    return user.avatar
+
+
+def readable_avatar(viewer: User, name: str) -> Path | None:
+    """The file of avatar `name` if `viewer` may see it (its owner, or an admin), else None."""
+    owner_id = db.session.scalar(select(User.id).where(User.avatar == URL_PREFIX + name))
+    if owner_id is None or (owner_id != viewer.id and not viewer.is_admin):
+        return None
+    path = avatar_folder() / name
+    return path if path.is_file() else None

@@ -1,0 +1,1103 @@
+#!/usr/bin/env python3
+"""Streaming load benchmark: N websocket chats through the live app vs. the same N streams straight
+from the fake provider, in the same run, on the same machine (PERFORMANCE.md).
+
+The script starts everything itself and stops it at the end:
+
+- the fake OpenAI-compatible provider (tests/fake_provider.py) in its own process, so that it does
+  not share a GIL with the load generator;
+- gunicorn with the production config (gevent workers) on a free port, with a temporary instance
+  folder (secrets, SQLite file, config.py with fast password hashes and no rate limits);
+- an admin, the provider and the model "fake-model"; one user per simulated browser.
+
+Each phase first runs the DIRECT baseline (N concurrent streaming requests straight to the fake
+provider over raw asyncio streams), then the same N streams through the app (websocket /ws/chat,
+API.md §4), measuring both the same way: time to first token from the moment the request is
+written, the gaps between consecutive tokens as the client reads them, the whole stream's time.
+Afterwards every answer is looked up in the database (the question by its client_id, the answer
+after it in the same conversation): role "assistant", status "done", content == the expected text.
+
+Usage (see bench/README.md):
+
+    python bench/stream_load.py --scenario ttft
+    python bench/stream_load.py --scenario relay
+    python bench/stream_load.py --scenario burst --database mariadb
+    python bench/stream_load.py --scenario sustained --streams 500,1000
+
+This is a script, not a test: it prints figures and exits 0 unless the run itself could not be set
+up (its exit code is 1 when streams failed or answers were not stored, so a shell can tell).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-password-1"
+MODEL_ID = "fake-model"
+FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
+DEFAULT_MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
+
+# Per scenario: what PERFORMANCE.md asks for. Command-line options override any of these.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    # One user, sequential turns in one conversation: TTFT added by the app (and, with 200 tokens at
+    # 5 ms, the whole answer's time against direct: the "≤ 1.02× direct" row).
+    "ttft": {"streams": [50], "tokens": 200, "token_delay": 0.005, "first_token_delay": 0.0, "sequential": True},
+    # Relay ceiling: 20 clients × 2000 tokens, no delay: aggregate tokens/s against direct.
+    "relay": {"streams": [20], "tokens": 2000, "token_delay": 0.0, "first_token_delay": 0.0, "sequential": False},
+    # 200 new conversations at once: TTFT p50 and errors.
+    "burst": {"streams": [200], "tokens": 50, "token_delay": 0.02, "first_token_delay": 0.0, "sequential": False},
+    # 500 then 1000 simultaneous streams at 20 tokens/s: errors, all stored, added p99 gap.
+    "sustained": {
+        "streams": [500, 1000],
+        "tokens": 100,
+        "token_delay": 0.05,
+        "first_token_delay": 0.0,
+        "sequential": False,
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# small helpers
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def raise_fd_limit() -> tuple[int, int]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def expected_tokens(count: int) -> list[str]:
+    """Distinct pieces (some non-ASCII) so that a lost, doubled or reordered piece shows in the text."""
+    return [(f"词{i}，" if i % 10 == 9 else f"tok{i} ") for i in range(count)]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# CPU accounting from /proc (utime + stime), to show where the machine's two cores went in a phase
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(c) for c in children.read().split()]
+    except OSError:
+        return []
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == name:
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used by the load generator, the provider, gunicorn (master + workers), the database
+    server and Redis between start() and stop()."""
+
+    def __init__(self, provider_pid: int, gunicorn_pid: int, database: str, with_redis: bool):
+        self.groups = {
+            "loadgen": lambda: [os.getpid()],
+            "provider": lambda: [provider_pid],
+            "gunicorn": lambda: [gunicorn_pid, *_children(gunicorn_pid)],
+        }
+        if database == "mariadb":
+            found = _pids_named("mariadbd") or _pids_named("mysqld")
+            self.groups["mariadb"] = lambda: found
+        if with_redis:
+            found_redis = _pids_named("redis-server")
+            self.groups["redis"] = lambda: found_redis
+        self.before: dict[str, dict[int, float]] = {}
+        self.t0 = 0.0
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: _proc_cpu(pid) for pid in pids()} for name, pids in self.groups.items()}
+
+    def start(self) -> None:
+        self.before = self._sample()
+        self.t0 = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample()
+        wall = max(time.monotonic() - self.t0, 1e-9)
+        usage = {}
+        for name, pids in after.items():
+            used = sum(cpu - self.before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            usage[name] = 100.0 * used / wall  # % of one core
+        return usage
+
+
+# --------------------------------------------------------------------------------------------------
+# the fake provider, in its own process
+
+
+def serve_provider(config_json: str) -> None:
+    """Entry point of the provider process: prints its port, serves until stdin closes."""
+    config = json.loads(config_json)
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_provider import FakeProvider
+
+    raise_fd_limit()
+    provider = FakeProvider(models=[MODEL_ID])
+    provider.start()
+    provider.script(
+        tokens=config["tokens"],
+        token_delay=config["token_delay"],
+        first_token_delay=config["first_token_delay"],
+    )
+    print(provider.port, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.stdin.read()  # the parent closes our stdin (or dies) to stop us
+    provider.stop()
+
+
+@dataclasses.dataclass
+class Processes:
+    workdir: Path
+    provider: subprocess.Popen | None = None
+    provider_port: int = 0
+    gunicorn: subprocess.Popen | None = None
+    gunicorn_log: Path | None = None
+    app_port: int = 0
+    worker_pids: list[int] = dataclasses.field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.gunicorn is not None and self.gunicorn.poll() is None:
+            self.worker_pids = _children(self.gunicorn.pid) or self.worker_pids
+            self.gunicorn.send_signal(signal.SIGTERM)
+            try:
+                self.gunicorn.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.gunicorn.kill()
+                self.gunicorn.wait(timeout=5)
+        for pid in self.worker_pids:  # a worker that outlived its master (should not happen)
+            with contextlib.suppress(ProcessLookupError):
+                if Path(f"/proc/{pid}").exists():
+                    os.kill(pid, signal.SIGKILL)
+        if self.provider is not None and self.provider.poll() is None:
+            with contextlib.suppress(OSError):
+                self.provider.stdin.close()
+            try:
+                self.provider.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.provider.kill()
+                self.provider.wait(timeout=5)
+
+
+def start_provider(procs: Processes, tokens: list[str], token_delay: float, first_token_delay: float) -> None:
+    config = json.dumps({"tokens": tokens, "token_delay": token_delay, "first_token_delay": first_token_delay})
+    procs.provider = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve-provider", config],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    line = procs.provider.stdout.readline()
+    if not line.strip().isdigit():
+        raise SystemExit(f"the fake provider did not start (said {line!r})")
+    procs.provider_port = int(line)
+
+
+# --------------------------------------------------------------------------------------------------
+# database and gunicorn setup
+
+
+def prepare_database(args) -> str:
+    if args.database == "sqlite":
+        return f"sqlite:///{args.instance / 'aihelper.db'}"
+    if args.mysql_db == "test":
+        raise SystemExit("refusing the database 'test': the test suite drops it")
+    from sqlalchemy import create_engine, text
+
+    server = create_engine(args.mysql_server + "/?charset=utf8mb4")
+    try:
+        with server.begin() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{args.mysql_db}`"))
+            connection.execute(
+                text(f"CREATE DATABASE `{args.mysql_db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            )
+    except Exception as error:  # noqa: BLE001 - tell how to get it and stop
+        raise SystemExit(
+            f"MariaDB not reachable at {args.mysql_server} ({type(error).__name__}); start it with: "
+            "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd"
+        ) from None
+    finally:
+        server.dispose()
+    return f"{args.mysql_server}/{args.mysql_db}?charset=utf8mb4"
+
+
+def prepare_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as error:
+        raise SystemExit(
+            f"Redis not reachable at {url} ({type(error).__name__}); start it with: "
+            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no '
+            "(or run with --redis-url '' and --workers 1)"
+        ) from None
+    finally:
+        client.close()
+
+
+def start_gunicorn(procs: Processes, args, database_url: str) -> None:
+    instance = args.instance
+    lines = [
+        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}",
+        "RATELIMIT_ENABLED = False",
+    ]
+    if args.no_auto_title:
+        lines.append("AIHELPER_AUTO_TITLE = False")
+    (instance / "config.py").write_text("\n".join(lines) + "\n")
+    procs.app_port = free_port()
+    env = {
+        **os.environ,
+        "AIHELPER_INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url,
+        "WEB_CONCURRENCY": str(args.workers),
+        "HOST": "127.0.0.1",
+        "PORT": str(procs.app_port),
+    }
+    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    # Schema first, in one process, so that the workers do not race to create it.
+    init = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "init-db"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if init.returncode != 0:
+        raise SystemExit("flask init-db failed:\n" + init.stdout[-2000:] + init.stderr[-2000:])
+    procs.gunicorn_log = args.workdir / "gunicorn.log"
+    with open(procs.gunicorn_log, "wb") as log_file:
+        procs.gunicorn = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "wsgi:app",
+                "--no-control-socket",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    import requests
+
+    url = f"http://127.0.0.1:{procs.app_port}/login"
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code == 200:
+                break
+        if procs.gunicorn.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("gunicorn did not start:\n" + procs.gunicorn_log.read_text(errors="replace")[-3000:])
+        time.sleep(0.1)
+    # Both workers up (each answers /login only once booted; give the second one a moment).
+    deadline = time.monotonic() + 30
+    while len(_children(procs.gunicorn.pid)) < args.workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    procs.worker_pids = _children(procs.gunicorn.pid)
+
+
+def http_session():
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # loopback only, never through a proxy
+    return session
+
+
+def set_up_app(base_url: str, provider_port: int, users: int) -> tuple[list[str], float]:
+    """The admin, the provider, the model and `users` accounts; returns their session cookies."""
+    admin = http_session()
+    response = admin.post(f"{base_url}/api/register", json={"username": "benchadmin", "password": PASSWORD})
+    if response.status_code != 201 or not response.json()["user"]["is_admin"]:
+        raise SystemExit(f"registering the admin failed: {response.status_code} {response.text[:300]}")
+    response = admin.post(
+        f"{base_url}/api/admin/providers",
+        json={"name": "fake", "base_url": f"http://127.0.0.1:{provider_port}/v1", "api_key": "sk-bench-00000000"},
+    )
+    if response.status_code != 201:
+        raise SystemExit(f"creating the provider failed: {response.status_code} {response.text[:300]}")
+    provider_id = response.json()["id"]
+    response = admin.post(
+        f"{base_url}/api/admin/models",
+        json={"provider_id": provider_id, "model_id": MODEL_ID, "context_messages": 2},
+    )
+    if response.status_code != 201:
+        raise SystemExit(f"creating the model failed: {response.status_code} {response.text[:300]}")
+
+    def register(index: int) -> str:
+        for attempt in range(5):
+            session = http_session()
+            try:
+                reply = session.post(
+                    f"{base_url}/api/register",
+                    json={"username": f"bench_u{index:05d}", "password": PASSWORD},
+                    timeout=60,
+                )
+            except Exception as error:  # noqa: BLE001
+                last = repr(error)
+            else:
+                if reply.status_code == 201:
+                    return session.cookies.get("aihelper_session")
+                last = f"{reply.status_code} {reply.text[:200]}"
+            time.sleep(0.2 * (attempt + 1))
+        raise SystemExit(f"registering user {index} failed: {last}")
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        cookies = list(pool.map(register, range(users)))
+    return cookies, time.monotonic() - started
+
+
+# --------------------------------------------------------------------------------------------------
+# one stream's measurements
+
+
+@dataclasses.dataclass
+class Stream:
+    index: int
+    client_id: str
+    t_send: float = 0.0
+    t_start: float | None = None  # app only: the `start` frame
+    t_first: float | None = None
+    t_done: float | None = None
+    times: list[float] = dataclasses.field(default_factory=list)
+    parts: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+    message_id: int | None = None
+    session_id: str | None = None
+    bad_seq: int = 0
+
+    def token(self, now: float, content: str) -> None:
+        if self.t_first is None:
+            self.t_first = now
+        self.times.append(now)
+        self.parts.append(content)
+
+    @property
+    def ttft(self) -> float | None:
+        return None if self.t_first is None else self.t_first - self.t_send
+
+    @property
+    def total(self) -> float | None:
+        return None if self.t_done is None else self.t_done - self.t_send
+
+    def gaps(self) -> list[float]:
+        return [b - a for a, b in zip(self.times, self.times[1:], strict=False)]
+
+
+# -- direct: raw asyncio streams, chunked transfer + SSE parsed incrementally -------------------------
+
+
+class DirectConnection:
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    async def stream(self, result: Stream, message: str, idle: float) -> None:
+        body = json.dumps(
+            {
+                "model": MODEL_ID,
+                "messages": [{"role": "user", "content": message}],
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+        ).encode()
+        request = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer sk-bench-00000000\r\nAccept: text/event-stream\r\nContent-Length: %d\r\n\r\n%s"
+        ) % (self.port, len(body), body)
+        reader = self.reader
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(idle) as deadline:
+            result.t_send = time.perf_counter()
+            self.writer.write(request)
+            buf = bytearray()
+            while b"\r\n\r\n" not in buf:
+                data = await reader.read(65536)
+                if not data:
+                    raise ConnectionError("closed before the headers")
+                buf += data
+            head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+            status = head.split(b"\r\n", 1)[0]
+            if b" 200 " not in status + b" ":
+                raise ConnectionError(f"status {status.decode(errors='replace')}")
+            buf = bytearray(rest)
+            sse = bytearray()
+            now = time.perf_counter()
+            while True:
+                # Whole chunks out of buf into sse.
+                pos, body_done = 0, False
+                while True:
+                    eol = buf.find(b"\r\n", pos)
+                    if eol < 0:
+                        break
+                    size = int(bytes(buf[pos:eol]).split(b";", 1)[0], 16)
+                    if size == 0:
+                        body_done = True
+                        break
+                    end = eol + 2 + size
+                    if len(buf) < end + 2:
+                        break
+                    sse += buf[eol + 2 : end]
+                    pos = end + 2
+                del buf[:pos]
+                # Whole events out of sse.
+                while (cut := sse.find(b"\n\n")) >= 0:
+                    event = bytes(sse[:cut])
+                    del sse[: cut + 2]
+                    for line in event.split(b"\n"):
+                        if not line.startswith(b"data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == b"[DONE]":
+                            result.t_done = now
+                            return
+                        choices = json.loads(data).get("choices")
+                        if choices:
+                            content = (choices[0].get("delta") or {}).get("content")
+                            if content:
+                                result.token(now, content)
+                if body_done:
+                    result.t_done = now
+                    return
+                data = await reader.read(65536)
+                now = time.perf_counter()
+                if not data:
+                    raise ConnectionError("closed mid-stream")
+                buf += data
+                deadline.reschedule(loop.time() + idle)
+
+
+# -- app: websocket /ws/chat -------------------------------------------------------------------------
+
+
+async def open_socket(app_port: int, cookie: str, deflate: bool, timeout: float):
+    from websockets.asyncio.client import connect
+    from websockets.typing import Origin
+
+    return await connect(
+        f"ws://127.0.0.1:{app_port}/ws/chat",
+        origin=Origin(f"http://127.0.0.1:{app_port}"),
+        additional_headers={"Cookie": f"aihelper_session={cookie}"},
+        compression="deflate" if deflate else None,
+        proxy=None,
+        open_timeout=timeout,
+        ping_interval=None,  # a browser does not ping either
+        close_timeout=2,
+        max_size=None,
+        max_queue=4096,  # read eagerly, as a browser does
+    )
+
+
+async def ws_turn(ws, result: Stream, message: str, session_id: str | None, idle: float) -> None:
+    frame = json.dumps(
+        {
+            "type": "chat",
+            "message": message,
+            "model_id": MODEL_ID,
+            "session_id": session_id,
+            "client_id": result.client_id,
+        }
+    )
+    loop = asyncio.get_running_loop()
+    expected_seq = 1
+    async with asyncio.timeout(idle) as deadline:
+        result.t_send = time.perf_counter()
+        await ws.send(frame)
+        while True:
+            raw = await ws.recv()
+            now = time.perf_counter()
+            deadline.reschedule(loop.time() + idle)
+            data = json.loads(raw)
+            kind = data.get("type")
+            if kind == "delta":
+                if data.get("seq") != expected_seq:
+                    result.bad_seq += 1
+                expected_seq = (data.get("seq") or expected_seq) + 1
+                content = data.get("content")
+                if content:
+                    result.token(now, content)
+            elif kind == "start":
+                result.t_start = now
+                result.message_id = data.get("message_id")
+                result.session_id = data.get("session_id")
+            elif kind == "done":
+                result.t_done = now
+                if data.get("status") != "done":
+                    result.error = f"done with status {data.get('status')}"
+                return
+            elif kind == "error":
+                result.error = f"error frame: {data.get('code')}"
+                result.t_done = now
+                return
+
+
+# --------------------------------------------------------------------------------------------------
+# phases
+
+
+@dataclasses.dataclass
+class PhaseResult:
+    label: str
+    streams: list[Stream]
+    wall: float
+    cpu: dict[str, float]
+    setup_errors: int = 0
+    stored: dict[str, Any] | None = None
+    unmeasured: list[Stream] = dataclasses.field(default_factory=list)  # warm-up turns: stored, not timed
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    text = str(error).splitlines()[0][:80] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def gather_bounded(coros, limit: int) -> list[Any]:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(coro):
+        async with semaphore:
+            try:
+                return await coro
+            except Exception as error:  # noqa: BLE001
+                return error
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def run_concurrent(
+    label: str,
+    count: int,
+    connect,  # async (index) -> connection object
+    stream,  # async (connection, Stream) -> None
+    close,  # (connection) -> awaitable|None
+    *,
+    ramp: float,
+    phase_timeout: float,
+    meter: CpuMeter,
+    connect_concurrency: int,
+) -> PhaseResult:
+    """Open `count` connections first, then start every stream at once (or spread over `ramp`)."""
+    results = [Stream(i, client_id=f"bench-{uuid.uuid4().hex}") for i in range(count)]
+    opened = await gather_bounded([connect(i) for i in range(count)], connect_concurrency)
+    setup_errors = 0
+    for result, conn in zip(results, opened, strict=True):
+        if isinstance(conn, BaseException):
+            result.error = f"connect: {describe_error(conn)}"
+            setup_errors += 1
+
+    async def run_one(i: int) -> None:
+        conn = opened[i]
+        if ramp:
+            await asyncio.sleep(ramp * i / count)
+        try:
+            await stream(conn, results[i])
+        except Exception as error:  # noqa: BLE001
+            results[i].error = describe_error(error)
+
+    meter.start()
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(run_one(i)) for i in range(count) if not isinstance(opened[i], BaseException)]
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=phase_timeout)
+        for task in pending:
+            task.cancel()
+        for result in results:
+            if result.error is None and result.t_done is None:
+                result.error = "phase timeout"
+    wall = time.perf_counter() - started
+    cpu = meter.stop()
+    for conn in opened:
+        if not isinstance(conn, BaseException):
+            with contextlib.suppress(Exception):
+                closing = close(conn)
+                if closing is not None:
+                    await closing
+    return PhaseResult(label, results, wall, cpu, setup_errors)
+
+
+async def direct_phase(args, procs: Processes, count: int, meter: CpuMeter) -> PhaseResult:
+    async def connect(_: int) -> DirectConnection:
+        conn = DirectConnection(procs.provider_port)
+        await conn.open()
+        return conn
+
+    async def stream(conn: DirectConnection, result: Stream) -> None:
+        await conn.stream(result, f"bench question {result.index}", args.timeout)
+
+    return await run_concurrent(
+        "direct",
+        count,
+        connect,
+        stream,
+        lambda conn: conn.close(),
+        ramp=args.ramp,
+        phase_timeout=args.phase_timeout,
+        meter=meter,
+        connect_concurrency=200,
+    )
+
+
+async def app_phase(args, procs: Processes, count: int, cookies: list[str], meter: CpuMeter) -> PhaseResult:
+    async def connect(index: int):
+        return await open_socket(procs.app_port, cookies[index % len(cookies)], args.deflate, args.timeout)
+
+    async def stream(ws, result: Stream) -> None:
+        await ws_turn(ws, result, f"bench question {result.index}", None, args.timeout)
+
+    return await run_concurrent(
+        "app",
+        count,
+        connect,
+        stream,
+        lambda ws: ws.close(),
+        ramp=args.ramp,
+        phase_timeout=args.phase_timeout,
+        meter=meter,
+        connect_concurrency=100,
+    )
+
+
+async def sequential_phases(args, procs: Processes, turns: int, cookie: str, meter: CpuMeter):
+    """One user: `warmup` + `turns` turns one after the other, direct then through the app (one
+    socket, one conversation, as a person chatting)."""
+    direct = [Stream(i, client_id=f"bench-{uuid.uuid4().hex}") for i in range(args.warmup + turns)]
+    for result in direct:
+        conn = DirectConnection(procs.provider_port)
+        try:
+            await conn.open()
+            if result.index == args.warmup:
+                meter.start()
+                started = time.perf_counter()
+            await conn.stream(result, f"bench question {result.index}", args.timeout)
+        except Exception as error:  # noqa: BLE001
+            result.error = describe_error(error)
+        finally:
+            conn.close()
+    direct_result = PhaseResult("direct", direct[args.warmup :], time.perf_counter() - started, meter.stop())
+
+    await asyncio.sleep(args.settle)
+    app = [Stream(i, client_id=f"bench-{uuid.uuid4().hex}") for i in range(args.warmup + turns)]
+    ws = await open_socket(procs.app_port, cookie, args.deflate, args.timeout)
+    session_id = None
+    try:
+        for result in app:
+            if result.index == args.warmup:
+                meter.start()
+                started = time.perf_counter()
+            try:
+                await ws_turn(ws, result, f"bench question {result.index}", session_id, args.timeout)
+                session_id = session_id or result.session_id
+            except Exception as error:  # noqa: BLE001
+                result.error = describe_error(error)
+                if ws.state.name != "OPEN":
+                    ws = await open_socket(procs.app_port, cookie, args.deflate, args.timeout)
+            if args.think > 0:
+                await asyncio.sleep(args.think)
+    finally:
+        await ws.close()
+    app_result = PhaseResult("app", app[args.warmup :], time.perf_counter() - started, meter.stop())
+    app_result.unmeasured = app[: args.warmup]  # stored too: checked with the rest
+    return direct_result, app_result
+
+
+# --------------------------------------------------------------------------------------------------
+# checking the database
+
+
+def check_stored(database_url: str, streams: list[Stream], expected: str) -> dict[str, Any]:
+    """Each stream's question (found by client_id) and the answer after it in its conversation."""
+    from sqlalchemy import bindparam, create_engine, text
+
+    engine = create_engine(database_url)
+    outcome: Counter[str] = Counter()
+    by_client = {s.client_id: s for s in streams}
+    try:
+        with engine.connect() as connection:
+            questions: dict[str, tuple[int, str]] = {}
+            ids = list(by_client)
+            for start in range(0, len(ids), 500):
+                rows = connection.execute(
+                    text(
+                        "SELECT id, session_id, client_id FROM ai_chat_messages "
+                        "WHERE role = 'user' AND client_id IN :ids"
+                    ).bindparams(bindparam("ids", expanding=True)),
+                    {"ids": ids[start : start + 500]},
+                )
+                for row in rows:
+                    if row.client_id in questions:
+                        outcome["question stored twice"] += 1
+                    questions[row.client_id] = (row.id, row.session_id)
+            sessions = sorted({session for _, session in questions.values()})
+            answers: dict[str, list[tuple[int, str, str]]] = {}
+            for start in range(0, len(sessions), 500):
+                rows = connection.execute(
+                    text(
+                        "SELECT id, session_id, status, content FROM ai_chat_messages "
+                        "WHERE role = 'assistant' AND session_id IN :sessions ORDER BY id"
+                    ).bindparams(bindparam("sessions", expanding=True)),
+                    {"sessions": sessions[start : start + 500]},
+                )
+                for row in rows:
+                    answers.setdefault(row.session_id, []).append((row.id, row.status, row.content))
+            streaming_left = connection.execute(
+                text("SELECT COUNT(*) FROM ai_chat_messages WHERE role = 'assistant' AND status = 'streaming'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    match = 0
+    for client_id, result in by_client.items():
+        if client_id not in questions:
+            outcome["question missing"] += 1
+            continue
+        question_id, session_id = questions[client_id]
+        after = [a for a in answers.get(session_id, []) if a[0] > question_id]
+        if not after:
+            outcome["answer missing"] += 1
+            continue
+        answer_id, status, content = after[0]
+        if result.message_id is not None and result.message_id != answer_id:
+            outcome["answer id differs from the start frame"] += 1
+        if status != "done":
+            outcome[f"status {status}"] += 1
+        elif content != expected:
+            outcome["content differs"] += 1
+        else:
+            match += 1
+    return {"match": match, "of": len(by_client), "problems": dict(outcome), "streaming_rows_left": streaming_left}
+
+
+# --------------------------------------------------------------------------------------------------
+# report
+
+
+def summarise(phase: PhaseResult) -> dict[str, Any]:
+    ok = [s for s in phase.streams if s.error is None]
+    ttfts = [s.ttft for s in ok if s.ttft is not None]
+    gaps = [g for s in ok for g in s.gaps()]
+    totals = [s.total for s in ok if s.total is not None]
+    starts = [s.t_start - s.t_send for s in ok if s.t_start is not None]
+    tokens = sum(len(s.times) for s in ok)
+    sent = [s.t_send for s in phase.streams if s.t_send]
+    done = [s.t_done for s in ok if s.t_done]
+    span = (max(done) - min(sent)) if sent and done else None
+    errors = Counter(s.error for s in phase.streams if s.error is not None)
+    bad_seq = sum(s.bad_seq for s in phase.streams)
+    return {
+        "streams": len(phase.streams),
+        "ok": len(ok),
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors.most_common()),
+        "bad_seq_frames": bad_seq,
+        "ttft_p50": percentile(ttfts, 50),
+        "ttft_p90": percentile(ttfts, 90),
+        "ttft_p99": percentile(ttfts, 99),
+        "ttft_max": max(ttfts) if ttfts else None,
+        "start_frame_p50": percentile(starts, 50),
+        "gap_p50": percentile(gaps, 50),
+        "gap_p99": percentile(gaps, 99),
+        "gap_max": max(gaps) if gaps else None,
+        "total_p50": percentile(totals, 50),
+        "total_p99": percentile(totals, 99),
+        "tokens": tokens,
+        "tokens_per_s": tokens / span if span else None,
+        "wall": phase.wall,
+        "cpu": phase.cpu,
+        "stored": phase.stored,
+    }
+
+
+def fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1000:.1f}"
+
+
+def print_report(title: str, direct: dict[str, Any], app: dict[str, Any]) -> None:
+    def row(name: str, key: str, *, ms: bool = True, ratio: bool = True, added: bool = True) -> str:
+        d, a = direct.get(key), app.get(key)
+        if ms:
+            cells = [fmt_ms(d), fmt_ms(a), (f"{(a - d) * 1000:+.1f}" if added and d is not None and a is not None else "")]
+        else:
+            cells = [
+                "—" if d is None else f"{d:,.0f}",
+                "—" if a is None else f"{a:,.0f}",
+                "",
+            ]
+        cells.append(f"{a / d:.2f}×" if ratio and d and a is not None else "")
+        return f"  {name:<26}{cells[0]:>10}{cells[1]:>10}{cells[2]:>11}{cells[3]:>9}"
+
+    print()
+    print(f"== {title}")
+    print(f"  {'':<26}{'direct':>10}{'app':>10}{'added':>11}{'ratio':>9}")
+    print(row("TTFT p50 (ms)", "ttft_p50"))
+    print(row("TTFT p90 (ms)", "ttft_p90"))
+    print(row("TTFT p99 (ms)", "ttft_p99"))
+    print(row("TTFT max (ms)", "ttft_max"))
+    print(row("inter-token gap p50 (ms)", "gap_p50"))
+    print(row("inter-token gap p99 (ms)", "gap_p99"))
+    print(row("inter-token gap max (ms)", "gap_max"))
+    print(row("stream total p50 (ms)", "total_p50"))
+    print(row("stream total p99 (ms)", "total_p99"))
+    print(row("tokens/s (aggregate)", "tokens_per_s", ms=False))
+    print(f"  {'start frame p50 (ms)':<26}{'':>10}{fmt_ms(app['start_frame_p50']):>10}")
+    print(f"  {'streams ok':<26}{direct['ok']:>10}{app['ok']:>10}   of {app['streams']}")
+    print(f"  {'errors':<26}{direct['errors']:>10}{app['errors']:>10}")
+    for label, summary in (("direct", direct), ("app", app)):
+        if summary["error_kinds"]:
+            print(f"    {label} errors: {summary['error_kinds']}")
+    if app["bad_seq_frames"]:
+        print(f"    app delta frames with an unexpected seq: {app['bad_seq_frames']}")
+    stored = app["stored"]
+    if stored is not None:
+        extra = f"  problems: {stored['problems']}" if stored["problems"] else ""
+        print(f"  stored: {stored['match']}/{stored['of']} answers match{extra}")
+        if stored["streaming_rows_left"]:
+            print(f"  answers still 'streaming' in the database: {stored['streaming_rows_left']}")
+    for label, summary in (("direct", direct), ("app", app)):
+        cpu = ", ".join(f"{name} {value:.0f}%" for name, value in summary["cpu"].items())
+        print(f"  cpu during {label} ({summary['wall']:.1f} s, % of one core): {cpu}")
+
+
+ACCESS_LINE = re.compile(r'^\S+ - \S+ \[[^\]]+\] "(\S+) (\S+?)(?:\?\S*)? [^"]*" (\d{3})')
+
+
+def summarise_log(path: Path | None) -> None:
+    if path is None or not path.exists():
+        return
+    statuses: Counter[str] = Counter()
+    notable: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        access = ACCESS_LINE.match(line)
+        if access:
+            statuses[f"{access.group(1)} {access.group(2)} {access.group(3)}"] += 1
+            continue
+        if not line.strip() or "[INFO]" in line or " INFO " in line:
+            continue
+        key = re.sub(r"\d+", "N", line)[:160]
+        notable[key] += 1
+        examples.setdefault(key, line)
+    print()
+    print(f"== gunicorn log ({path})")
+    print("  requests: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    if not notable:
+        print("  no warnings or errors")
+    for key, count in notable.most_common(25):
+        print(f"  {count:>6} × {examples[key][:300]}")
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="ttft")
+    parser.add_argument("--streams", help="concurrent streams (ttft: sequential turns); a list runs phases: 500,1000")
+    parser.add_argument("--tokens", type=int, help="tokens per answer")
+    parser.add_argument("--token-delay", type=float, help="seconds between tokens at the provider")
+    parser.add_argument("--first-token-delay", type=float, help="seconds before the provider's first token")
+    parser.add_argument("--database", choices=["sqlite", "mariadb"], default="sqlite")
+    parser.add_argument("--mysql-server", default=DEFAULT_MYSQL_SERVER, help="server URL without a database")
+    parser.add_argument("--mysql-db", default="aihelper_bench", help="dropped and created anew (never 'test')")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument(
+        "--redis-url", default=DEFAULT_REDIS_URL, help="REDIS_URL for the app, flushed first ('' = none)"
+    )
+    parser.add_argument("--users", type=int, help="accounts the sockets are spread over (default: one per stream)")
+    parser.add_argument("--ramp", type=float, default=0.0, help="spread the stream starts over this many seconds")
+    parser.add_argument("--timeout", type=float, default=60.0, help="a stream fails after this long without a frame")
+    parser.add_argument("--phase-timeout", type=float, default=240.0, help="hard limit for one phase (seconds)")
+    parser.add_argument("--warmup", type=int, default=3, help="ttft: turns not counted, before the measured ones")
+    parser.add_argument("--think", type=float, default=0.0, help="ttft: pause between turns (seconds)")
+    parser.add_argument("--settle", type=float, default=2.0, help="pause between phases (seconds)")
+    parser.add_argument("--no-deflate", dest="deflate", action="store_false", help="no permessage-deflate")
+    parser.add_argument("--no-auto-title", action="store_true", help="AIHELPER_AUTO_TITLE = False")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (log, SQLite file)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--serve-provider", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_provider:
+        return args
+    defaults = SCENARIOS[args.scenario]
+    args.stream_counts = [int(n) for n in args.streams.split(",")] if args.streams else defaults["streams"]
+    args.tokens = args.tokens if args.tokens is not None else defaults["tokens"]
+    args.token_delay = args.token_delay if args.token_delay is not None else defaults["token_delay"]
+    ftd = args.first_token_delay
+    args.first_token_delay = ftd if ftd is not None else defaults["first_token_delay"]
+    args.sequential = defaults["sequential"]
+    if args.users is None:
+        args.users = 1 if args.sequential else max(args.stream_counts)
+    if args.workers > 1 and not args.redis_url:
+        print("note: several workers without Redis: each worker has its own live hub", file=sys.stderr)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve_provider:
+        serve_provider(args.serve_provider)
+        return 0
+    soft, hard = raise_fd_limit()
+    needed = 2 * max(args.stream_counts) + 200
+    if soft < needed:
+        raise SystemExit(f"file descriptor limit {soft} < {needed}: raise `ulimit -n`")
+
+    args.workdir = Path(tempfile.mkdtemp(prefix="aihelper-bench-"))
+    args.instance = args.workdir / "instance"
+    args.instance.mkdir()
+    tokens = expected_tokens(args.tokens)
+    expected = "".join(tokens)
+    procs = Processes(args.workdir)
+    report: dict[str, Any] = {"scenario": args.scenario, "phases": []}
+    failed = False
+    try:
+        description = (
+            f"scenario {args.scenario}: {args.tokens} tokens, {args.token_delay * 1000:g} ms apart, first after "
+            f"{args.first_token_delay * 1000:g} ms; {args.database}; {args.workers} gunicorn worker(s); "
+            f"redis {'on' if args.redis_url else 'off'}; deflate {'on' if args.deflate else 'off'}; "
+            f"auto title {'off' if args.no_auto_title else 'on'}; fd limit {soft}; {os.cpu_count()} cores"
+        )
+        log(description)
+        start_provider(procs, tokens, args.token_delay, args.first_token_delay)
+        database_url = prepare_database(args)
+        if args.redis_url:
+            prepare_redis(args.redis_url)
+        start_gunicorn(procs, args, database_url)
+        base_url = f"http://127.0.0.1:{procs.app_port}"
+        log(f"provider on :{procs.provider_port} (pid {procs.provider.pid}), app on :{procs.app_port} "
+            f"(pid {procs.gunicorn.pid}, workers {procs.worker_pids})")
+        cookies, took = set_up_app(base_url, procs.provider_port, args.users)
+        log(f"registered {args.users} user(s) in {took:.1f} s")
+        meter = CpuMeter(procs.provider.pid, procs.gunicorn.pid, args.database, bool(args.redis_url))
+
+        async def run_all() -> list[tuple[str, PhaseResult, PhaseResult]]:
+            phases = []
+            for count in args.stream_counts:
+                if args.sequential:
+                    log(f"{args.warmup} warm-up + {count} sequential turns, direct then app")
+                    direct, app = await sequential_phases(args, procs, count, cookies[0], meter)
+                    title = f"{count} sequential turns (one user, one conversation)"
+                else:
+                    log(f"{count} concurrent streams: direct")
+                    direct = await direct_phase(args, procs, count, meter)
+                    await asyncio.sleep(args.settle)
+                    log(f"{count} concurrent streams: app")
+                    app = await app_phase(args, procs, count, cookies, meter)
+                    title = f"{count} concurrent streams"
+                phases.append((title, direct, app))
+                await asyncio.sleep(args.settle)
+            return phases
+
+        for title, direct, app in asyncio.run(run_all()):
+            checked = app.streams + app.unmeasured
+            app.stored = check_stored(database_url, checked, expected)
+            d, a = summarise(direct), summarise(app)
+            full_title = (
+                f"{title} × {args.tokens} tokens @ {args.token_delay * 1000:g} ms "
+                f"[{args.database}, {args.workers} workers]"
+            )
+            print_report(full_title, d, a)
+            report["phases"].append({"title": full_title, "direct": d, "app": a})
+            if a["errors"] or a["stored"]["match"] != a["stored"]["of"]:
+                failed = True
+        report["settings"] = description
+    finally:
+        procs.stop()
+        summarise_log(procs.gunicorn_log)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        if args.keep or failed:
+            print(f"\nkept {args.workdir} (gunicorn.log, instance/)")
+        else:
+            shutil.rmtree(args.workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
