@@ -176,6 +176,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "avatar_too_large": {"zh": "图片不能超过 2 MB", "en": "The image may be at most 2 MB."},
     "avatar_saved": {"zh": "头像已更新", "en": "Avatar updated."},
+    "field_title": {"zh": "标题", "en": "title"},
+    "field_pinned": {"zh": "置顶", "en": "pinned"},
     "answer_failed": {"zh": "这条回答生成失败", "en": "This answer failed."},
     "bad_frame": {"zh": "无法识别的消息格式", "en": "This message could not be understood."},
     "cut_off": {"zh": "回答达到最大长度被截断", "en": "The answer was cut off at the model's max tokens."},

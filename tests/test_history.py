@@ -504,3 +504,19 @@ def test_an_answer_whose_generation_died_shows_as_an_error(app, client):
         db.session.commit()
     assert client.get("/api/chat/history?session_id=died").json["conversation"][0]["status"] == "error"
     assert client.get("/api/chat/history?session_id=alive").json["conversation"][0]["status"] == "streaming"
+
+
+def test_a_conversation_can_be_renamed_and_pinned_by_its_owner_only(app, client):
+    user_id = register(client, "renamer").json["user"]["id"]
+    with app.app_context():
+        db.session.add(ChatSession(session_id="mine", user_id=user_id, title="old"))
+        db.session.commit()
+    renamed = client.put("/api/chat/session/mine", json={"title": "  新的   标题 ", "pinned": True})
+    assert renamed.status_code == 200
+    assert (renamed.json["title"], renamed.json["pinned"]) == ("新的 标题", True)
+    assert client.put("/api/chat/session/mine", json={"title": ""}).json["code"] == "missing_field"
+    assert client.put("/api/chat/session/mine", json={"title": "x" * 201}).json["code"] == "too_long"
+    other = app.test_client()
+    register(other, "other_one")
+    assert other.put("/api/chat/session/mine", json={"title": "hijacked"}).status_code == 404
+    assert client.get("/api/chat/history?session_id=mine").json["title"] == "新的 标题"

@@ -32,6 +32,12 @@ def api_history_time_range():
     return jsonify(sessions=sessions)
 
 
+@bp.put("/api/chat/session/<path:session_id>")
+@login_required
+def api_update_session(session_id: str):
+    return jsonify(history.update_session(current_user.id, session_id, json_object()))
+
+
 @bp.delete("/api/chat/session/<path:session_id>")
 @login_required
 def api_delete_session(session_id: str):

@@ -23,6 +23,7 @@ from aihelper.i18n import t
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import ERROR, STALE_STREAMING, STREAMING
 from aihelper.models.types import utcnow
+from aihelper.services import fields
 from aihelper.timefmt import iso_utc
 
 SESSION_ID_MAX = 64  # the column's length: anything longer cannot exist
@@ -270,3 +271,17 @@ def delete_session(user_id: int, session_id: str) -> None:
         delete(ChatSession).where(ChatSession.id == session.id).execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+TITLE_MAX = 200
+
+
+def update_session(user_id: int, session_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Rename a conversation and/or pin it to the top of the list."""
+    session = owned_session(user_id, session_id)
+    if "title" in values:
+        session.title = " ".join(fields.required_text(values, "title", "field_title", TITLE_MAX).split())
+    if "pinned" in values:
+        session.pinned = fields.flag(values, "pinned", "field_pinned")
+    db.session.commit()
+    return session_summary(session)
