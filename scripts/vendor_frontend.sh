@@ -25,7 +25,7 @@ VENDOR="$ROOT/$VENDOR_REL"
 # below static/vendor/<short-name>/.
 PACKAGES=(
   "vue|3.5|-|vue|dist/vue.global.prod.js=vue.global.prod.js"
-  "element-plus|2.14|2|element-plus|dist/index.full.min.js=index.full.min.js dist/index.css=index.css dist/locale/zh-cn.min.js=locale/zh-cn.min.js"
+  "element-plus|2.14|2|element-plus|dist/index.full.min.js=index.full.min.js dist/index.css=index.css dist/locale/zh-cn.min.js=locale/zh-cn.min.js theme-chalk/dark/css-vars.css=dark-css-vars.css"
   "@element-plus/icons-vue|2.3|-|element-plus-icons|dist/index.iife.min.js=index.iife.min.js"
   "markdown-it|15|-|markdown-it|dist/browser/markdown-it.umd.min.js=markdown-it.min.js"
   "@highlightjs/cdn-assets|11|-|highlightjs|highlight.min.js=highlight.min.js styles/github.min.css=styles/github.min.css styles/github-dark.min.css=styles/github-dark.min.css"

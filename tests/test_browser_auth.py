@@ -65,7 +65,7 @@ def test_register_lands_logged_in_on_the_chat_page(page: Page, live_server):
     register_in_browser(page, live_server.url, "浏览器用户")
     expect(page).to_have_url(live_server.url + "/")
     expect(page.get_by_test_id("user-menu")).to_contain_text("浏览器用户")
-    expect(page.get_by_text("你好，浏览器用户")).to_be_visible()
+    expect(page.get_by_text("今天想聊点什么？")).to_be_visible()
     assert problems == []
 
 

@@ -1,8 +1,8 @@
-"""GET / : the logged-in chat page."""
+"""GET / and GET /c/<session_id>: the chat page (a conversation is opened by the page itself)."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
@@ -11,8 +11,9 @@ from aihelper.timefmt import iso_utc
 
 
 @bp.get("/")
+@bp.get("/c/<path:session_id>")
 @login_required
-def index():
+def index(session_id: str | None = None):
     user = current_user
     page = {
         "user": {
@@ -24,5 +25,9 @@ def index():
             "last_login": iso_utc(user.last_login),
         },
         "csrf_token": generate_csrf(),
+        # Only handed to the page's script as data: the conversation is fetched (and its
+        # ownership checked) through the API.
+        "session_id": session_id,
+        "max_message_chars": current_app.config["AIHELPER_MAX_MESSAGE_CHARS"],
     }
     return render_template("chat/index.html", page=page)

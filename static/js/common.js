@@ -71,6 +71,22 @@
 
   const lang = document.documentElement.lang === 'en' ? 'en' : 'zh';
 
+  /* Light or dark: Element Plus switches on html.dark; the code style sheet follows. Applied as
+   * soon as this script runs, before the page is mounted. */
+  function applyTheme(theme) {
+    document.documentElement.classList.toggle('dark', theme === 'dark');
+    const darkCode = document.getElementById('code-style-dark');
+    const lightCode = document.getElementById('code-style-light');
+    if (darkCode && lightCode) {
+      darkCode.media = theme === 'dark' ? 'all' : 'not all';
+      lightCode.media = theme === 'dark' ? 'not all' : 'all';
+    }
+    try { localStorage.setItem('aihelper.theme', theme); } catch (_private) { /* not remembered */ }
+  }
+  let savedTheme = null;
+  try { savedTheme = localStorage.getItem('aihelper.theme'); } catch (_private) { /* default */ }
+  applyTheme(savedTheme || (window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
+
   function t(key, values) {
     const text = MESSAGES[lang][key] || key;
     return values ? text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? '')) : text;
@@ -163,5 +179,5 @@
     },
   };
 
-  window.AIHelper = { lang, t, pageData, setLanguage, mount, LanguageSwitch, addMessages, api, postForm, formatTime };
+  window.AIHelper = { lang, t, pageData, setLanguage, mount, LanguageSwitch, addMessages, api, postForm, formatTime, applyTheme };
 })();
