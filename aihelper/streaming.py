@@ -10,6 +10,7 @@ is stored either way.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -202,12 +203,13 @@ def _generate_title(app: Flask, turn: PreparedTurn) -> None:
     except ProviderError as error:
         log.info("title for %s not generated: %s", turn.session_id, error.code)
         return
-    title = " ".join(title.split()).strip("\"'“”「」《》 ")[:60]
+    # Models like to decorate: no markdown, quotes or line breaks in a title.
+    title = " ".join(re.sub(r"[*_`#>]+", "", title).split()).strip("\"'“”「」《》 ")[:60]
     if not title:
         return
     with app.app_context():
         try:
-            conversations.set_generated_title(turn.session_id, title)
+            conversations.set_generated_title(turn.session_id, turn.title, title)
         finally:
             db.session.remove()
 

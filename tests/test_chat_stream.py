@@ -423,3 +423,13 @@ def test_history_lists_the_new_conversation(chat):
     assert [m["role"] for m in one["conversation"]] == ["user", "assistant"]
     assert one["conversation"][1]["status"] == "done"
     socket.close()
+
+
+def test_a_rename_before_the_generated_title_arrives_is_kept(chat, fake_provider):
+    fake_provider.script(reply="generated title", token_delay=0.0)
+    socket = chat["user"].socket()
+    session_id = socket.chat("what is the weather", chat["model_id"])[0]["session_id"]
+    chat["user"].http.put(f"{chat['user'].base_url}/api/chat/session/{session_id}", json={"title": "my own name"})
+    time.sleep(1.0)  # the background title request has had its chance
+    assert chat["user"].get(f"/api/chat/history?session_id={session_id}").json()["title"] == "my own name"
+    socket.close()

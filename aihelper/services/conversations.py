@@ -313,6 +313,11 @@ def finish_answer(
     db.session.commit()
 
 
-def set_generated_title(session_id: str, title: str) -> None:
-    db.session.execute(update(ChatSession).where(ChatSession.session_id == session_id).values(title=title[:200]))
+def set_generated_title(session_id: str, first_title: str, title: str) -> None:
+    """Replace the first-words title, unless the user renamed the conversation meanwhile."""
+    db.session.execute(
+        update(ChatSession)
+        .where(ChatSession.session_id == session_id, ChatSession.title == first_title)
+        .values(title=title[:200])
+    )
     db.session.commit()

@@ -1,0 +1,272 @@
+"""The chat page in Debian's Chromium against the gunicorn live server and the fake provider."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from aihelper.extensions import db
+from aihelper.models import ChatMessage, ChatSession, User
+from tests.chat_client import ChatUser
+from tests.test_browser_auth import collect_problems
+
+pytestmark = pytest.mark.browser
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture
+def chat_page(page: Page, live_server, fake_provider, app):
+    """A user logged in on the chat page; the admin connected the fake provider with one model."""
+    admin = ChatUser.register(live_server.url, "page_admin")
+    provider = admin.http.post(
+        live_server.url + "/api/admin/providers",
+        json={"name": "Fake AI", "base_url": fake_provider.base_url, "api_key": "sk-page-test-key-001"},
+    ).json()
+    admin.http.post(
+        live_server.url + "/api/admin/models",
+        json={"provider_id": provider["id"], "model_id": "fake-model", "model_name": "Fake Model"},
+    )
+    user = ChatUser.register(live_server.url, "page_user")
+    page.context.add_cookies([{"name": "aihelper_session", "value": user.cookie, "url": live_server.url}])
+    page.goto(live_server.url + "/")
+    expect(page.get_by_test_id("model-select")).to_be_visible()
+    return {"page": page, "url": live_server.url, "user": user, "admin": admin, "provider": provider}
+
+
+def send(page: Page, text: str) -> None:
+    page.get_by_test_id("composer").fill(text)
+    page.get_by_test_id("composer").press("Control+Enter")
+
+
+def last_answer(page: Page):
+    return page.locator(".message-assistant").last
+
+
+def test_a_message_streams_its_answer_and_it_stays_after_reload(chat_page, fake_provider):
+    page = chat_page["page"]
+    problems = collect_problems(page)
+    fake_provider.script(tokens=["你好", "！", "我是", "**助手**", "。"], token_delay=0.05)
+    page.get_by_test_id("model-select").locator(".el-select__wrapper").click()
+    page.get_by_role("option", name=re.compile("Fake Model")).click()
+    send(page, "介绍一下你自己")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("你好！我是助手。")
+    expect(last_answer(page).locator("strong")).to_have_text("助手")
+    expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
+    expect(page.locator(".session-item.active")).to_have_count(1)
+    page.reload()
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("你好！我是助手。")
+    expect(page.locator(".message-user .bubble")).to_have_text("介绍一下你自己")
+    assert problems == []
+
+
+def test_stop_keeps_the_partial_answer_marked_stopped(chat_page, fake_provider, app):
+    page = chat_page["page"]
+    fake_provider.script(tokens=["one ", "two ", "three ", "four"], stall_after=2)
+    send(page, "count slowly")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("one two")
+    page.get_by_test_id("stop").click()
+    expect(last_answer(page).get_by_test_id("message-note")).to_contain_text("已停止生成")
+    page.reload()
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("one two")
+    expect(last_answer(page).get_by_test_id("message-note")).to_contain_text("已停止生成")
+    fake_provider.script(reply="a complete answer")
+    last_answer(page).get_by_test_id("retry").click()
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("a complete answer")
+    expect(last_answer(page).get_by_test_id("message-note")).to_have_count(0)
+
+
+def test_regenerate_and_edit_the_last_message(chat_page, fake_provider):
+    page = chat_page["page"]
+    send(page, "first try")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("Hello from the fake provider.")
+    fake_provider.script(reply="second version")
+    last_answer(page).hover()
+    last_answer(page).get_by_test_id("regenerate").click()
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("second version")
+    page.locator(".message-user").last.hover()
+    page.locator(".message-user").last.get_by_test_id("edit-message").click()
+    expect(page.get_by_test_id("composer")).to_have_value("first try")
+    fake_provider.script(reply="answer to the edit")
+    send(page, "edited question")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("answer to the edit")
+    expect(page.locator(".message")).to_have_count(2)
+    page.reload()
+    expect(page.locator(".message-user .bubble")).to_have_text("edited question")
+
+
+def test_a_reload_during_an_answer_shows_it_continuing(chat_page, fake_provider):
+    page = chat_page["page"]
+    tokens = [f"word{i} " for i in range(30)]
+    fake_provider.script(tokens=tokens, token_delay=0.1)
+    send(page, "a long story")
+    expect(last_answer(page).locator(".assistant-bubble")).to_contain_text("word2")
+    page.reload()
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("".join(tokens).strip(), timeout=15000)
+
+
+def test_the_time_range_filter_and_clearing_it(chat_page, app):
+    page = chat_page["page"]
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.username == "page_user"))
+        for name, moment in (("旧的对话", datetime(2026, 1, 10, 9, 0)), ("新的对话", datetime(2026, 3, 5, 9, 0))):
+            db.session.add(
+                ChatSession(session_id=name, user_id=user_id, title=name, create_time=moment, update_time=moment)
+            )
+            db.session.add(ChatMessage(session_id=name, user_id=user_id, role="user", content=name, timestamp=moment))
+        db.session.commit()
+    page.reload()
+    sessions = page.get_by_test_id("session-list")
+    expect(sessions).to_contain_text("旧的对话")
+    expect(sessions).to_contain_text("新的对话")
+    start, end = page.get_by_placeholder("开始时间").first, page.get_by_placeholder("结束时间").first
+    start.click()
+    start.fill("2026-03-01 00:00:00")
+    end.fill("2026-03-31 23:59:59")
+    end.press("Enter")  # applies the typed range
+    expect(sessions).to_contain_text("新的对话")
+    expect(sessions).not_to_contain_text("旧的对话")
+    page.get_by_test_id("clear-filter").click()
+    expect(sessions).to_contain_text("旧的对话")
+
+
+def test_rename_and_delete_from_the_conversation_menu(chat_page, app):
+    page = chat_page["page"]
+    send(page, "to be renamed")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("Hello from the fake provider.")
+    item = page.locator(".session-item").first
+    item.get_by_test_id("session-menu").click()
+    page.get_by_test_id("session-rename").last.click()
+    page.locator(".el-message-box input").fill("重命名后的标题")
+    page.locator(".el-message-box").get_by_role("button", name="保存").click()
+    expect(page.locator(".session-item").first).to_contain_text("重命名后的标题")
+    expect(page.get_by_test_id("chat-title")).to_have_text("重命名后的标题")
+    page.locator(".session-item").first.get_by_test_id("session-menu").click()
+    page.get_by_test_id("session-delete").last.click()
+    page.locator(".el-message-box").get_by_role("button", name="删除").click()
+    expect(page.locator(".session-item")).to_have_count(0)
+    with app.app_context():
+        assert db.session.scalar(select(ChatSession)) is None
+
+
+def test_another_users_conversation_shows_not_found(chat_page, live_server):
+    other = ChatUser.register(live_server.url, "someone_else")
+    socket = other.socket()
+    private = socket.chat("my secret", "fake-model")[0]["session_id"]
+    socket.close()
+    page = chat_page["page"]
+    page.goto(f"{live_server.url}/c/{private}")
+    expect(page.get_by_test_id("not-found")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("my secret")
+
+
+def test_avatar_upload_shows_the_new_picture(chat_page, tmp_path):
+    page = chat_page["page"]
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (120, 80), (30, 160, 90)).save(picture)
+    page.get_by_test_id("avatar-input").set_input_files(str(picture))
+    expect(page.get_by_text("头像已更新")).to_be_visible()
+    avatar = page.get_by_test_id("user-avatar").locator("img")
+    expect(avatar).to_have_attribute("src", re.compile(r"^/avatars/[0-9a-f]{32}\.webp$"))
+    loaded = avatar.evaluate("img => img.complete && img.naturalWidth")
+    assert loaded == 256
+
+
+def test_language_and_theme_switches(chat_page):
+    page = chat_page["page"]
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("menu-theme").click()
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    page.reload()
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("menu-language").click()
+    expect(page.get_by_test_id("new-chat")).to_have_text("New chat")
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("menu-theme").click()
+    expect(page.locator("html")).not_to_have_class(re.compile(r"\bdark\b"))
+
+
+def test_a_phone_sized_screen_uses_a_drawer(chat_page, fake_provider):
+    page = chat_page["page"]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.get_by_test_id("session-list")).to_have_count(0)
+    send(page, "from my phone")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("Hello from the fake provider.")
+    page.get_by_test_id("open-drawer").click()
+    expect(page.get_by_test_id("session-list").locator(".session-item")).to_have_count(1)
+    page.get_by_test_id("new-chat").click()
+    expect(page.get_by_text("今天想聊点什么？")).to_be_visible()
+
+
+HOSTILE = (
+    "<img src=x onerror=\"window.__pwned='img'\"> <script>window.__pwned='script'</script> "
+    "<svg onload=\"window.__pwned='svg'\"></svg> [click me](javascript:window.__pwned='link') "
+    "<iframe srcdoc=\"<script>parent.__pwned='iframe'</script>\"></iframe> {{7*7}}"
+)
+
+
+def test_hostile_text_from_every_source_stays_inert(chat_page, fake_provider, app, live_server):
+    page = chat_page["page"]
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    # A hostile model display name, answer, conversation title and username.
+    chat_page["admin"].http.put(
+        live_server.url + "/api/admin/models/1", json={"model_name": "<img src=x onerror=alert(1)>{{7*7}}"}
+    )
+    with app.app_context():
+        db.session.execute(db.update(User).where(User.username == "page_user").values(username="{{7*7}}<b>x</b>"))
+        db.session.commit()
+    fake_provider.script(reply=HOSTILE)
+    page.add_init_script("window.__pwned = undefined")
+    page.reload()
+    send(page, HOSTILE)
+    expect(last_answer(page).locator(".assistant-bubble")).to_contain_text("{{7*7}}")
+    session_id = page.url.rsplit("/", 1)[-1]
+    hostile_title = "<img src=x onerror=\"window.__pwned='title'\">{{7*7}}"
+    renamed = chat_page["user"].http.put(
+        f"{live_server.url}/api/chat/session/{session_id}", json={"title": hostile_title}
+    )
+    assert renamed.status_code == 200
+    page.reload()
+    expect(page.get_by_test_id("chat-title")).to_contain_text("{{7*7}}")
+    page.get_by_test_id("model-select").locator(".el-select__wrapper").click()
+    expect(page.get_by_role("option").first).to_contain_text("{{7*7}}")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(500)
+
+    assert page.evaluate("window.__pwned") is None
+    assert dialogs == []
+    body = page.locator("body").inner_text()
+    assert "49" not in body
+    assert page.locator(".message-user .bubble").first.inner_text().startswith("<img src=x")
+    answer = last_answer(page).locator(".assistant-bubble")
+    assert answer.locator("script, iframe, svg, [onerror], [onload]").count() == 0
+    assert answer.locator("a[href^='javascript']").count() == 0
+    expect(page.get_by_test_id("user-menu")).to_contain_text("{{7*7}}<b>x</b>")
+
+
+def test_screenshots_of_the_main_page_for_the_readme(chat_page, fake_provider):
+    page = chat_page["page"]
+    fake_provider.script(
+        reply='当然可以！下面是一个 Python 例子：\n\n```python\ndef greet(name):\n    return f"你好，{name}"\n```\n\n'
+        "| 模型 | 用途 |\n|---|---|\n| GLM-4.5 | 通用对话 |\n| Qwen3 | 代码与推理 |\n",
+        reasoning="用户想要一个简单的例子。",
+    )
+    send(page, "写一个打招呼的函数")
+    expect(last_answer(page).locator(".code-block")).to_be_visible()
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "chat-light.png"))
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("menu-theme").click()
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(DOCS / "chat-dark.png"))
+    assert (DOCS / "chat-light.png").stat().st_size > 10_000
