@@ -44,12 +44,14 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
     from aihelper.cli import register_commands
     from aihelper.errors import register_error_handlers
     from aihelper.pages import register_page_helpers
+    from aihelper.static_files import register_static_file_handling
     from aihelper.web_security import register_request_guards
 
     register_commands(app)
     register_error_handlers(app)
     register_request_guards(app)
     register_page_helpers(app)
+    register_static_file_handling(app)
 
     if app.config["AIHELPER_CREATE_SCHEMA_ON_START"]:
         from aihelper.schema import ensure_schema

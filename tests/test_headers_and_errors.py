@@ -88,3 +88,19 @@ def test_a_forged_request_id_is_replaced(client):
     assert "fake" not in forged.headers["X-Request-ID"]
     kept = client.get("/login", headers={"X-Request-ID": "proxy-id-123"})
     assert kept.headers["X-Request-ID"] == "proxy-id-123"
+
+
+def test_versioned_static_files_are_compressed_and_cached_for_a_year(client):
+    import gzip
+    import re
+
+    html = client.get("/login").get_data(as_text=True)
+    script = re.search(r'src="(/static/vendor/vue/[^"]+\?v=[0-9a-f]+)"', html).group(1)
+    response = client.get(script, headers={"Accept-Encoding": "gzip, br"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert "immutable" in response.headers["Cache-Control"]
+    plain = client.get(script.split("?")[0])
+    assert gzip.decompress(response.data) == plain.data
+    assert "immutable" not in plain.headers.get("Cache-Control", "")
+    assert len(response.data) < len(plain.data) / 2

@@ -1,0 +1,45 @@
+"""Static files for a fast first load: gzip for text assets, and a year of caching for URLs that
+carry a content hash (`?v=`, see pages.asset), which change whenever the file does."""
+
+from __future__ import annotations
+
+import gzip
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, request
+
+COMPRESSIBLE = {"application/javascript", "text/javascript", "text/css", "image/svg+xml", "application/json"}
+YEAR = 365 * 24 * 3600
+
+
+@lru_cache(maxsize=128)
+def _gzipped(path: str, modified: float) -> bytes:
+    # Keyed by modification time, so an edited file is compressed again.
+    return gzip.compress(Path(path).read_bytes(), compresslevel=9, mtime=0)
+
+
+def register_static_file_handling(app: Flask) -> None:
+    static_root = Path(app.static_folder).resolve()
+
+    @app.after_request
+    def compress_and_cache_static(response):
+        if request.endpoint != "static" or response.status_code != 200:
+            return response
+        if request.args.get("v"):
+            response.cache_control.public = True
+            response.cache_control.max_age = YEAR
+            response.cache_control.immutable = True
+        response.vary.add("Accept-Encoding")
+        if response.mimetype not in COMPRESSIBLE or "gzip" not in request.accept_encodings:
+            return response
+        path = (static_root / request.view_args["filename"]).resolve()
+        if static_root not in path.parents or not path.is_file():
+            return response
+        response.direct_passthrough = False
+        response.set_data(_gzipped(str(path), path.stat().st_mtime))
+        response.headers["Content-Encoding"] = "gzip"
+        # The ETag describes the uncompressed file; a weak one stays correct for both forms.
+        if response.headers.get("ETag", "").startswith('"'):
+            response.headers["ETag"] = "W/" + response.headers["ETag"]
+        return response
