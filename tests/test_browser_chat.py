@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
