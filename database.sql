@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   `finish_reason` varchar(20) DEFAULT NULL,
   `prompt_tokens` int(11) DEFAULT NULL,
   `completion_tokens` int(11) DEFAULT NULL,
-  `client_id` varchar(64) DEFAULT NULL,
+  `client_id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_ai_chat_messages_user_id_client_id` (`user_id`,`client_id`),
   KEY `ix_ai_chat_messages_session_id_id` (`session_id`,`id`),
@@ -121,4 +121,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('2fa20d34e11d');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('7c3d9a1e5b20');

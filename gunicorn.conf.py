@@ -8,7 +8,9 @@ Every value can be overridden on the command line or through GUNICORN_CMD_ARGS.
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Live answers (stop, resume after a reload) are shared between workers through Redis; without
+# REDIS_URL one gevent worker serves every socket, so they always meet their generation.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2" if os.environ.get("REDIS_URL") else "1"))
 worker_class = "gevent"
 # Simultaneous connections (websockets included) per worker.
 worker_connections = int(os.environ.get("AIHELPER_WORKER_CONNECTIONS", "2000"))

@@ -35,6 +35,7 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_LOG_LEVEL": str,
     "AIHELPER_REFUSE_PRIVATE_NETWORKS": _flag,
     "AIHELPER_MAX_MESSAGE_CHARS": int,
+    "AIHELPER_MAX_RUNNING_TURNS": int,
     "AIHELPER_TIMEOUT_CONNECT": float,
     "AIHELPER_TIMEOUT_FIRST_TOKEN": float,
     "AIHELPER_TIMEOUT_BETWEEN_TOKENS": float,
@@ -68,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     # When the browser goes away mid-answer: finish it in the background (so reopening the
     # conversation shows the whole answer) or stop it at once.
     "AIHELPER_FINISH_IN_BACKGROUND": True,
+    # How many answers one user may have generating at the same time.
+    "AIHELPER_MAX_RUNNING_TURNS": 3,
     # After a new conversation's first answer, ask the same model for a short title.
     "AIHELPER_AUTO_TITLE": True,
     # flask-sock: a ping every 25 s keeps proxies from closing idle sockets; a frame over 64 KB

@@ -178,6 +178,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "avatar_saved": {"zh": "头像已更新", "en": "Avatar updated."},
     "field_title": {"zh": "标题", "en": "title"},
     "field_pinned": {"zh": "置顶", "en": "pinned"},
+    "too_many_turns": {
+        "zh": "同时生成的回答太多，请等其中一个结束",
+        "en": "Too many answers are being generated at once; wait for one to finish.",
+    },
     "answer_failed": {"zh": "这条回答生成失败", "en": "This answer failed."},
     "bad_frame": {"zh": "无法识别的消息格式", "en": "This message could not be understood."},
     "cut_off": {"zh": "回答达到最大长度被截断", "en": "The answer was cut off at the model's max tokens."},

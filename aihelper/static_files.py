@@ -27,6 +27,7 @@ def register_static_file_handling(app: Flask) -> None:
         if request.endpoint != "static" or response.status_code != 200:
             return response
         if request.args.get("v"):
+            response.cache_control.no_cache = None
             response.cache_control.public = True
             response.cache_control.max_age = YEAR
             response.cache_control.immutable = True

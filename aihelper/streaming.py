@@ -158,6 +158,7 @@ def _persist(app: Flask, turn: PreparedTurn, content: str, reasoning: str, statu
                 status=status,
                 finish_reason=finish_reason,
                 usage=usage,
+                superseded_ids=turn.superseded_ids,
             )
         finally:
             db.session.remove()
@@ -217,14 +218,16 @@ def _generate_title(app: Flask, turn: PreparedTurn) -> None:
 def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, language: str) -> TurnRequest:
     """A TurnRequest from a websocket frame or an SSE request body; wrong types are refused."""
     session_id, model_ref = fields.get("session_id"), fields.get("model_id")
-    client_id, edit = fields.get("client_id"), fields.get("edit", False)
+    client_id, edit, message = fields.get("client_id"), fields.get("edit", False), fields.get("message")
     if (
         (session_id is not None and not isinstance(session_id, str))
         or (model_ref is not None and not isinstance(model_ref, int | str))
         or isinstance(model_ref, bool)
+        or (isinstance(model_ref, int) and not 0 < model_ref < 2**31)
         or (client_id is not None and not isinstance(client_id, str))
         or not isinstance(edit, bool)
-        or (kind == "chat" and not isinstance(fields.get("message"), str))
+        or (kind == "chat" and not isinstance(message, str))
+        or not all(_encodable(v) for v in (session_id, model_ref, client_id, message) if isinstance(v, str))
     ):
         raise ApiError(400, "bad_frame", t_in(language, "bad_frame"))
     return TurnRequest(
@@ -236,6 +239,15 @@ def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, langua
         client_id=client_id,
         edit=edit,
     )
+
+
+def _encodable(text: str) -> bool:
+    """False for strings with lone surrogates, which JSON allows and no database can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def existing_turn_frames(request: TurnRequest, language: str) -> Iterator[dict[str, Any]] | None:

@@ -433,3 +433,64 @@ def test_a_rename_before_the_generated_title_arrives_is_kept(chat, fake_provider
     time.sleep(1.0)  # the background title request has had its chance
     assert chat["user"].get(f"/api/chat/history?session_id={session_id}").json()["title"] == "my own name"
     socket.close()
+
+
+def test_a_failed_regenerate_keeps_the_previous_answer(chat, app, fake_provider):
+    socket = chat["user"].socket()
+    first = socket.chat("question", chat["model_id"])
+    session_id = first[0]["session_id"]
+    fake_provider.script(status=500)
+    socket.send(type="regenerate", session_id=session_id)
+    assert socket.receive_until_end()[-1]["code"] == "provider_down"
+    contents = [(m.role, m.content, m.status) for m in stored(app, session_id=session_id)]
+    assert ("assistant", "Hello from the fake provider.", "done") in contents, "the good answer survives"
+    socket.close()
+
+
+def test_client_ids_are_compared_exactly(chat, app):
+    socket = chat["user"].socket()
+    first = socket.chat("first message", chat["model_id"], client_id="Msg-1")
+    second = socket.chat("second message", chat["model_id"], client_id="msg-1 ")
+    assert second[0]["message_id"] != first[0]["message_id"]
+    assert [m.content for m in stored(app, role="user")] == ["first message", "second message"]
+    socket.close()
+
+
+def test_a_user_may_run_only_a_few_answers_at_once(chat, app, fake_provider):
+    fake_provider.script(tokens=["slow"] * 3, token_delay=0.5)
+    socket = chat["user"].socket()
+    for index in range(4):
+        socket.send(type="chat", message=f"parallel {index}", model_id=chat["model_id"], session_id=None)
+    frames = []
+    while sum(f["type"] in ("done", "error") for f in frames) < 4:
+        frames.append(socket.receive())
+    assert [f["code"] for f in frames if f["type"] == "error"] == ["too_many_turns"]
+    assert len(stored(app, role="assistant")) == 3
+    socket.close()
+
+
+def test_frames_no_database_can_store_get_an_error_and_the_socket_lives_on(chat):
+    socket = chat["user"].socket()
+    socket.client.send('{"type": "chat", "message": "\\ud800 lone surrogate", "model_id": "fake-model"}')
+    assert socket.receive()["code"] == "bad_frame"
+    socket.client.send("[" * 30000 + "]" * 30000)
+    assert socket.receive()["code"] == "bad_frame"
+    socket.send(type="resume", session_id="x", after=2**70)
+    assert socket.receive()["code"] == "bad_frame"
+    socket.send(type="ping")
+    assert socket.receive() == {"type": "pong"}
+    socket.close()
+
+
+def test_a_logout_elsewhere_ends_the_socket_at_its_next_ping(chat, live_server):
+    from simple_websocket import ConnectionClosed
+
+    socket = chat["user"].socket()
+    socket.send(type="ping")
+    assert socket.receive()["type"] == "pong"
+    chat["user"].http.post(live_server.url + "/api/logout")
+    socket.send(type="ping")
+    assert socket.receive()["code"] == "unauthorized"
+    with pytest.raises(ConnectionClosed) as closed:
+        socket.receive(timeout=5)
+    assert closed.value.reason == 1008

@@ -93,5 +93,7 @@ def avatar_file(name: str):
     if path is None:
         raise ApiError(404, "not_found", t("not_found"))
     response = send_file(path, mimetype="image/webp", max_age=86400)
+    response.cache_control.public = False
+    response.cache_control.private = True  # only its owner and admins may see it
     response.headers["Content-Disposition"] = "inline"
     return response

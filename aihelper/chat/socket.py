@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 # Close code for a login that ended while the socket was open (policy violation).
 CLOSE_LOGIN_ENDED = 1008
+# An idle socket re-checks its login this often, so a logout or a disabled account ends it.
+LOGIN_CHECK_SECONDS = 30
+# Beyond any real seq; also what Redis stream ids can hold.
+MAX_SEQ = 2**53
 
 
 @sock.route("/ws/chat", bp=bp)
@@ -82,9 +86,14 @@ class ChatConnection:
     def serve(self) -> None:
         try:
             while self.open:
-                raw = self.ws.receive()
+                raw = self.ws.receive(timeout=LOGIN_CHECK_SECONDS)
                 if raw is None:
-                    break
+                    with self.app.app_context():
+                        try:
+                            self.still_logged_in()
+                        finally:
+                            db.session.remove()
+                    continue
                 self.handle(raw)
         except ConnectionClosed:
             pass
@@ -101,27 +110,29 @@ class ChatConnection:
     def handle(self, raw: Any) -> None:
         try:
             frame = json.loads(raw) if isinstance(raw, str | bytes) else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             frame = None
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        if not isinstance(frame, dict) or frame.get("type") not in ("ping", "chat", "regenerate", "resume", "stop"):
             self.send_error("bad_frame", t_in(self.language, "bad_frame"))
             return
         kind = frame["type"]
-        if kind == "ping":
-            self.send({"type": "pong"})
-        elif kind in ("chat", "regenerate", "resume", "stop"):
-            with self.app.app_context():
-                try:
-                    if not self.still_logged_in():
-                        return
+        with self.app.app_context():
+            try:
+                if not self.still_logged_in():
+                    return
+                if kind == "ping":
+                    self.send({"type": "pong"})
+                else:
                     getattr(self, "on_" + kind)(frame)
-                except ApiError as refused:
-                    session_id = frame.get("session_id") if isinstance(frame.get("session_id"), str) else None
-                    self.send_error(refused.code, refused.message, session_id=session_id)
-                finally:
-                    db.session.remove()
-        else:
-            self.send_error("bad_frame", t_in(self.language, "bad_frame"))
+            except ApiError as refused:
+                session_id = frame.get("session_id") if isinstance(frame.get("session_id"), str) else None
+                self.send_error(refused.code, refused.message, session_id=session_id)
+            except Exception:
+                # Never a crash: the socket stays open and says what happened.
+                log.exception("websocket frame %r failed [request %s]", kind, self.request_id)
+                self.send_error("internal_error", t_in(self.language, "internal_error", request_id=self.request_id))
+            finally:
+                db.session.remove()
 
     def still_logged_in(self) -> bool:
         """A logout, password change or disabled account ends this socket at its next frame."""
@@ -159,9 +170,16 @@ class ChatConnection:
 
     def on_resume(self, frame: dict[str, Any]) -> None:
         session_id, after = frame.get("session_id"), frame.get("after", 0)
-        if not isinstance(session_id, str) or not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        if (
+            not isinstance(session_id, str)
+            or not isinstance(after, int)
+            or isinstance(after, bool)
+            or not 0 <= after <= MAX_SEQ
+        ):
             raise ApiError(400, "bad_frame", t_in(self.language, "bad_frame"))
         owned_session(self.user_id, session_id)  # someone else's id: 404, like one that does not exist
+        if session_id in self.following:
+            return  # already relayed on this socket: a second follower would only send everything twice
         frames = self.hub.follow(session_id, self.user_id, after)
         if frames is None:
             raise ApiError(409, "not_running", t_in(self.language, "not_running"))

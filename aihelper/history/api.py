@@ -12,6 +12,7 @@ from aihelper.history import bp
 from aihelper.i18n import t
 from aihelper.payload import json_object
 from aihelper.services import history
+from aihelper.streaming import live_hub
 
 
 @bp.get("/api/chat/history")
@@ -41,5 +42,7 @@ def api_update_session(session_id: str):
 @bp.delete("/api/chat/session/<path:session_id>")
 @login_required
 def api_delete_session(session_id: str):
+    # An answer still being generated for it stops: its provider call would be paid for nothing.
+    live_hub().request_stop(session_id, current_user.id)
     history.delete_session(current_user.id, session_id)
     return jsonify(message=t("deleted"))

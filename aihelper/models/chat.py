@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
-from aihelper.models.types import MYSQL_TABLE_OPTIONS, LongText, utcnow
+from aihelper.models.types import MYSQL_TABLE_OPTIONS, LongText, exact_string, utcnow
 
 # Message status values (API.md §3).
 DONE = "done"
@@ -68,6 +68,7 @@ class ChatMessage(db.Model):
     finish_reason: Mapped[str | None] = mapped_column(String(20))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
-    client_id: Mapped[str | None] = mapped_column(String(64))
+    # Compared byte for byte: "Msg-1" and "msg-1 " are different messages on MySQL too.
+    client_id: Mapped[str | None] = mapped_column(exact_string(64))
 
     session: Mapped[ChatSession] = relationship(back_populates="messages")

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
-from aihelper.models.chat import DONE, STALE_STREAMING, STREAMING
+from aihelper.models.chat import DONE, STALE_STREAMING, STOPPED, STREAMING
 from aihelper.models.types import utcnow
 from aihelper.models.user import ACTIVE
 from aihelper.services.history import owned_session
@@ -54,6 +54,8 @@ class PreparedTurn:
     api_key: str | None
     payload: dict[str, Any] = field(repr=False)
     first_message: str = field(default="", repr=False)
+    # Messages this turn replaces once its answer has arrived (regenerate, edit and resend).
+    superseded_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -150,6 +152,19 @@ def _is_busy(session_id: str) -> bool:
     )
 
 
+def _check_running_turns(user_id: int) -> None:
+    """Each running answer costs a provider call paid with the admin's key: a user may have only
+    a few at once (AIHELPER_MAX_RUNNING_TURNS), whatever the number of sockets or workers."""
+    running = db.session.scalar(
+        select(func.count())
+        .select_from(ChatMessage)
+        .where(ChatMessage.user_id == user_id, ChatMessage.status == STREAMING)
+        .where(ChatMessage.timestamp > utcnow() - STALE_STREAMING)
+    )
+    if running >= current_app.config["AIHELPER_MAX_RUNNING_TURNS"]:
+        raise ApiError(429, "too_many_turns", t("too_many_turns"))
+
+
 def _last_messages(session_id: str, count: int) -> list[ChatMessage]:
     rows = db.session.scalars(
         select(ChatMessage).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id.desc()).limit(count)
@@ -164,6 +179,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
     client_id = _check_client_id(request.client_id)
     message = _check_message(request.message) if request.kind == "chat" else None
     now = utcnow()
+    _check_running_turns(request.user_id)
 
     if request.session_id is None:
         if request.kind != "chat" or request.edit:
@@ -191,9 +207,10 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         model, provider = resolve_model(model_ref)
         is_new = False
 
-    history = _last_messages(session.session_id, 2)
-    if request.kind == "regenerate" or request.edit:
-        _drop_last_exchange(session.session_id, history, keep_question=request.kind == "regenerate")
+    last_two = _last_messages(session.session_id, 2)
+    # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
+    # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
+    superseded, question = _superseded_exchange(last_two, request)
 
     if request.kind == "chat":
         question = ChatMessage(
@@ -207,11 +224,6 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         )
         db.session.add(question)
         db.session.execute(update(User).where(User.id == request.user_id).values(message_count=User.message_count + 1))
-    else:
-        question = _last_messages(session.session_id, 1)[0] if history else None
-        if question is None or question.role != "user":
-            db.session.rollback()
-            raise ApiError(409, "nothing_to_regenerate", t("nothing_to_regenerate"))
 
     answer = ChatMessage(
         session_id=session.session_id,
@@ -233,7 +245,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         db.session.rollback()
         raise ApiError(409, "busy", t("busy")) from None
 
-    payload = _request_payload(session.session_id, answer.id, model)
+    payload = _request_payload(session.session_id, {answer.id, *superseded}, model)
     prepared = PreparedTurn(
         session_id=session.session_id,
         title=session.title,
@@ -246,36 +258,38 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         api_key=decrypt_key(provider.api_key),
         payload=payload,
         first_message=question.content,
+        superseded_ids=superseded,
     )
     db.session.commit()
     return prepared
 
 
-def _drop_last_exchange(session_id: str, last_two: list[ChatMessage], *, keep_question: bool) -> None:
-    """Regenerate drops the last answer; edit-and-resend drops the last question and its answer."""
-    if not last_two:
+def _superseded_exchange(
+    last_two: list[ChatMessage], request: TurnRequest
+) -> tuple[list[int], ChatMessage | None]:
+    """The ids a regenerate (the last answer) or an edit (the last question and its answer) will
+    replace, and for a regenerate the question to answer again."""
+    if request.kind == "chat" and not request.edit:
+        return [], None
+    last = last_two[-1] if last_two else None
+    question = last_two[0] if last is not None and last.role == "assistant" and len(last_two) == 2 else last
+    if question is None or question.role != "user":
+        db.session.rollback()
         raise ApiError(409, "nothing_to_regenerate", t("nothing_to_regenerate"))
-    last = last_two[-1]
-    doomed = []
-    if last.role == "assistant":
-        doomed.append(last.id)
-        if not keep_question and len(last_two) == 2 and last_two[0].role == "user":
-            doomed.append(last_two[0].id)
-    elif not keep_question:
-        doomed.append(last.id)
-    if keep_question and not doomed:
-        # Nothing answered yet (e.g. the answer was never stored): answer the last question again.
-        return
-    db.session.execute(delete(ChatMessage).where(ChatMessage.id.in_(doomed)))
+    answer_ids = [last.id] if last.role == "assistant" else []
+    if request.kind == "regenerate":
+        return answer_ids, question
+    return [question.id, *answer_ids], None
 
 
-def _request_payload(session_id: str, answer_id: int, model: ModelConfig) -> dict[str, Any]:
+def _request_payload(session_id: str, left_out: set[int], model: ModelConfig) -> dict[str, Any]:
     """The chat completion request: system prompt, the earlier messages that fit the model's
-    context setting, and the model's limits. The placeholder answer itself is left out."""
+    context setting, and the model's limits. The placeholder answer and the messages being
+    replaced are left out."""
     earlier = [
         m
-        for m in _last_messages(session_id, model.context_messages + 2)
-        if m.id != answer_id and m.content and m.status != STREAMING
+        for m in _last_messages(session_id, model.context_messages + 2 + len(left_out))
+        if m.id not in left_out and m.content and m.status != STREAMING
     ]
     earlier = earlier[-(model.context_messages + 1) :]  # the new question plus N earlier messages
     messages = [{"role": "system", "content": model.system_prompt}] if model.system_prompt else []
@@ -297,8 +311,10 @@ def finish_answer(
     status: str,
     finish_reason: str | None,
     usage: dict[str, int] | None,
+    superseded_ids: list[int] | None = None,
 ) -> None:
-    """Store the answer, once, with what was received, and mark the conversation active now."""
+    """Store the answer, once, with what was received, and mark the conversation active now.
+    A regenerated or edited exchange replaces the old one only when the new answer arrived."""
     now = utcnow()
     answer = db.session.get(ChatMessage, answer_id)
     if answer is None:  # the conversation was deleted while the answer streamed
@@ -309,6 +325,10 @@ def finish_answer(
     answer.finish_reason = finish_reason
     answer.prompt_tokens = usage.get("prompt_tokens") if usage else None
     answer.completion_tokens = usage.get("completion_tokens") if usage else None
+    if superseded_ids and status in (DONE, STOPPED):
+        db.session.execute(
+            delete(ChatMessage).where(ChatMessage.id.in_(superseded_ids), ChatMessage.session_id == answer.session_id)
+        )
     db.session.execute(update(ChatSession).where(ChatSession.session_id == answer.session_id).values(update_time=now))
     db.session.commit()
 

@@ -11,10 +11,12 @@
   class ChatSocket {
     /* onFrame(frame) for every server frame; onState('connecting' | 'open' | 'reconnecting');
      * onOpen() each time a connection is ready. */
-    constructor({ onFrame, onState, onOpen }) {
+    constructor({ onFrame, onState, onOpen, onTooBig }) {
       this.onFrame = onFrame;
       this.onState = onState;
       this.onOpen = onOpen;
+      // The server closed the socket over a frame too large to read: resending it would loop.
+      this.onTooBig = onTooBig;
       this.backoff = 500;
       this.ws = null;
       this.connect();
@@ -60,6 +62,7 @@
           window.location.href = '/login';
           return;
         }
+        if (event.code === 1009) this.onTooBig();
         this.onState('reconnecting');
         const delay = this.backoff + Math.random() * 300;
         this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);

@@ -49,6 +49,7 @@
   });
 
   const PAGE_SIZE = 30;
+  const MAX_FRAME_CHARS = 64 * 1024;
   const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
   const store = {
     get: (key, fallback) => { try { const v = localStorage.getItem('aihelper.' + key); return v === null ? fallback : JSON.parse(v); } catch (_e) { return fallback; } },
@@ -315,6 +316,10 @@
       const socket = new window.AIHelperChatSocket({
         onFrame: handleFrame,
         onState: (value) => { state.connection = value; },
+        onTooBig: () => {
+          const turn = pendingTurns.shift();
+          if (turn) refuseTurn(turn, t('tooLong'));
+        },
         onOpen: () => {
           for (const turn of pendingTurns) socket.send(turn.frame);
           for (const message of streams.values()) {
@@ -502,6 +507,11 @@
           type: 'chat', message: text, model_id: state.modelChoice, session_id: conversation.session_id,
           client_id: newClientId(), ...(edit ? { edit: true } : {}),
         };
+        if (JSON.stringify(frame).length > MAX_FRAME_CHARS) {
+          // Escaped control characters can make a message under the limit too big to send.
+          ElementPlus.ElMessage.error(t('tooLong'));
+          return;
+        }
         const question = messageFrom({ id: null, role: 'user', content: text, timestamp: new Date().toISOString() });
         const answer = messageFrom({ id: null, role: 'assistant', content: '', status: 'streaming', timestamp: new Date().toISOString() });
         answer.model_id = (allModels.value.find((m) => m.id === state.modelChoice) || {}).model_id;
@@ -646,8 +656,12 @@
           return;
         }
         const turn = pendingTurns.shift();
-        ElementPlus.ElMessage.error(frame.error);
-        if (!turn) return;
+        if (turn) refuseTurn(turn, frame.error);
+        else ElementPlus.ElMessage.error(frame.error);
+      }
+      /* A turn the server refused before it started: take it off the page, give the text back. */
+      function refuseTurn(turn, reason) {
+        ElementPlus.ElMessage.error(reason);
         const list = turn.conversation.messages;
         for (const message of [turn.question, turn.answer]) {
           const at = list.indexOf(message);
@@ -655,6 +669,10 @@
         }
         if (turn.draft !== null && !state.draft) state.draft = turn.draft;
         if (!turn.conversation.session_id && state.current === turn.conversation) state.current = null;
+        // A refused regenerate or edit changed nothing on the server: show what is stored.
+        if ((turn.edit || !turn.question) && turn.conversation.session_id && state.current === turn.conversation) {
+          openSession(turn.conversation.session_id, false);
+        }
       }
 
       // --- scrolling ----------------------------------------------------------------------------
