@@ -264,9 +264,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
     return prepared
 
 
-def _superseded_exchange(
-    last_two: list[ChatMessage], request: TurnRequest
-) -> tuple[list[int], ChatMessage | None]:
+def _superseded_exchange(last_two: list[ChatMessage], request: TurnRequest) -> tuple[list[int], ChatMessage | None]:
     """The ids a regenerate (the last answer) or an edit (the last question and its answer) will
     replace, and for a regenerate the question to answer again."""
     if request.kind == "chat" and not request.edit:

@@ -44,25 +44,27 @@ def _limited(value: str, label_key: str, max_length: int | None) -> str:
 
 
 def integer(values: dict[str, Any], name: str, label_key: str, low: int, high: int, default: int) -> int:
-    value = values.get(name, default)
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or (isinstance(value, float) and not value.is_integer()) or not low <= number <= high:
-        raise _invalid("out_of_range", "out_of_range", field=t(label_key), low=low, high=high)
-    return number
+    return _number(values, name, label_key, low, high, default, _whole)
 
 
 def decimal(values: dict[str, Any], name: str, label_key: str, low: float, high: float, default: float) -> float:
+    return _number(values, name, label_key, low, high, default, float)
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(value)
+    return int(value)
+
+
+def _number(values: dict[str, Any], name: str, label_key: str, low, high, default, convert):
+    """A number within [low, high]; absent or empty means `default`; flags are not numbers."""
     value = values.get(name, default)
     if value in (None, ""):
         return default
     try:
-        number = float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+        number = None if isinstance(value, bool) else convert(value)
+    except (TypeError, ValueError, OverflowError):
         number = None
     if number is None or number != number or not low <= number <= high:  # number != number: NaN
         raise _invalid("out_of_range", "out_of_range", field=t(label_key), low=low, high=high)

@@ -65,19 +65,22 @@ def make_preview(content: str | None) -> str:
     return " ".join((content or "").split())[:PREVIEW_LENGTH]
 
 
-def session_summary(session: ChatSession, preview: str | None = None) -> dict[str, Any]:
-    """The list object. Without `preview`, the last message is read for it (one query)."""
-    if preview is None:
-        preview = _previews([session.session_id]).get(session.session_id, "")
+def _session_fields(session: ChatSession) -> dict[str, Any]:
     return {
         "session_id": session.session_id,
         "title": session.title,
         "model_id": session.model_id,
         "create_time": iso_utc(session.create_time),
         "update_time": iso_utc(session.update_time),
-        "preview": preview,
         "pinned": bool(session.pinned),
     }
+
+
+def session_summary(session: ChatSession, preview: str | None = None) -> dict[str, Any]:
+    """The list object. Without `preview`, the last message is read for it (one query)."""
+    if preview is None:
+        preview = _previews([session.session_id]).get(session.session_id, "")
+    return {**_session_fields(session), "preview": preview}
 
 
 def reported_status(message: ChatMessage) -> str:
@@ -116,12 +119,7 @@ def conversation(user_id: int, session_id: str) -> dict[str, Any]:
     """GET /api/chat/history?session_id=X."""
     session = owned_session(user_id, session_id)
     return {
-        "session_id": session.session_id,
-        "title": session.title,
-        "model_id": session.model_id,
-        "create_time": iso_utc(session.create_time),
-        "update_time": iso_utc(session.update_time),
-        "pinned": bool(session.pinned),
+        **_session_fields(session),
         "conversation": conversation_messages(session.session_id),
     }
 
