@@ -53,9 +53,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench-password-1"
+PASSWORD = "bench-password-1"  # noqa: S105 - throwaway accounts in a temporary database
 MODEL_ID = "fake-model"
-FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"  # noqa: S105 - a hash method, not a secret
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 DEFAULT_MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
 
@@ -111,6 +111,24 @@ def expected_tokens(count: int) -> list[str]:
     return [(f"词{i}，" if i % 10 == 9 else f"tok{i} ") for i in range(count)]
 
 
+def code_version() -> str:
+    """The app code measured: the commit, and whether files under aihelper/ differ from it."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown (no git)"
+    try:
+        head = subprocess.run(  # noqa: S603 - fixed arguments
+            [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(  # noqa: S603 - fixed arguments
+            [git, "status", "--porcelain", "--", "aihelper"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    changed = [line for line in dirty if line.strip()]
+    return f"{head or '?'}" + (f" + {len(changed)} uncommitted file(s) under aihelper/" if changed else "")
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -151,6 +169,64 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
+def listen_overflows() -> int:
+    """TcpExtListenOverflows: connections dropped because a listener's accept queue was full (the
+    client then waits for SYN-ACK retransmits: 1 s, 3 s, 7 s … show up as TTFT)."""
+    try:
+        with open("/proc/net/netstat") as netstat:
+            lines = netstat.read().splitlines()
+    except OSError:
+        return 0
+    for header, values in zip(lines[::2], lines[1::2], strict=False):
+        if header.startswith("TcpExt:"):
+            fields = dict(zip(header.split()[1:], values.split()[1:], strict=False))
+            return int(fields.get("ListenOverflows", 0))
+    return 0
+
+
+class QueueWatch:
+    """Samples the accept queues of the listeners we care about (`ss -ltn`: Recv-Q = connections
+    waiting for accept(), Send-Q = backlog) while a phase runs; reports the fullest each got."""
+
+    def __init__(self, ports: dict[int, str], every: float = 0.25):
+        self.ports = ports
+        self.every = every
+        self.peak: dict[str, tuple[int, int]] = {}
+        self.task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(OSError):
+                process = await asyncio.create_subprocess_exec(
+                    "ss", "-ltnH", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+                )
+                out, _ = await process.communicate()
+                for line in out.decode(errors="replace").splitlines():
+                    fields = line.split()
+                    if len(fields) < 4:
+                        continue
+                    port = int(fields[3].rsplit(":", 1)[-1]) if fields[3].rsplit(":", 1)[-1].isdigit() else 0
+                    name = self.ports.get(port)
+                    if name is not None:
+                        queued, backlog = int(fields[1]), int(fields[2])
+                        if queued >= self.peak.get(name, (0, 0))[0]:
+                            self.peak[name] = (queued, backlog)
+            await asyncio.sleep(self.every)
+
+    def start(self) -> None:
+        if shutil.which("ss"):
+            self.peak = {}
+            self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> dict[str, tuple[int, int]]:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+        return {name: peak for name, peak in self.peak.items() if peak[0]}
+
+
 class CpuMeter:
     """CPU seconds used by the load generator, the provider, gunicorn (master + workers), the database
     server and Redis between start() and stop()."""
@@ -167,23 +243,44 @@ class CpuMeter:
         if with_redis:
             found_redis = _pids_named("redis-server")
             self.groups["redis"] = lambda: found_redis
+        self.master = gunicorn_pid
+        self.machine_before = 0.0
         self.before: dict[str, dict[int, float]] = {}
         self.t0 = 0.0
 
     def _sample(self) -> dict[str, dict[int, float]]:
         return {name: {pid: _proc_cpu(pid) for pid in pids()} for name, pids in self.groups.items()}
 
+    @staticmethod
+    def _machine_busy() -> float:
+        """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(v) for v in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return 0.0
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
     def start(self) -> None:
         self.before = self._sample()
+        self.machine_before = self._machine_busy()
         self.t0 = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         after = self._sample()
         wall = max(time.monotonic() - self.t0, 1e-9)
+        machine = 100.0 * (self._machine_busy() - self.machine_before) / wall
         usage = {}
         for name, pids in after.items():
-            used = sum(cpu - self.before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
-            usage[name] = 100.0 * used / wall  # % of one core
+            used = {pid: cpu - self.before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items()}
+            usage[name] = 100.0 * sum(used.values()) / wall  # % of one core
+            if name == "gunicorn":  # per worker: is one worker saturated while the other idles?
+                for number, pid in enumerate(sorted(p for p in pids if p != self.master), start=1):
+                    usage[f"worker{number}"] = 100.0 * used[pid] / wall
+        ours = sum(value for name, value in usage.items() if not name.startswith("worker"))
+        # Anything else running on the machine meanwhile (another test suite, say) skews the figures.
+        usage["other processes"] = max(0.0, machine - ours)
         return usage
 
 
@@ -191,12 +288,45 @@ class CpuMeter:
 # the fake provider, in its own process
 
 
+class _PollSelect:
+    """Stands in for the `select` module inside tests/fake_provider.py (provider process only):
+    select.select() on the read list through poll(), which has no FD_SETSIZE limit."""
+
+    def __getattr__(self, name: str) -> Any:
+        import select
+
+        return getattr(select, name)
+
+    @staticmethod
+    def select(rlist, wlist, xlist, timeout=None):
+        import select
+
+        if wlist or xlist:
+            return select.select(rlist, wlist, xlist, timeout)
+        poller = select.poll()
+        by_fd = {}
+        for item in rlist:
+            fd = item if isinstance(item, int) else item.fileno()
+            if fd < 0:
+                raise ValueError("file descriptor cannot be a negative integer")
+            by_fd[fd] = item
+            poller.register(fd, select.POLLIN | select.POLLPRI)
+        events = poller.poll(None if timeout is None else max(0.0, timeout) * 1000)
+        ready = [by_fd[fd] for fd, _ in events if fd in by_fd]
+        return ready, [], []
+
+
 def serve_provider(config_json: str) -> None:
     """Entry point of the provider process: prints its port, serves until stdin closes."""
     config = json.loads(config_json)
     sys.path.insert(0, str(ROOT))
+    import tests.fake_provider as fake_provider_module
     from tests.fake_provider import FakeProvider
 
+    # The fake provider waits between tokens with select.select(), which cannot watch a file
+    # descriptor >= 1024 (FD_SETSIZE): past ~1000 open connections its handlers fail that call
+    # and cut their streams. Give the module a poll()-based select with the same meaning.
+    fake_provider_module.select = _PollSelect()
     raise_fd_limit()
     provider = FakeProvider(models=[MODEL_ID])
     provider.start()
@@ -246,7 +376,7 @@ class Processes:
 
 def start_provider(procs: Processes, tokens: list[str], token_delay: float, first_token_delay: float) -> None:
     config = json.dumps({"tokens": tokens, "token_delay": token_delay, "first_token_delay": first_token_delay})
-    procs.provider = subprocess.Popen(
+    procs.provider = subprocess.Popen(  # noqa: S603 - our own interpreter and script
         [sys.executable, str(Path(__file__).resolve()), "--serve-provider", config],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -277,7 +407,7 @@ def prepare_database(args) -> str:
             connection.execute(
                 text(f"CREATE DATABASE `{args.mysql_db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
             )
-    except Exception as error:  # noqa: BLE001 - tell how to get it and stop
+    except Exception as error:
         raise SystemExit(
             f"MariaDB not reachable at {args.mysql_server} ({type(error).__name__}); start it with: "
             "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd"
@@ -410,7 +540,7 @@ def set_up_app(base_url: str, provider_port: int, users: int) -> tuple[list[str]
                     json={"username": f"bench_u{index:05d}", "password": PASSWORD},
                     timeout=60,
                 )
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 last = repr(error)
             else:
                 if reply.status_code == 201:
@@ -628,6 +758,9 @@ class PhaseResult:
     wall: float
     cpu: dict[str, float]
     setup_errors: int = 0
+    overflows: int = 0  # listen-queue overflows on this machine during the phase (connects included)
+    queues: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # peak accept queue
+    spread: dict[int, int] = dataclasses.field(default_factory=dict)  # app: sockets per worker pid
     stored: dict[str, Any] | None = None
     unmeasured: list[Stream] = dataclasses.field(default_factory=list)  # warm-up turns: stored, not timed
 
@@ -646,7 +779,7 @@ async def gather_bounded(coros, limit: int) -> list[Any]:
         async with semaphore:
             try:
                 return await coro
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 return error
 
     return await asyncio.gather(*(one(c) for c in coros))
@@ -663,10 +796,19 @@ async def run_concurrent(
     phase_timeout: float,
     meter: CpuMeter,
     connect_concurrency: int,
+    queues: QueueWatch | None = None,
+    after_connect=None,
 ) -> PhaseResult:
     """Open `count` connections first, then start every stream at once (or spread over `ramp`)."""
     results = [Stream(i, client_id=f"bench-{uuid.uuid4().hex}") for i in range(count)]
+    overflows_before = listen_overflows()
+    if queues is not None:
+        queues.start()
     opened = await gather_bounded([connect(i) for i in range(count)], connect_concurrency)
+    # A TCP connect completes in the kernel before the server accept()s it; give a busy server
+    # time to take every connection off its queue before the clock starts.
+    await asyncio.sleep(1.0)
+    spread = after_connect() if after_connect is not None else None
     setup_errors = 0
     for result, conn in zip(results, opened, strict=True):
         if isinstance(conn, BaseException):
@@ -679,7 +821,7 @@ async def run_concurrent(
             await asyncio.sleep(ramp * i / count)
         try:
             await stream(conn, results[i])
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             results[i].error = describe_error(error)
 
     meter.start()
@@ -700,7 +842,39 @@ async def run_concurrent(
                 closing = close(conn)
                 if closing is not None:
                     await closing
-    return PhaseResult(label, results, wall, cpu, setup_errors)
+    peaks = await queues.stop() if queues is not None else {}
+    phase = PhaseResult(label, results, wall, cpu, setup_errors, listen_overflows() - overflows_before, peaks)
+    phase.spread = spread or {}
+    return phase
+
+
+def sockets_per_worker(procs: Processes) -> dict[int, int]:
+    """Established connections on the app's port, per gunicorn worker pid (`ss -tnp`)."""
+    ss = shutil.which("ss")
+    if ss is None:
+        return {}
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed arguments
+            [ss, "-tnpH", "state", "established", f"( sport = :{procs.app_port} )"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    counts: Counter[int] = Counter()
+    for pid in re.findall(r"pid=(\d+)", out):
+        counts[int(pid)] += 1
+    return dict(sorted(counts.items()))
+
+
+def queue_watch(procs: Processes, args) -> QueueWatch:
+    ports = {procs.provider_port: "provider", procs.app_port: "gunicorn"}
+    if args.redis_url:
+        ports[int(re.search(r":(\d+)(?:/|$)", args.redis_url.split("@")[-1]).group(1))] = "redis"
+    if args.database == "mariadb":
+        ports[int(re.search(r":(\d+)(?:/|$)", args.mysql_server.split("@")[-1]).group(1))] = "mariadb"
+    return QueueWatch(ports)
 
 
 async def direct_phase(args, procs: Processes, count: int, meter: CpuMeter) -> PhaseResult:
@@ -722,6 +896,7 @@ async def direct_phase(args, procs: Processes, count: int, meter: CpuMeter) -> P
         phase_timeout=args.phase_timeout,
         meter=meter,
         connect_concurrency=200,
+        queues=queue_watch(procs, args),
     )
 
 
@@ -742,6 +917,8 @@ async def app_phase(args, procs: Processes, count: int, cookies: list[str], mete
         phase_timeout=args.phase_timeout,
         meter=meter,
         connect_concurrency=100,
+        queues=queue_watch(procs, args),
+        after_connect=lambda: sockets_per_worker(procs),
     )
 
 
@@ -757,7 +934,7 @@ async def sequential_phases(args, procs: Processes, turns: int, cookie: str, met
                 meter.start()
                 started = time.perf_counter()
             await conn.stream(result, f"bench question {result.index}", args.timeout)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             result.error = describe_error(error)
         finally:
             conn.close()
@@ -775,7 +952,7 @@ async def sequential_phases(args, procs: Processes, turns: int, cookie: str, met
             try:
                 await ws_turn(ws, result, f"bench question {result.index}", session_id, args.timeout)
                 session_id = session_id or result.session_id
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 result.error = describe_error(error)
                 if ws.state.name != "OPEN":
                     ws = await open_socket(procs.app_port, cookie, args.deflate, args.timeout)
@@ -889,6 +1066,9 @@ def summarise(phase: PhaseResult) -> dict[str, Any]:
         "tokens": tokens,
         "tokens_per_s": tokens / span if span else None,
         "wall": phase.wall,
+        "listen_overflows": phase.overflows,
+        "accept_queue_peaks": phase.queues,
+        "sockets_per_worker": phase.spread,
         "cpu": phase.cpu,
         "stored": phase.stored,
     }
@@ -902,7 +1082,11 @@ def print_report(title: str, direct: dict[str, Any], app: dict[str, Any]) -> Non
     def row(name: str, key: str, *, ms: bool = True, ratio: bool = True, added: bool = True) -> str:
         d, a = direct.get(key), app.get(key)
         if ms:
-            cells = [fmt_ms(d), fmt_ms(a), (f"{(a - d) * 1000:+.1f}" if added and d is not None and a is not None else "")]
+            cells = [
+                fmt_ms(d),
+                fmt_ms(a),
+                (f"{(a - d) * 1000:+.1f}" if added and d is not None and a is not None else ""),
+            ]
         else:
             cells = [
                 "—" if d is None else f"{d:,.0f}",
@@ -939,6 +1123,18 @@ def print_report(title: str, direct: dict[str, Any], app: dict[str, Any]) -> Non
         print(f"  stored: {stored['match']}/{stored['of']} answers match{extra}")
         if stored["streaming_rows_left"]:
             print(f"  answers still 'streaming' in the database: {stored['streaming_rows_left']}")
+    if direct["listen_overflows"] or app["listen_overflows"]:
+        print(
+            f"  listen-queue overflows (TcpExtListenOverflows): direct {direct['listen_overflows']}, "
+            f"app {app['listen_overflows']} — dropped connects wait 1 s, 3 s, 7 s for a retry"
+        )
+    if app["sockets_per_worker"]:
+        spread = ", ".join(f"pid {pid}: {n}" for pid, n in app["sockets_per_worker"].items())
+        print(f"  websockets per gunicorn worker: {spread}")
+    for label, summary in (("direct", direct), ("app", app)):
+        if summary["accept_queue_peaks"]:
+            peaks = ", ".join(f"{n} {q}/{b}" for n, (q, b) in summary["accept_queue_peaks"].items())
+            print(f"  fullest accept queues during {label} (waiting/backlog): {peaks}")
     for label, summary in (("direct", direct), ("app", app)):
         cpu = ", ".join(f"{name} {value:.0f}%" for name, value in summary["cpu"].items())
         print(f"  cpu during {label} ({summary['wall']:.1f} s, % of one core): {cpu}")
@@ -947,36 +1143,88 @@ def print_report(title: str, direct: dict[str, Any], app: dict[str, Any]) -> Non
 ACCESS_LINE = re.compile(r'^\S+ - \S+ \[[^\]]+\] "(\S+) (\S+?)(?:\?\S*)? [^"]*" (\d{3})')
 
 
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b(?::|$)")
+TRACEBACK_CONTINUATION = ("Traceback (most recent call last):", "During handling of", "The above exception")
+APP_FRAME = re.compile(r'File "[^"]*/(aihelper/[^"]+)", line (\d+), in (\S+)')
+
+
+def _log_blocks(lines: list[str]) -> list[list[str]]:
+    """Group log lines into records: a header line plus its traceback, if any."""
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    in_traceback = False
+    for line in lines:
+        if line.startswith(TRACEBACK_CONTINUATION):
+            if current is None:
+                current = []
+                blocks.append(current)
+            current.append(line)
+            in_traceback = True
+        elif line.startswith((" ", "\t")) and current is not None:
+            current.append(line)
+        elif in_traceback and current is not None and EXCEPTION_LINE.match(line):
+            current.append(line)  # the exception that ends a traceback (chained ones go on)
+        else:
+            current = [line]
+            blocks.append(current)
+            in_traceback = False
+    return blocks
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\d+", "N", re.sub(r"\b[0-9a-f]{12,}\b", "H", text))
+
+
 def summarise_log(path: Path | None) -> None:
+    """Request counts from the access log, then every other record that is not INFO, grouped: its
+    header, the app's frames in its traceback and the exception it ended with."""
     if path is None or not path.exists():
         return
     statuses: Counter[str] = Counter()
-    notable: Counter[str] = Counter()
-    examples: dict[str, str] = {}
+    others: list[str] = []
     for line in path.read_text(errors="replace").splitlines():
         access = ACCESS_LINE.match(line)
         if access:
             statuses[f"{access.group(1)} {access.group(2)} {access.group(3)}"] += 1
+        elif line.strip():
+            others.append(line)
+    groups: Counter[tuple[str, tuple[str, ...], str]] = Counter()
+    example: dict[tuple[str, tuple[str, ...], str], str] = {}
+    for block in _log_blocks(others):
+        header = block[0]
+        has_traceback = any(line.startswith("Traceback") for line in block)
+        if not has_traceback and ("[INFO]" in header or " INFO " in header):
             continue
-        if not line.strip() or "[INFO]" in line or " INFO " in line:
-            continue
-        key = re.sub(r"\d+", "N", line)[:160]
-        notable[key] += 1
-        examples.setdefault(key, line)
+        frames = tuple(
+            dict.fromkeys(f"{m.group(1)}:{m.group(2)} {m.group(3)}" for m in map(APP_FRAME.search, block) if m)
+        )
+        raised = [line for line in block if EXCEPTION_LINE.match(line)]
+        key = (_normalise(header)[:200], frames, raised[-1][:200] if raised else "")
+        groups[key] += 1
+        example.setdefault(key, header)
     print()
     print(f"== gunicorn log ({path})")
     print("  requests: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
-    if not notable:
+    if not groups:
         print("  no warnings or errors")
-    for key, count in notable.most_common(25):
-        print(f"  {count:>6} × {examples[key][:300]}")
+    for key, count in groups.most_common(15):
+        _, frames, raised = key
+        print(f"  {count:>5} × {example[key][:220]}")
+        for frame in frames[-6:]:
+            print(f"            {frame}")
+        if raised:
+            print(f"            => {raised}")
+    if len(groups) > 15:
+        print(f"  … and {sum(groups.values()) - sum(c for _, c in groups.most_common(15))} more records")
 
 
 # --------------------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="ttft")
     parser.add_argument("--streams", help="concurrent streams (ttft: sequential turns); a list runs phases: 500,1000")
     parser.add_argument("--tokens", type=int, help="tokens per answer")
@@ -1023,7 +1271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_provider:
         serve_provider(args.serve_provider)
         return 0
-    soft, hard = raise_fd_limit()
+    soft, _hard = raise_fd_limit()
     needed = 2 * max(args.stream_counts) + 200
     if soft < needed:
         raise SystemExit(f"file descriptor limit {soft} < {needed}: raise `ulimit -n`")
@@ -1041,7 +1289,8 @@ def main(argv: list[str] | None = None) -> int:
             f"scenario {args.scenario}: {args.tokens} tokens, {args.token_delay * 1000:g} ms apart, first after "
             f"{args.first_token_delay * 1000:g} ms; {args.database}; {args.workers} gunicorn worker(s); "
             f"redis {'on' if args.redis_url else 'off'}; deflate {'on' if args.deflate else 'off'}; "
-            f"auto title {'off' if args.no_auto_title else 'on'}; fd limit {soft}; {os.cpu_count()} cores"
+            f"auto title {'off' if args.no_auto_title else 'on'}; fd limit {soft}; {os.cpu_count()} cores; "
+            f"code {code_version()}"
         )
         log(description)
         start_provider(procs, tokens, args.token_delay, args.first_token_delay)
@@ -1050,8 +1299,10 @@ def main(argv: list[str] | None = None) -> int:
             prepare_redis(args.redis_url)
         start_gunicorn(procs, args, database_url)
         base_url = f"http://127.0.0.1:{procs.app_port}"
-        log(f"provider on :{procs.provider_port} (pid {procs.provider.pid}), app on :{procs.app_port} "
-            f"(pid {procs.gunicorn.pid}, workers {procs.worker_pids})")
+        log(
+            f"provider on :{procs.provider_port} (pid {procs.provider.pid}), app on :{procs.app_port} "
+            f"(pid {procs.gunicorn.pid}, workers {procs.worker_pids})"
+        )
         cookies, took = set_up_app(base_url, procs.provider_port, args.users)
         log(f"registered {args.users} user(s) in {took:.1f} s")
         meter = CpuMeter(procs.provider.pid, procs.gunicorn.pid, args.database, bool(args.redis_url))
@@ -1075,6 +1326,9 @@ def main(argv: list[str] | None = None) -> int:
             return phases
 
         for title, direct, app in asyncio.run(run_all()):
+            for stream in direct.streams + app.streams:
+                if stream.error is None and "".join(stream.parts) != expected:
+                    stream.error = "received text differs"
             checked = app.streams + app.unmeasured
             app.stored = check_stored(database_url, checked, expected)
             d, a = summarise(direct), summarise(app)
