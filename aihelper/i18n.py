@@ -182,6 +182,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "同时生成的回答太多，请等其中一个结束",
         "en": "Too many answers are being generated at once; wait for one to finish.",
     },
+    "stream_lost": {
+        "zh": "实时连接中断，回答仍会保存，请稍后重新打开对话",
+        "en": "The live stream broke; the answer is still being saved. Reopen the conversation shortly.",
+    },
     "answer_failed": {"zh": "这条回答生成失败", "en": "This answer failed."},
     "bad_frame": {"zh": "无法识别的消息格式", "en": "This message could not be understood."},
     "cut_off": {"zh": "回答达到最大长度被截断", "en": "The answer was cut off at the model's max tokens."},

@@ -326,10 +326,11 @@ end
 return 1
 """
 
-# redis-py 8 raises instead of waiting once a pool has 100 connections; a gevent worker can have more
-# commands in flight at a burst. Connections are still only opened on demand. A max_connections in
-# REDIS_URL wins.
-MAX_CONNECTIONS = 1000
+# A plain redis-py pool raises once all its connections are busy, which at a burst of a thousand
+# streams killed publishes; a blocking pool makes a command wait its turn instead. Connections are
+# still only opened on demand. A max_connections in REDIS_URL wins.
+MAX_CONNECTIONS = 200
+POOL_WAIT_SECONDS = 30
 READ_COUNT = 1000
 # A crashed process's waker key disappears on its own.
 WAKER_KEY_TTL = 600.0
@@ -641,7 +642,10 @@ class RedisHub(LiveHub):
     def __init__(self, redis_url: str, *, linger: float = LINGER, lock_ttl: float = LOCK_TTL) -> None:
         self.linger = linger
         self.lock_ttl = lock_ttl
-        self.redis = redis.Redis.from_url(redis_url, max_connections=MAX_CONNECTIONS)
+        pool = redis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS
+        )
+        self.redis = redis.Redis(connection_pool=pool)
         self.begin_script = self.redis.register_script(_BEGIN)
         self.release_script = self.redis.register_script(_RELEASE)
         socket_timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")

@@ -37,6 +37,9 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL never corrupts the database and survives a crash of the app; only a
+            # power cut can undo the last commits. It saves an fsync on every turn's commits.
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 

@@ -108,7 +108,7 @@ def _generate(app: Flask, turn: PreparedTurn, generation: LiveGeneration, langua
                     }
                     if event.reasoning:
                         frame["reasoning"] = event.reasoning
-                    generation.publish(frame)
+                    _publish(generation, frame, turn, request_id)
                 elif isinstance(event, Done):
                     finish_reason, usage, completed = event.finish_reason, event.usage, True
             if not completed:  # the stream was closed by a stop request
@@ -135,9 +135,20 @@ def _generate(app: Flask, turn: PreparedTurn, generation: LiveGeneration, langua
         try:
             _persist(app, turn, answer_text, thinking, status, finish_reason, usage)
         finally:
-            generation.finish(_final_frame(turn, status, finish_reason, usage, failure, language, request_id))
+            try:
+                generation.finish(_final_frame(turn, status, finish_reason, usage, failure, language, request_id))
+            except Exception:
+                log.exception("ending the live stream of answer %s failed [request %s]", turn.answer_id, request_id)
         if status == DONE and turn.is_new_session and app.config["AIHELPER_AUTO_TITLE"]:
             _generate_title(app, turn)
+
+
+def _publish(generation: LiveGeneration, frame: dict[str, Any], turn: PreparedTurn, request_id: str) -> None:
+    """Relay one frame; a failing hub (Redis gone) must not cost the answer, which is still stored."""
+    try:
+        generation.publish(frame)
+    except Exception:
+        log.exception("relaying answer %s failed [request %s]; it is still stored", turn.answer_id, request_id)
 
 
 def _close_on_stop(generation: LiveGeneration, stream: Any, finished: threading.Event) -> None:

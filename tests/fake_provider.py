@@ -529,8 +529,10 @@ class _Handler(BaseHTTPRequestHandler):
             if remaining <= 0:
                 return "timeout"
             try:
-                readable, _, _ = select.select([self.connection], [], [], remaining)
-                if readable:
+                # poll, not select: select() fails for descriptors of 1024 and above (load tests).
+                poller = select.poll()
+                poller.register(self.connection, select.POLLIN | select.POLLHUP)
+                if poller.poll(remaining * 1000):
                     if self.connection.recv(1, socket.MSG_PEEK) == b"":
                         self._client_gone()
                         return "disconnected"

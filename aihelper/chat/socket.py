@@ -204,6 +204,11 @@ class ChatConnection:
             for frame in frames:
                 if not self.send(frame):
                     break
+        except Exception:
+            # The live stream broke (e.g. Redis went away); the answer is still being stored, so the
+            # page is told to read it from the history instead of waiting forever.
+            log.exception("relaying %s failed [request %s]", session_id, self.request_id)
+            self.send_error("stream_lost", t_in(self.language, "stream_lost"), session_id=session_id)
         finally:
             frames.close()
             if session_id:

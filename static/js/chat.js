@@ -648,6 +648,15 @@
           streams.delete(frame.message_id);
           return;
         }
+        if (frame.code === 'stream_lost') {
+          // The live relay broke; the answer is still stored by the server: read it from there.
+          for (const [id, message] of streams) if (message.sessionId === frame.session_id) streams.delete(id);
+          ElementPlus.ElMessage.warning(frame.error);
+          if (state.current && state.current.session_id === frame.session_id) {
+            setTimeout(() => openSession(frame.session_id, false), 3000);
+          }
+          return;
+        }
         if (frame.session_id && resuming.has(frame.session_id) && (frame.code === 'not_running' || frame.code === 'not_found')) {
           // The answer finished while we were away: show what was stored.
           resuming.delete(frame.session_id);
