@@ -28,15 +28,15 @@ def chat_page(page: Page, live_server, fake_provider, app):
         live_server.url + "/api/admin/providers",
         json={"name": "Fake AI", "base_url": fake_provider.base_url, "api_key": "sk-page-test-key-001"},
     ).json()
-    admin.http.post(
+    model = admin.http.post(
         live_server.url + "/api/admin/models",
         json={"provider_id": provider["id"], "model_id": "fake-model", "model_name": "Fake Model"},
-    )
+    ).json()
     user = ChatUser.register(live_server.url, "page_user")
     page.context.add_cookies([{"name": "aihelper_session", "value": user.cookie, "url": live_server.url}])
     page.goto(live_server.url + "/")
     expect(page.get_by_test_id("model-select")).to_be_visible()
-    return {"page": page, "url": live_server.url, "user": user, "admin": admin, "provider": provider}
+    return {"page": page, "url": live_server.url, "user": user, "admin": admin, "provider": provider, "model": model}
 
 
 def send(page: Page, text: str) -> None:
@@ -218,7 +218,8 @@ def test_hostile_text_from_every_source_stays_inert(chat_page, fake_provider, ap
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     # A hostile model display name, answer, conversation title and username.
     chat_page["admin"].http.put(
-        live_server.url + "/api/admin/models/1", json={"model_name": "<img src=x onerror=alert(1)>{{7*7}}"}
+        f"{live_server.url}/api/admin/models/{chat_page['model']['id']}",
+        json={"model_name": "<img src=x onerror=alert(1)>{{7*7}}"},
     )
     with app.app_context():
         db.session.execute(db.update(User).where(User.username == "page_user").values(username="{{7*7}}<b>x</b>"))
