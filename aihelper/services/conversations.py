@@ -207,7 +207,8 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         model, provider = resolve_model(model_ref)
         is_new = False
 
-    last_two = _last_messages(session.session_id, 2)
+    # A new conversation has no history to read (one query fewer before the first token).
+    last_two = [] if is_new else _last_messages(session.session_id, 2)
     # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
     # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
     superseded, question = _superseded_exchange(last_two, request)
@@ -245,7 +246,8 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         db.session.rollback()
         raise ApiError(409, "busy", t("busy")) from None
 
-    payload = _request_payload(session.session_id, {answer.id, *superseded}, model)
+    earlier = [question] if is_new else _context_messages(session.session_id, {answer.id, *superseded}, model)
+    payload = _request_payload(earlier, model)
     prepared = PreparedTurn(
         session_id=session.session_id,
         title=session.title,
@@ -280,16 +282,19 @@ def _superseded_exchange(last_two: list[ChatMessage], request: TurnRequest) -> t
     return [question.id, *answer_ids], None
 
 
-def _request_payload(session_id: str, left_out: set[int], model: ModelConfig) -> dict[str, Any]:
-    """The chat completion request: system prompt, the earlier messages that fit the model's
-    context setting, and the model's limits. The placeholder answer and the messages being
-    replaced are left out."""
+def _context_messages(session_id: str, left_out: set[int], model: ModelConfig) -> list[ChatMessage]:
+    """The new question plus the N earlier messages of the model's context setting; the
+    placeholder answer and the messages being replaced are left out."""
     earlier = [
         m
         for m in _last_messages(session_id, model.context_messages + 2 + len(left_out))
         if m.id not in left_out and m.content and m.status != STREAMING
     ]
-    earlier = earlier[-(model.context_messages + 1) :]  # the new question plus N earlier messages
+    return earlier[-(model.context_messages + 1) :]
+
+
+def _request_payload(earlier: list[ChatMessage], model: ModelConfig) -> dict[str, Any]:
+    """The chat completion request: system prompt, the context, and the model's limits."""
     messages = [{"role": "system", "content": model.system_prompt}] if model.system_prompt else []
     messages += [{"role": m.role, "content": m.content} for m in earlier]
     return {
