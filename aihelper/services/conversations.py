@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
@@ -139,29 +139,27 @@ def _lock_session(session: ChatSession) -> None:
     )
 
 
-def _is_busy(session_id: str) -> bool:
-    return (
-        db.session.scalar(
-            select(ChatMessage.id)
-            .where(ChatMessage.session_id == session_id, ChatMessage.status == STREAMING)
+def _running_turns(user_id: int) -> list[str]:
+    """The conversations in which this user has an answer generating now. A locking read, so it
+    sees turns committed since this transaction began (MySQL)."""
+    return list(
+        db.session.scalars(
+            select(ChatMessage.session_id)
+            .where(ChatMessage.user_id == user_id, ChatMessage.status == STREAMING)
             .where(ChatMessage.timestamp > utcnow() - STALE_STREAMING)
-            .limit(1)
-            .with_for_update()  # a locking read sees turns committed since this transaction began
+            .with_for_update()
         )
-        is not None
     )
 
 
-def _check_running_turns(user_id: int) -> None:
-    """Each running answer costs a provider call paid with the admin's key: a user may have only
-    a few at once (AIHELPER_MAX_RUNNING_TURNS), whatever the number of sockets or workers."""
-    running = db.session.scalar(
-        select(func.count())
-        .select_from(ChatMessage)
-        .where(ChatMessage.user_id == user_id, ChatMessage.status == STREAMING)
-        .where(ChatMessage.timestamp > utcnow() - STALE_STREAMING)
-    )
-    if running >= current_app.config["AIHELPER_MAX_RUNNING_TURNS"]:
+def _check_running_turns(running: list[str], session_id: str | None) -> None:
+    """One generation per conversation (409 busy); and since each running answer is a provider
+    call paid with the admin's key, only a few per user (AIHELPER_MAX_RUNNING_TURNS, 429)."""
+    if session_id is not None and session_id in running:
+        db.session.rollback()
+        raise ApiError(409, "busy", t("busy"))
+    if len(running) >= current_app.config["AIHELPER_MAX_RUNNING_TURNS"]:
+        db.session.rollback()
         raise ApiError(429, "too_many_turns", t("too_many_turns"))
 
 
@@ -179,11 +177,11 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
     client_id = _check_client_id(request.client_id)
     message = _check_message(request.message) if request.kind == "chat" else None
     now = utcnow()
-    _check_running_turns(request.user_id)
 
     if request.session_id is None:
         if request.kind != "chat" or request.edit:
             raise ApiError(404, "not_found", t("not_found"))
+        _check_running_turns(_running_turns(request.user_id), None)
         model, provider = resolve_model(request.model_ref)
         session = ChatSession(
             session_id=str(uuid.uuid4()),
@@ -198,20 +196,19 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
     else:
         session = owned_session(request.user_id, request.session_id)
         _lock_session(session)
-        if _is_busy(session.session_id):
-            db.session.rollback()
-            raise ApiError(409, "busy", t("busy"))
+        _check_running_turns(_running_turns(request.user_id), session.session_id)
         model_ref = (
             request.model_ref if request.model_ref not in (None, "") else (session.model_config_id or session.model_id)
         )
         model, provider = resolve_model(model_ref)
         is_new = False
 
-    # A new conversation has no history to read (one query fewer before the first token).
-    last_two = [] if is_new else _last_messages(session.session_id, 2)
+    # One read of the recent history serves both the exchange a regenerate or edit replaces and
+    # the request's context; a new conversation has none to read.
+    recent = [] if is_new else _last_messages(session.session_id, model.context_messages + 3)
     # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
     # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
-    superseded, question = _superseded_exchange(last_two, request)
+    superseded, question = _superseded_exchange(recent[-2:], request)
 
     if request.kind == "chat":
         question = ChatMessage(
@@ -246,8 +243,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         db.session.rollback()
         raise ApiError(409, "busy", t("busy")) from None
 
-    earlier = [question] if is_new else _context_messages(session.session_id, {answer.id, *superseded}, model)
-    payload = _request_payload(earlier, model)
+    payload = _request_payload(_context(recent, superseded, question, request.kind, model), model)
     prepared = PreparedTurn(
         session_id=session.session_id,
         title=session.title,
@@ -282,15 +278,16 @@ def _superseded_exchange(last_two: list[ChatMessage], request: TurnRequest) -> t
     return [question.id, *answer_ids], None
 
 
-def _context_messages(session_id: str, left_out: set[int], model: ModelConfig) -> list[ChatMessage]:
-    """The new question plus the N earlier messages of the model's context setting; the
-    placeholder answer and the messages being replaced are left out."""
-    earlier = [
-        m
-        for m in _last_messages(session_id, model.context_messages + 2 + len(left_out))
-        if m.id not in left_out and m.content and m.status != STREAMING
-    ]
-    return earlier[-(model.context_messages + 1) :]
+def _context(
+    recent: list[ChatMessage], superseded: list[int], question: ChatMessage, kind: str, model: ModelConfig
+) -> list[ChatMessage]:
+    """The question plus the N earlier messages of the model's context setting; the messages
+    being replaced and unfinished answers are left out."""
+    earlier = [m for m in recent if m.id not in superseded and m.content and m.status != STREAMING]
+    if kind == "regenerate":  # the question is the last of the recent messages
+        earlier = earlier[:-1]
+    kept = earlier[-model.context_messages :] if model.context_messages else []
+    return [*kept, question]
 
 
 def _request_payload(earlier: list[ChatMessage], model: ModelConfig) -> dict[str, Any]:
