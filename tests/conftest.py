@@ -8,6 +8,7 @@ test starts with empty tables.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -149,6 +150,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def die_with_parent() -> None:
+    """Runs in the server's process before exec: if the test run is killed (a timeout, Ctrl+C
+    twice), Linux sends the server SIGTERM instead of leaving it running."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -207,7 +215,9 @@ def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator
         "2",
     ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        )
     server = LiveServer(url=f"http://127.0.0.1:{port}", log_path=log_path)
     deadline = time.monotonic() + 30
     while True:
