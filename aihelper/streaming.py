@@ -20,6 +20,7 @@ from flask import Flask, current_app
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.fair_db import fair_share
 from aihelper.i18n import t_in
 from aihelper.live import LiveGeneration, LiveHub
 from aihelper.llm import Delta, Done, ProviderError, Timeouts
@@ -57,9 +58,12 @@ def start_turn(request: TurnRequest, *, language: str, request_id: str) -> Start
     """Store the question and a placeholder answer, then generate in the background.
 
     Raises ApiError for a refused turn (nothing stored, no provider call)."""
-    prepared = conversations.prepare_turn(request)
-    # No database connection is held while tokens flow.
-    db.session.remove()
+    with fair_share():
+        try:
+            prepared = conversations.prepare_turn(request)
+        finally:
+            # No database connection is held while tokens flow.
+            db.session.remove()
     app = current_app._get_current_object()
     generation = live_hub().begin(prepared.session_id, prepared.answer_id, request.user_id)
     if generation is None:  # the database lock makes this unreachable unless the hub lost state
@@ -160,10 +164,11 @@ def _close_on_stop(generation: LiveGeneration, stream: Any, finished: threading.
 
 
 def _persist(app: Flask, turn: PreparedTurn, content: str, reasoning: str, status: str, finish_reason, usage) -> None:
-    with app.app_context():
+    with app.app_context(), fair_share():
         try:
             conversations.finish_answer(
                 turn.answer_id,
+                turn.session_id,
                 content=content,
                 reasoning=reasoning,
                 status=status,
@@ -219,7 +224,7 @@ def _generate_title(app: Flask, turn: PreparedTurn) -> None:
     title = " ".join(re.sub(r"[*_`#>]+", "", title).split()).strip("\"'“”「」《》 ")[:60]
     if not title:
         return
-    with app.app_context():
+    with app.app_context(), fair_share():
         try:
             conversations.set_generated_title(turn.session_id, turn.title, title)
         finally:
@@ -263,7 +268,11 @@ def _encodable(text: str) -> bool:
 
 def existing_turn_frames(request: TurnRequest, language: str) -> Iterator[dict[str, Any]] | None:
     """For a repeated client_id: the frames the first request got (live if still generating)."""
-    existing = conversations.find_existing_turn(request.user_id, request.client_id)
+    if request.client_id is None:
+        return None
+    with fair_share():
+        existing = conversations.find_existing_turn(request.user_id, request.client_id)
+        answer = conversations.stored_answer(existing.answer_id) if existing and existing.answer_id else None
     if existing is None:
         return None
     start = {
@@ -273,7 +282,6 @@ def existing_turn_frames(request: TurnRequest, language: str) -> Iterator[dict[s
         "message_id": existing.answer_id,
         "model_id": existing.model_id,
     }
-    answer = conversations.stored_answer(existing.answer_id) if existing.answer_id else None
     live = (
         live_hub().follow(existing.session_id, request.user_id, 0) if answer and answer.status == "streaming" else None
     )

@@ -20,6 +20,7 @@ from simple_websocket import ConnectionClosed
 from aihelper.chat import bp
 from aihelper.errors import ApiError
 from aihelper.extensions import db, sock
+from aihelper.fair_db import fair_share
 from aihelper.i18n import current_language, t_in
 from aihelper.services import accounts
 from aihelper.services.conversations import TurnRequest
@@ -136,8 +137,9 @@ class ChatConnection:
 
     def still_logged_in(self) -> bool:
         """A logout, password change or disabled account ends this socket at its next frame."""
-        if accounts.load_login(self.login_token) is not None:
-            return True
+        with fair_share():
+            if accounts.load_login(self.login_token) is not None:
+                return True
         self.send_error("unauthorized", t_in(self.language, "unauthorized"))
         self.open = False
         self.ws.close(reason=CLOSE_LOGIN_ENDED)
