@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
@@ -131,11 +131,12 @@ def stored_answer(answer_id: int) -> ChatMessage | None:
     return db.session.get(ChatMessage, answer_id)
 
 
-def _lock_session(session: ChatSession) -> None:
-    """Serialise turns of one conversation across workers: the first write of the transaction
-    takes the row lock (MySQL) or the database write lock (SQLite) until commit."""
-    db.session.execute(
-        update(ChatSession).where(ChatSession.id == session.id).values(update_time=ChatSession.update_time)
+def _claim_session(session: ChatSession, model: ModelConfig, now) -> None:
+    """Mark the conversation active with this model. Being the transaction's first write, it also
+    serialises turns of one conversation across workers: it takes the row lock (MySQL) or the
+    database write lock (SQLite) until commit."""
+    db.session.connection().execute(
+        _CLAIM_SESSION, {"row_id": session.id, "now": now, "model": model.model_id, "config_id": model.id}
     )
 
 
@@ -161,6 +162,42 @@ def _check_running_turns(running: list[str], session_id: str | None) -> None:
     if len(running) >= current_app.config["AIHELPER_MAX_RUNNING_TURNS"]:
         db.session.rollback()
         raise ApiError(429, "too_many_turns", t("too_many_turns"))
+
+
+_MESSAGE_COLUMNS = ("session_id", "user_id", "role", "content", "timestamp", "status", "client_id", "model_id")
+_INSERT_MESSAGE = insert(ChatMessage.__table__)
+_COUNT_MESSAGE = (
+    update(User.__table__)
+    .where(User.__table__.c.id == bindparam("user_id"))
+    .values(message_count=User.__table__.c.message_count + 1)
+)
+_CLAIM_SESSION = (
+    update(ChatSession.__table__)
+    .where(ChatSession.__table__.c.id == bindparam("row_id"))
+    .values(update_time=bindparam("now"), model_id=bindparam("model"), model_config_id=bindparam("config_id"))
+)
+_FINISH_ANSWER = (
+    update(ChatMessage.__table__)
+    .where(ChatMessage.__table__.c.id == bindparam("answer_id"))
+    .values(
+        content=bindparam("content"),
+        reasoning=bindparam("reasoning"),
+        status=bindparam("status"),
+        finish_reason=bindparam("finish_reason"),
+        prompt_tokens=bindparam("prompt_tokens"),
+        completion_tokens=bindparam("completion_tokens"),
+    )
+)
+_TOUCH_SESSION = (
+    update(ChatSession.__table__)
+    .where(ChatSession.__table__.c.session_id == bindparam("touched_session"))
+    .values(update_time=bindparam("now"))
+)
+
+
+def _insert_message(connection, message: ChatMessage) -> int:
+    values = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
+    return connection.execute(_INSERT_MESSAGE, values).inserted_primary_key[0]
 
 
 def _last_messages(session_id: str, count: int) -> list[ChatMessage]:
@@ -189,18 +226,20 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
             title=first_words(message),
             create_time=now,
             update_time=now,
+            model_id=model.model_id,
+            model_config_id=model.id,
         )
         db.session.add(session)
         db.session.flush()
         is_new = True
     else:
         session = owned_session(request.user_id, request.session_id)
-        _lock_session(session)
-        _check_running_turns(_running_turns(request.user_id), session.session_id)
         model_ref = (
             request.model_ref if request.model_ref not in (None, "") else (session.model_config_id or session.model_id)
         )
         model, provider = resolve_model(model_ref)
+        _claim_session(session, model, now)
+        _check_running_turns(_running_turns(request.user_id), session.session_id)
         is_new = False
 
     # One read of the recent history serves both the exchange a regenerate or edit replaces and
@@ -210,6 +249,8 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
     # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
     superseded, question = _superseded_exchange(recent[-2:], request)
 
+    # Core inserts: the unit of work would cost more than the rest of the turn's database work.
+    connection = db.session.connection()
     if request.kind == "chat":
         question = ChatMessage(
             session_id=session.session_id,
@@ -220,28 +261,26 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
             status=DONE,
             client_id=client_id,
         )
-        db.session.add(question)
-        db.session.execute(update(User).where(User.id == request.user_id).values(message_count=User.message_count + 1))
+        try:
+            question.id = _insert_message(connection, question)
+        except IntegrityError:
+            # The same client_id arrived twice at once: the other request stores it.
+            db.session.rollback()
+            raise ApiError(409, "busy", t("busy")) from None
+        connection.execute(_COUNT_MESSAGE, {"user_id": request.user_id})
 
-    answer = ChatMessage(
-        session_id=session.session_id,
-        user_id=request.user_id,
-        role="assistant",
-        content="",
-        timestamp=now,
-        status=STREAMING,
-        model_id=model.model_id,
+    answer_id = _insert_message(
+        connection,
+        ChatMessage(
+            session_id=session.session_id,
+            user_id=request.user_id,
+            role="assistant",
+            content="",
+            timestamp=now,
+            status=STREAMING,
+            model_id=model.model_id,
+        ),
     )
-    db.session.add(answer)
-    session.update_time = now
-    session.model_id = model.model_id
-    session.model_config_id = model.id
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # The same client_id arrived twice at once: the other request stores it.
-        db.session.rollback()
-        raise ApiError(409, "busy", t("busy")) from None
 
     payload = _request_payload(_context(recent, superseded, question, request.kind, model), model)
     prepared = PreparedTurn(
@@ -249,7 +288,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         title=session.title,
         is_new_session=is_new,
         user_message_id=question.id,
-        answer_id=answer.id,
+        answer_id=answer_id,
         model_id=model.model_id,
         model_config_id=model.id,
         base_url=provider.base_url,
@@ -305,6 +344,7 @@ def _request_payload(earlier: list[ChatMessage], model: ModelConfig) -> dict[str
 
 def finish_answer(
     answer_id: int,
+    session_id: str,
     *,
     content: str,
     reasoning: str,
@@ -315,21 +355,27 @@ def finish_answer(
 ) -> None:
     """Store the answer, once, with what was received, and mark the conversation active now.
     A regenerated or edited exchange replaces the old one only when the new answer arrived."""
-    now = utcnow()
-    answer = db.session.get(ChatMessage, answer_id)
-    if answer is None:  # the conversation was deleted while the answer streamed
+    connection = db.session.connection()
+    stored = connection.execute(
+        _FINISH_ANSWER,
+        {
+            "answer_id": answer_id,
+            "content": content,
+            "reasoning": reasoning or None,
+            "status": status,
+            "finish_reason": finish_reason,
+            "prompt_tokens": usage.get("prompt_tokens") if usage else None,
+            "completion_tokens": usage.get("completion_tokens") if usage else None,
+        },
+    )
+    if stored.rowcount == 0:  # the conversation was deleted while the answer streamed
+        db.session.rollback()
         return
-    answer.content = content
-    answer.reasoning = reasoning or None
-    answer.status = status
-    answer.finish_reason = finish_reason
-    answer.prompt_tokens = usage.get("prompt_tokens") if usage else None
-    answer.completion_tokens = usage.get("completion_tokens") if usage else None
     if superseded_ids and status in (DONE, STOPPED):
         db.session.execute(
-            delete(ChatMessage).where(ChatMessage.id.in_(superseded_ids), ChatMessage.session_id == answer.session_id)
+            delete(ChatMessage).where(ChatMessage.id.in_(superseded_ids), ChatMessage.session_id == session_id)
         )
-    db.session.execute(update(ChatSession).where(ChatSession.session_id == answer.session_id).values(update_time=now))
+    connection.execute(_TOUCH_SESSION, {"touched_session": session_id, "now": utcnow()})
     db.session.commit()
 
 
