@@ -423,12 +423,15 @@ class _Handler(BaseHTTPRequestHandler):
 
         if b.first_token_delay:
             self._pause(b.first_token_delay)
+        # Chunks go out on a fixed schedule (the first + index × token_delay), not after relative
+        # sleeps, whose overshoot would add up and depend on how busy the machine is.
+        first_chunk_at = time.monotonic()
         for index, delta in enumerate(deltas):
             is_content = "content" in delta
             if is_content and sent_content == 0:
                 checkpoint()
             if index and b.token_delay:
-                self._pause(b.token_delay)
+                self._pause(max(0.0, first_chunk_at + index * b.token_delay - time.monotonic()))
             finish = b.finish_reason if index == len(deltas) - 1 else None
             self._send_event(b, chunk(delta, finish))
             if is_content:
