@@ -87,8 +87,10 @@ CREATE TABLE IF NOT EXISTS `chat_sessions` (
   `pinned` tinyint(1) NOT NULL,
   `create_time` datetime NOT NULL,
   `update_time` datetime NOT NULL,
+  `origin_id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_chat_sessions_session_id` (`session_id`),
+  UNIQUE KEY `uq_chat_sessions_user_id_origin_id` (`user_id`,`origin_id`),
   KEY `fk_chat_sessions_model_config_id_model_configs` (`model_config_id`),
   KEY `ix_chat_sessions_user_id_update_time` (`user_id`,`update_time`),
   CONSTRAINT `fk_chat_sessions_model_config_id_model_configs` FOREIGN KEY (`model_config_id`) REFERENCES `model_configs` (`id`) ON DELETE SET NULL,
@@ -117,8 +119,17 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   CONSTRAINT `fk_ai_chat_messages_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- The search index (aihelper/services/search.py): each message's search terms under FULLTEXT.
+CREATE TABLE IF NOT EXISTS `message_search` (
+  `message_id` bigint(20) NOT NULL,
+  `terms` mediumtext NOT NULL,
+  PRIMARY KEY (`message_id`),
+  FULLTEXT KEY `ft_message_search_terms` (`terms`),
+  CONSTRAINT `fk_message_search_message_id_ai_chat_messages` FOREIGN KEY (`message_id`) REFERENCES `ai_chat_messages` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('7c3d9a1e5b20');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('b41e7f0c9a12');

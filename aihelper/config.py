@@ -42,6 +42,8 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_TIMEOUT_TOTAL": float,
     "AIHELPER_FINISH_IN_BACKGROUND": _flag,
     "AIHELPER_AUTO_TITLE": _flag,
+    "AIHELPER_IMPORT_MAX_MB": int,
+    "AIHELPER_RETENTION_JOB": _flag,
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -75,6 +77,11 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_AUTO_TITLE": True,
     # flask-sock: a ping every 25 s keeps proxies from closing idle sockets; a frame over 64 KB
     # closes the socket with 1009.
+    # The largest conversations file a user may import (MB).
+    "AIHELPER_IMPORT_MAX_MB": 32,
+    # Each worker checks hourly whether the daily clean-up of conversations older than the
+    # admin's retention setting is due (one worker runs it); off, run `flask purge-history` instead.
+    "AIHELPER_RETENTION_JOB": True,
     "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 64 * 1024},
     "SESSION_COOKIE_NAME": "aihelper_session",
     "SESSION_COOKIE_HTTPONLY": True,

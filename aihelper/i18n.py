@@ -218,6 +218,46 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "无法识别的时区，请使用 IANA 时区名，例如 Asia/Shanghai",
         "en": "Unknown time zone; use an IANA name such as Asia/Shanghai.",
     },
+    # Search, several at once, export and import
+    "field_query": {"zh": "搜索内容", "en": "search text"},
+    "field_before": {"zh": "before", "en": "before"},
+    "query_too_long": {"zh": "搜索内容最多 {limit} 个字符", "en": "The search text can be at most {limit} characters."},
+    "field_session_ids": {"zh": "对话 ID 列表", "en": "conversation IDs"},
+    "invalid_session_ids": {
+        "zh": "session_ids 须为 1–{limit} 个对话 ID 的列表",
+        "en": "session_ids must be a list of 1 to {limit} conversation IDs.",
+    },
+    "deleted_count": {"zh": "已删除 {count} 个对话", "en": "Deleted {count} conversation(s)."},
+    "invalid_export_format": {"zh": "format 须为 md 或 json", "en": "format must be md or json."},
+    "import_too_large": {
+        "zh": "导入文件过大（最大 {limit} MB）",
+        "en": "The file to import is too large (at most {limit} MB).",
+    },
+    "import_not_json": {
+        "zh": "导入文件不是有效的 JSON（或嵌套过深）",
+        "en": "The file to import is not valid JSON (or is nested too deeply).",
+    },
+    "import_invalid": {
+        "zh": "导入文件格式不对：{where} {problem}",
+        "en": "The file to import is not an aihelper export: {where} {problem}",
+    },
+    "imported": {
+        "zh": "已导入 {added} 个对话（{skipped} 个已存在，已跳过）",
+        "en": "Imported {added} conversation(s) ({skipped} already present, skipped).",
+    },
+    "export_model": {"zh": "模型", "en": "Model"},
+    "export_created": {"zh": "创建时间", "en": "Created"},
+    "export_you": {"zh": "我", "en": "Me"},
+    "export_assistant": {"zh": "助手", "en": "Assistant"},
+    "export_status_stopped": {"zh": "（已停止生成）", "en": "(stopped)"},
+    "export_status_error": {"zh": "（生成失败，以下为已收到的部分）", "en": "(failed; what arrived is below)"},
+    "export_status_streaming": {"zh": "（仍在生成）", "en": "(still being generated)"},
+    # Retention
+    "field_retention_days": {"zh": "对话保留天数", "en": "days conversations are kept"},
+    "invalid_retention_days": {
+        "zh": "保留天数须为 0（不自动删除）到 {high} 之间的整数",
+        "en": "The days to keep must be a whole number from 0 (keep forever) to {high}.",
+    },
 }
 
 

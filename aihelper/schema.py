@@ -24,6 +24,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 log = logging.getLogger(__name__)
 
 
+def described_by_models(name: str | None, type_: str, _parent_names) -> bool:
+    """For schema comparisons: the search index (message_search, and on SQLite the FTS5 tables
+    behind it) is no model, since it is a different kind of table on each database."""
+    return not (type_ == "table" and name is not None and name.startswith("message_search"))
+
+
 def enable_sqlite_foreign_keys(engine: Engine) -> None:
     """SQLite ignores ON DELETE CASCADE unless each connection asks for it; WAL lets readers
     proceed while a writer commits, and busy_timeout makes writers wait instead of failing."""

@@ -174,6 +174,7 @@ def _persist(app: Flask, turn: PreparedTurn, content: str, reasoning: str, statu
                 status=status,
                 finish_reason=finish_reason,
                 usage=usage,
+                question=(turn.user_message_id, turn.question_text),
                 superseded_ids=turn.superseded_ids,
             )
         finally:
@@ -210,7 +211,7 @@ def _generate_title(app: Flask, turn: PreparedTurn) -> None:
         "model": turn.model_id,
         "messages": [
             {"role": "system", "content": TITLE_PROMPT},
-            {"role": "user", "content": turn.first_message[:2000]},
+            {"role": "user", "content": turn.question_text[:2000]},
         ],
         "max_tokens": 40,
         "temperature": 0.3,

@@ -1,18 +1,25 @@
-"""GET /api/chat/history, POST /api/chat/history/time-range (alias date-range), DELETE /api/chat/session/<id>.
+"""The history endpoints: list, one conversation, time range (alias date-range), search, rename and
+pin, delete one or several, export (one as Markdown or JSON, everything as JSON) and import.
 
-Thin views: every rule (ownership, cursors, time parsing) lives in aihelper.services.history.
+Thin views: every rule (ownership, cursors, time parsing, file checks) lives in the services.
 """
 
 from __future__ import annotations
 
-from flask import jsonify, request
-from flask_login import current_user, login_required
+import json
+from datetime import UTC, datetime
 
+from flask import Response, current_app, jsonify, request, stream_with_context
+from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from aihelper.errors import ApiError
 from aihelper.history import bp
 from aihelper.i18n import t
 from aihelper.payload import json_object
-from aihelper.services import history
+from aihelper.services import history, search, transfer
 from aihelper.streaming import live_hub
+from aihelper.web_security import accepts_multipart
 
 
 @bp.get("/api/chat/history")
@@ -33,6 +40,12 @@ def api_history_time_range():
     return jsonify(sessions=sessions)
 
 
+@bp.get("/api/chat/search")
+@login_required
+def api_search():
+    return jsonify(results=search.search(current_user.id, request.args))
+
+
 @bp.put("/api/chat/session/<path:session_id>")
 @login_required
 def api_update_session(session_id: str):
@@ -46,3 +59,64 @@ def api_delete_session(session_id: str):
     live_hub().request_stop(session_id, current_user.id)
     history.delete_session(current_user.id, session_id)
     return jsonify(message=t("deleted"))
+
+
+@bp.post("/api/chat/sessions/delete")
+@login_required
+def api_delete_sessions():
+    deleted = history.delete_sessions(current_user.id, json_object().get("session_ids"))
+    for session_id in deleted:
+        live_hub().request_stop(session_id, current_user.id)
+    return jsonify(message=t("deleted_count", count=str(len(deleted))), deleted=deleted)
+
+
+def _download(body, filename: str, mimetype: str, **headers: str) -> Response:
+    response = Response(body, mimetype=mimetype, headers=headers)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/api/chat/session/<path:session_id>/export")
+@login_required
+def api_export_session(session_id: str):
+    kind = request.args.get("format", "json")
+    if kind not in ("md", "json"):
+        raise ApiError(400, "invalid_export_format", t("invalid_export_format"))
+    filename = f"aihelper-{session_id[:36]}.{kind}"
+    if kind == "json":
+        document = transfer.export_one(current_user.id, session_id)
+        return _download(json.dumps(document, ensure_ascii=False, indent=1), filename, "application/json")
+    labels = {
+        key: t("export_" + key)
+        for key in ("model", "created", "you", "assistant", "status_stopped", "status_error", "status_streaming")
+    }
+    markdown = transfer.export_markdown(current_user.id, session_id, labels)
+    return _download(markdown, filename, "text/markdown")
+
+
+@bp.get("/api/chat/export")
+@login_required
+def api_export_all():
+    count = transfer.export_count(current_user.id)
+    day = datetime.now(UTC).strftime("%Y%m%d")
+    return _download(
+        stream_with_context(transfer.export_all(current_user.id)),
+        f"aihelper-export-{day}.json",
+        "application/json",
+        **{"X-Conversation-Count": str(count)},
+    )
+
+
+@bp.post("/api/chat/import")
+@accepts_multipart
+@login_required
+def api_import():
+    limit_mb = current_app.config["AIHELPER_IMPORT_MAX_MB"]
+    request.max_content_length = limit_mb * 1024 * 1024
+    try:
+        upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
+        raw = upload.read() if upload is not None else request.get_data()
+    except RequestEntityTooLarge:
+        raise ApiError(413, "too_large", t("import_too_large", limit=str(limit_mb))) from None
+    result = transfer.import_conversations(current_user.id, transfer.parse_import(raw))
+    return jsonify(message=t("imported", **{k: str(v) for k, v in result.items()}), **result)

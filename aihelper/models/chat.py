@@ -23,7 +23,13 @@ STALE_STREAMING = timedelta(minutes=20)
 class ChatSession(db.Model):
     __tablename__ = "chat_sessions"
     # "A user's sessions by last activity": the history list and the time-range filter.
-    __table_args__ = (Index("ix_chat_sessions_user_id_update_time", "user_id", "update_time"), MYSQL_TABLE_OPTIONS)
+    __table_args__ = (
+        Index("ix_chat_sessions_user_id_update_time", "user_id", "update_time"),
+        # An imported conversation remembers the id it had where it was exported: importing the
+        # same file twice adds nothing.
+        Index("uq_chat_sessions_user_id_origin_id", "user_id", "origin_id", unique=True),
+        MYSQL_TABLE_OPTIONS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -35,6 +41,7 @@ class ChatSession(db.Model):
     pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    origin_id: Mapped[str | None] = mapped_column(exact_string(64))
 
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session",

@@ -23,6 +23,7 @@ from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, 
 from aihelper.models.chat import DONE, STALE_STREAMING, STOPPED, STREAMING
 from aihelper.models.types import utcnow
 from aihelper.models.user import ACTIVE
+from aihelper.services import search
 from aihelper.services.history import owned_session
 from aihelper.services.provider_keys import decrypt_key
 
@@ -53,7 +54,7 @@ class PreparedTurn:
     base_url: str
     api_key: str | None
     payload: dict[str, Any] = field(repr=False)
-    first_message: str = field(default="", repr=False)
+    question_text: str = field(default="", repr=False)
     # Messages this turn replaces once its answer has arrived (regenerate, edit and resend).
     superseded_ids: list[int] = field(default_factory=list)
 
@@ -294,7 +295,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         base_url=provider.base_url,
         api_key=decrypt_key(provider.api_key),
         payload=payload,
-        first_message=question.content,
+        question_text=question.content,
         superseded_ids=superseded,
     )
     db.session.commit()
@@ -351,10 +352,13 @@ def finish_answer(
     status: str,
     finish_reason: str | None,
     usage: dict[str, int] | None,
+    question: tuple[int, str],
     superseded_ids: list[int] | None = None,
 ) -> None:
     """Store the answer, once, with what was received, and mark the conversation active now.
-    A regenerated or edited exchange replaces the old one only when the new answer arrived."""
+    A regenerated or edited exchange replaces the old one only when the new answer arrived.
+    The question (id, text) is made searchable here with the answer, rather than before the first
+    token, where every millisecond counts."""
     connection = db.session.connection()
     stored = connection.execute(
         _FINISH_ANSWER,
@@ -376,6 +380,7 @@ def finish_answer(
             delete(ChatMessage).where(ChatMessage.id.in_(superseded_ids), ChatMessage.session_id == session_id)
         )
     connection.execute(_TOUCH_SESSION, {"touched_session": session_id, "now": utcnow()})
+    search.index_messages(connection, [question, (answer_id, content)])
     db.session.commit()
 
 

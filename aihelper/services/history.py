@@ -199,7 +199,7 @@ def list_sessions(user_id: int, limit: str | None = None, before: str | None = N
 # --- sessions by the time of their messages ------------------------------------------------------
 
 
-def _zone(name: Any) -> tzinfo:
+def zone(name: Any) -> tzinfo:
     if name is None or name == "":
         return UTC
     if not isinstance(name, str):
@@ -212,11 +212,11 @@ def _zone(name: Any) -> tzinfo:
         raise ApiError(400, "invalid_timezone", t("invalid_timezone")) from None
 
 
-def parse_moment(value: Any, zone: tzinfo, *, end: bool, label_key: str) -> datetime:
+def parse_moment(value: Any, time_zone: tzinfo, *, end: bool, label_key: str) -> datetime:
     """An ISO 8601 date or date-time from a user, as naive UTC.
 
     A date alone is the start of that day (or, for an end, its last microsecond); a date-time without
-    an offset is read in `zone`; one with an offset keeps it.
+    an offset is read in `time_zone`; one with an offset keeps it.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ApiError(400, "missing_field", t("field_required", field=t(label_key)))
@@ -231,7 +231,7 @@ def parse_moment(value: Any, zone: tzinfo, *, end: bool, label_key: str) -> date
         else:
             moment = datetime.combine(day, time.max if end else time.min)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
+            moment = moment.replace(tzinfo=time_zone)
         return moment.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):
         raise ApiError(400, "invalid_time", t("invalid_time", field=t(label_key))) from None
@@ -239,9 +239,9 @@ def parse_moment(value: Any, zone: tzinfo, *, end: bool, label_key: str) -> date
 
 def sessions_in_range(user_id: int, start_time: Any, end_time: Any, tz: Any = None) -> list[dict[str, Any]]:
     """POST /api/chat/history/time-range: sessions with a message in [start, end], newest activity first."""
-    zone = _zone(tz)
-    start = parse_moment(start_time, zone, end=False, label_key="field_start_time")
-    end = parse_moment(end_time, zone, end=True, label_key="field_end_time")
+    time_zone = zone(tz)
+    start = parse_moment(start_time, time_zone, end=False, label_key="field_start_time")
+    end = parse_moment(end_time, time_zone, end=True, label_key="field_end_time")
     if start > end:
         raise ApiError(400, "invalid_range", t("invalid_range"))
     # Served by the index on ai_chat_messages (user_id, timestamp).
@@ -269,6 +269,34 @@ def delete_session(user_id: int, session_id: str) -> None:
         delete(ChatSession).where(ChatSession.id == session.id).execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+BULK_DELETE_MAX = 200
+
+
+def delete_sessions(user_id: int, session_ids: Any) -> list[str]:
+    """Delete several of the user's sessions at once: all of them, or (one is not theirs) none."""
+    if (
+        not isinstance(session_ids, list)
+        or not 0 < len(session_ids) <= BULK_DELETE_MAX
+        or not all(isinstance(s, str) for s in session_ids)
+    ):
+        raise ApiError(400, "invalid_session_ids", t("invalid_session_ids", limit=str(BULK_DELETE_MAX)))
+    wanted = set(session_ids)
+    owned = db.session.execute(
+        select(ChatSession.id, ChatSession.session_id).where(
+            ChatSession.user_id == user_id, ChatSession.session_id.in_(wanted)
+        )
+    ).all()
+    # MySQL's collation ignores case and trailing spaces; only exact ids count.
+    found = {row.session_id: row.id for row in owned if row.session_id in wanted}
+    if len(found) != len(wanted):
+        raise ApiError(404, "not_found", t("session_not_found"))
+    db.session.execute(
+        delete(ChatSession).where(ChatSession.id.in_(found.values())).execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return list(found)
 
 
 TITLE_MAX = 200

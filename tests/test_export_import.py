@@ -1,0 +1,274 @@
+"""Taking conversations out and back in: export one as Markdown or JSON, everything as one JSON file,
+import it (into the same or another account) idempotently; hostile files change nothing. Also
+deleting several conversations at once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from aihelper.extensions import db
+from aihelper.models import ChatMessage, ChatSession
+from tests.test_history import add_session, user
+
+MESSAGES = [
+    {"role": "user", "content": "第一个问题 😀", "timestamp": "2026-04-01T08:00:00", "status": "done"},
+    {
+        "role": "assistant",
+        "content": "# 回答\n\n```python\nprint('hi')\n```",
+        "timestamp": "2026-04-01T08:00:03",
+        "status": "done",
+        "model_id": "gpt-test",
+        "reasoning": "想一想",
+        "finish_reason": "stop",
+        "prompt_tokens": 12,
+        "completion_tokens": 7,
+    },
+    {"role": "user", "content": "Second question", "timestamp": "2026-04-01T08:01:00", "status": "done"},
+    {"role": "assistant", "content": "Partial", "timestamp": "2026-04-01T08:01:02", "status": "stopped"},
+    {"role": "user", "content": "Third", "timestamp": "2026-04-01T08:02:00", "status": "done"},
+    {"role": "assistant", "content": "Cut", "timestamp": "2026-04-01T08:02:01", "status": "error"},
+]
+
+
+@pytest.fixture
+def owner(app):
+    client, user_id = user(app, "exporter")
+    add_session(
+        app,
+        user_id,
+        "conv-a",
+        "2026-04-01T08:02:01",
+        MESSAGES,
+        title="导出测试",
+        pinned=True,
+        created="2026-04-01T08:00:00",
+    )
+    add_session(
+        app,
+        user_id,
+        "conv-b",
+        "2026-04-02T10:00:00",
+        [("user", "Only a question", "2026-04-02T10:00:00")],
+        title="Second",
+        created="2026-04-02T10:00:00",
+    )
+    return client
+
+
+def conversations_of(app, user_id_or_name) -> list[dict]:
+    """Every conversation of a user as comparable data: no ids, messages in order."""
+    client_view = []
+    with app.app_context():
+        from aihelper.models import User
+
+        user_id = db.session.scalar(select(User.id).where(User.username == user_id_or_name))
+        sessions = db.session.scalars(
+            select(ChatSession).where(ChatSession.user_id == user_id).order_by(ChatSession.create_time)
+        ).all()
+        for session in sessions:
+            messages = db.session.scalars(
+                select(ChatMessage).where(ChatMessage.session_id == session.session_id).order_by(ChatMessage.id)
+            ).all()
+            client_view.append(
+                {
+                    "title": session.title,
+                    "pinned": session.pinned,
+                    "model_id": session.model_id,
+                    "create_time": session.create_time,
+                    "update_time": session.update_time,
+                    "messages": [
+                        (
+                            m.role,
+                            m.content,
+                            m.reasoning,
+                            m.timestamp,
+                            m.status,
+                            m.model_id,
+                            m.finish_reason,
+                            m.prompt_tokens,
+                            m.completion_tokens,
+                        )
+                        for m in messages
+                    ],
+                }
+            )
+        db.session.remove()
+    return client_view
+
+
+def export_all(client) -> bytes:
+    response = client.get("/api/chat/export")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="aihelper-export-')
+    assert response.headers["X-Conversation-Count"] == "2"
+    return response.get_data()
+
+
+def import_file(client, body: bytes, *, multipart: bool = False):
+    if multipart:
+        from io import BytesIO
+
+        return client.post(
+            "/api/chat/import", data={"file": (BytesIO(body), "export.json")}, content_type="multipart/form-data"
+        )
+    return client.post("/api/chat/import", data=body, content_type="application/json")
+
+
+def test_export_then_import_into_another_account_gives_the_same_conversations(app, owner):
+    exported = export_all(owner)
+    document = json.loads(exported)
+    assert document["format"] == "aihelper-conversations" and len(document["conversations"]) == 2
+
+    other, _ = user(app, "importer")
+    response = import_file(other, exported, multipart=True)
+    assert response.status_code == 200, response.json
+    assert (response.json["added"], response.json["skipped"]) == (2, 0)
+    assert conversations_of(app, "importer") == conversations_of(app, "exporter")
+    assert other.get("/api/user/info").json["message_count"] == 4  # the imported questions count
+
+
+def test_importing_twice_adds_nothing_and_the_owner_reimporting_adds_nothing(app, owner):
+    exported = export_all(owner)
+    other, _ = user(app, "twice")
+    assert import_file(other, exported).json["added"] == 2
+    again = import_file(other, exported)
+    assert (again.json["added"], again.json["skipped"]) == (0, 2)
+    # The importer's own export carries the origin, so going back home adds nothing either.
+    home = import_file(owner, other.get("/api/chat/export").get_data())
+    assert (home.json["added"], home.json["skipped"]) == (0, 2)
+    assert len(conversations_of(app, "twice")) == 2 and len(conversations_of(app, "exporter")) == 2
+
+
+def test_one_conversation_as_json_imports_too(app, owner):
+    response = owner.get("/api/chat/session/conv-a/export?format=json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="aihelper-conv-a.json"'
+    other, _ = user(app, "single")
+    assert import_file(other, response.get_data()).json["added"] == 1
+    assert conversations_of(app, "single") == conversations_of(app, "exporter")[:1]
+
+
+def test_one_conversation_as_markdown(owner):
+    response = owner.get("/api/chat/session/conv-a/export?format=md", headers={"Cookie": "lang=zh"})
+    assert response.status_code == 200 and response.mimetype == "text/markdown"
+    text = response.get_data(as_text=True)
+    assert text.startswith("# 导出测试\n")
+    assert "第一个问题 😀" in text and "```python\nprint('hi')\n```" in text
+    assert "（已停止生成）" in text and text.index("Second question") < text.index("Partial")
+
+
+def test_export_of_an_unknown_or_foreign_conversation_is_404(app, owner):
+    other, _ = user(app, "stranger")
+    assert other.get("/api/chat/session/conv-a/export?format=md").status_code == 404
+    assert owner.get("/api/chat/session/nope/export").status_code == 404
+    assert owner.get("/api/chat/session/conv-a/export?format=pdf").json["code"] == "invalid_export_format"
+
+
+def valid_document() -> dict:
+    return {
+        "format": "aihelper-conversations",
+        "version": 1,
+        "conversations": [
+            {
+                "session_id": "s1",
+                "title": "t",
+                "messages": [{"role": "user", "content": "hi", "timestamp": "2026-01-01T00:00:00"}],
+            }
+        ],
+    }
+
+
+def breaking(change) -> bytes:
+    document = valid_document()
+    change(document)
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    "body, code, where",
+    [
+        (b"not json", "import_not_json", None),
+        (b"[" * 100_000 + b"]" * 100_000, "import_not_json", None),
+        (b"[]", "import_invalid", "file"),
+        (breaking(lambda d: d.update(format="other")), "import_invalid", "format"),
+        (breaking(lambda d: d.update(conversations={"a": 1})), "import_invalid", "conversations"),
+        (breaking(lambda d: d["conversations"][0].update(title=7)), "import_invalid", "conversations[0].title"),
+        (breaking(lambda d: d["conversations"][0].update(user_id=1)), "import_invalid", "user_id"),
+        (breaking(lambda d: d["conversations"][0]["messages"][0].update(id=99)), "import_invalid", "'id'"),
+        (breaking(lambda d: d["conversations"][0]["messages"][0].update(role="system")), "import_invalid", "role"),
+        (
+            breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="yesterday")),
+            "import_invalid",
+            "timestamp",
+        ),
+        (
+            breaking(lambda d: d["conversations"][0]["messages"][0].update(content={"$gt": ""})),
+            "import_invalid",
+            "content",
+        ),
+        (breaking(lambda d: d["conversations"].append("x")), "import_invalid", "conversations[1]"),
+    ],
+)
+def test_hostile_or_malformed_files_are_refused_and_change_nothing(app, owner, body, code, where):
+    before = conversations_of(app, "exporter")
+    response = import_file(owner, body)
+    assert response.status_code == 400 and response.json["code"] == code
+    if where:
+        assert where in response.json["error"]
+    assert conversations_of(app, "exporter") == before
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(app, owner):
+    response = import_file(owner, b" " * (app.config["AIHELPER_IMPORT_MAX_MB"] * 1024 * 1024 + 1))
+    assert response.status_code == 413 and response.json["code"] == "too_large"
+    huge = import_file(owner, b"{" + b" " * (50 * 1024 * 1024) + b"}", multipart=True)
+    assert huge.status_code == 413
+
+
+def test_another_users_session_ids_in_a_file_only_make_copies(app, owner):
+    """Ids in a file are only where it came from: the copy gets a new id, the other user's
+    conversation is neither read nor changed."""
+    intruder, _ = user(app, "intruder")
+    forged = breaking(lambda d: d["conversations"][0].update(session_id="conv-a", title="forged"))
+    before = conversations_of(app, "exporter")
+    assert import_file(intruder, forged).json["added"] == 1
+    assert conversations_of(app, "exporter") == before
+    mine = intruder.get("/api/chat/history").json["sessions"]
+    assert [s["title"] for s in mine] == ["forged"] and mine[0]["session_id"] != "conv-a"
+    assert "第一个问题" not in json.dumps(intruder.get("/api/chat/history?session_id=" + mine[0]["session_id"]).json)
+
+
+def test_import_needs_a_login_and_json_or_a_file(client, owner):
+    assert client.post("/api/chat/import", json=valid_document()).status_code == 401
+    assert (
+        owner.post("/api/chat/import", data="x=1", content_type="application/x-www-form-urlencoded").status_code == 415
+    )
+
+
+# --- deleting several at once ----------------------------------------------------------------------
+
+
+def test_deleting_several_conversations_at_once(app, owner):
+    response = owner.post("/api/chat/sessions/delete", json={"session_ids": ["conv-a", "conv-b"]})
+    assert response.status_code == 200 and sorted(response.json["deleted"]) == ["conv-a", "conv-b"]
+    assert owner.get("/api/chat/history").json["sessions"] == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+
+
+def test_deleting_several_refuses_all_when_one_is_not_yours(app, owner):
+    other, other_id = user(app, "bystander")
+    add_session(app, other_id, "theirs", "2026-04-03T00:00:00", [("user", "keep me", "2026-04-03T00:00:00")])
+    response = owner.post("/api/chat/sessions/delete", json={"session_ids": ["conv-a", "theirs"]})
+    assert response.status_code == 404
+    assert len(owner.get("/api/chat/history").json["sessions"]) == 2
+    assert len(other.get("/api/chat/history").json["sessions"]) == 1
+
+
+@pytest.mark.parametrize("ids", [[], "conv-a", [1], ["x"] * 201, None])
+def test_deleting_several_checks_the_list(owner, ids):
+    response = owner.post("/api/chat/sessions/delete", json={"session_ids": ids})
+    assert response.status_code == 400 and response.json["code"] == "invalid_session_ids"
