@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app app init-db`, `flask --app app create-admin NAME`."""
+"""Operator commands: `flask --app app init-db`, `create-admin NAME`, `purge-history`, `rotate-keys`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Flask
 
 from aihelper.errors import ApiError
 from aihelper.schema import init_or_upgrade
-from aihelper.services import accounts
+from aihelper.services import accounts, retention, settings
 from aihelper.services.provider_keys import rotate_keys
 
 
@@ -30,6 +30,16 @@ def register_commands(app: Flask) -> None:
         except ApiError as problem:
             raise click.ClickException(problem.message) from None
         click.echo(f"{'Created' if created else 'Promoted'} admin {user.username} (id {user.id}).")
+
+    @app.cli.command("purge-history")
+    def purge_history_command():
+        """Delete the conversations older than the admin's retention setting (if one is set)."""
+        days = settings.retention_days()
+        if not days:
+            click.echo("No retention is set (admin → settings): every conversation is kept.")
+            return
+        deleted = retention.purge_expired()
+        click.echo(f"Deleted {deleted} conversation(s) without activity in the last {days} day(s).")
 
     @app.cli.command("rotate-keys")
     def rotate_keys_command():

@@ -254,10 +254,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "export_status_streaming": {"zh": "（仍在生成）", "en": "(still being generated)"},
     # Retention
     "field_retention_days": {"zh": "对话保留天数", "en": "days conversations are kept"},
-    "invalid_retention_days": {
-        "zh": "保留天数须为 0（不自动删除）到 {high} 之间的整数",
-        "en": "The days to keep must be a whole number from 0 (keep forever) to {high}.",
-    },
 }
 
 

@@ -100,6 +100,7 @@ def instance_dir(tmp_path_factory) -> Path:
         f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\n"
         "# Browser tests register many accounts from one address within a minute.\n"
         "RATELIMIT_ENABLED = False\n"
+        "AIHELPER_RETENTION_JOB = False\n"
         "# Provider failures (a hang, a stall) must show within a test's patience.\n"
         "AIHELPER_TIMEOUT_FIRST_TOKEN = 3.0\n"
         "AIHELPER_TIMEOUT_BETWEEN_TOKENS = 2.0\n"

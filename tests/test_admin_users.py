@@ -133,7 +133,10 @@ def test_a_refused_page_form_reopens_with_the_reason(app):
 
 def test_registration_can_be_closed_and_reopened_from_the_settings(app):
     admin, _user = make_admin_and_user(app)
-    assert admin.put("/api/admin/settings", json={"registration_open": False}).json == {"registration_open": False}
+    assert admin.put("/api/admin/settings", json={"registration_open": False}).json == {
+        "registration_open": False,
+        "retention_days": 0,
+    }
     assert register(app.test_client(), "too_late").status_code == 403
     token = page_data(admin.get("/admin/settings").get_data(as_text=True))["csrf_token"]
     assert admin.post("/admin/settings", data={"csrf_token": token, "registration_open": "1"}).status_code == 302

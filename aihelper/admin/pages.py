@@ -127,5 +127,8 @@ def save_settings():
     return _submit(
         "settings",
         "settings",
-        lambda v: settings.update_settings({"registration_open": "1" if v.get("registration_open") else "0"}),
+        lambda v: settings.update_settings(
+            {"registration_open": "1" if v.get("registration_open") else "0"}
+            | ({"retention_days": v["retention_days"]} if "retention_days" in v else {})
+        ),
     )

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
 from aihelper.chat import bp
+from aihelper.services import settings
 from aihelper.timefmt import iso_utc
 
 
@@ -29,5 +30,7 @@ def index(session_id: str | None = None):
         # ownership checked) through the API.
         "session_id": session_id,
         "max_message_chars": current_app.config["AIHELPER_MAX_MESSAGE_CHARS"],
+        # Shown in the sidebar, so nobody is surprised when old conversations go.
+        "retention_days": settings.retention_days(),
     }
     return render_template("chat/index.html", page=page)

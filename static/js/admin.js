@@ -23,6 +23,7 @@
       enable: '启用', disable: '停用', makeAdmin: '设为管理员', removeAdmin: '取消管理员',
       resetPassword: '重置密码', newPassword: '新密码（8–128 个字符）', you: '（你）',
       registrationOpen: '开放注册', registrationHelp: '关闭后新用户无法注册（/api/register 返回 403），已有用户不受影响。',
+      retentionDays: '对话保留天数', retentionHelp: '0 表示永久保留。设置后，每天自动删除超过该天数没有新消息的对话（正在生成的除外），用户会在侧栏看到提示。',
       countProviders: '供应商', countModels: '已启用模型', countUsers: '用户', countSessions: '对话', countMessagesToday: '今日消息', health: '连接状态',
       checking: '检测中…', noProviders: '还没有供应商，先添加一个吧', noModels: '还没有模型：在供应商页面导入，或手动添加',
       addProvider: '添加供应商', addModel: '添加模型', editProvider: '编辑供应商', editModel: '编辑模型',
@@ -47,6 +48,8 @@
       resetPassword: 'Reset password', newPassword: 'New password (8–128 characters)', you: ' (you)',
       registrationOpen: 'Registration open',
       registrationHelp: 'When closed, nobody can register (/api/register answers 403); existing users are not affected.',
+      retentionDays: 'Keep conversations (days)',
+      retentionHelp: '0 keeps them for ever. Otherwise a daily job deletes conversations without a new message for longer (never one being answered); users see a note in the sidebar.',
       countProviders: 'Providers', countModels: 'Enabled models', countUsers: 'Users', countSessions: 'Conversations', countMessagesToday: 'Messages today', health: 'Connection',
       checking: 'Checking…', noProviders: 'No providers yet: add one first',
       noModels: 'No models yet: import them on the Providers page, or add one by hand',
@@ -497,13 +500,19 @@
             <el-switch v-model="values.registration_open" data-testid="registration-switch" />
             <p class="muted form-help">{{ t('registrationHelp') }}</p>
           </el-form-item>
+          <el-form-item :label="t('retentionDays')">
+            <el-input-number v-model="values.retention_days" :min="0" :max="3650" data-testid="retention-days" />
+            <p class="muted form-help">{{ t('retentionHelp') }}</p>
+          </el-form-item>
           <el-form-item><el-button type="primary" @click="save" data-testid="save-settings">{{ t('save') }}</el-button></el-form-item>
         </el-form>
       </el-card>`,
     setup() {
       const values = Vue.reactive({ ...page.settings });
       function save() {
-        postForm('/admin/settings', values.registration_open ? { registration_open: '1' } : {}, page.csrf_token);
+        const form = { retention_days: String(values.retention_days || 0) };
+        if (values.registration_open) form.registration_open = '1';
+        postForm('/admin/settings', form, page.csrf_token);
       }
       return { values, save };
     },
