@@ -254,25 +254,56 @@
         <el-button type="primary" class="new-chat" @click="app.newChat" data-testid="new-chat">
           <el-icon><el-icon-plus /></el-icon><span>{{ t('newChat') }}</span>
         </el-button>
+        <el-input v-model="tools.state.query" clearable size="small" :placeholder="t('searchPlaceholder')"
+                  @input="tools.onSearchInput" @clear="tools.clearSearch" class="search-input" data-testid="search-input">
+          <template #prefix><el-icon><el-icon-search /></el-icon></template>
+        </el-input>
         <div class="range-filter">
           <el-date-picker :model-value="app.state.range" @update:model-value="app.applyRange" type="datetimerange"
                           :start-placeholder="t('startTime')" :end-placeholder="t('endTime')" :clearable="false"
                           size="small" class="range-picker" data-testid="range-picker" />
           <el-button v-if="app.state.range" link type="primary" size="small" @click="app.clearRange" data-testid="clear-filter">{{ t('clearFilter') }}</el-button>
         </div>
-        <div class="session-list" @scroll="app.onListScroll" data-testid="session-list">
+
+        <div v-if="tools.state.query.trim()" class="session-list search-results" data-testid="search-results">
+          <div v-for="hit in tools.state.results" :key="hit.session_id + ':' + hit.message_id" class="search-hit"
+               :class="{ active: app.state.current && app.state.current.session_id === hit.session_id }"
+               @click="tools.openHit(hit)" data-testid="search-hit">
+            <div class="search-hit-title">{{ hit.title || t('newChat') }}</div>
+            <div class="search-hit-snippet">
+              <span v-if="!hit.message_id" class="search-hit-tag">{{ t('inTitle') }}</span>
+              <template v-for="(part, index) in tools.highlight(hit.snippet)" :key="index"><mark v-if="part.match">{{ part.text }}</mark><template v-else>{{ part.text }}</template></template>
+            </div>
+            <div class="search-hit-time">{{ shortTime(hit.timestamp) }}</div>
+          </div>
+          <p v-if="tools.state.searching && !tools.state.results.length" class="muted session-empty">{{ t('searching') }}</p>
+          <p v-else-if="tools.state.searched && !tools.state.results.length" class="muted session-empty" data-testid="no-results">{{ t('noResults') }}</p>
+        </div>
+
+        <div v-else class="session-list" @scroll="app.onListScroll" data-testid="session-list">
+          <div v-if="tools.state.selecting" class="select-bar" data-testid="select-bar">
+            <span>{{ tools.selectedLabel }}</span>
+            <el-button link type="danger" size="small" :disabled="!tools.state.selected.size" @click="tools.deleteSelected" data-testid="delete-selected">{{ t('deleteSelected') }}</el-button>
+            <el-button link size="small" @click="tools.toggleSelecting">{{ t('cancel') }}</el-button>
+          </div>
           <div v-for="group in app.groups" :key="group.key" class="session-group">
             <div class="session-group-title">{{ t(group.key) }}</div>
             <div v-for="session in group.sessions" :key="session.session_id" class="session-item"
-                 :class="{ active: app.state.current && app.state.current.session_id === session.session_id }"
-                 :data-session-id="session.session_id" @click="app.openSession(session.session_id)">
+                 :class="{ active: app.state.current && app.state.current.session_id === session.session_id, pinned: session.pinned }"
+                 :data-session-id="session.session_id"
+                 @click="tools.state.selecting ? tools.toggleSelected(session.session_id) : app.openSession(session.session_id)">
+              <el-checkbox v-if="tools.state.selecting" :model-value="tools.state.selected.has(session.session_id)"
+                           @click.stop @change="tools.toggleSelected(session.session_id)" data-testid="session-check" />
               <span class="session-title">{{ session.title || t('newChat') }}</span>
-              <el-dropdown trigger="click" @command="command => app.onSessionCommand(session, command)" @click.stop>
+              <el-icon v-if="session.pinned" class="pin-mark" data-testid="pin-mark"><el-icon-star-filled /></el-icon>
+              <el-dropdown v-if="!tools.state.selecting" trigger="click" @command="command => app.onSessionCommand(session, command)" @click.stop>
                 <el-button link class="session-more" @click.stop :aria-label="t('actions')" data-testid="session-menu">⋯</el-button>
                 <template #dropdown>
                   <el-dropdown-menu>
                     <el-dropdown-item command="rename" data-testid="session-rename">{{ t('rename') }}</el-dropdown-item>
                     <el-dropdown-item command="pin" data-testid="session-pin">{{ session.pinned ? t('unpin') : t('pin') }}</el-dropdown-item>
+                    <el-dropdown-item command="md" divided data-testid="session-export-md">{{ t('exportMd') }}</el-dropdown-item>
+                    <el-dropdown-item command="json" data-testid="session-export-json">{{ t('exportJson') }}</el-dropdown-item>
                     <el-dropdown-item command="delete" data-testid="session-delete" divided>{{ t('deleteChat') }}</el-dropdown-item>
                   </el-dropdown-menu>
                 </template>
@@ -283,9 +314,21 @@
             {{ app.state.range ? t('noSessionsInRange') : t('noSessions') }}
           </p>
         </div>
+
+        <div class="sidebar-footer">
+          <p v-if="tools.retentionNote" class="retention-note" data-testid="retention-note">{{ tools.retentionNote }}</p>
+          <div v-if="tools.state.exportProgress !== null" class="export-progress" data-testid="export-progress">{{ tools.exportLabel }}</div>
+          <div class="sidebar-tools">
+            <el-button link size="small" @click="tools.toggleSelecting" data-testid="select-mode">{{ t('select') }}</el-button>
+            <el-button link size="small" @click="tools.exportAll" :loading="tools.state.exportProgress !== null" data-testid="export-all">{{ t('exportAll') }}</el-button>
+            <el-button link size="small" @click="$refs.importInput.click()" data-testid="import">{{ t('importFile') }}</el-button>
+            <input ref="importInput" type="file" accept="application/json,.json" class="hidden-input" @change="tools.importFile" data-testid="import-input">
+          </div>
+        </div>
       </div>`,
     setup() {
-      return { app: Vue.inject('chatApp') };
+      const app = Vue.inject('chatApp');
+      return { app, tools: app.tools, shortTime };
     },
   };
 
@@ -389,10 +432,17 @@
       function applyRange(value) {
         state.range = value;
         loadSessions(true);
+        tools.runSearch();
       }
       function clearRange() {
         state.range = null;
         loadSessions(true);
+        tools.runSearch();
+      }
+      function forgetSessions(sessionIds) {
+        const gone = new Set(sessionIds);
+        state.sessions = state.sessions.filter((s) => !gone.has(s.session_id));
+        if (state.current && gone.has(state.current.session_id)) newChat();
       }
       async function renameSession(session) {
         try {
@@ -425,8 +475,14 @@
         } catch (error) { ElementPlus.ElMessage.error(error.message); }
       }
       function onSessionCommand(session, command) {
-        ({ rename: renameSession, pin: togglePin, delete: deleteSession })[command](session);
+        if (command === 'md' || command === 'json') tools.exportSession(session, command);
+        else ({ rename: renameSession, pin: togglePin, delete: deleteSession })[command](session);
       }
+
+      // Search, several at once, export and import (chat-history.js).
+      const tools = window.AIHelperHistory.useHistoryTools(
+        { state, openSession: (id) => openSession(id), forgetSessions, loadSessions }, page,
+      );
 
       // --- one conversation ---------------------------------------------------------------------
       function newChat() {
@@ -763,7 +819,7 @@
         onMessagesScroll, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
       };
       Vue.provide('chatApp', Vue.reactive({
-        state, groups, newChat, applyRange, clearRange, onListScroll, openSession, onSessionCommand,
+        state, groups, newChat, applyRange, clearRange, onListScroll, openSession, onSessionCommand, tools,
       }));
       return exposed;
     },

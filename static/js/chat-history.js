@@ -1,0 +1,216 @@
+/* The sidebar's history tools: search with highlighted snippets, selecting several conversations
+ * to delete them at once, export (one as Markdown or JSON, everything as one JSON file with
+ * progress) and import. Used by chat.js through `AIHelperHistory.useHistoryTools(app)`.
+ * Snippets are shown as text: highlighting splits them into parts, never into HTML. */
+(function () {
+  'use strict';
+  const { t, addMessages, api } = window.AIHelper;
+
+  addMessages({
+    zh: {
+      searchPlaceholder: '搜索对话', noResults: '没有找到相关内容', searching: '搜索中…', inTitle: '标题',
+      select: '多选', selected: '已选 {n} 个', deleteSelected: '删除所选', confirmDeleteSelected: '删除所选的 {n} 个对话？其中的消息也会一并删除。',
+      exportMd: '导出 Markdown', exportJson: '导出 JSON', exportAll: '导出全部', importFile: '导入',
+      exporting: '正在导出… 已下载 {size}', exported: '已导出 {n} 个对话', retentionNote: '管理员设置了对话保留 {n} 天：超过 {n} 天没有新消息的对话会被自动删除。',
+      done: '完成',
+    },
+    en: {
+      searchPlaceholder: 'Search conversations', noResults: 'Nothing found', searching: 'Searching…', inTitle: 'Title',
+      select: 'Select', selected: '{n} selected', deleteSelected: 'Delete selected',
+      confirmDeleteSelected: 'Delete the {n} selected conversations and their messages?',
+      exportMd: 'Export Markdown', exportJson: 'Export JSON', exportAll: 'Export all', importFile: 'Import',
+      exporting: 'Exporting… {size} downloaded', exported: 'Exported {n} conversation(s)',
+      retentionNote: 'Your administrator keeps conversations for {n} days: one without a new message for longer is deleted automatically.',
+      done: 'Done',
+    },
+  });
+
+  const SEARCH_DELAY_MS = 250;
+
+  function fill(text, values) {
+    return Object.entries(values).reduce((out, [key, value]) => out.split('{' + key + '}').join(String(value)), text);
+  }
+
+  function megabytes(bytes) {
+    return (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0) + ' MB';
+  }
+
+  /* The snippet as [{text, match}] parts, the query's words marked (case-insensitively). */
+  function highlight(snippet, query) {
+    const words = query.trim().split(/\s+/).filter(Boolean).map((w) => w.toLocaleLowerCase());
+    const lower = snippet.toLocaleLowerCase();
+    const parts = [];
+    let at = 0;
+    while (at < snippet.length) {
+      let next = -1;
+      let length = 0;
+      for (const word of words) {
+        const found = lower.indexOf(word, at);
+        if (found >= 0 && (next < 0 || found < next || (found === next && word.length > length))) {
+          next = found;
+          length = word.length;
+        }
+      }
+      if (next < 0 || length === 0) {
+        parts.push({ text: snippet.slice(at), match: false });
+        break;
+      }
+      if (next > at) parts.push({ text: snippet.slice(at, next), match: false });
+      parts.push({ text: snippet.slice(next, next + length), match: true });
+      at = next + length;
+    }
+    return parts;
+  }
+
+  function saveBlob(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = filename;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  function filenameOf(response, fallback) {
+    const match = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '');
+    return match ? match[1] : fallback;
+  }
+
+  function useHistoryTools(app, page) {
+    const tools = Vue.reactive({
+      query: '', results: [], searching: false, searched: false,
+      selecting: false, selected: new Set(), exportProgress: null,
+      retentionDays: page.retention_days || 0,
+    });
+    let searchTimer = null;
+    let searchRun = 0;
+
+    // --- search -----------------------------------------------------------------------------------
+    async function runSearch() {
+      const query = tools.query.trim();
+      const run = ++searchRun;
+      if (!query) {
+        Object.assign(tools, { results: [], searched: false, searching: false });
+        return;
+      }
+      tools.searching = true;
+      const params = new URLSearchParams({ q: query, limit: '50' });
+      const range = app.state.range;
+      if (range && range[0] && range[1]) {
+        params.set('start_time', range[0].toISOString());
+        params.set('end_time', range[1].toISOString());
+      }
+      try {
+        const data = await api('GET', '/api/chat/search?' + params);
+        if (run === searchRun) Object.assign(tools, { results: data.results, searched: true });
+      } catch (error) {
+        if (run === searchRun) ElementPlus.ElMessage.error(error.message);
+      } finally {
+        if (run === searchRun) tools.searching = false;
+      }
+    }
+    function onSearchInput() {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(runSearch, SEARCH_DELAY_MS);
+    }
+    function clearSearch() {
+      tools.query = '';
+      runSearch();
+    }
+    function openHit(hit) {
+      app.openSession(hit.session_id);
+    }
+
+    // --- several at once --------------------------------------------------------------------------
+    function toggleSelecting() {
+      tools.selecting = !tools.selecting;
+      tools.selected = new Set();
+    }
+    function toggleSelected(sessionId) {
+      const next = new Set(tools.selected);
+      if (next.has(sessionId)) next.delete(sessionId); else next.add(sessionId);
+      tools.selected = next;
+    }
+    async function deleteSelected() {
+      const ids = [...tools.selected];
+      if (!ids.length) return;
+      try {
+        await ElementPlus.ElMessageBox.confirm(fill(t('confirmDeleteSelected'), { n: ids.length }), t('deleteSelected'), {
+          type: 'warning', confirmButtonText: t('deleteChat'), cancelButtonText: t('cancel'),
+        });
+      } catch (_cancelled) { return; }
+      try {
+        const data = await api('POST', '/api/chat/sessions/delete', { session_ids: ids });
+        app.forgetSessions(data.deleted);
+        ElementPlus.ElMessage.success(data.message);
+        toggleSelecting();
+      } catch (error) { ElementPlus.ElMessage.error(error.message); }
+    }
+
+    // --- export and import ------------------------------------------------------------------------
+    async function download(url, fallbackName, onProgress) {
+      const response = await fetch(url, { credentials: 'same-origin' });
+      if (!response.ok) {
+        const data = await response.json().catch(() => ({}));
+        throw new Error(data.error || response.statusText);
+      }
+      const reader = response.body.getReader();
+      const chunks = [];
+      let received = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        received += value.length;
+        if (onProgress) onProgress(received);
+      }
+      saveBlob(new Blob(chunks, { type: response.headers.get('Content-Type') || 'application/octet-stream' }),
+        filenameOf(response, fallbackName));
+      return response;
+    }
+    async function exportSession(session, format) {
+      const url = '/api/chat/session/' + encodeURIComponent(session.session_id) + '/export?format=' + format;
+      try { await download(url, 'conversation.' + format); } catch (error) { ElementPlus.ElMessage.error(error.message); }
+    }
+    async function exportAll() {
+      if (tools.exportProgress !== null) return;
+      tools.exportProgress = 0;
+      try {
+        const response = await download('/api/chat/export', 'aihelper-export.json', (bytes) => { tools.exportProgress = bytes; });
+        ElementPlus.ElMessage.success(fill(t('exported'), { n: response.headers.get('X-Conversation-Count') || '0' }));
+      } catch (error) {
+        ElementPlus.ElMessage.error(error.message);
+      } finally {
+        tools.exportProgress = null;
+      }
+    }
+    const exportLabel = Vue.computed(() => fill(t('exporting'), { size: megabytes(tools.exportProgress || 0) }));
+    async function importFile(event) {
+      const file = event.target.files[0];
+      event.target.value = '';
+      if (!file) return;
+      const form = new FormData();
+      form.append('file', file);
+      const response = await fetch('/api/chat/import', { method: 'POST', body: form, credentials: 'same-origin' });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        ElementPlus.ElMessage.error({ message: data.error || response.statusText, duration: 8000 });
+        return;
+      }
+      ElementPlus.ElMessage.success(data.message);
+      app.loadSessions(true);
+    }
+    const retentionNote = Vue.computed(() => (tools.retentionDays ? fill(t('retentionNote'), { n: tools.retentionDays }) : ''));
+    const selectedLabel = Vue.computed(() => fill(t('selected'), { n: tools.selected.size }));
+
+    return Vue.reactive({
+      state: tools, highlight: (snippet) => highlight(snippet, tools.query), onSearchInput, clearSearch, runSearch, openHit,
+      toggleSelecting, toggleSelected, deleteSelected, exportSession, exportAll, exportLabel, importFile,
+      retentionNote, selectedLabel,
+    });
+  }
+
+  window.AIHelperHistory = { useHistoryTools, highlight };
+})();
