@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.test_browser_chat import DOCS, chat_page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
-HOSTILE = "<img src=x onerror=\"window.__xss=1\"> {{7*7}}"
+HOSTILE = '<img src=x onerror="window.__xss=1"> {{7*7}}'
 
 
 def conversation(title: str, *contents: str) -> dict:
@@ -86,7 +86,7 @@ def test_export_one_and_everything_then_import_adds_nothing_twice(history_page, 
     item.get_by_test_id("session-menu").click()
     with page.expect_download() as markdown:
         page.locator("[data-testid=session-export-md]:visible").click()
-    text = open(markdown.value.path(), encoding="utf-8").read()
+    text = markdown.value.path().read_text(encoding="utf-8")
     assert text.startswith("# 数据库调优") and "怎样给数据库加索引？" in text
 
     with page.expect_download() as everything:

@@ -108,11 +108,12 @@ def message_dict(message: ChatMessage) -> dict[str, Any]:
 
 
 def conversation_messages(session_id: str) -> list[dict[str, Any]]:
-    """A session's messages in order (by id). No ownership check: pass an id from `owned_session`."""
-    messages = db.session.scalars(
-        select(ChatMessage).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id)
+    """A session's messages in order (by id). No ownership check: pass an id from `owned_session`.
+    Plain rows, not ORM objects: a long conversation loads several times faster."""
+    rows = db.session.execute(
+        select(*ChatMessage.__table__.columns).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id)
     )
-    return [message_dict(m) for m in messages]
+    return [message_dict(row) for row in rows]
 
 
 def conversation(user_id: int, session_id: str) -> dict[str, Any]:
@@ -244,18 +245,23 @@ def sessions_in_range(user_id: int, start_time: Any, end_time: Any, tz: Any = No
     end = parse_moment(end_time, time_zone, end=True, label_key="field_end_time")
     if start > end:
         raise ApiError(400, "invalid_range", t("invalid_range"))
-    # Served by the index on ai_chat_messages (user_id, timestamp).
+    # A conversation's messages all lie between its create_time and update_time (its first and its
+    # latest activity), so only conversations overlapping the range are candidates: the index
+    # (user_id, update_time) finds them, and each is then checked for a message inside the range
+    # by the index (session_id, id) — however long the history, the work is the range's.
     has_message = (
         select(ChatMessage.id)
         .where(
             ChatMessage.session_id == ChatSession.session_id,
-            ChatMessage.user_id == user_id,
             ChatMessage.timestamp >= start,
             ChatMessage.timestamp <= end,
         )
         .exists()
     )
-    statement = select(ChatSession).where(ChatSession.user_id == user_id, has_message).order_by(*_NEWEST_FIRST)
+    overlapping = and_(ChatSession.update_time >= start, ChatSession.create_time <= end)
+    statement = (
+        select(ChatSession).where(ChatSession.user_id == user_id, overlapping, has_message).order_by(*_NEWEST_FIRST)
+    )
     return _summaries(db.session.scalars(statement))
 
 

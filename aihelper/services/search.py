@@ -174,12 +174,13 @@ def _message_hits(user_id: int, query: _Query, start, end, before, limit: int) -
         if before is not None:
             conditions.append(messages.c.timestamp < before)
         if below is not None:
-            conditions.append(messages.c.id < below)
+            conditions.append(id_column < below)
         rows = connection.execute(
             select(messages.c.id, messages.c.session_id, messages.c.role, messages.c.content, messages.c.timestamp)
             .select_from(_SEARCH_TABLE.join(messages, messages.c.id == id_column))
             .where(and_(*conditions))
-            .order_by(messages.c.id.desc())
+            # By the index's own id: FTS5 then returns matches newest first without sorting them.
+            .order_by(id_column.desc())
             .limit(batch)
         ).all()
         for row in rows:

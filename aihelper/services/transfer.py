@@ -248,13 +248,18 @@ def _checked_conversation(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(pinned, bool):
         raise _Invalid(f"{where}.pinned", "must be true or false")
     checked = [_checked_message(m, f"{where}.messages[{i}]") for i, m in enumerate(messages)]
-    last = max((m["timestamp"] for m in checked), default=None)
     create_time = (
         _moment(conversation["create_time"], f"{where}.create_time") if "create_time" in conversation else None
     )
     update_time = (
         _moment(conversation["update_time"], f"{where}.update_time") if "update_time" in conversation else None
     )
+    # Every message lies between create_time and update_time, as for a conversation held here:
+    # the time-range filter relies on it.
+    if checked:
+        first, last = min(m["timestamp"] for m in checked), max(m["timestamp"] for m in checked)
+        create_time = min(create_time or first, first)
+        update_time = max(update_time or last, last)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     return {
         "origin_id": origin or session_id,
@@ -262,8 +267,8 @@ def _checked_conversation(value: Any, where: str) -> dict[str, Any]:
         "title": " ".join(_text(conversation["title"], f"{where}.title", TITLE_MAX).split()),
         "model_id": _text(conversation.get("model_id"), f"{where}.model_id", 100, optional=True),
         "pinned": pinned,
-        "create_time": create_time or (checked[0]["timestamp"] if checked else now),
-        "update_time": update_time or last or now,
+        "create_time": create_time or now,
+        "update_time": update_time or now,
         "messages": checked,
     }
 
