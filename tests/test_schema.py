@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from aihelper import create_app
 from aihelper.extensions import db
 from aihelper.schema import MIGRATIONS_DIR, current_revision, described_by_models, head_revision
+from aihelper.services import search
 from tests.conftest import TEST_DATABASE_URL, on_mysql
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +148,10 @@ def test_upgrading_a_database_made_by_the_first_migration_keeps_every_row(tmp_pa
                     if hasattr(got, "strftime"):
                         got = got.strftime("%Y-%m-%d %H:%M:%S")
                     assert got == value, f"{table}.{column}"
+        # Messages older than the search index were indexed by its migration.
+        [hit] = search.search(7, {"q": "你好"})
+        assert (hit["message_id"], hit["session_id"]) == (9, ROWS["chat_sessions"]["session_id"])
+        db.session.remove()
         db.engine.dispose()
 
 
