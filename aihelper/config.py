@@ -103,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN_PER_ACCOUNT": "10 per 5 minutes",
     "RATELIMIT_LOGIN_ACCOUNT_TOTAL": "100 per hour",
     "RATELIMIT_PASSWORD_CHANGE": "10 per 5 minutes",
+    "RATELIMIT_IMPORT": "20 per hour",
 }
 
 _SECRET_FILES = {

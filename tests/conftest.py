@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from aihelper import create_app
 from aihelper.extensions import db, limiter
+from tests.chat_client import ChatUser
 from tests.fake_provider import FakeProvider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -225,7 +226,7 @@ def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator
         try:
             if requests.get(server.url + "/login", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still booting
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
@@ -249,6 +250,30 @@ def live_server(app, _live_server) -> LiveServer:
 def fake_provider() -> Iterator[FakeProvider]:
     with FakeProvider() as provider:
         yield provider
+
+
+@pytest.fixture
+def chat(live_server, app, fake_provider):
+    """An admin who connected the fake provider (one model, with a system prompt) and a user."""
+    admin = ChatUser.register(live_server.url, "stream_admin")
+    provider = admin.http.post(
+        live_server.url + "/api/admin/providers",
+        json={"name": "Fake", "base_url": fake_provider.base_url, "api_key": "sk-stream-test-key-01"},
+    ).json()
+    model = admin.http.post(
+        live_server.url + "/api/admin/models",
+        json={
+            "provider_id": provider["id"],
+            "model_id": "fake-model",
+            "model_name": "Fake",
+            "system_prompt": "You are terse.",
+            "max_tokens": 512,
+            "temperature": 0.2,
+            "context_messages": 4,
+        },
+    ).json()
+    user = ChatUser.register(live_server.url, "streamer")
+    return {"user": user, "model_id": model["model_id"], "model": model, "admin": admin}
 
 
 @pytest.fixture(scope="session")

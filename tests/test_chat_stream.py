@@ -15,30 +15,6 @@ from aihelper.models import ChatMessage, ChatSession, User
 from tests.chat_client import ChatUser, text_of
 
 
-@pytest.fixture
-def chat(live_server, app, fake_provider):
-    """An admin who connected the fake provider (one model, with a system prompt) and a user."""
-    admin = ChatUser.register(live_server.url, "stream_admin")
-    provider = admin.http.post(
-        live_server.url + "/api/admin/providers",
-        json={"name": "Fake", "base_url": fake_provider.base_url, "api_key": "sk-stream-test-key-01"},
-    ).json()
-    model = admin.http.post(
-        live_server.url + "/api/admin/models",
-        json={
-            "provider_id": provider["id"],
-            "model_id": "fake-model",
-            "model_name": "Fake",
-            "system_prompt": "You are terse.",
-            "max_tokens": 512,
-            "temperature": 0.2,
-            "context_messages": 4,
-        },
-    ).json()
-    user = ChatUser.register(live_server.url, "streamer")
-    return {"user": user, "model_id": model["model_id"], "model": model, "admin": admin}
-
-
 def stored(app, **where):
     with app.app_context():
         rows = db.session.scalars(select(ChatMessage).filter_by(**where).order_by(ChatMessage.id)).all()

@@ -210,6 +210,27 @@ def breaking(change) -> bytes:
             "content",
         ),
         (breaking(lambda d: d["conversations"].append("x")), "import_invalid", "conversations[1]"),
+        # Longer than a message typed here may be: it would go to the provider again as context.
+        (
+            breaking(lambda d: d["conversations"][0]["messages"][0].update(content="x" * 32001)),
+            "import_invalid",
+            "content",
+        ),
+        (
+            breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="0099-01-01")),
+            "import_invalid",
+            "years",
+        ),
+        (
+            breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="9999-12-31T23:00:00-05:00")),
+            "import_invalid",
+            "timestamp",
+        ),
+        (
+            breaking(lambda d: d["conversations"][0].update(messages=[d["conversations"][0]["messages"][0]] * 100_001)),
+            "import_invalid",
+            "100000",
+        ),
     ],
 )
 def test_hostile_or_malformed_files_are_refused_and_change_nothing(app, owner, body, code, where):
@@ -219,6 +240,21 @@ def test_hostile_or_malformed_files_are_refused_and_change_nothing(app, owner, b
     if where:
         assert where in response.json["error"]
     assert conversations_of(app, "exporter") == before
+
+
+def test_times_in_the_future_become_now(app, owner):
+    future = breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="2099-01-01T00:00:00"))
+    other, _ = user(app, "time_traveller")
+    assert import_file(other, future).json["added"] == 1
+    [session] = other.get("/api/chat/history").json["sessions"]
+    assert session["update_time"] < "2099" and session["create_time"] < "2099"
+
+
+def test_export_file_names_hold_only_plain_characters(app):
+    client, user_id = user(app, "odd_ids")
+    add_session(app, user_id, 'legacy"; x=1', "2026-01-01T00:00:00", [("user", "hi", "2026-01-01T00:00:00")])
+    response = client.get("/api/chat/session/legacy%22%3B%20x%3D1/export?format=md")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="aihelper-legacyx1.md"'
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_read(app, owner):

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from aihelper.extensions import db
 from aihelper.models import ChatSession
 from aihelper.services import search, transfer
-from tests.chat_client import ChatUser
 from tests.test_history import user
 
 RESULT_FIELDS = {"session_id", "title", "message_id", "role", "snippet", "timestamp"}
@@ -30,7 +29,7 @@ def conversation(app, user_id: int, title: str, *messages: tuple[str, str, str])
         ],
     }
     with app.app_context():
-        transfer.import_conversations(user_id, transfer.parse_import(json.dumps(document).encode()))
+        transfer.import_conversations(user_id, transfer.parse_import(json.dumps(document).encode(), 32000))
         session_id = db.session.scalar(
             select(ChatSession.session_id).where(
                 ChatSession.user_id == user_id, ChatSession.origin_id == f"source-{title}"
@@ -165,18 +164,10 @@ def test_terms_pair_up_chinese_and_keep_words_whole():
     assert search.terms("Hello 数据库!") == ["zzhello", "zz数", "zz数据", "zz据", "zz据库", "zz库"]
 
 
-def test_a_live_answer_and_its_question_become_searchable(live_server, app, fake_provider):
-    admin = ChatUser.register(live_server.url, "search_admin")
-    provider = admin.http.post(
-        live_server.url + "/api/admin/providers",
-        json={"name": "Fake", "base_url": fake_provider.base_url, "api_key": "sk-search-test-key-01"},
-    ).json()
-    admin.http.post(
-        live_server.url + "/api/admin/models", json={"provider_id": provider["id"], "model_id": "fake-model"}
-    )
-    person = ChatUser.register(live_server.url, "live_searcher")
+def test_a_live_answer_and_its_question_become_searchable(chat, fake_provider):
+    person = chat["user"]
     fake_provider.script(tokens=["向量", "检索", "很快"])
-    frames = person.socket().chat("什么是向量数据库", "fake-model")
+    frames = person.socket().chat("什么是向量数据库", chat["model_id"])
     assert frames[-1]["type"] == "done"
     # Only messages: the generated title may say the same words.
     results = [r for r in person.get("/api/chat/search?q=检索").json()["results"] if r["role"]]

@@ -1,4 +1,4 @@
-"""Rate limits on login, registration and password changes (SECURITY.md rule 9).
+"""Rate limits on login, registration, password changes and imports (SECURITY.md rule 9).
 
 Counted in Redis when REDIS_URL is set (shared by every worker), in memory otherwise. The limits
 are shared limits: the login page and POST /api/login draw on the same counters.
@@ -62,3 +62,10 @@ def password_change_limits(view):
         methods=["POST"],
         deduct_when=_failed,
     )(view)
+
+
+def import_limits(view):
+    # An import writes up to a whole history in one transaction: a few per hour is plenty.
+    return limiter.shared_limit(_setting("RATELIMIT_IMPORT"), "import", key_func=_logged_in_account, methods=["POST"])(
+        view
+    )

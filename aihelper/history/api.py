@@ -7,12 +7,14 @@ Thin views: every rule (ownership, cursors, time parsing, file checks) lives in 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from flask import Response, current_app, jsonify, request, stream_with_context
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from aihelper.auth.limits import import_limits
 from aihelper.errors import ApiError
 from aihelper.history import bp
 from aihelper.i18n import t
@@ -82,7 +84,8 @@ def api_export_session(session_id: str):
     kind = request.args.get("format", "json")
     if kind not in ("md", "json"):
         raise ApiError(400, "invalid_export_format", t("invalid_export_format"))
-    filename = f"aihelper-{session_id[:36]}.{kind}"
+    # Only plain characters in a header value, whatever an old id may contain.
+    filename = f"aihelper-{re.sub(r'[^A-Za-z0-9-]', '', session_id)[:36]}.{kind}"
     if kind == "json":
         document = transfer.export_one(current_user.id, session_id)
         return _download(json.dumps(document, ensure_ascii=False, indent=1), filename, "application/json")
@@ -109,6 +112,7 @@ def api_export_all():
 
 @bp.post("/api/chat/import")
 @accepts_multipart
+@import_limits
 @login_required
 def api_import():
     limit_mb = current_app.config["AIHELPER_IMPORT_MAX_MB"]
@@ -118,5 +122,6 @@ def api_import():
         raw = upload.read() if upload is not None else request.get_data()
     except RequestEntityTooLarge:
         raise ApiError(413, "too_large", t("import_too_large", limit=str(limit_mb))) from None
-    result = transfer.import_conversations(current_user.id, transfer.parse_import(raw))
+    conversations = transfer.parse_import(raw, current_app.config["AIHELPER_MAX_MESSAGE_CHARS"])
+    result = transfer.import_conversations(current_user.id, conversations)
     return jsonify(message=t("imported", **{k: str(v) for k, v in result.items()}), **result)

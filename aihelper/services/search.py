@@ -20,16 +20,18 @@ so "数据库" does not match a text that merely contains 数据 and 据库 apar
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, column, select, table, text
+from sqlalchemy import column, func, select, table, text
 from sqlalchemy.engine import Connection
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.fair_db import fair_share
 from aihelper.i18n import t
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.services.history import parse_moment, zone
@@ -44,6 +46,7 @@ SNIPPET_BEFORE, SNIPPET_LENGTH = 30, 120
 # Candidates are checked in batches; a query whose terms are everywhere but whose phrase is rare
 # stops after this many, so one search never reads a whole history.
 CANDIDATES_MAX = 3000
+SEARCH_SECONDS = 0.5
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _SEARCH_TABLE = table("message_search", column("rowid"), column("message_id"), column("terms"))
@@ -132,15 +135,45 @@ def _limit(value: Any) -> int:
     return min(int(value), LIMIT_MAX)
 
 
-def _match_condition(connection: Connection, query_terms: list[str]):
-    """A WHERE clause on message_search for "has every term", and the id column it joins on.
-    Terms are made of word characters only, so they need no quoting inside the expression."""
-    if connection.dialect.name == "sqlite":
-        expression = " AND ".join(f'"{term}"' for term in query_terms)
-        return text("message_search MATCH :match").bindparams(match=expression), _SEARCH_TABLE.c.rowid
-    expression = " ".join(f"+{term}" for term in query_terms)
-    condition = text("MATCH (message_search.terms) AGAINST (:match IN BOOLEAN MODE)").bindparams(match=expression)
-    return condition, _SEARCH_TABLE.c.message_id
+def _match_expression(dialect: str, query_terms: list[str]) -> str:
+    """ "Has every term", in the engine's syntax. Terms are made of word characters only, so they
+    need no quoting inside the expression (which is sent as a bound parameter anyway)."""
+    if dialect == "sqlite":
+        return " AND ".join(f'"{term}"' for term in query_terms)
+    return " ".join(f"+{term}" for term in query_terms)
+
+
+def _candidates_sqlite(connection: Connection, user_id: int, match: str, below, window, batch: int) -> list[int]:
+    """The user's matching message ids, newest first: FTS5 yields matches in descending rowid
+    order, and each is checked against its message row by primary key."""
+    messages = ChatMessage.__table__
+    statement = (
+        select(_SEARCH_TABLE.c.rowid)
+        .select_from(_SEARCH_TABLE.join(messages, messages.c.id == _SEARCH_TABLE.c.rowid))
+        .where(text("message_search MATCH :match").bindparams(match=match), messages.c.user_id == user_id, *window)
+        .order_by(_SEARCH_TABLE.c.rowid.desc())
+        .limit(batch)
+    )
+    if below is not None:
+        statement = statement.where(_SEARCH_TABLE.c.rowid < below)
+    return list(connection.execute(statement).scalars())
+
+
+def _candidates_mysql(connection: Connection, match: str, below, id_range, batch: int) -> list[int]:
+    """Matching message ids of anyone, newest first, from the FULLTEXT index alone: joining every
+    match to its message row before sorting would read hundreds of thousands of rows for a
+    common word. The caller keeps the user's."""
+    statement = (
+        select(_SEARCH_TABLE.c.message_id)
+        .where(text("MATCH (message_search.terms) AGAINST (:match IN BOOLEAN MODE)").bindparams(match=match))
+        .order_by(_SEARCH_TABLE.c.message_id.desc())
+        .limit(batch)
+    )
+    if below is not None:
+        statement = statement.where(_SEARCH_TABLE.c.message_id < below)
+    if id_range is not None:
+        statement = statement.where(_SEARCH_TABLE.c.message_id.between(*id_range))
+    return list(connection.execute(statement).scalars())
 
 
 def _contains_all(content: str, segments: list[str]) -> bool:
@@ -159,30 +192,41 @@ def snippet(content: str, segments: list[str]) -> str:
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_LENGTH < len(flat) else "")
 
 
-def _message_hits(user_id: int, query: _Query, start, end, before, limit: int) -> list[dict[str, Any]]:
+def _message_hits(user_id: int, query: _Query, window: list, limit: int) -> list[dict[str, Any]]:
+    """Matching messages of the user, newest first, checked against their text, in batches; a
+    search stops after CANDIDATES_MAX candidates or SEARCH_SECONDS, whichever comes first."""
     connection = db.session.connection()
-    match, id_column = _match_condition(connection, query.terms)
+    sqlite = connection.dialect.name == "sqlite"
+    match = _match_expression(connection.dialect.name, query.terms)
     messages = ChatMessage.__table__
+    id_range = None
+    if window and not sqlite:
+        # Ids grow with time, so the time window is an id range too: it spares sorting newer matches.
+        id_range = connection.execute(
+            select(func.min(messages.c.id), func.max(messages.c.id)).where(messages.c.user_id == user_id, *window)
+        ).one()
+        if id_range[0] is None:
+            return []
     hits: list[dict[str, Any]] = []
-    below: int | None = None
-    scanned = 0
-    batch = max(limit * 3, 50)
-    while len(hits) < limit and scanned < CANDIDATES_MAX:
-        conditions = [match, messages.c.user_id == user_id]
-        if start is not None:
-            conditions += [messages.c.timestamp >= start, messages.c.timestamp <= end]
-        if before is not None:
-            conditions.append(messages.c.timestamp < before)
-        if below is not None:
-            conditions.append(id_column < below)
-        rows = connection.execute(
-            select(messages.c.id, messages.c.session_id, messages.c.role, messages.c.content, messages.c.timestamp)
-            .select_from(_SEARCH_TABLE.join(messages, messages.c.id == id_column))
-            .where(and_(*conditions))
-            # By the index's own id: FTS5 then returns matches newest first without sorting them.
-            .order_by(id_column.desc())
-            .limit(batch)
-        ).all()
+    below, scanned, deadline = None, 0, time.monotonic() + SEARCH_SECONDS
+    batch = max(limit * 3, 60) if sqlite else 300
+    while len(hits) < limit and scanned < CANDIDATES_MAX and time.monotonic() < deadline:
+        with fair_share():
+            if sqlite:
+                ids = _candidates_sqlite(connection, user_id, match, below, window, batch)
+            else:
+                ids = _candidates_mysql(connection, match, below, id_range, batch)
+            rows = (
+                connection.execute(
+                    select(
+                        messages.c.id, messages.c.session_id, messages.c.role, messages.c.content, messages.c.timestamp
+                    )
+                    .where(messages.c.id.in_(ids), messages.c.user_id == user_id, *window)
+                    .order_by(messages.c.id.desc())
+                ).all()
+                if ids
+                else []
+            )
         for row in rows:
             if _contains_all(row.content, query.segments):
                 hits.append(
@@ -196,10 +240,10 @@ def _message_hits(user_id: int, query: _Query, start, end, before, limit: int) -
                 )
                 if len(hits) == limit:
                     break
-        scanned += len(rows)
-        if len(rows) < batch:
+        scanned += len(ids)
+        if len(ids) < batch:
             break
-        below = rows[-1].id
+        below = ids[-1]
     return hits
 
 
@@ -238,9 +282,13 @@ def search(user_id: int, args: dict[str, Any]) -> list[dict[str, Any]]:
         before = parse_moment(args.get("before"), time_zone, end=False, label_key="field_before")
     if not query.terms:
         return []
-    hits = _message_hits(user_id, query, start, end, before, limit) + _title_hits(
-        user_id, query, start, end, before, limit
-    )
+    messages = ChatMessage.__table__
+    window = []
+    if start is not None:
+        window += [messages.c.timestamp >= start, messages.c.timestamp <= end]
+    if before is not None:
+        window.append(messages.c.timestamp < before)
+    hits = _message_hits(user_id, query, window, limit) + _title_hits(user_id, query, start, end, before, limit)
     hits.sort(key=lambda hit: (hit["moment"], hit["message_id"] or 0), reverse=True)
     titles = dict(
         db.session.execute(

@@ -29,9 +29,10 @@ from aihelper.timefmt import iso_utc
 
 FORMAT, VERSION = "aihelper-conversations", 1
 EXPORT_BATCH = 50  # conversations read per query while streaming "export everything"
-MESSAGES_MAX = 100_000  # per conversation
-CONVERSATIONS_MAX = 50_000  # per file
-CONTENT_MAX = 4_000_000  # characters: MEDIUMTEXT holds 16 MB of UTF-8
+MESSAGES_MAX = 100_000  # per file: one import is one transaction
+CONVERSATIONS_MAX = 20_000  # per file
+ANSWER_MAX = 500_000  # characters of an answer or its reasoning (far beyond any max_tokens)
+YEARS = (1970, 9999)  # what every supported database's DATETIME holds
 ROLES = ("user", "assistant")
 STATUSES = (DONE, STOPPED, ERROR)
 
@@ -169,15 +170,19 @@ def _text(value: Any, where: str, max_length: int, *, optional: bool = False, em
 
 
 def _moment(value: Any, where: str) -> datetime:
+    """An ISO 8601 time as naive UTC; never later than now (a time in the future would keep a
+    conversation on top of the list, and out of reach of the retention clean-up, for ever)."""
     if not isinstance(value, str):
         raise _Invalid(where, "must be an ISO 8601 time")
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise _Invalid(where, "must be an ISO 8601 time") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0)
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise _Invalid(where, f"must be between the years {YEARS[0]} and {YEARS[1]}")
+    return min(moment.replace(microsecond=0), datetime.now(UTC).replace(tzinfo=None, microsecond=0))
 
 
 def _keys(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
@@ -185,7 +190,7 @@ def _keys(value: Any, where: str, allowed: set[str], required: set[str]) -> dict
         raise _Invalid(where, "must be an object")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise _Invalid(where, f"has unknown field {unknown[0]!r}")
+        raise _Invalid(where, f"has unknown field {unknown[0][:40]!r}")
     missing = sorted(required - set(value))
     if missing:
         raise _Invalid(where, f"lacks the field {missing[0]!r}")
@@ -213,7 +218,7 @@ _CONVERSATION_FIELDS = {
 _MESSAGE_FIELDS = {"role", "content", "reasoning", "timestamp", "status", "model_id", "finish_reason", "usage"}
 
 
-def _checked_message(value: Any, where: str) -> dict[str, Any]:
+def _checked_message(value: Any, where: str, question_max: int) -> dict[str, Any]:
     message = _keys(value, where, _MESSAGE_FIELDS, {"role", "content", "timestamp"})
     if message["role"] not in ROLES:
         raise _Invalid(f"{where}.role", "must be user or assistant")
@@ -226,8 +231,11 @@ def _checked_message(value: Any, where: str) -> dict[str, Any]:
         usage = _keys(usage, f"{where}.usage", {"prompt_tokens", "completion_tokens"}, set())
     return {
         "role": message["role"],
-        "content": _text(message["content"], f"{where}.content", CONTENT_MAX),
-        "reasoning": _text(message.get("reasoning"), f"{where}.reasoning", CONTENT_MAX, optional=True) or None,
+        # A question as long as one typed here, at most: earlier messages go to the provider again.
+        "content": _text(
+            message["content"], f"{where}.content", question_max if message["role"] == "user" else ANSWER_MAX
+        ),
+        "reasoning": _text(message.get("reasoning"), f"{where}.reasoning", ANSWER_MAX, optional=True) or None,
         "timestamp": _moment(message["timestamp"], f"{where}.timestamp"),
         "status": status,
         "model_id": _text(message.get("model_id"), f"{where}.model_id", 100, optional=True),
@@ -237,17 +245,19 @@ def _checked_message(value: Any, where: str) -> dict[str, Any]:
     }
 
 
-def _checked_conversation(value: Any, where: str) -> dict[str, Any]:
+def _checked_conversation(value: Any, where: str, question_max: int) -> dict[str, Any]:
     conversation = _keys(value, where, _CONVERSATION_FIELDS, {"session_id", "title", "messages"})
-    session_id = _text(conversation["session_id"], f"{where}.session_id", SESSION_ID_MAX, empty=False)
+    # Compared stripped: MySQL's unique index would not tell "x" and "x " apart.
+    session_id = _text(conversation["session_id"], f"{where}.session_id", SESSION_ID_MAX, empty=False).strip()
     origin = _text(conversation.get("origin_id"), f"{where}.origin_id", SESSION_ID_MAX, optional=True, empty=False)
+    origin = origin.strip() if origin else None
     messages = conversation["messages"]
-    if not isinstance(messages, list) or len(messages) > MESSAGES_MAX:
-        raise _Invalid(f"{where}.messages", f"must be a list of at most {MESSAGES_MAX} messages")
+    if not isinstance(messages, list):
+        raise _Invalid(f"{where}.messages", "must be a list")
     pinned = conversation.get("pinned", False)
     if not isinstance(pinned, bool):
         raise _Invalid(f"{where}.pinned", "must be true or false")
-    checked = [_checked_message(m, f"{where}.messages[{i}]") for i, m in enumerate(messages)]
+    checked = [_checked_message(m, f"{where}.messages[{i}]", question_max) for i, m in enumerate(messages)]
     create_time = (
         _moment(conversation["create_time"], f"{where}.create_time") if "create_time" in conversation else None
     )
@@ -273,7 +283,7 @@ def _checked_conversation(value: Any, where: str) -> dict[str, Any]:
     }
 
 
-def parse_import(raw: bytes) -> list[dict[str, Any]]:
+def parse_import(raw: bytes, question_max: int) -> list[dict[str, Any]]:
     """The conversations of an export file, checked whole; ApiError 400 saying where it is wrong."""
     try:
         document = json.loads(raw)
@@ -286,7 +296,10 @@ def parse_import(raw: bytes) -> list[dict[str, Any]]:
         conversations = document["conversations"]
         if not isinstance(conversations, list) or len(conversations) > CONVERSATIONS_MAX:
             raise _Invalid("conversations", f"must be a list of at most {CONVERSATIONS_MAX} conversations")
-        return [_checked_conversation(c, f"conversations[{i}]") for i, c in enumerate(conversations)]
+        total = sum(len(c.get("messages") or ()) if isinstance(c, dict) else 0 for c in conversations)
+        if total > MESSAGES_MAX:
+            raise _Invalid("conversations", f"hold {total} messages; one file may hold {MESSAGES_MAX}")
+        return [_checked_conversation(c, f"conversations[{i}]", question_max) for i, c in enumerate(conversations)]
     except _Invalid as invalid:
         raise ApiError(
             400, "import_invalid", t("import_invalid", where=invalid.where, problem=invalid.problem)
@@ -337,13 +350,16 @@ def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> d
                 "origin_id": origin,
             },
         )
-        indexed = []
-        for message in conversation["messages"]:
-            message_id = connection.execute(
-                insert(ChatMessage.__table__), {**message, "session_id": session_id, "user_id": user_id}
-            ).inserted_primary_key[0]
-            indexed.append((message_id, message["content"]))
-        search.index_messages(connection, indexed)
+        if conversation["messages"]:
+            connection.execute(
+                insert(ChatMessage.__table__),
+                [{**message, "session_id": session_id, "user_id": user_id} for message in conversation["messages"]],
+            )
+            # A new conversation's ids, in the order inserted (ids only grow).
+            ids = connection.execute(
+                select(ChatMessage.id).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id)
+            ).scalars()
+            search.index_messages(connection, zip(ids, (m["content"] for m in conversation["messages"]), strict=True))
         if conversation["messages"]:
             user_messages = sum(1 for m in conversation["messages"] if m["role"] == "user")
             connection.execute(
