@@ -37,6 +37,25 @@ _PREVIEW_WINDOW = 1000
 _CHUNK = 500
 _DIGITS = re.compile(r"[0-9]+")
 
+# What the API shows of messages and of sessions, read as plain rows (ORM objects cost several times
+# more to load, and a list or a long conversation is nothing but reading).
+_MESSAGE_FIELDS = tuple(
+    getattr(ChatMessage, name)
+    for name in (
+        "id",
+        "role",
+        "content",
+        "timestamp",
+        "status",
+        "model_id",
+        "reasoning",
+        "finish_reason",
+        "prompt_tokens",
+        "completion_tokens",
+    )
+)
+_SESSION_ROW = tuple(ChatSession.__table__.columns)
+
 # Newest activity first; id breaks ties between sessions updated within the same second.
 _NEWEST_FIRST = (ChatSession.update_time.desc(), ChatSession.id.desc())
 
@@ -111,7 +130,7 @@ def conversation_messages(session_id: str) -> list[dict[str, Any]]:
     """A session's messages in order (by id). No ownership check: pass an id from `owned_session`.
     Plain rows, not ORM objects: a long conversation loads several times faster."""
     rows = db.session.execute(
-        select(*ChatMessage.__table__.columns).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id)
+        select(*_MESSAGE_FIELDS).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id)
     )
     return [message_dict(row) for row in rows]
 
@@ -130,12 +149,17 @@ def _previews(session_ids: list[str]) -> dict[str, str]:
     previews: dict[str, str] = {}
     for offset in range(0, len(session_ids), _CHUNK):
         chunk = session_ids[offset : offset + _CHUNK]
-        last_ids = (
-            select(func.max(ChatMessage.id).label("last_id"))
-            .where(ChatMessage.session_id.in_(chunk))
-            .group_by(ChatMessage.session_id)
-            .subquery()
+        # Per conversation, its last message id by one descending step of the index (session_id,
+        # id); a GROUP BY over the whole chunk would read every message id of those conversations.
+        newest = (
+            select(ChatMessage.id)
+            .where(ChatMessage.session_id == ChatSession.session_id)
+            .order_by(ChatMessage.id.desc())
+            .limit(1)
+            .correlate(ChatSession)
+            .scalar_subquery()
         )
+        last_ids = select(newest.label("last_id")).where(ChatSession.session_id.in_(chunk)).subquery()
         head = func.substr(ChatMessage.content, 1, _PREVIEW_WINDOW + 1)
         rows = db.session.execute(
             select(ChatMessage.id, ChatMessage.session_id, head).join(last_ids, ChatMessage.id == last_ids.c.last_id)
@@ -190,11 +214,11 @@ def _cursor_condition(user_id: int, before: str):
 
 def list_sessions(user_id: int, limit: str | None = None, before: str | None = None) -> list[dict[str, Any]]:
     """GET /api/chat/history: the user's sessions, newest activity first, `limit` per page."""
-    statement = select(ChatSession).where(ChatSession.user_id == user_id)
+    statement = select(*_SESSION_ROW).where(ChatSession.user_id == user_id)
     if before is not None and before != "":
         statement = statement.where(_cursor_condition(user_id, before))
     statement = statement.order_by(*_NEWEST_FIRST).limit(_limit(limit))
-    return _summaries(db.session.scalars(statement))
+    return _summaries(db.session.execute(statement))
 
 
 # --- sessions by the time of their messages ------------------------------------------------------
@@ -260,9 +284,9 @@ def sessions_in_range(user_id: int, start_time: Any, end_time: Any, tz: Any = No
     )
     overlapping = and_(ChatSession.update_time >= start, ChatSession.create_time <= end)
     statement = (
-        select(ChatSession).where(ChatSession.user_id == user_id, overlapping, has_message).order_by(*_NEWEST_FIRST)
+        select(*_SESSION_ROW).where(ChatSession.user_id == user_id, overlapping, has_message).order_by(*_NEWEST_FIRST)
     )
-    return _summaries(db.session.scalars(statement))
+    return _summaries(db.session.execute(statement))
 
 
 # --- deleting ----------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ SNIPPET_BEFORE, SNIPPET_LENGTH = 30, 120
 # stops after this many, so one search never reads a whole history.
 CANDIDATES_MAX = 3000
 SEARCH_SECONDS = 0.5
+RECENT_SCAN = 2000  # MySQL: the newest messages read directly before the FULLTEXT index is asked
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _SEARCH_TABLE = table("message_search", column("rowid"), column("message_id"), column("terms"))
@@ -192,6 +193,46 @@ def snippet(content: str, segments: list[str]) -> str:
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_LENGTH < len(flat) else "")
 
 
+def _recent_rows_mysql(connection: Connection, user_id: int, query: _Query, window: list, limit: int):
+    """The user's newest RECENT_SCAN messages (in the window) whose text has every part of the
+    query, newest first, and whether that scan covered all of them. A frequent word is found here
+    at once, where InnoDB's FULLTEXT would have to collect and sort every match first."""
+    messages = ChatMessage.__table__
+    recent = (
+        select(messages.c.id)
+        .where(messages.c.user_id == user_id, *window)
+        .order_by(messages.c.timestamp.desc(), messages.c.id.desc())
+        .limit(RECENT_SCAN)
+        .subquery()
+    )
+    rows = connection.execute(
+        select(messages.c.id, messages.c.session_id, messages.c.role, messages.c.content, messages.c.timestamp)
+        .join(recent, recent.c.id == messages.c.id)
+        .where(*[messages.c.content.contains(segment, autoescape=True) for segment in query.segments])
+        .order_by(messages.c.timestamp.desc(), messages.c.id.desc())
+        .limit(limit * 3)
+    ).all()
+    # Is there a message beyond the scanned ones? Answered by the index (user_id, timestamp) alone.
+    beyond = connection.execute(
+        select(messages.c.timestamp)
+        .where(messages.c.user_id == user_id, *window)
+        .order_by(messages.c.timestamp.desc())
+        .limit(1)
+        .offset(RECENT_SCAN)
+    ).first()
+    return rows, beyond is None
+
+
+def _hit(row, query: _Query) -> dict[str, Any]:
+    return {
+        "session_id": row.session_id,
+        "message_id": row.id,
+        "role": row.role,
+        "snippet": snippet(row.content, query.segments),
+        "moment": row.timestamp,
+    }
+
+
 def _message_hits(user_id: int, query: _Query, window: list, limit: int) -> list[dict[str, Any]]:
     """Matching messages of the user, newest first, checked against their text, in batches; a
     search stops after CANDIDATES_MAX candidates or SEARCH_SECONDS, whichever comes first."""
@@ -208,6 +249,16 @@ def _message_hits(user_id: int, query: _Query, window: list, limit: int) -> list
         if id_range[0] is None:
             return []
     hits: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    if not sqlite:
+        recent_rows, covered_all = _recent_rows_mysql(connection, user_id, query, window, limit)
+        for row in recent_rows:
+            if _contains_all(row.content, query.segments) and len(hits) < limit:
+                hits.append(_hit(row, query))
+                seen.add(row.id)
+        if len(hits) == limit or covered_all:
+            return hits
+        # A rarer word: its matches are few, so the FULLTEXT index finds and sorts them quickly.
     below, scanned, deadline = None, 0, time.monotonic() + SEARCH_SECONDS
     batch = max(limit * 3, 60) if sqlite else 300
     while len(hits) < limit and scanned < CANDIDATES_MAX and time.monotonic() < deadline:
@@ -228,16 +279,8 @@ def _message_hits(user_id: int, query: _Query, window: list, limit: int) -> list
                 else []
             )
         for row in rows:
-            if _contains_all(row.content, query.segments):
-                hits.append(
-                    {
-                        "session_id": row.session_id,
-                        "message_id": row.id,
-                        "role": row.role,
-                        "snippet": snippet(row.content, query.segments),
-                        "moment": row.timestamp,
-                    }
-                )
+            if row.id not in seen and _contains_all(row.content, query.segments):
+                hits.append(_hit(row, query))
                 if len(hits) == limit:
                     break
         scanned += len(ids)
@@ -248,16 +291,18 @@ def _message_hits(user_id: int, query: _Query, window: list, limit: int) -> list
 
 
 def _title_hits(user_id: int, query: _Query, start, end, before, limit: int) -> list[dict[str, Any]]:
-    """Conversations whose title has every part of the query (titles are short: a scan of the user's)."""
+    """Conversations whose title has every part of the query, newest first: the database filters
+    the user's titles (short, one row per conversation), and each is checked as messages are."""
     statement = select(ChatSession.session_id, ChatSession.title, ChatSession.update_time).where(
-        ChatSession.user_id == user_id
+        ChatSession.user_id == user_id, *[ChatSession.title.contains(s, autoescape=True) for s in query.segments]
     )
     if start is not None:
         statement = statement.where(ChatSession.update_time >= start, ChatSession.update_time <= end)
     if before is not None:
         statement = statement.where(ChatSession.update_time < before)
     hits = []
-    for session_id, title, update_time in db.session.execute(statement.order_by(ChatSession.update_time.desc())):
+    rows = db.session.execute(statement.order_by(ChatSession.update_time.desc()).limit(limit * 3))
+    for session_id, title, update_time in rows:
         if _contains_all(title, query.segments):
             hits.append(
                 {"session_id": session_id, "message_id": None, "role": None, "snippet": title, "moment": update_time}
