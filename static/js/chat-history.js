@@ -4,7 +4,7 @@
  * Snippets are shown as text: highlighting splits them into parts, never into HTML. */
 (function () {
   'use strict';
-  const { t, addMessages, api } = window.AIHelper;
+  const { t, addMessages, api, upload } = window.AIHelper;
 
   addMessages({
     zh: {
@@ -191,16 +191,12 @@
       const file = event.target.files[0];
       event.target.value = '';
       if (!file) return;
-      const form = new FormData();
-      form.append('file', file);
-      const response = await fetch('/api/chat/import', { method: 'POST', body: form, credentials: 'same-origin' });
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        ElementPlus.ElMessage.error({ message: data.error || response.statusText, duration: 8000 });
-        return;
+      try {
+        ElementPlus.ElMessage.success((await upload('/api/chat/import', file)).message);
+        app.loadSessions(true);
+      } catch (error) {
+        ElementPlus.ElMessage.error({ message: error.message, duration: 8000 });
       }
-      ElementPlus.ElMessage.success(data.message);
-      app.loadSessions(true);
     }
     const retentionNote = Vue.computed(() => (tools.retentionDays ? fill(t('retentionNote'), { n: tools.retentionDays }) : ''));
     const selectedLabel = Vue.computed(() => fill(t('selected'), { n: tools.selected.size }));

@@ -3,7 +3,7 @@
  * input. Answers stream over the websocket (chat-socket.js). */
 (function () {
   'use strict';
-  const { t, lang, pageData, mount, api, postForm, addMessages, setLanguage } = window.AIHelper;
+  const { t, lang, pageData, mount, api, upload, postForm, addMessages, setLanguage } = window.AIHelper;
   const { render, copyText, handleCodeCopy } = window.AIHelperMarkdown;
   const page = pageData();
 
@@ -765,16 +765,10 @@
         const file = event.target.files[0];
         event.target.value = '';
         if (!file) return;
-        const form = new FormData();
-        form.append('file', file);
-        const response = await fetch('/api/user/avatar', { method: 'POST', body: form, credentials: 'same-origin' });
-        const data = await response.json().catch(() => ({}));
-        if (!response.ok) {
-          ElementPlus.ElMessage.error(data.error || response.statusText);
-          return;
-        }
-        user.avatar = data.avatar;
-        ElementPlus.ElMessage.success(t('avatarUpdated'));
+        try {
+          user.avatar = (await upload('/api/user/avatar', file)).avatar;
+          ElementPlus.ElMessage.success(t('avatarUpdated'));
+        } catch (error) { ElementPlus.ElMessage.error(error.message); }
       }
       async function savePassword() {
         const form = state.password;

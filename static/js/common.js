@@ -117,6 +117,21 @@
     return data;
   }
 
+  /* Upload one file as the multipart field `file`; the JSON answer, or an Error like api()'s. */
+  async function upload(url, file) {
+    const form = new FormData();
+    form.append('file', file);
+    const response = await fetch(url, { method: 'POST', body: form, credentials: 'same-origin' });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.error || response.statusText);
+      error.code = data.code;
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
   /* Submit a classic form post (with the page's CSRF token) built from plain values. */
   function postForm(action, values, csrfToken) {
     const form = document.createElement('form');
@@ -179,5 +194,5 @@
     },
   };
 
-  window.AIHelper = { lang, t, pageData, setLanguage, mount, LanguageSwitch, addMessages, api, postForm, formatTime, applyTheme };
+  window.AIHelper = { lang, t, pageData, setLanguage, mount, LanguageSwitch, addMessages, api, upload, postForm, formatTime, applyTheme };
 })();
