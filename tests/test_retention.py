@@ -4,6 +4,7 @@ workers ask, and users are told on the chat page."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -105,3 +106,12 @@ def test_the_purge_command(app, aged):
     result = runner.invoke(args=["purge-history"])
     assert result.exit_code == 0 and "Deleted 1 conversation(s)" in result.output
     assert remaining(app) == {"old", "fresh", "answering"}
+
+
+def test_the_background_job_cleans_up_as_soon_as_a_worker_starts(app, aged):
+    aged["admin"].put("/api/admin/settings", json={"retention_days": 30})
+    retention.start_daily_job(app)
+    deadline = time.monotonic() + 10
+    while remaining(app) != {"fresh", "answering"}:
+        assert time.monotonic() < deadline, "the job did not run"
+        time.sleep(0.05)
