@@ -252,26 +252,32 @@ def fake_provider() -> Iterator[FakeProvider]:
         yield provider
 
 
+def connect_fake_provider(base_url: str, fake_provider: FakeProvider, admin_name: str, **model_fields):
+    """The first account (the admin) connects the fake provider and adds `fake-model`."""
+    admin = ChatUser.register(base_url, admin_name)
+    provider = admin.http.post(
+        base_url + "/api/admin/providers",
+        json={"name": "Fake AI", "base_url": fake_provider.base_url, "api_key": "sk-fake-test-key-0001"},
+    ).json()
+    model = admin.http.post(
+        base_url + "/api/admin/models", json={"provider_id": provider["id"], "model_id": "fake-model", **model_fields}
+    ).json()
+    return admin, provider, model
+
+
 @pytest.fixture
 def chat(live_server, app, fake_provider):
     """An admin who connected the fake provider (one model, with a system prompt) and a user."""
-    admin = ChatUser.register(live_server.url, "stream_admin")
-    provider = admin.http.post(
-        live_server.url + "/api/admin/providers",
-        json={"name": "Fake", "base_url": fake_provider.base_url, "api_key": "sk-stream-test-key-01"},
-    ).json()
-    model = admin.http.post(
-        live_server.url + "/api/admin/models",
-        json={
-            "provider_id": provider["id"],
-            "model_id": "fake-model",
-            "model_name": "Fake",
-            "system_prompt": "You are terse.",
-            "max_tokens": 512,
-            "temperature": 0.2,
-            "context_messages": 4,
-        },
-    ).json()
+    admin, _provider, model = connect_fake_provider(
+        live_server.url,
+        fake_provider,
+        "stream_admin",
+        model_name="Fake",
+        system_prompt="You are terse.",
+        max_tokens=512,
+        temperature=0.2,
+        context_messages=4,
+    )
     user = ChatUser.register(live_server.url, "streamer")
     return {"user": user, "model_id": model["model_id"], "model": model, "admin": admin}
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
 from tests.chat_client import ChatUser
+from tests.conftest import connect_fake_provider
 from tests.test_browser_auth import collect_problems
 
 pytestmark = pytest.mark.browser
@@ -23,15 +24,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 @pytest.fixture
 def chat_page(page: Page, live_server, fake_provider, app):
     """A user logged in on the chat page; the admin connected the fake provider with one model."""
-    admin = ChatUser.register(live_server.url, "page_admin")
-    provider = admin.http.post(
-        live_server.url + "/api/admin/providers",
-        json={"name": "Fake AI", "base_url": fake_provider.base_url, "api_key": "sk-page-test-key-001"},
-    ).json()
-    model = admin.http.post(
-        live_server.url + "/api/admin/models",
-        json={"provider_id": provider["id"], "model_id": "fake-model", "model_name": "Fake Model"},
-    ).json()
+    admin, provider, model = connect_fake_provider(
+        live_server.url, fake_provider, "page_admin", model_name="Fake Model"
+    )
     user = ChatUser.register(live_server.url, "page_user")
     page.context.add_cookies([{"name": "aihelper_session", "value": user.cookie, "url": live_server.url}])
     page.goto(live_server.url + "/")

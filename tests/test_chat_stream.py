@@ -186,7 +186,7 @@ def test_provider_failures_give_one_clear_error_and_keep_the_partial_text(
     error = frames[-1]
     assert [f["type"] for f in frames].count("error") == 1
     assert error["code"] == code and words in error["error"]
-    assert "<html" not in error["error"] and "sk-stream-test-key-01" not in json.dumps(frames)
+    assert "<html" not in error["error"] and "sk-fake-test-key-0001" not in json.dumps(frames)
     answer = stored(app, id=frames[0]["message_id"])[0]
     assert answer.status == "error"
     assert answer.content == text_of(frames)

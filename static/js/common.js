@@ -106,7 +106,11 @@
       options.headers['Content-Type'] = 'application/json';
       options.body = JSON.stringify(body);
     }
-    const response = await fetch(url, options);
+    return answerOf(await fetch(url, options));
+  }
+
+  /* The parsed JSON answer, or an Error carrying the server's readable message, code and status. */
+  async function answerOf(response) {
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const error = new Error(data.error || response.statusText);
@@ -121,15 +125,7 @@
   async function upload(url, file) {
     const form = new FormData();
     form.append('file', file);
-    const response = await fetch(url, { method: 'POST', body: form, credentials: 'same-origin' });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const error = new Error(data.error || response.statusText);
-      error.code = data.code;
-      error.status = response.status;
-      throw error;
-    }
-    return data;
+    return answerOf(await fetch(url, { method: 'POST', body: form, credentials: 'same-origin' }));
   }
 
   /* Submit a classic form post (with the page's CSRF token) built from plain values. */
