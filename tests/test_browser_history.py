@@ -20,7 +20,7 @@ def conversation(title: str, *contents: str) -> dict:
         "session_id": "source-" + title,
         "title": title,
         "messages": [
-            {"role": "user" if i % 2 == 0 else "assistant", "content": c, "timestamp": f"2026-05-0{i + 1}T08:00:00"}
+            {"role": "user" if i % 2 == 0 else "assistant", "content": c, "timestamp": f"2026-05-01T08:{i:02d}:00"}
             for i, c in enumerate(contents)
         ],
     }
@@ -66,6 +66,21 @@ def test_search_highlights_matches_and_opens_the_conversation(history_page):
     expect(page.get_by_test_id("no-results")).to_be_visible()
     page.get_by_test_id("search-input").fill("")
     expect(page.locator(".session-item")).to_have_count(3)
+
+
+def test_more_search_results_load_on_demand(history_page):
+    page = history_page["page"]
+    document = {
+        "format": "aihelper-conversations",
+        "conversations": [conversation("很多", *[f"反复出现的话题 {i}" for i in range(40)])],
+    }
+    history_page["user"].http.post(history_page["url"] + "/api/chat/import", json=document)
+    page.get_by_test_id("search-input").fill("话题")
+    hits = page.get_by_test_id("search-hit")
+    expect(hits).to_have_count(30)
+    page.get_by_test_id("search-more").click()
+    expect(hits).to_have_count(40)
+    expect(page.get_by_test_id("search-more")).to_have_count(0)
 
 
 def test_pin_moves_a_conversation_to_the_top(history_page):

@@ -26,6 +26,7 @@
   });
 
   const SEARCH_DELAY_MS = 250;
+  const SEARCH_PAGE = 30;
 
   function fill(text, values) {
     return Object.entries(values).reduce((out, [key, value]) => out.split('{' + key + '}').join(String(value)), text);
@@ -80,7 +81,7 @@
 
   function useHistoryTools(app, page) {
     const tools = Vue.reactive({
-      query: '', results: [], searching: false, searched: false,
+      query: '', results: [], searching: false, searched: false, hasMore: false,
       selecting: false, selected: new Set(), exportProgress: null,
       retentionDays: page.retention_days || 0,
     });
@@ -88,15 +89,18 @@
     let searchRun = 0;
 
     // --- search -----------------------------------------------------------------------------------
-    async function runSearch() {
+    /* A new search, or (more = true) the next page of the current one. */
+    async function runSearch(more = false) {
       const query = tools.query.trim();
       const run = ++searchRun;
       if (!query) {
-        Object.assign(tools, { results: [], searched: false, searching: false });
+        Object.assign(tools, { results: [], searched: false, searching: false, hasMore: false });
         return;
       }
       tools.searching = true;
-      const params = new URLSearchParams({ q: query, limit: '50' });
+      const params = new URLSearchParams({ q: query, limit: String(SEARCH_PAGE) });
+      const last = tools.results[tools.results.length - 1];
+      if (more && last) params.set('before', last.timestamp);
       const range = app.state.range;
       if (range && range[0] && range[1]) {
         params.set('start_time', range[0].toISOString());
@@ -104,7 +108,13 @@
       }
       try {
         const data = await api('GET', '/api/chat/search?' + params);
-        if (run === searchRun) Object.assign(tools, { results: data.results, searched: true });
+        if (run === searchRun) {
+          Object.assign(tools, {
+            results: more ? tools.results.concat(data.results) : data.results,
+            searched: true,
+            hasMore: data.results.length === SEARCH_PAGE,
+          });
+        }
       } catch (error) {
         if (run === searchRun) ElementPlus.ElMessage.error(error.message);
       } finally {
@@ -113,7 +123,10 @@
     }
     function onSearchInput() {
       clearTimeout(searchTimer);
-      searchTimer = setTimeout(runSearch, SEARCH_DELAY_MS);
+      searchTimer = setTimeout(() => runSearch(), SEARCH_DELAY_MS);
+    }
+    function moreResults() {
+      if (!tools.searching && tools.hasMore) runSearch(true);
     }
     function clearSearch() {
       tools.query = '';
@@ -203,6 +216,7 @@
 
     return Vue.reactive({
       state: tools, highlight: (snippet) => highlight(snippet, tools.query), onSearchInput, clearSearch, runSearch, openHit,
+      moreResults,
       toggleSelecting, toggleSelected, deleteSelected, exportSession, exportAll, exportLabel, importFile,
       retentionNote, selectedLabel,
     });

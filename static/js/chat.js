@@ -276,6 +276,8 @@
             </div>
             <div class="search-hit-time">{{ shortTime(hit.timestamp) }}</div>
           </div>
+          <el-button v-if="tools.state.hasMore" link type="primary" size="small" class="search-more" :loading="tools.state.searching"
+                     @click="tools.moreResults" data-testid="search-more">{{ t('loadMore') }}</el-button>
           <p v-if="tools.state.searching && !tools.state.results.length" class="muted session-empty">{{ t('searching') }}</p>
           <p v-else-if="tools.state.searched && !tools.state.results.length" class="muted session-empty" data-testid="no-results">{{ t('noResults') }}</p>
         </div>
