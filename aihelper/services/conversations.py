@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
@@ -92,9 +92,23 @@ def _check_client_id(client_id: Any) -> str | None:
     return client_id
 
 
-def resolve_model(model_ref: Any) -> tuple[ModelConfig, ApiProvider]:
-    """An enabled model of an enabled provider, by config id or by the provider's model id."""
-    statement = select(ModelConfig, ApiProvider).join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
+# What a turn needs of a model and its provider, read as one plain row.
+_MODEL_ROW = (
+    ModelConfig.id,
+    ModelConfig.model_id,
+    ModelConfig.system_prompt,
+    ModelConfig.max_tokens,
+    ModelConfig.temperature,
+    ModelConfig.context_messages,
+    ApiProvider.base_url,
+    ApiProvider.api_key,
+)
+
+
+def resolve_model(model_ref: Any) -> Row:
+    """An enabled model of an enabled provider, by config id or by the provider's model id: a row
+    with the model's fields and its provider's base_url and api_key."""
+    statement = select(*_MODEL_ROW).join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
     if isinstance(model_ref, int) and not isinstance(model_ref, bool):
         statement = statement.where(ModelConfig.id == model_ref)
     elif isinstance(model_ref, str) and model_ref.strip():
@@ -105,15 +119,17 @@ def resolve_model(model_ref: Any) -> tuple[ModelConfig, ApiProvider]:
     row = db.session.execute(statement.order_by(ModelConfig.sort_order, ModelConfig.id).limit(1)).first()
     if row is None:
         raise ApiError(400, "model_unavailable", t("model_unavailable"))
-    return row[0], row[1]
+    return row
 
 
 def find_existing_turn(user_id: int, client_id: str | None) -> ExistingTurn | None:
     if client_id is None:
         return None
-    user_message = db.session.scalar(
-        select(ChatMessage).where(ChatMessage.user_id == user_id, ChatMessage.client_id == client_id)
-    )
+    user_message = db.session.execute(
+        select(ChatMessage.id, ChatMessage.session_id).where(
+            ChatMessage.user_id == user_id, ChatMessage.client_id == client_id
+        )
+    ).first()
     if user_message is None:
         return None
     answer = db.session.scalar(
@@ -132,7 +148,7 @@ def stored_answer(answer_id: int) -> ChatMessage | None:
     return db.session.get(ChatMessage, answer_id)
 
 
-def _claim_session(session: ChatSession, model: ModelConfig, now) -> None:
+def _claim_session(session: ChatSession, model: Row, now) -> None:
     """Mark the conversation active with this model. Being the transaction's first write, it also
     serialises turns of one conversation across workers: it takes the row lock (MySQL) or the
     database write lock (SQLite) until commit."""
@@ -201,9 +217,13 @@ def _insert_message(connection, message: ChatMessage) -> int:
     return connection.execute(_INSERT_MESSAGE, values).inserted_primary_key[0]
 
 
-def _last_messages(session_id: str, count: int) -> list[ChatMessage]:
-    rows = db.session.scalars(
-        select(ChatMessage).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id.desc()).limit(count)
+def _last_messages(session_id: str, count: int) -> list[Row]:
+    """The conversation's last `count` messages, oldest first, as plain rows."""
+    rows = db.session.execute(
+        select(ChatMessage.id, ChatMessage.role, ChatMessage.content, ChatMessage.status)
+        .where(ChatMessage.session_id == session_id)
+        .order_by(ChatMessage.id.desc())
+        .limit(count)
     ).all()
     return list(reversed(rows))
 
@@ -220,7 +240,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         if request.kind != "chat" or request.edit:
             raise ApiError(404, "not_found", t("not_found"))
         _check_running_turns(_running_turns(request.user_id), None)
-        model, provider = resolve_model(request.model_ref)
+        model = resolve_model(request.model_ref)
         session = ChatSession(
             session_id=str(uuid.uuid4()),
             user_id=request.user_id,
@@ -238,7 +258,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         model_ref = (
             request.model_ref if request.model_ref not in (None, "") else (session.model_config_id or session.model_id)
         )
-        model, provider = resolve_model(model_ref)
+        model = resolve_model(model_ref)
         _claim_session(session, model, now)
         _check_running_turns(_running_turns(request.user_id), session.session_id)
         is_new = False
@@ -292,8 +312,8 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
         answer_id=answer_id,
         model_id=model.model_id,
         model_config_id=model.id,
-        base_url=provider.base_url,
-        api_key=decrypt_key(provider.api_key),
+        base_url=model.base_url,
+        api_key=decrypt_key(model.api_key),
         payload=payload,
         question_text=question.content,
         superseded_ids=superseded,
@@ -302,7 +322,7 @@ def prepare_turn(request: TurnRequest) -> PreparedTurn:
     return prepared
 
 
-def _superseded_exchange(last_two: list[ChatMessage], request: TurnRequest) -> tuple[list[int], ChatMessage | None]:
+def _superseded_exchange(last_two: list[Row], request: TurnRequest) -> tuple[list[int], Row | None]:
     """The ids a regenerate (the last answer) or an edit (the last question and its answer) will
     replace, and for a regenerate the question to answer again."""
     if request.kind == "chat" and not request.edit:
@@ -318,9 +338,7 @@ def _superseded_exchange(last_two: list[ChatMessage], request: TurnRequest) -> t
     return [question.id, *answer_ids], None
 
 
-def _context(
-    recent: list[ChatMessage], superseded: list[int], question: ChatMessage, kind: str, model: ModelConfig
-) -> list[ChatMessage]:
+def _context(recent: list[Row], superseded: list[int], question: Any, kind: str, model: Row) -> list[ChatMessage]:
     """The question plus the N earlier messages of the model's context setting; the messages
     being replaced and unfinished answers are left out."""
     earlier = [m for m in recent if m.id not in superseded and m.content and m.status != STREAMING]
@@ -330,7 +348,7 @@ def _context(
     return [*kept, question]
 
 
-def _request_payload(earlier: list[ChatMessage], model: ModelConfig) -> dict[str, Any]:
+def _request_payload(earlier: list[Any], model: Row) -> dict[str, Any]:
     """The chat completion request: system prompt, the context, and the model's limits."""
     messages = [{"role": "system", "content": model.system_prompt}] if model.system_prompt else []
     messages += [{"role": m.role, "content": m.content} for m in earlier]
