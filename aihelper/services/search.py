@@ -89,22 +89,25 @@ def _query_terms(segment: str) -> list[str]:
 # --- keeping the index ---------------------------------------------------------------------------
 
 
+# Built once: a text() statement parses its SQL each time it is made.
+_FORGET_SQLITE = text("DELETE FROM message_search WHERE rowid = :message_id")
+_INDEX_SQLITE = text("INSERT INTO message_search (rowid, terms) VALUES (:message_id, :terms)")
+_INDEX_MYSQL = text(
+    "INSERT INTO message_search (message_id, terms) VALUES (:message_id, :terms) "
+    "ON DUPLICATE KEY UPDATE terms = VALUES(terms)"
+)
+
+
 def index_messages(connection: Connection, messages: Iterable[tuple[int, str]]) -> None:
     """Index (or re-index) messages given as (id, content), in the caller's transaction."""
     rows = [{"message_id": message_id, "terms": " ".join(terms(content or ""))} for message_id, content in messages]
     if not rows:
         return
     if connection.dialect.name == "sqlite":
-        connection.execute(text("DELETE FROM message_search WHERE rowid = :message_id"), rows)
-        connection.execute(text("INSERT INTO message_search (rowid, terms) VALUES (:message_id, :terms)"), rows)
+        connection.execute(_FORGET_SQLITE, rows)
+        connection.execute(_INDEX_SQLITE, rows)
     else:
-        connection.execute(
-            text(
-                "INSERT INTO message_search (message_id, terms) VALUES (:message_id, :terms) "
-                "ON DUPLICATE KEY UPDATE terms = VALUES(terms)"
-            ),
-            rows,
-        )
+        connection.execute(_INDEX_MYSQL, rows)
 
 
 # --- searching -----------------------------------------------------------------------------------
