@@ -197,7 +197,7 @@ def breaking(change) -> bytes:
         (breaking(lambda d: d.update(conversations={"a": 1})), "import_invalid", "conversations"),
         (breaking(lambda d: d["conversations"][0].update(title=7)), "import_invalid", "conversations[0].title"),
         (breaking(lambda d: d["conversations"][0].update(user_id=1)), "import_invalid", "user_id"),
-        (breaking(lambda d: d["conversations"][0]["messages"][0].update(id=99)), "import_invalid", "'id'"),
+        (breaking(lambda d: d["conversations"][0]["messages"][0].update(id=99)), "import_invalid", "“id”"),
         (breaking(lambda d: d["conversations"][0]["messages"][0].update(role="system")), "import_invalid", "role"),
         (
             breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="yesterday")),
@@ -219,7 +219,7 @@ def breaking(change) -> bytes:
         (
             breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="0099-01-01")),
             "import_invalid",
-            "years",
+            "1970",
         ),
         (
             breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="9999-12-31T23:00:00-05:00")),
@@ -255,6 +255,20 @@ def test_export_file_names_hold_only_plain_characters(app):
     add_session(app, user_id, 'legacy"; x=1', "2026-01-01T00:00:00", [("user", "hi", "2026-01-01T00:00:00")])
     response = client.get("/api/chat/session/legacy%22%3B%20x%3D1/export?format=md")
     assert response.headers["Content-Disposition"] == 'attachment; filename="aihelper-legacyx1.md"'
+
+
+def test_the_place_and_the_problem_are_told_in_the_users_language(owner):
+    body = breaking(lambda d: d["conversations"][0]["messages"][0].update(role="system"))
+    owner.set_cookie("lang", "en")
+    english = import_file(owner, body).json["error"]
+    assert english == (
+        "The file to import is not an aihelper export: conversations[0].messages[0].role must be user or assistant"
+    )
+    owner.set_cookie("lang", "zh")
+    assert (
+        import_file(owner, body).json["error"]
+        == "导入文件格式不对：conversations[0].messages[0].role 应为 user 或 assistant"
+    )
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_read(app, owner):

@@ -148,24 +148,27 @@ def export_markdown(user_id: int, session_id: str, labels: dict[str, str]) -> st
 
 
 class _Invalid(Exception):
-    def __init__(self, where: str, problem: str):
+    """Where a file is wrong (a path such as conversations[3].messages[2].role) and what is wrong
+    (an i18n key and its values)."""
+
+    def __init__(self, where: str, problem: str, **values: Any):
         super().__init__(where, problem)
-        self.where, self.problem = where, problem
+        self.where, self.problem, self.values = where, problem, {k: str(v) for k, v in values.items()}
 
 
 def _text(value: Any, where: str, max_length: int, *, optional: bool = False, empty: bool = True) -> str | None:
     if value is None and optional:
         return None
     if not isinstance(value, str):
-        raise _Invalid(where, "must be text")
+        raise _Invalid(where, "import_not_text")
     if len(value) > max_length:
-        raise _Invalid(where, f"is longer than {max_length} characters")
+        raise _Invalid(where, "import_too_long", limit=max_length)
     if not empty and not value.strip():
-        raise _Invalid(where, "must not be empty")
+        raise _Invalid(where, "import_empty")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Invalid(where, "is not valid Unicode") from None
+        raise _Invalid(where, "import_not_unicode") from None
     return value
 
 
@@ -173,27 +176,27 @@ def _moment(value: Any, where: str) -> datetime:
     """An ISO 8601 time as naive UTC; never later than now (a time in the future would keep a
     conversation on top of the list, and out of reach of the retention clean-up, for ever)."""
     if not isinstance(value, str):
-        raise _Invalid(where, "must be an ISO 8601 time")
+        raise _Invalid(where, "import_not_time")
     try:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):
-        raise _Invalid(where, "must be an ISO 8601 time") from None
+        raise _Invalid(where, "import_not_time") from None
     if not YEARS[0] <= moment.year <= YEARS[1]:
-        raise _Invalid(where, f"must be between the years {YEARS[0]} and {YEARS[1]}")
+        raise _Invalid(where, "import_years", low=YEARS[0], high=YEARS[1])
     return min(moment.replace(microsecond=0), datetime.now(UTC).replace(tzinfo=None, microsecond=0))
 
 
 def _keys(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _Invalid(where, "must be an object")
+        raise _Invalid(where, "import_not_object")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise _Invalid(where, f"has unknown field {unknown[0][:40]!r}")
+        raise _Invalid(where, "import_unknown_field", name=unknown[0][:40])
     missing = sorted(required - set(value))
     if missing:
-        raise _Invalid(where, f"lacks the field {missing[0]!r}")
+        raise _Invalid(where, "import_missing_field", name=missing[0])
     return value
 
 
@@ -201,7 +204,7 @@ def _count(value: Any, where: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
-        raise _Invalid(where, "must be a whole number")
+        raise _Invalid(where, "import_not_count")
     return value
 
 
@@ -221,11 +224,11 @@ _MESSAGE_FIELDS = {"role", "content", "reasoning", "timestamp", "status", "model
 def _checked_message(value: Any, where: str, question_max: int) -> dict[str, Any]:
     message = _keys(value, where, _MESSAGE_FIELDS, {"role", "content", "timestamp"})
     if message["role"] not in ROLES:
-        raise _Invalid(f"{where}.role", "must be user or assistant")
+        raise _Invalid(f"{where}.role", "import_bad_role")
     status = message.get("status", DONE)
     status = ERROR if status == STREAMING else status  # exported while it was still generating
     if status not in STATUSES:
-        raise _Invalid(f"{where}.status", "must be done, stopped or error")
+        raise _Invalid(f"{where}.status", "import_bad_status")
     usage = message.get("usage")
     if usage is not None:
         usage = _keys(usage, f"{where}.usage", {"prompt_tokens", "completion_tokens"}, set())
@@ -253,10 +256,10 @@ def _checked_conversation(value: Any, where: str, question_max: int) -> dict[str
     origin = origin.strip() if origin else None
     messages = conversation["messages"]
     if not isinstance(messages, list):
-        raise _Invalid(f"{where}.messages", "must be a list")
+        raise _Invalid(f"{where}.messages", "import_not_list")
     pinned = conversation.get("pinned", False)
     if not isinstance(pinned, bool):
-        raise _Invalid(f"{where}.pinned", "must be true or false")
+        raise _Invalid(f"{where}.pinned", "import_not_flag")
     checked = [_checked_message(m, f"{where}.messages[{i}]", question_max) for i, m in enumerate(messages)]
     create_time = (
         _moment(conversation["create_time"], f"{where}.create_time") if "create_time" in conversation else None
@@ -292,18 +295,17 @@ def parse_import(raw: bytes, question_max: int) -> list[dict[str, Any]]:
     try:
         _keys(document, "file", {"format", "version", "exported_at", "conversations"}, {"format", "conversations"})
         if document["format"] != FORMAT or document.get("version", VERSION) != VERSION:
-            raise _Invalid("format", f"must be {FORMAT!r}, version {VERSION}")
+            raise _Invalid("format", "import_bad_format", format=FORMAT, version=VERSION)
         conversations = document["conversations"]
         if not isinstance(conversations, list) or len(conversations) > CONVERSATIONS_MAX:
-            raise _Invalid("conversations", f"must be a list of at most {CONVERSATIONS_MAX} conversations")
+            raise _Invalid("conversations", "import_too_many_conversations", limit=CONVERSATIONS_MAX)
         total = sum(len(c.get("messages") or ()) if isinstance(c, dict) else 0 for c in conversations)
         if total > MESSAGES_MAX:
-            raise _Invalid("conversations", f"hold {total} messages; one file may hold {MESSAGES_MAX}")
+            raise _Invalid("conversations", "import_too_many_messages", count=total, limit=MESSAGES_MAX)
         return [_checked_conversation(c, f"conversations[{i}]", question_max) for i, c in enumerate(conversations)]
     except _Invalid as invalid:
-        raise ApiError(
-            400, "import_invalid", t("import_invalid", where=invalid.where, problem=invalid.problem)
-        ) from None
+        problem = t(invalid.problem, **invalid.values)
+        raise ApiError(400, "import_invalid", t("import_invalid", where=invalid.where, problem=problem)) from None
 
 
 def _already_here(user_id: int, ids: set[str]) -> set[str]:
