@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, g, has_request_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from aihelper.config import load_settings
+from aihelper.config import AUTOCOMMIT_BIND, load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
 from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
@@ -69,6 +69,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
+        enable_sqlite_foreign_keys(db.engines[AUTOCOMMIT_BIND])
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     register_login_loader(login_manager)
@@ -86,6 +87,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from aihelper.admin import bp as admin_bp
     from aihelper.auth import bp as auth_bp
+    from aihelper.chat import api, pages, socket  # noqa: F401  (the chat routes register on import)
     from aihelper.chat import bp as chat_bp
     from aihelper.history import bp as history_bp
 

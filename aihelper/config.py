@@ -44,6 +44,8 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_AUTO_TITLE": _flag,
     "AIHELPER_IMPORT_MAX_MB": int,
     "AIHELPER_RETENTION_JOB": _flag,
+    "AIHELPER_STALLED_SOCKET_SECONDS": float,
+    "AIHELPER_LOGIN_CHECK_SECONDS": float,
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -75,14 +77,20 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_MAX_RUNNING_TURNS": 3,
     # After a new conversation's first answer, ask the same model for a short title.
     "AIHELPER_AUTO_TITLE": True,
-    # flask-sock: a ping every 25 s keeps proxies from closing idle sockets; a frame over 64 KB
-    # closes the socket with 1009.
     # The largest conversations file a user may import (MB).
     "AIHELPER_IMPORT_MAX_MB": 32,
     # Each worker checks hourly whether the daily clean-up of conversations older than the
     # admin's retention setting is due (one worker runs it); off, run `flask purge-history` instead.
     "AIHELPER_RETENTION_JOB": True,
+    # flask-sock: a ping every 25 s keeps proxies from closing idle sockets; a frame over 64 KB
+    # closes the socket with 1009.
     "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 64 * 1024},
+    # A websocket that takes nothing for this long while frames wait for it is closed; the page
+    # reconnects and resumes from where it was.
+    "AIHELPER_STALLED_SOCKET_SECONDS": 30.0,
+    # An open websocket checks its login this often; an ended login (logout, password change,
+    # disabled account) also tells the user's sockets at once, in every worker.
+    "AIHELPER_LOGIN_CHECK_SECONDS": 30.0,
     "SESSION_COOKIE_NAME": "aihelper_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -132,6 +140,12 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
             f"sqlite:///{Path(instance_path) / 'aihelper.db'}"
         )
     settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["SQLALCHEMY_DATABASE_URI"])
+    settings["SQLALCHEMY_BINDS"] = {
+        AUTOCOMMIT_BIND: {
+            "url": settings["SQLALCHEMY_DATABASE_URI"],
+            **autocommit_options(settings["SQLALCHEMY_DATABASE_URI"]),
+        }
+    }
     settings["RATELIMIT_STORAGE_URI"] = settings.get("REDIS_URL") or "memory://"
     return settings
 
@@ -150,6 +164,19 @@ def engine_options(database_uri: str) -> dict[str, Any]:
             "isolation_level": "READ COMMITTED",
         }
     return {"hide_parameters": True}
+
+
+# The turn's read and its one-statement write need no transaction: on connections that stay in
+# autocommit, each is one round trip, with no COMMIT, no ROLLBACK on return and no ping before it.
+AUTOCOMMIT_BIND = "autocommit"
+
+
+def autocommit_options(database_uri: str) -> dict[str, Any]:
+    options = {**engine_options(database_uri), "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+    # A connection the server closed is replaced on its first failure instead (the turn retries its
+    # read once); pinging before every use would be a round trip of its own.
+    options.pop("pool_pre_ping", None)
+    return options
 
 
 def allowed_origins(setting: str) -> frozenset[str]:

@@ -98,6 +98,8 @@ def register_request_guards(app: Flask) -> None:
             raise ApiError(403, "foreign_origin", t("foreign_origin"))
         if not current_user.is_authenticated:
             raise ApiError(401, "unauthorized", t("unauthorized"))
+        # No permessage-deflate: frames are small and written straight to the socket (chat/wire.py).
+        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
     @app.after_request
     def add_security_headers(response):

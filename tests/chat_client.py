@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,14 +51,45 @@ class ChatUser:
 class ChatSocket:
     def __init__(self, client: Client):
         self.client = client
+        # `title` frames (a generated title), which arrive whenever they are ready, kept apart.
+        self.titles: list[dict[str, Any]] = []
 
     def send(self, **frame: Any) -> None:
         self.client.send(json.dumps(frame))
 
     def receive(self, timeout: float = 15) -> dict[str, Any]:
-        raw = self.client.receive(timeout=timeout)
-        assert raw is not None, "no frame within the timeout"
-        return json.loads(raw)
+        """The next frame other than `title`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = self.client.receive(timeout=max(deadline - time.monotonic(), 0.001))
+            assert raw is not None, "no frame within the timeout"
+            frame = json.loads(raw)
+            if frame["type"] != "title":
+                return frame
+            self.titles.append(frame)
+
+    def title_of(self, session_id: str, timeout: float = 10) -> str:
+        """The generated title announced for the conversation (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for frame in self.titles:
+                if frame["session_id"] == session_id:
+                    return frame["title"]
+            raw = self.client.receive(timeout=max(deadline - time.monotonic(), 0.001))
+            assert raw is not None, "no title within the timeout"
+            frame = json.loads(raw)
+            assert frame["type"] == "title", f"unexpected frame {frame}"
+            self.titles.append(frame)
+
+    def receive_text(self, text: str, timeout: float = 15) -> list[dict[str, Any]]:
+        """Delta frames until their text is `text` (however the relay grouped the pieces)."""
+        deltas: list[dict[str, Any]] = []
+        while text_of(deltas) != text:
+            frame = self.receive(timeout)
+            assert frame["type"] == "delta", f"{frame} before {text!r} arrived"
+            deltas.append(frame)
+            assert text.startswith(text_of(deltas)), f"{text_of(deltas)!r} is not the start of {text!r}"
+        return deltas
 
     def receive_until_end(self, timeout: float = 15) -> list[dict[str, Any]]:
         """Frames up to and including the first `done` or `error`."""

@@ -105,6 +105,8 @@ def instance_dir(tmp_path_factory) -> Path:
         "# Provider failures (a hang, a stall) must show within a test's patience.\n"
         "AIHELPER_TIMEOUT_FIRST_TOKEN = 3.0\n"
         "AIHELPER_TIMEOUT_BETWEEN_TOKENS = 2.0\n"
+        "# An ended login must end its socket within a test's patience even without the notice.\n"
+        "AIHELPER_LOGIN_CHECK_SECONDS = 1.0\n"
     )
     return path
 

@@ -1,12 +1,14 @@
 """The registry of running generations (aihelper.live), against both implementations.
 
-The Redis variant uses database 15 of the local server, flushed before each test; it is skipped on a
-developer's machine without Redis and fails in CI.
+With Redis, every hub made by `make_hub` is another worker on the same Redis database (15 of the
+local server, flushed before each test); the Redis tests are skipped on a developer's machine
+without Redis and fail in CI.
 """
 
 from __future__ import annotations
 
 import fcntl
+import socket
 import tempfile
 import threading
 import time
@@ -16,8 +18,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from aihelper.live import LiveFrame, LiveGeneration, LiveHub, MemoryHub, RedisHub, create_hub
-from tests.conftest import require
+from aihelper.chat import frames
+from aihelper.chat.frames import Frame
+from aihelper.live import LiveGeneration, LiveHub, MemoryHub, RedisHub, Refused, create_hub
+from aihelper.live.base import Cursor, Wakeup
+from aihelper.live.redis import COMMAND_CONNECTIONS
+from tests.conftest import free_port, require
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 USER = 7
@@ -67,9 +73,11 @@ def make_redis_hub(redis_url: str) -> Iterator[HubFactory]:
 
 @pytest.fixture(params=["memory", "redis"])
 def make_hub(request: pytest.FixtureRequest) -> HubFactory:
-    """Makes hubs of one implementation; with Redis, every hub made is another "worker" on the same data."""
+    """Makes hubs of one implementation. With Redis, every hub made is another "worker"; in memory
+    there is one worker, so "another worker" is the same hub (unless made with other options)."""
     if request.param == "memory":
-        return lambda **options: MemoryHub(**options)
+        the_worker = MemoryHub()
+        return lambda **options: MemoryHub(**options) if options else the_worker
     return request.getfixturevalue("make_redis_hub")
 
 
@@ -78,23 +86,57 @@ def hub(make_hub: HubFactory) -> LiveHub:
     return make_hub()
 
 
-def delta(text: str) -> dict:
-    return {"type": "delta", "session_id": "s1", "message_id": 1, "content": text}
+def begin(hub: LiveHub, session_id: str = "s1", user_id: int = USER, **options) -> LiveGeneration:
+    return hub.begin(session_id, user_id, client_id=options.get("client_id"), max_running=options.get("max_running", 3))
 
 
-def begin(hub: LiveHub, session_id: str = "s1", user_id: int = USER) -> LiveGeneration:
-    generation = hub.begin(session_id, 1, user_id)
-    assert generation is not None
-    return generation
+def publish(generation: LiveGeneration, text: str) -> None:
+    generation.publish(frames.delta(generation.session_id, 1, generation.next_seq, text))
 
 
-def collect(frames: Iterator[LiveFrame] | None) -> list[LiveFrame]:
-    assert frames is not None
-    return list(frames)
+def finish(generation: LiveGeneration) -> None:
+    generation.finish(
+        frames.done(
+            generation.session_id, 1, generation.next_seq, status="done", finish_reason="stop", usage=None, title="t"
+        )
+    )
 
 
-def seqs(frames: list[LiveFrame]) -> list[int]:
-    return [frame.seq for frame in frames]
+class Reader:
+    """A follower as a socket is one: woken, then takes everything there is."""
+
+    def __init__(self) -> None:
+        self.wakeup = Wakeup()
+        self.frames: list[Frame] = []
+        self.cursor: Cursor | None = None
+
+    def follow(self, hub: LiveHub, session_id: str = "s1", after: int = 0, user_id: int = USER) -> Cursor | None:
+        self.cursor = hub.follow(session_id, user_id, after, self.wakeup)
+        return self.cursor
+
+    def read_to_end(self, timeout: float = 5.0) -> list[Frame]:
+        deadline = time.monotonic() + timeout
+        while not self.cursor.at_end:
+            assert time.monotonic() < deadline, f"no end within {timeout}s: {self.frames}"
+            self.wakeup.wait(0.05)
+            self.frames += self.cursor.take()
+        return self.frames
+
+    def read_until(self, count: int, timeout: float = 5.0) -> list[Frame]:
+        deadline = time.monotonic() + timeout
+        while len(self.frames) < count:
+            assert time.monotonic() < deadline, f"{len(self.frames)} of {count} frames within {timeout}s"
+            self.wakeup.wait(0.05)
+            self.frames += self.cursor.take()
+        return self.frames
+
+
+def seqs(received: list[Frame]) -> list[int]:
+    return [frame.seq for frame in received]
+
+
+def texts(received: list[Frame]) -> list[str]:
+    return [frame.fields["content"] for frame in received if frame.type == "delta"]
 
 
 def in_thread(target: Callable[[], object]) -> tuple[threading.Thread, list]:
@@ -102,6 +144,13 @@ def in_thread(target: Callable[[], object]) -> tuple[threading.Thread, list]:
     thread = threading.Thread(target=lambda: result.append(target()), daemon=True)
     thread.start()
     return thread, result
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 def test_create_hub_picks_the_implementation(redis_url: str):
@@ -112,304 +161,322 @@ def test_create_hub_picks_the_implementation(redis_url: str):
     hub.close()
 
 
-def test_a_session_runs_one_generation_at_a_time(hub: LiveHub):
-    assert not hub.is_running("s1")
-    generation = begin(hub)
-    assert (generation.session_id, generation.message_id, generation.user_id) == ("s1", 1, USER)
-    assert hub.is_running("s1")
-    assert hub.begin("s1", 2, USER) is None
-    assert hub.begin("s1", 2, OTHER_USER) is None
-    assert begin(hub, "s2") is not None  # other sessions are not affected
+def test_a_conversation_runs_one_generation_at_a_time(make_hub: HubFactory):
+    hub, other_worker = make_hub(), make_hub()
+    generation = begin(hub, client_id="c-1")
+    for worker in {hub, other_worker}:
+        with pytest.raises(Refused) as refused:
+            begin(worker, client_id="c-2")
+        assert (refused.value.code, refused.value.running_client_id) == ("busy", "c-1")
+    assert begin(other_worker, "s2") is not None  # other conversations are not affected
 
-    generation.finish({"type": "done"})
-    assert generation.finished
-    assert not hub.is_running("s1")
-    successor = begin(hub)
-    assert hub.is_running("s1")
-    successor.publish(delta("new"))
-    successor.finish({"type": "done"})
-    # The session's frames are now the successor's, numbered from 1 again.
-    assert [(frame.seq, frame.data["type"]) for frame in collect(hub.follow("s1", USER, 0))] == [
-        (1, "delta"),
-        (2, "done"),
-    ]
+    finish(generation)
+    successor = begin(other_worker)
+    publish(successor, "new")
+    finish(successor)
+    reader = Reader()
+    assert reader.follow(other_worker) is not None
+    assert [(frame.seq, frame.type) for frame in reader.read_to_end()] == [(1, "delta"), (2, "done")]
 
 
-def test_frames_are_numbered_and_the_final_frame_comes_last(hub: LiveHub):
-    generation = begin(hub)
-    sent = [delta("a"), delta("b"), delta("c")]
-    published = [generation.publish(data) for data in sent]
-    assert seqs(published) == [1, 2, 3]
-    assert [data["seq"] for data in sent] == [1, 2, 3]
-    assert published[2].data == {**delta("c"), "seq": 3}
-    sent[0]["content"] = "changed later"  # the published frame keeps what was sent
-    generation.finish({"type": "done", "message_id": 1})
-    generation.finish({"type": "done", "message_id": 1})  # a second finish changes nothing
-    with pytest.raises(RuntimeError):
-        generation.publish(delta("late"))
-
-    frames = collect(hub.follow("s1", USER, 0))
-    assert seqs(frames) == [1, 2, 3, 4]
-    assert [frame.data["seq"] for frame in frames] == [1, 2, 3, 4]
-    assert frames[0].data["content"] == "a"
-    assert frames[-1].data == {"type": "done", "message_id": 1, "seq": 4}
-    assert collect(hub.follow("s1", USER, 2)) == frames[2:]
-    assert collect(hub.follow("s1", USER, 4)) == []
-
-
-def test_unicode_content_survives(hub: LiveHub):
-    generation = begin(hub)
-    generation.publish(delta("你好，世界 🌏"))
-    generation.finish({"type": "done"})
-    assert collect(hub.follow("s1", USER, 0))[0].data["content"] == "你好，世界 🌏"
-
-
-def publish_in_background(generation: LiveGeneration, first: int, last: int) -> threading.Thread:
-    def run() -> None:
-        for n in range(first, last + 1):
-            generation.publish(delta(f"t{n}"))
-            if n % 10 == 0:
-                time.sleep(0.002)  # let followers catch up and wait, so they see live frames too
-        generation.finish({"type": "done"})
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+def test_a_user_runs_only_a_few_generations_in_all_workers(make_hub: HubFactory):
+    hub, other_worker = make_hub(), make_hub()
+    running = [begin(hub, "s1", max_running=2), begin(other_worker, "s2", max_running=2)]
+    for worker in (hub, other_worker):
+        with pytest.raises(Refused) as refused:
+            begin(worker, "s3", max_running=2)
+        assert refused.value.code == "too_many_turns"
+    assert begin(hub, "s9", OTHER_USER, max_running=2) is not None  # counted per user
+    finish(running[0])
+    running[1].abandon()
+    begin(other_worker, "s3", max_running=2)
+    begin(hub, "s4", max_running=2)
 
 
 def test_a_resuming_follower_gets_the_missed_frames_then_the_live_ones(hub: LiveHub):
     generation = begin(hub)
     for n in range(1, 6):
-        generation.publish(delta(f"t{n}"))
-    publisher = publish_in_background(generation, 6, 200)
-    frames = collect(hub.follow("s1", USER, 2, timeout=5))
+        publish(generation, f"t{n}")
+    reader = Reader()
+    assert reader.follow(hub, after=2) is not None
+
+    def publish_the_rest() -> None:
+        for n in range(6, 201):
+            publish(generation, f"t{n}")
+            if n % 10 == 0:
+                time.sleep(0.002)  # the follower catches up and waits, so it sees live frames too
+        finish(generation)
+
+    publisher, _ = in_thread(publish_the_rest)
+    received = reader.read_to_end()
     publisher.join(5)
+    assert seqs(received) == list(range(3, 202))  # no gap, no duplicate, the final frame last
+    assert texts(received) == [f"t{n}" for n in range(3, 201)]
+    assert received[-1].type == "done"
 
-    assert seqs(frames) == list(range(3, 202))  # no gap, no duplicate, the final frame last
-    assert [frame.data["content"] for frame in frames[:-1]] == [f"t{n}" for n in range(3, 201)]
-    assert frames[-1].data["type"] == "done"
 
-
-def test_two_followers_each_get_every_frame(hub: LiveHub):
+def test_two_followers_each_get_every_frame_and_a_frame_is_encoded_once(hub: LiveHub):
     generation = begin(hub)
-    generation.publish(delta("t1"))
-    first = hub.follow("s1", USER, 0, timeout=5)
-    second = hub.follow("s1", USER, 1, timeout=5)
-    readers = [in_thread(lambda frames=frames: collect(frames)) for frames in (first, second)]
-    publish_in_background(generation, 2, 100).join(5)
-    for thread, _ in readers:
-        thread.join(5)
+    publish(generation, "t1")
+    first, second = Reader(), Reader()
+    first.follow(hub)
+    second.follow(hub, after=1)
+    for n in range(2, 101):
+        publish(generation, f"t{n}")
+    finish(generation)
+    assert seqs(first.read_to_end()) == list(range(1, 102))
+    assert seqs(second.read_to_end()) == list(range(2, 102))
+    assert all(a is b for a, b in zip(first.frames[1:], second.frames, strict=True)), "the same frame objects"
 
-    assert seqs(readers[0][1][0]) == list(range(1, 102))
-    assert seqs(readers[1][1][0]) == list(range(2, 102))
 
-
-def test_a_published_frame_reaches_a_waiting_follower_at_once(hub: LiveHub):
+def test_a_published_frame_wakes_a_waiting_follower_at_once(hub: LiveHub):
     generation = begin(hub)
-    frames = hub.follow("s1", USER, 0, timeout=5)
-    assert frames is not None
+    reader = Reader()
+    reader.follow(hub)
     latencies = []
     for n in range(3):
-        thread, received = in_thread(lambda: next(frames))
+        waiting, woken = in_thread(lambda: (reader.wakeup.wait(2), time.perf_counter()))
         time.sleep(0.03)  # the follower is blocked waiting by now
         sent_at = time.perf_counter()
-        generation.publish(delta(f"t{n}"))
-        thread.join(2)
-        latencies.append(time.perf_counter() - sent_at)
-        assert received[0].seq == n + 1
-    frames.close()
+        publish(generation, f"t{n}")
+        waiting.join(2)
+        latencies.append(woken[0][1] - sent_at)
+        assert woken[0][0]
+    assert seqs(reader.cursor.take()) == [1, 2, 3]
     assert min(latencies) < 0.02, latencies
 
 
-def test_follow_needs_an_existing_generation_of_the_same_user(hub: LiveHub):
-    assert hub.follow("unknown", USER, 0) is None
-    generation = begin(hub)
-    generation.publish(delta("secret"))
-    assert hub.follow("s1", OTHER_USER, 0) is None
-    assert not hub.request_stop("s1", OTHER_USER)
-    assert not hub.request_stop("unknown", USER)
-    assert not generation.stop_requested()
-    assert not generation.wait_stop(0.15)
-
-
-def test_a_follower_can_stop_following(hub: LiveHub):
-    generation = begin(hub)
-    generation.publish(delta("t1"))
-    frames = hub.follow("s1", USER, 0, timeout=5)
-    assert frames is not None
-    assert next(frames).seq == 1
-    frames.close()
-    # The hub (and with Redis its connections) still works for everyone else.
-    generation.publish(delta("t2"))
-    generation.finish({"type": "done"})
-    assert seqs(collect(hub.follow("s1", USER, 0))) == [1, 2, 3]
-
-
-def test_a_follower_gives_up_after_its_timeout(hub: LiveHub):
-    generation = begin(hub)
-    generation.publish(delta("t1"))
-    started = time.monotonic()
-    assert seqs(collect(hub.follow("s1", USER, 0, timeout=0.2))) == [1]
-    assert 0.15 < time.monotonic() - started < 1.0
-
-
-def test_a_stop_reaches_the_generation_promptly(make_hub: HubFactory):
-    hub, other_worker = make_hub(), make_hub()  # with memory, simply two separate registries
-    if isinstance(hub, MemoryHub):
-        other_worker = hub
-    generation = begin(hub)
-    generation.publish(delta("t1"))
-    watcher, stopped = in_thread(lambda: (generation.wait_stop(5), time.monotonic()))
-    time.sleep(0.1)  # the watcher is waiting by now
-    requested_at = time.monotonic()
-    assert other_worker.request_stop("s1", USER)
-    watcher.join(2)
-    assert stopped[0][0] is True
-    assert stopped[0][1] - requested_at < 0.5
-    assert generation.stop_requested()
-    assert generation.wait_stop(5)  # stays stopped, returns at once
-    # Stopping does not finish: the generation still publishes its last frames and the final one.
-    generation.publish(delta("t2"))
-    generation.finish({"type": "done", "stopped": True})
-    assert not other_worker.request_stop("s1", USER)  # nothing runs any more
-
-
-def test_a_watcher_waiting_in_short_slices_sees_a_stop_promptly(make_hub: HubFactory):
-    # How the engine watches: wait_stop() in short slices until the generation is done.
+def test_follow_and_stop_need_a_generation_of_the_same_user(make_hub: HubFactory):
     hub, other_worker = make_hub(), make_hub()
-    if isinstance(hub, MemoryHub):
-        other_worker = hub
+    assert Reader().follow(hub, "unknown") is None
     generation = begin(hub)
-
-    def watch() -> float:
-        while not generation.wait_stop(0.05):
-            pass
-        return time.monotonic()
-
-    watcher, stopped_at = in_thread(watch)
-    time.sleep(0.2)  # a few slices have passed
-    requested_at = time.monotonic()
-    assert other_worker.request_stop("s1", USER)
-    watcher.join(2)
-    assert stopped_at[0] - requested_at < 0.5
-    generation.finish({"type": "done"})
-
-
-def test_stop_requested_notices_a_stop_without_a_watcher(make_hub: HubFactory):
-    hub, other_worker = make_hub(), make_hub()
-    if isinstance(hub, MemoryHub):
-        other_worker = hub
-    generation = begin(hub)
-    assert not generation.stop_requested()
-    assert other_worker.request_stop("s1", USER)
-    deadline = time.monotonic() + 0.5
-    while not generation.stop_requested():
-        assert time.monotonic() < deadline, "the stop did not arrive"
-        time.sleep(0.01)
-    generation.finish({"type": "done"})
-
-
-def test_wait_stop_ends_with_the_generation(hub: LiveHub):
-    generation = begin(hub)
-    watcher, stopped = in_thread(lambda: (generation.wait_stop(5), time.monotonic()))
+    publish(generation, "secret")
+    for worker in {hub, other_worker}:
+        assert Reader().follow(worker, user_id=OTHER_USER) is None
+        assert not worker.request_stop("s1", OTHER_USER)
+        assert not worker.request_stop("unknown", USER)
     time.sleep(0.1)
-    finished_at = time.monotonic()
-    generation.finish({"type": "done"})
-    watcher.join(2)
-    assert stopped[0][0] is False
-    assert stopped[0][1] - finished_at < 0.5
+    assert not generation.stop_requested
+
+
+def test_a_stop_reaches_the_generation_within_100_ms(make_hub: HubFactory):
+    hub, other_worker = make_hub(), make_hub()
+    for worker in {hub, other_worker}:
+        generation = begin(hub)
+        stopped = threading.Event()
+        generation.when_stopped(stopped.set)
+        publish(generation, "t1")
+        requested_at = time.monotonic()
+        assert worker.request_stop("s1", USER)
+        assert stopped.wait(2)
+        assert time.monotonic() - requested_at < 0.1
+        assert generation.stop_requested
+        # Stopping does not finish: the generation still publishes its last frames and the final one.
+        publish(generation, "t2")
+        finish(generation)
+        assert not worker.request_stop("s1", USER)  # nothing runs any more
 
 
 def test_a_finished_generation_lingers_then_is_forgotten(make_hub: HubFactory):
     hub = make_hub(linger=0.2)
     generation = begin(hub)
-    generation.publish(delta("t1"))
-    generation.publish(delta("t2"))
-    generation.finish({"type": "error", "error": "upstream failed"})
-    assert not hub.is_running("s1")
+    publish(generation, "t1")
+    publish(generation, "t2")
+    generation.finish(frames.error("upstream failed", "provider_down", session_id="s1", message_id=1, seq=3))
 
-    frames = collect(hub.follow("s1", USER, 1))
-    assert seqs(frames) == [2, 3]
-    assert frames[-1].data["type"] == "error"
-    assert hub.follow("s1", OTHER_USER, 0) is None
+    reader = Reader()
+    reader.follow(hub, after=1)
+    assert seqs(reader.read_to_end()) == [2, 3]
+    assert reader.frames[-1].type == "error"
+    assert Reader().follow(hub, user_id=OTHER_USER) is None
 
     time.sleep(0.25)
-    assert hub.follow("s1", USER, 0) is None
-    assert not hub.is_running("s1")
-    assert hub.begin("s1", 2, USER) is not None
+    assert Reader().follow(hub) is None
+    assert begin(hub) is not None
 
 
-def test_a_generation_that_never_finishes_frees_its_session_after_the_ttl(make_hub: HubFactory):
-    hub = make_hub(lock_ttl=0.2)
+def test_an_abandoned_generation_frees_its_conversation_and_shows_nothing(hub: LiveHub):
+    generation = begin(hub, max_running=1)
+    generation.abandon()
+    assert Reader().follow(hub) is None
+    begin(hub, max_running=1)
+
+
+def test_a_frame_written_once_is_shared_by_the_hub_and_encoded_once(hub: LiveHub):
     generation = begin(hub)
-    time.sleep(0.12)
-    generation.publish(delta("t1"))  # activity keeps it alive past the TTL counted from begin
-    time.sleep(0.12)
-    assert hub.is_running("s1")
-    assert hub.begin("s1", 2, USER) is None
-
-    time.sleep(0.22)
-    assert not hub.is_running("s1")
-    assert hub.begin("s1", 2, USER) is not None
+    publish(generation, "你好，世界 🌏")
+    finish(generation)
+    reader = Reader()
+    reader.follow(hub)
+    frame = reader.read_to_end()[0]
+    assert frame.fields["content"] == "你好，世界 🌏"
+    assert frame.json is frame.json
 
 
-def test_a_follower_in_another_worker_gets_the_frames(make_redis_hub: HubFactory):
-    publishing_worker, following_worker = make_redis_hub(), make_redis_hub()
-    generation = begin(publishing_worker)
-    generation.publish(delta("t1"))
-    assert following_worker.is_running("s1")
-    assert following_worker.begin("s1", 2, USER) is None
+def test_notices_reach_the_users_pages_in_every_worker(make_hub: HubFactory):
+    hub, other_worker = make_hub(), make_hub()
 
-    frames = following_worker.follow("s1", USER, 0, timeout=5)
-    assert frames is not None
-    assert next(frames).data["content"] == "t1"
-    thread, received = in_thread(lambda: next(frames))
-    time.sleep(0.05)
+    class Page:
+        def __init__(self) -> None:
+            self.frames: list[Frame] = []
+            self.rechecks = 0
+
+        def notice(self, frame: Frame) -> None:
+            self.frames.append(frame)
+
+        def recheck_login(self) -> None:
+            self.rechecks += 1
+
+    here, elsewhere, stranger = Page(), Page(), Page()
+    hub.listen(USER, here)
+    other_worker.listen(USER, elsewhere)
+    other_worker.listen(OTHER_USER, stranger)
+    if isinstance(hub, RedisHub):
+        time.sleep(0.2)  # the other worker's reader is reading the notices by now
+    hub.announce(USER, frames.title("s1", "A new title"))
+    hub.logins_ended(USER)
+    wait_until(lambda: elsewhere.frames and elsewhere.rechecks)
+    assert [f.fields["title"] for f in here.frames] == ["A new title"]
+    assert [f.fields["title"] for f in elsewhere.frames] == ["A new title"]
+    assert (here.rechecks, elsewhere.rechecks) == (1, 1)
+    assert (stranger.frames, stranger.rechecks) == ([], 0)
+    hub.unlisten(USER, here)
+    hub.announce(USER, frames.title("s1", "Again"))
+    wait_until(lambda: len(elsewhere.frames) == 2)
+    assert len(here.frames) == 1
+
+
+# --- Redis: what other workers and instances need -----------------------------------------------
+
+
+def test_a_follower_in_another_worker_gets_every_frame_once(make_redis_hub: HubFactory):
+    owner, elsewhere = make_redis_hub(), make_redis_hub()
+    generation = begin(owner)
+    for n in range(1, 11):
+        publish(generation, f"t{n}")
+    reader = Reader()
+    assert reader.follow(elsewhere, after=3) is not None
+    assert seqs(reader.read_until(7)) == list(range(4, 11))
+
     sent_at = time.perf_counter()
-    generation.publish(delta("t2"))
-    thread.join(2)
-    assert received[0].data["content"] == "t2"
-    assert time.perf_counter() - sent_at < 0.05
-    generation.finish({"type": "done"})
-    assert [frame.data["type"] for frame in frames] == ["done"]
-    assert not following_worker.is_running("s1")
+    publish(generation, "t11")
+    reader.read_until(8)
+    assert time.perf_counter() - sent_at < 0.1, "batched, yet within a flush interval"
+    for n in range(12, 31):
+        publish(generation, f"t{n}")
+    finish(generation)
+    received = reader.read_to_end()
+    assert seqs(received) == list(range(4, 32))
+    assert texts(received) == [f"t{n}" for n in range(4, 31)]
+    assert received[-1].type == "done" and not reader.cursor.lost
+
+
+def test_a_generation_nobody_follows_elsewhere_writes_no_frames_to_redis(make_redis_hub: HubFactory, redis_url: str):
+    hub = make_redis_hub()
+    generation = begin(hub)
+    reader = Reader()
+    reader.follow(hub)
+    for n in range(500):
+        publish(generation, f"t{n}")
+    finish(generation)
+    assert len(reader.read_to_end()) == 501
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.keys("aihelper:live:s1:frames:*") == []
+    finally:
+        client.close()
+
+
+def test_a_claim_is_renewed_while_it_runs_and_lapses_when_its_worker_dies(make_redis_hub: HubFactory):
+    owner, elsewhere = make_redis_hub(lock_ttl=0.3), make_redis_hub(lock_ttl=0.3)
+    begin(owner)
+    time.sleep(0.7)  # more than twice the claim's lifetime: renewed meanwhile
+    with pytest.raises(Refused):
+        begin(elsewhere)
+    owner.close()  # the worker dies without finishing: nobody renews the claim
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            begin(elsewhere)
+            break
+        except Refused:
+            assert time.monotonic() < deadline, "the dead worker's claim never lapsed"
+            time.sleep(0.05)
+
+
+def test_a_follower_elsewhere_learns_that_the_generation_was_lost(make_redis_hub: HubFactory):
+    owner = make_redis_hub(lock_ttl=0.3)
+    elsewhere = make_redis_hub(lock_ttl=0.3, block_seconds=0.2, lost_after=0.3)
+    generation = begin(owner)
+    publish(generation, "t1")
+    reader = Reader()
+    reader.follow(elsewhere)
+    reader.read_until(1)
+    owner.close()
+    reader.read_to_end(timeout=5)
+    assert reader.cursor.lost
+    assert texts(reader.frames) == ["t1"]
+
+
+def test_a_generation_left_to_linger_is_followed_elsewhere_until_it_is_gone(make_redis_hub: HubFactory):
+    owner, elsewhere = make_redis_hub(), make_redis_hub()
+    generation = begin(owner)
+    publish(generation, "t1")
+    finish(generation)
+    # The claim is gone: a page elsewhere reads the stored answer instead (the caller says not_running).
+    assert Reader().follow(elsewhere) is None
 
 
 def test_redis_keys_are_namespaced_and_expire(make_redis_hub: HubFactory, redis_url: str):
-    hub = make_redis_hub(linger=30)
-    generation = begin(hub, "abc")
-    generation.publish(delta("t1"))
+    owner, elsewhere = make_redis_hub(linger=30), make_redis_hub(linger=30)
+    generation = begin(owner, "abc")
+    publish(generation, "t1")
+    reader = Reader()
+    reader.follow(elsewhere, "abc")
+    reader.read_until(1)
     client = redis.Redis.from_url(redis_url)
     try:
         keys = sorted(key.decode() for key in client.keys("*"))
-        assert keys and all(key.startswith("aihelper:live:abc:") for key in keys), keys
-        assert all(0 < client.pttl(key) <= 20 * 60 * 1000 for key in keys)
-        generation.finish({"type": "done"})
+        assert keys and all(key.startswith("aihelper:live:") for key in keys), keys
+        assert all(0 < client.pttl(key) <= 30 * 1000 for key in keys if "notices" not in key), keys
+        finish(generation)
         assert not client.exists("aihelper:live:abc:lock")
-        assert all(0 < client.pttl(key) <= 30 * 1000 for key in client.keys("*"))
+        assert client.zcard(f"aihelper:live:user:{USER}:running") == 0
     finally:
         client.close()
 
 
-def test_waiting_followers_and_watchers_share_one_blocked_connection(make_redis_hub: HubFactory, redis_url: str):
-    # One blocked connection per waiter would run into redis-py's pool limit (100) under a busy worker.
-    hub = make_redis_hub()
-    generations = [begin(hub, f"s{n}") for n in range(60)]
-    followers = [in_thread(lambda n=n: collect(hub.follow(f"s{n}", USER, 0, timeout=5))) for n in range(60)]
-    followers += [in_thread(lambda n=n: collect(hub.follow(f"s{n}", USER, 0, timeout=5))) for n in range(60)]
-    watchers = [in_thread(lambda generation=generation: generation.wait_stop(5)) for generation in generations]
-    time.sleep(0.3)  # all of them are waiting by now
+def test_a_thousand_follows_elsewhere_hold_a_few_connections(make_redis_hub: HubFactory, redis_url: str):
+    owner, elsewhere = make_redis_hub(), make_redis_hub()
+    generations = [begin(owner, f"s{n}", max_running=1000) for n in range(1000)]
+    readers = [Reader() for _ in generations]
+    for n, reader in enumerate(readers):
+        assert reader.follow(elsewhere, f"s{n}") is not None
+    for generation in generations:
+        publish(generation, "t1")
+        finish(generation)
+    for reader in readers:
+        assert seqs(reader.read_to_end()) == [1, 2]
     client = redis.Redis.from_url(redis_url)
     try:
-        blocked = [entry for entry in client.client_list() if "b" in entry["flags"] and entry["db"] == "15"]
+        connections = [entry for entry in client.client_list() if entry["db"] == "15"]
     finally:
         client.close()
-    assert len(blocked) == 1, blocked
+    # Each worker: its command pool and one blocking reader, whatever the number of streams.
+    assert len(connections) <= 2 * (COMMAND_CONNECTIONS + 1) + 1, len(connections)
 
-    for generation in generations:
-        generation.publish(delta("t1"))
-        generation.finish({"type": "done"})
-    for thread, _ in followers + watchers:
-        thread.join(5)
-    assert all(seqs(received[0]) == [1, 2] for _, received in followers)
-    assert all(received == [False] for _, received in watchers)
+
+def test_without_redis_a_turn_runs_in_its_own_worker(make_redis_hub: HubFactory):
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", free_port()))
+        closed_port = probe.getsockname()[1]
+    hub = RedisHub(f"redis://127.0.0.1:{closed_port}/15")
+    try:
+        generation = begin(hub)
+        reader = Reader()
+        reader.follow(hub)
+        publish(generation, "still works")
+        finish(generation)
+        assert texts(reader.read_to_end()) == ["still works"]
+    finally:
+        hub.close()

@@ -1,40 +1,52 @@
 """/ws/chat: one websocket carries many turns (API.md §4).
 
 The handshake was already checked in web_security (session 401, Origin 403), before upgrading.
-Each turn is generated in its own greenlet and published to the live hub; this connection follows
-the hub for each turn it started or resumed, so frames of several conversations may interleave.
+Each connection has two greenlets: this one reads the client's frames and acts on them, and a
+sender writes what the connection has to say. The sender follows the live feed of every answer
+this connection started or resumed, so frames of several conversations may interleave. While the
+socket is busy, what waits merges (consecutive deltas of one answer become one frame); a socket
+that makes no progress for STALLED_SECONDS while frames wait is cut, and the page resumes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections import deque
+from contextlib import suppress
 from typing import Any
 
+import orjson
 from flask import Flask, current_app, g
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
 
-from aihelper.chat import bp
+from aihelper.chat import bp, frames, turns
+from aihelper.chat.frames import Frame
+from aihelper.chat.wire import SocketWriter
 from aihelper.errors import ApiError
 from aihelper.extensions import db, sock
 from aihelper.fair_db import fair_share
 from aihelper.i18n import current_language, t_in
+from aihelper.live import Cursor, LiveHub, live_hub
+from aihelper.live.base import Wakeup
 from aihelper.services import accounts
-from aihelper.services.conversations import TurnRequest
 from aihelper.services.history import owned_session
-from aihelper.streaming import existing_turn_frames, frame_data, start_turn, turn_request_from
 
 log = logging.getLogger(__name__)
 
 # Close code for a login that ended while the socket was open (policy violation).
 CLOSE_LOGIN_ENDED = 1008
-# An idle socket re-checks its login this often, so a logout or a disabled account ends it.
-LOGIN_CHECK_SECONDS = 30
-# Beyond any real seq; also what Redis stream ids can hold.
+# Beyond any real seq.
 MAX_SEQ = 2**53
+# Frames taken from one feed per write: a long backlog (a resume) goes out in bounded pieces.
+BATCH_FRAMES = 64
+# The socket is behind when this many frames of one answer wait, or when its last write had to wait
+# for the client: then consecutive deltas merge (and the seq of such a frame is its last one's).
+MERGE_BACKLOG = 16
+BUSY_SECONDS = 0.002
+FRAME_TYPES = ("ping", "chat", "regenerate", "resume", "stop")
 
 
 @sock.route("/ws/chat", bp=bp)
@@ -42,6 +54,7 @@ def chat_socket(ws) -> None:
     connection = ChatConnection(
         ws,
         app=current_app._get_current_object(),
+        hub=live_hub(),
         user_id=current_user.id,
         login_token=current_user.login_token,
         language=current_language(),
@@ -53,122 +66,192 @@ def chat_socket(ws) -> None:
 
 
 class ChatConnection:
-    def __init__(self, ws, *, app: Flask, user_id: int, login_token: str, language: str, request_id: str):
+    def __init__(
+        self, ws, *, app: Flask, hub: LiveHub, user_id: int, login_token: str, language: str, request_id: str
+    ) -> None:
         self.ws = ws
+        self.writer = SocketWriter(ws)
         self.app = app
+        self.hub = hub
         self.user_id = user_id
         self.login_token = login_token
         self.language = language
         self.request_id = request_id
-        self.send_lock = threading.Lock()
+        self.stalled_seconds = app.config["AIHELPER_STALLED_SOCKET_SECONDS"]
+        # Besides being told at once when one of the user's logins ends, the socket checks its own
+        # this often (at most: never per frame).
+        self.login_check_seconds = app.config["AIHELPER_LOGIN_CHECK_SECONDS"]
         self.open = True
-        # Sessions whose generation this connection started and still follows.
-        self.following: set[str] = set()
+        self.login_checked_at = time.monotonic()
+        # What the sender writes: frames of this connection's own (start, errors, pong, notices)
+        # first, then whatever the followed feeds have.
+        self.outgoing: deque[Frame] = deque()
+        self.cursors: list[Cursor] = []
+        self.started: set[str] = set()  # conversations whose answer this connection asked for
+        self._wakeup = Wakeup()
+        self._sending_since: float | None = None
 
-    # -- sending ---------------------------------------------------------------------------------
+    # -- the sender ------------------------------------------------------------------------------
 
-    def send(self, frame: dict[str, Any]) -> bool:
-        """Send one frame; False once the client is gone."""
-        if not self.open:
-            return False
+    def wake(self) -> None:
+        """A followed feed has news (called by whoever published it: must return at once)."""
+        since = self._sending_since
+        if since is not None and time.monotonic() - since > self.stalled_seconds:
+            # The client reads nothing: cut it rather than let it fall further behind.
+            log.info("websocket of user %s stalled; closed [request %s]", self.user_id, self.request_id)
+            self.writer.abort()
+        self._wakeup.wake()
+
+    def notice(self, frame: Frame) -> None:
+        """A frame for the user's pages (a generated title)."""
+        self.say(frame)
+
+    def recheck_login(self) -> None:
+        """One of the user's logins ended somewhere: if it was this one, the socket ends now."""
+        threading.Thread(target=self._recheck_login, daemon=True).start()
+
+    def _recheck_login(self) -> None:
+        with self.app.app_context():
+            self.still_logged_in()
+
+    def say(self, frame: Frame) -> None:
+        self.outgoing.append(frame)
+        self._wakeup.wake()
+
+    def _send_loop(self) -> None:
+        busy = False  # the last write had to wait for the client
         try:
-            with self.send_lock:
-                self.ws.send(json.dumps(frame, ensure_ascii=False))
-            return True
-        except (ConnectionClosed, OSError):
+            while True:
+                self._wakeup.wait()
+                if not self.open:
+                    return
+                batch = [self.outgoing.popleft() for _ in range(len(self.outgoing))]
+                for cursor in list(self.cursors):
+                    taken = cursor.take(BATCH_FRAMES)
+                    batch += frames.merged(taken) if busy or len(taken) > MERGE_BACKLOG else taken
+                    if cursor.pending:
+                        self._wakeup.wake()  # the rest in the next write
+                    elif cursor.at_end:
+                        self._unfollow(cursor)
+                        if cursor.lost:
+                            # The generating process went away; the answer so far is in the history.
+                            batch.append(self._stream_lost(cursor.session_id))
+                if not batch:
+                    continue
+                self._sending_since = started = time.monotonic()
+                self.writer.send(batch)
+                self._sending_since = None
+                busy = time.monotonic() - started > BUSY_SECONDS
+        except (OSError, ConnectionClosed):
+            self.open = False  # the client is gone; the reading side notices too
+        except Exception:
+            log.exception("websocket sender failed [request %s]", self.request_id)
             self.open = False
-            return False
+            self.writer.abort()
 
-    def send_error(self, code: str, message: str, **ids: Any) -> None:
-        self.send({"type": "error", "error": message, "code": code, **{k: v for k, v in ids.items() if v is not None}})
+    def _stream_lost(self, session_id: str) -> Frame:
+        return frames.error(t_in(self.language, "stream_lost"), "stream_lost", session_id=session_id)
 
-    # -- receiving -------------------------------------------------------------------------------
+    def _follow(self, cursor: Cursor) -> None:
+        self.cursors.append(cursor)
+        self._wakeup.wake()
+
+    def _unfollow(self, cursor: Cursor) -> None:
+        cursor.close()
+        if cursor in self.cursors:
+            self.cursors.remove(cursor)
+        self.started.discard(cursor.session_id)
+
+    # -- reading the client's frames -------------------------------------------------------------
 
     def serve(self) -> None:
+        sender = threading.Thread(target=self._send_loop, name=f"ws-sender-{self.request_id}", daemon=True)
+        sender.start()
+        self.hub.listen(self.user_id, self)
         try:
             while self.open:
-                raw = self.ws.receive(timeout=LOGIN_CHECK_SECONDS)
-                if raw is None:
-                    with self.app.app_context():
-                        try:
-                            self.still_logged_in()
-                        finally:
-                            db.session.remove()
-                    continue
-                self.handle(raw)
+                wait = self.login_checked_at + self.login_check_seconds - time.monotonic()
+                raw = self.ws.receive(timeout=max(wait, 0))
+                if time.monotonic() - self.login_checked_at >= self.login_check_seconds and not self.still_logged_in():
+                    return
+                if raw is not None:
+                    self.handle(raw)
         except ConnectionClosed:
             pass
         finally:
             self.open = False
+            self._wakeup.wake()
+            self.hub.unlisten(self.user_id, self)
+            for cursor in list(self.cursors):
+                cursor.close()
             if not self.app.config["AIHELPER_FINISH_IN_BACKGROUND"]:
-                for session_id in list(self.following):
+                for session_id in list(self.started):
                     self.hub.request_stop(session_id, self.user_id)
 
-    @property
-    def hub(self):
-        return self.app.extensions["live_hub"]
+    def still_logged_in(self) -> bool:
+        """A logout, password change or disabled account ends this socket (checked every 30 s)."""
+        self.login_checked_at = time.monotonic()
+        try:
+            with fair_share():
+                if accounts.load_login(self.login_token) is not None:
+                    return True
+        finally:
+            db.session.remove()
+        if self.open:
+            self.open = False
+            with suppress(OSError, ConnectionClosed):
+                # Written here, not by the sender, so that it goes out before the close frame.
+                self.writer.send([frames.error(t_in(self.language, "unauthorized"), "unauthorized")])
+                self.ws.close(reason=CLOSE_LOGIN_ENDED)
+        return False
 
     def handle(self, raw: Any) -> None:
         try:
-            frame = json.loads(raw) if isinstance(raw, str | bytes) else None
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            frame = orjson.loads(raw) if isinstance(raw, str | bytes) else None
+        except orjson.JSONDecodeError:
             frame = None
-        if not isinstance(frame, dict) or frame.get("type") not in ("ping", "chat", "regenerate", "resume", "stop"):
-            self.send_error("bad_frame", t_in(self.language, "bad_frame"))
+        if not isinstance(frame, dict) or frame.get("type") not in FRAME_TYPES:
+            self.say(frames.error(t_in(self.language, "bad_frame"), "bad_frame"))
             return
         kind = frame["type"]
-        with self.app.app_context():
-            try:
-                if not self.still_logged_in():
-                    return
-                if kind == "ping":
-                    self.send({"type": "pong"})
-                else:
-                    getattr(self, "on_" + kind)(frame)
-            except ApiError as refused:
-                session_id = frame.get("session_id") if isinstance(frame.get("session_id"), str) else None
-                self.send_error(refused.code, refused.message, session_id=session_id)
-            except Exception:
-                # Never a crash: the socket stays open and says what happened.
-                log.exception("websocket frame %r failed [request %s]", kind, self.request_id)
-                self.send_error("internal_error", t_in(self.language, "internal_error", request_id=self.request_id))
-            finally:
-                db.session.remove()
-
-    def still_logged_in(self) -> bool:
-        """A logout, password change or disabled account ends this socket at its next frame."""
-        with fair_share():
-            if accounts.load_login(self.login_token) is not None:
-                return True
-        self.send_error("unauthorized", t_in(self.language, "unauthorized"))
-        self.open = False
-        self.ws.close(reason=CLOSE_LOGIN_ENDED)
-        return False
+        try:
+            if kind == "ping":
+                self.say(frames.PONG_FRAME)
+            else:
+                getattr(self, "on_" + kind)(frame)
+        except ApiError as refused:
+            self.say(
+                frames.error(
+                    refused.message,
+                    refused.code,
+                    session_id=_text_field(frame, "session_id"),
+                    client_id=_text_field(frame, "client_id"),
+                )
+            )
+        except Exception:
+            # Never a crash: the socket stays open and says what happened.
+            log.exception("websocket frame %r failed [request %s]", kind, self.request_id)
+            self.say(
+                frames.error(
+                    t_in(self.language, "internal_error", request_id=self.request_id),
+                    "internal_error",
+                    client_id=_text_field(frame, "client_id"),
+                )
+            )
+        finally:
+            db.session.remove()
 
     def on_chat(self, frame: dict[str, Any]) -> None:
-        self.start(turn_request_from(frame, self.user_id, kind="chat", language=self.language))
+        self.start(turns.turn_request_from(frame, self.user_id, kind="chat", language=self.language))
 
     def on_regenerate(self, frame: dict[str, Any]) -> None:
-        self.start(turn_request_from(frame, self.user_id, kind="regenerate", language=self.language))
+        self.start(turns.turn_request_from(frame, self.user_id, kind="regenerate", language=self.language))
 
-    def start(self, request: TurnRequest) -> None:
-        replay = existing_turn_frames(request, self.language)
-        if replay is not None:
-            self.follow_in_background(replay, None)
-            return
-        started = start_turn(request, language=self.language, request_id=self.request_id)
-        self.send(
-            {
-                "type": "start",
-                "session_id": started.session_id,
-                "user_message_id": started.user_message_id,
-                "message_id": started.answer_id,
-                "model_id": started.model_id,
-            }
-        )
-        frames = self.hub.follow(started.session_id, self.user_id, 0)
-        if frames is not None:
-            self.follow_in_background(frame_data(frames), started.session_id)
+    def start(self, request) -> None:
+        opened = turns.open_turn(request, language=self.language, request_id=self.request_id)
+        self.outgoing.append(opened.start)
+        self.started.add(opened.session_id)
+        self._follow(opened.follow(self))
 
     def on_resume(self, frame: dict[str, Any]) -> None:
         session_id, after = frame.get("session_id"), frame.get("after", 0)
@@ -179,39 +262,22 @@ class ChatConnection:
             or not 0 <= after <= MAX_SEQ
         ):
             raise ApiError(400, "bad_frame", t_in(self.language, "bad_frame"))
-        owned_session(self.user_id, session_id)  # someone else's id: 404, like one that does not exist
-        if session_id in self.following:
+        with fair_share():
+            owned_session(self.user_id, session_id)  # someone else's id: 404, like one that does not exist
+        if any(cursor.session_id == session_id for cursor in self.cursors):
             return  # already relayed on this socket: a second follower would only send everything twice
-        frames = self.hub.follow(session_id, self.user_id, after)
-        if frames is None:
+        cursor = self.hub.follow(session_id, self.user_id, after, self)
+        if cursor is None:
             raise ApiError(409, "not_running", t_in(self.language, "not_running"))
-        self.follow_in_background(frame_data(frames), session_id)
+        self._follow(cursor)
 
     def on_stop(self, frame: dict[str, Any]) -> None:
         session_id = frame.get("session_id")
-        targets = [session_id] if isinstance(session_id, str) else list(self.following)
+        targets = [session_id] if isinstance(session_id, str) else list(self.started)
         for target in targets:
             self.hub.request_stop(target, self.user_id)
 
-    # -- following a generation ------------------------------------------------------------------
 
-    def follow_in_background(self, frames: Iterator[dict[str, Any]], session_id: str | None) -> None:
-        """Relay frames in their own greenlet, so this socket keeps reading (stop, ping, more turns)."""
-        if session_id:
-            self.following.add(session_id)
-        threading.Thread(target=self.relay, args=(frames, session_id), daemon=True).start()
-
-    def relay(self, frames: Iterator[dict[str, Any]], session_id: str | None) -> None:
-        try:
-            for frame in frames:
-                if not self.send(frame):
-                    break
-        except Exception:
-            # The live stream broke (e.g. Redis went away); the answer is still being stored, so the
-            # page is told to read it from the history instead of waiting forever.
-            log.exception("relaying %s failed [request %s]", session_id, self.request_id)
-            self.send_error("stream_lost", t_in(self.language, "stream_lost"), session_id=session_id)
-        finally:
-            frames.close()
-            if session_id:
-                self.following.discard(session_id)
+def _text_field(frame: dict[str, Any], name: str) -> str | None:
+    value = frame.get(name)
+    return value if isinstance(value, str) and len(value) <= 64 else None

@@ -18,9 +18,9 @@ from aihelper.auth.limits import import_limits
 from aihelper.errors import ApiError
 from aihelper.history import bp
 from aihelper.i18n import t
+from aihelper.live import live_hub
 from aihelper.payload import json_object
 from aihelper.services import history, search, transfer
-from aihelper.streaming import live_hub
 from aihelper.web_security import accepts_multipart
 
 

@@ -177,7 +177,8 @@ class ProviderClient:
 
         Returns a ChatStream: nothing is sent until the first ``next()``, and every failure,
         including a 401 or a blocked URL, is raised as ProviderError from the iteration. It yields
-        each Delta as soon as it arrives, then exactly one Done. Mid-stream failures raise too:
+        a Delta as soon as a read from the provider brings answer text (one Delta with all of it,
+        however many events that read carried), then exactly one Done. Mid-stream failures raise too:
         a connection cut inside the HTTP body -> "provider_down", silence longer than
         ``timeouts.idle`` (or ``first_token`` before the first piece) or a call longer than
         ``timeouts.total`` -> "timeout". Stopping: see ChatStream.close().
@@ -359,9 +360,11 @@ def _events_from_response(
             _log_skipped(decoder, api_key)
             yield done
             return
-        for delta in decoder.feed(data):
+        deltas = decoder.feed(data)
+        if deltas:
             started = True
-            yield delta
+            # Whatever this read brought goes on as one piece: no per-token work downstream.
+            yield deltas[0] if len(deltas) == 1 else Delta.joined(deltas)
         if decoder.finished:
             _log_skipped(decoder, api_key)
             yield decoder.done()
@@ -374,8 +377,9 @@ def _read_once(response: requests.Response, timeout: float) -> bytes:
     raw = response.raw
     connection = getattr(raw, "connection", None)
     sock = getattr(connection, "sock", None)
-    if sock is not None:
-        sock.settimeout(max(timeout, 0.001))
+    timeout = max(timeout, 0.001)
+    if sock is not None and sock.gettimeout() != timeout:  # the same silence limit read after read
+        sock.settimeout(timeout)
     try:
         # read1: return what has arrived instead of waiting for a full buffer (that would delay
         # every token). http.client decodes the chunked framing underneath.

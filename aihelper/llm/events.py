@@ -12,6 +12,10 @@ class Delta:
     content: str = ""
     reasoning: str = ""
 
+    @classmethod
+    def joined(cls, pieces: list[Delta]) -> Delta:
+        return cls("".join(piece.content for piece in pieces), "".join(piece.reasoning for piece in pieces))
+
 
 @dataclass(frozen=True)
 class Done:

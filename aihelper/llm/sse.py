@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from aihelper.llm.errors import ProviderError, code_for_error_object, excerpt
 from aihelper.llm.events import Delta, Done
 
@@ -209,7 +211,7 @@ class ChatStreamDecoder:
         if not data:
             return None
         try:
-            obj: Any = json.loads(data)
+            obj: Any = _loads(data)
         except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deeper than the stack
             return self._skip(data)
         if not isinstance(obj, dict):
@@ -257,6 +259,15 @@ class ChatStreamDecoder:
         normalised = normalise_usage(usage)
         if normalised is not None:
             self.usage = normalised
+
+
+def _loads(data: str) -> Any:
+    """orjson on the per-event path (a third of json's cost); what it refuses but JSON readers
+    accept (NaN, integers beyond 64 bits) is read by json, so both read exactly the same events."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def first_choice(choices: list[Any]) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
+from aihelper.live import live_hub
 from aihelper.models import AppSetting, LoginSession, User
 from aihelper.models.types import utcnow
 from aihelper.models.user import ACTIVE, DISABLED
@@ -218,9 +219,13 @@ def load_login(token: str) -> User | None:
 
 
 def end_login(token: str | None) -> None:
-    if token:
-        db.session.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
-        db.session.commit()
+    if not token:
+        return
+    user_id = db.session.scalar(select(LoginSession.user_id).where(LoginSession.token_hash == _token_hash(token)))
+    db.session.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+    db.session.commit()
+    if user_id is not None:
+        logins_ended(user_id)
 
 
 def end_other_logins(user: User, keep_token: str | None = None) -> None:
@@ -230,6 +235,12 @@ def end_other_logins(user: User, keep_token: str | None = None) -> None:
         statement = statement.where(LoginSession.token_hash != _token_hash(keep_token))
     db.session.execute(statement)
     db.session.commit()
+    logins_ended(user.id)
+
+
+def logins_ended(user_id: int) -> None:
+    """The user's open sockets, in every worker, check their login at once (SECURITY.md rule 10)."""
+    live_hub().logins_ended(user_id)
 
 
 def change_password(user: User, old_password: str, new_password: str) -> None:
@@ -253,3 +264,5 @@ def set_status(user: User, status: str) -> None:
         db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     db.session.commit()
     db.session.refresh(user)
+    if status == DISABLED:
+        logins_ended(user.id)

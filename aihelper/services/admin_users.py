@@ -93,3 +93,4 @@ def delete_user(actor: User, user_id: int) -> None:
     _guard_admin_removal(actor, target)
     db.session.delete(target)
     db.session.commit()
+    accounts.logins_ended(user_id)

@@ -1,9 +1,17 @@
 """The database side of a chat turn: everything before the provider is called, and the one write
 after it (DESIGN.md "the path of one message").
 
-`prepare_turn` checks the request, stores the user's message and a placeholder answer (status
-`streaming`) in one transaction and returns everything the stream needs, so no database
-connection is held while tokens flow. `finish_answer` stores the answer once, whatever happened.
+Before the provider is called a turn costs two round trips on MySQL/MariaDB, both on connections
+in autocommit (the `autocommit` bind), so neither needs a COMMIT:
+
+1. `plan_turn` reads the conversation (its ownership), the model with its provider and the recent
+   messages (the context) in one statement;
+2. `store_turn` stores the question and the placeholder answer (status `streaming`) in one INSERT.
+
+A new conversation adds one INSERT for its row, which must exist before its messages. A repeated
+client_id is not looked up first: the unique constraint refuses the second INSERT, and only then
+is the first turn looked up (`DuplicateClientId`). `finish_answer` stores the answer once, whatever
+happened, with what a turn changes on its conversation and user.
 """
 
 from __future__ import annotations
@@ -13,22 +21,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select, true, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from aihelper.config import AUTOCOMMIT_BIND
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
-from aihelper.models.chat import DONE, STALE_STREAMING, STOPPED, STREAMING
+from aihelper.models.chat import DONE, STOPPED, STREAMING
 from aihelper.models.types import utcnow
 from aihelper.models.user import ACTIVE
 from aihelper.services import search
-from aihelper.services.history import owned_session
+from aihelper.services.history import SESSION_ID_MAX
 from aihelper.services.provider_keys import decrypt_key
 
 TITLE_CHARS = 30
 CLIENT_ID_MAX = 64
+# Messages read with the conversation when the model's context size is not known yet: the default
+# context (20) plus the last exchange that a regenerate or an edit replaces.
+DEFAULT_RECENT = 23
+
+_sessions = ChatSession.__table__
+_messages = ChatMessage.__table__
+_models = ModelConfig.__table__
+_providers = ApiProvider.__table__
+_users = User.__table__
 
 
 @dataclass
@@ -43,10 +62,30 @@ class TurnRequest:
 
 
 @dataclass
-class PreparedTurn:
+class TurnPlan:
+    """What `plan_turn` read: enough to store the turn and to call the provider."""
+
+    request: TurnRequest
     session_id: str
     title: str
     is_new_session: bool
+    model: TurnModel
+    # Messages this turn replaces once its answer has arrived (regenerate, edit and resend).
+    superseded_ids: list[int]
+    # The question to answer: the new message (chat) or the stored one (regenerate).
+    question_id: int | None
+    question_text: str
+    earlier: list[_Message]  # the context before the question, oldest first
+
+
+@dataclass
+class PreparedTurn:
+    """A stored turn: everything the stream and the final write need, no database connection."""
+
+    session_id: str
+    title: str
+    is_new_session: bool
+    kind: str
     user_message_id: int
     answer_id: int
     model_id: str
@@ -55,7 +94,6 @@ class PreparedTurn:
     api_key: str | None
     payload: dict[str, Any] = field(repr=False)
     question_text: str = field(default="", repr=False)
-    # Messages this turn replaces once its answer has arrived (regenerate, edit and resend).
     superseded_ids: list[int] = field(default_factory=list)
 
 
@@ -69,13 +107,21 @@ class ExistingTurn:
     model_id: str | None
 
 
+class DuplicateClientId(Exception):
+    """The message was stored before (a resend after a reconnect): answer as the first time."""
+
+    def __init__(self, existing: ExistingTurn) -> None:
+        super().__init__(existing.session_id)
+        self.existing = existing
+
+
 def first_words(message: str) -> str:
     """The conversation's title until a better one is generated: the message's first words."""
     text = " ".join(message.split())
     return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def _check_message(message: Any) -> str:
+def check_message(message: Any) -> str:
     if not isinstance(message, str) or not message.strip():
         raise ApiError(400, "empty_message", t("empty_message"))
     limit = current_app.config["AIHELPER_MAX_MESSAGE_CHARS"]
@@ -84,7 +130,7 @@ def _check_message(message: Any) -> str:
     return message
 
 
-def _check_client_id(client_id: Any) -> str | None:
+def check_client_id(client_id: Any) -> str | None:
     if client_id is None:
         return None
     if not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX:
@@ -92,55 +138,322 @@ def _check_client_id(client_id: Any) -> str | None:
     return client_id
 
 
-# What a turn needs of a model and its provider, read as one plain row.
-_MODEL_ROW = (
-    ModelConfig.id,
-    ModelConfig.model_id,
-    ModelConfig.system_prompt,
-    ModelConfig.max_tokens,
-    ModelConfig.temperature,
-    ModelConfig.context_messages,
-    ApiProvider.base_url,
-    ApiProvider.api_key,
+# --- 1. the read -------------------------------------------------------------------------------
+
+# An enabled model of an enabled provider, with what a turn needs of both.
+_usable_models = (
+    select(
+        _models.c.id,
+        _models.c.model_id,
+        _models.c.system_prompt,
+        _models.c.max_tokens,
+        _models.c.temperature,
+        _models.c.context_messages,
+        _models.c.sort_order,
+        _providers.c.base_url,
+        _providers.c.api_key,
+    )
+    .join(_providers, _providers.c.id == _models.c.provider_id)
+    .where(_models.c.status == ACTIVE, _providers.c.status == ACTIVE)
+    .subquery("model")
 )
+_MODEL_COLUMNS = [column.label(f"m_{column.name}") for column in _usable_models.c]
+
+# How many recent messages each model's context needs, learnt from the reads (by model reference).
+# It only saves rows: a larger need found in a read is met by a second read.
+_recent_needed: dict[tuple[type, Any], int] = {}
 
 
-def resolve_model(model_ref: Any) -> Row:
-    """An enabled model of an enabled provider, by config id or by the provider's model id: a row
-    with the model's fields and its provider's base_url and api_key."""
-    statement = select(*_MODEL_ROW).join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
+@dataclass(frozen=True)
+class TurnModel:
+    id: int
+    model_id: str
+    system_prompt: str | None
+    max_tokens: int
+    temperature: float
+    context_messages: int
+    base_url: str
+    api_key: str | None
+
+
+@dataclass(frozen=True)
+class _Message:
+    id: int
+    role: str
+    content: str
+    status: str
+
+
+def _model_match(model_ref: Any):
+    """The join condition for the model a request names (None: the conversation's own model)."""
     if isinstance(model_ref, int) and not isinstance(model_ref, bool):
-        statement = statement.where(ModelConfig.id == model_ref)
-    elif isinstance(model_ref, str) and model_ref.strip():
-        statement = statement.where(ModelConfig.model_id == model_ref.strip())
-    else:
+        return _usable_models.c.id == model_ref
+    if isinstance(model_ref, str) and model_ref.strip():
+        return _usable_models.c.model_id == model_ref.strip()
+    return or_(
+        _usable_models.c.id == _sessions.c.model_config_id,
+        and_(_sessions.c.model_config_id.is_(None), _usable_models.c.model_id == _sessions.c.model_id),
+    )
+
+
+def _model_of(rows: list[Row]) -> TurnModel:
+    """The first model in sort order among the rows (several providers may serve one model id)."""
+    candidates = [row for row in rows if row.m_id is not None]
+    if not candidates:
         raise ApiError(400, "model_unavailable", t("model_unavailable"))
-    statement = statement.where(ModelConfig.status == ACTIVE, ApiProvider.status == ACTIVE)
-    row = db.session.execute(statement.order_by(ModelConfig.sort_order, ModelConfig.id).limit(1)).first()
-    if row is None:
+    row = min(candidates, key=lambda r: (r.m_sort_order, r.m_id))
+    return TurnModel(
+        row.m_id,
+        row.m_model_id,
+        row.m_system_prompt,
+        row.m_max_tokens,
+        row.m_temperature,
+        row.m_context_messages,
+        row.m_base_url,
+        row.m_api_key,
+    )
+
+
+def _autocommit() -> Connection:
+    return db.engines[AUTOCOMMIT_BIND].connect()
+
+
+def _read(statement) -> list[Row]:
+    """One statement's rows; a connection the server had closed is replaced and the read repeated."""
+    for attempt in (1, 2):
+        try:
+            with _autocommit() as connection:
+                return connection.execute(statement).all()
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
+def plan_turn(request: TurnRequest) -> TurnPlan:
+    """Check the turn and read what it needs, in one round trip. Raises ApiError (404 another user's
+    or unknown conversation, 413 too long, 400 unknown model or bad fields, 409 nothing to
+    regenerate) before anything is stored."""
+    check_client_id(request.client_id)
+    message = check_message(request.message) if request.kind == "chat" else None
+    if request.session_id is None:
+        if request.kind != "chat" or request.edit:
+            raise ApiError(404, "not_found", t("not_found"))
+        return _plan_new_conversation(request, message)
+
+    session_id = request.session_id
+    if not 0 < len(session_id) <= SESSION_ID_MAX:
+        raise ApiError(404, "not_found", t("session_not_found"))
+    ref_key = (type(request.model_ref), request.model_ref)
+    wanted = _recent_needed.get(ref_key, DEFAULT_RECENT)
+    rows = _read(_conversation_statement(request, wanted))
+    # MySQL's collation ignores case and trailing spaces; only the exact id counts, as on SQLite.
+    if not rows or rows[0].session_id != session_id:
+        raise ApiError(404, "not_found", t("session_not_found"))
+    model = _model_of(rows)
+    needed = model.context_messages + 3
+    if request.model_ref is not None:
+        _recent_needed[ref_key] = needed
+    by_id = {row.r_id: row for row in rows if row.r_id is not None}
+    recent = [_Message(r.r_id, r.r_role, r.r_content, r.r_status) for _, r in sorted(by_id.items())]
+    if needed > wanted and len(recent) == wanted:
+        recent = _recent_messages(session_id, needed)
+
+    # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
+    # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
+    superseded, question = _superseded_exchange(recent[-2:], request)
+    earlier = [m for m in recent if m.id not in superseded and m.content and m.status != STREAMING]
+    if request.kind == "regenerate":  # the question is the last of the recent messages
+        earlier = earlier[:-1]
+    return TurnPlan(
+        request=request,
+        session_id=session_id,
+        title=rows[0].title,
+        is_new_session=False,
+        model=model,
+        superseded_ids=superseded,
+        question_id=question.id if question is not None else None,
+        question_text=question.content if question is not None else message,
+        earlier=earlier[-model.context_messages :] if model.context_messages else [],
+    )
+
+
+def _conversation_statement(request: TurnRequest, recent_count: int):
+    """The conversation (if it is the user's), the model the turn uses and the recent messages,
+    as rows of (conversation, model candidate, message)."""
+    recent = (
+        select(
+            _messages.c.id.label("r_id"),
+            _messages.c.role.label("r_role"),
+            _messages.c.content.label("r_content"),
+            _messages.c.status.label("r_status"),
+        )
+        .where(_messages.c.session_id == request.session_id)
+        .order_by(_messages.c.id.desc())
+        .limit(recent_count)
+        .subquery("recent")
+    )
+    return (
+        select(_sessions.c.session_id, _sessions.c.title, *_MODEL_COLUMNS, *recent.c)
+        .select_from(_sessions.outerjoin(_usable_models, _model_match(request.model_ref)).outerjoin(recent, true()))
+        .where(_sessions.c.session_id == request.session_id, _sessions.c.user_id == request.user_id)
+    )
+
+
+def _recent_messages(session_id: str, count: int) -> list[_Message]:
+    rows = _read(
+        select(_messages.c.id, _messages.c.role, _messages.c.content, _messages.c.status)
+        .where(_messages.c.session_id == session_id)
+        .order_by(_messages.c.id.desc())
+        .limit(count)
+    )
+    return [_Message(*row) for row in reversed(rows)]
+
+
+def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
+    if request.model_ref in (None, ""):
         raise ApiError(400, "model_unavailable", t("model_unavailable"))
-    return row
+    model = _model_of(
+        _read(
+            select(*_MODEL_COLUMNS)
+            .where(_model_match(request.model_ref))
+            .order_by(_usable_models.c.sort_order, _usable_models.c.id)
+            .limit(1)
+        )
+    )
+    return TurnPlan(
+        request=request,
+        session_id=str(uuid.uuid4()),
+        title=first_words(message),
+        is_new_session=True,
+        model=model,
+        superseded_ids=[],
+        question_id=None,
+        question_text=message,
+        earlier=[],
+    )
+
+
+def _superseded_exchange(last_two: list[_Message], request: TurnRequest) -> tuple[list[int], _Message | None]:
+    """The ids a regenerate (the last answer) or an edit (the last question and its answer) will
+    replace, and for a regenerate the question to answer again."""
+    if request.kind == "chat" and not request.edit:
+        return [], None
+    last = last_two[-1] if last_two else None
+    question = last_two[0] if last is not None and last.role == "assistant" and len(last_two) == 2 else last
+    if question is None or question.role != "user":
+        raise ApiError(409, "nothing_to_regenerate", t("nothing_to_regenerate"))
+    answer_ids = [last.id] if last.role == "assistant" else []
+    if request.kind == "regenerate":
+        return answer_ids, question
+    return [question.id, *answer_ids], None
+
+
+# --- 2. the write ------------------------------------------------------------------------------
+
+
+def store_turn(plan: TurnPlan) -> PreparedTurn:
+    """Store the question (chat) and the placeholder answer, in one round trip (plus the new
+    conversation's row). Raises DuplicateClientId for a message stored before."""
+    request, model, now = plan.request, plan.model, utcnow()
+    rows = []
+    if request.kind == "chat":
+        rows.append(_message_row(plan, "user", plan.question_text, DONE, now, client_id=request.client_id))
+    rows.append(_message_row(plan, "assistant", "", STREAMING, now, model_id=model.model_id))
+    with _autocommit() as connection:
+        if plan.is_new_session:
+            connection.execute(
+                insert(_sessions).values(
+                    session_id=plan.session_id,
+                    user_id=request.user_id,
+                    title=plan.title,
+                    create_time=now,
+                    update_time=now,
+                    model_id=model.model_id,
+                    model_config_id=model.id,
+                )
+            )
+        try:
+            ids = _insert_messages(connection, rows)
+        except IntegrityError:
+            if plan.is_new_session:  # nothing of the conversation may stay behind
+                connection.execute(delete(_sessions).where(_sessions.c.session_id == plan.session_id))
+            existing = find_existing_turn(request.user_id, request.client_id) if request.client_id else None
+            if existing is None:
+                raise ApiError(404, "not_found", t("session_not_found")) from None  # deleted meanwhile
+            raise DuplicateClientId(existing) from None
+    question_id = ids["user"] if request.kind == "chat" else plan.question_id
+    messages = [{"role": "system", "content": model.system_prompt}] if model.system_prompt else []
+    messages += [{"role": m.role, "content": m.content} for m in plan.earlier]
+    messages.append({"role": "user", "content": plan.question_text})
+    return PreparedTurn(
+        session_id=plan.session_id,
+        title=plan.title,
+        is_new_session=plan.is_new_session,
+        kind=request.kind,
+        user_message_id=question_id,
+        answer_id=ids["assistant"],
+        model_id=model.model_id,
+        model_config_id=model.id,
+        base_url=model.base_url,
+        api_key=decrypt_key(model.api_key),
+        payload={
+            "model": model.model_id,
+            "messages": messages,
+            "max_tokens": model.max_tokens,
+            "temperature": model.temperature,
+            "stream_options": {"include_usage": True},
+        },
+        question_text=plan.question_text,
+        superseded_ids=plan.superseded_ids,
+    )
+
+
+def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **extra: Any) -> dict[str, Any]:
+    return {
+        "session_id": plan.session_id,
+        "user_id": plan.request.user_id,
+        "role": role,
+        "content": content,
+        "timestamp": now,
+        "status": status,
+        "client_id": None,
+        "model_id": None,
+        **extra,
+    }
+
+
+def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the rows in one statement where the database can say their ids (SQLite, MariaDB);
+    MySQL 8 cannot, and gets one statement per row."""
+    if connection.dialect.insert_returning:
+        result = connection.execute(insert(_messages).values(rows).returning(_messages.c.id, _messages.c.role))
+        return {role: message_id for message_id, role in result}
+    return {row["role"]: connection.execute(insert(_messages).values(row)).inserted_primary_key[0] for row in rows}
+
+
+# --- a repeated client_id -------------------------------------------------------------------------
 
 
 def find_existing_turn(user_id: int, client_id: str | None) -> ExistingTurn | None:
     if client_id is None:
         return None
-    user_message = db.session.execute(
+    question = db.session.execute(
         select(ChatMessage.id, ChatMessage.session_id).where(
             ChatMessage.user_id == user_id, ChatMessage.client_id == client_id
         )
     ).first()
-    if user_message is None:
+    if question is None:
         return None
-    answer = db.session.scalar(
-        select(ChatMessage)
-        .where(ChatMessage.session_id == user_message.session_id, ChatMessage.id > user_message.id)
+    answer = db.session.execute(
+        select(ChatMessage.id, ChatMessage.model_id)
+        .where(ChatMessage.session_id == question.session_id, ChatMessage.id > question.id)
         .where(ChatMessage.role == "assistant")
         .order_by(ChatMessage.id)
         .limit(1)
-    )
+    ).first()
     return ExistingTurn(
-        user_message.session_id, user_message.id, answer.id if answer else None, answer.model_id if answer else None
+        question.session_id, question.id, answer.id if answer else None, answer.model_id if answer else None
     )
 
 
@@ -148,54 +461,11 @@ def stored_answer(answer_id: int) -> ChatMessage | None:
     return db.session.get(ChatMessage, answer_id)
 
 
-def _claim_session(session: ChatSession, model: Row, now) -> None:
-    """Mark the conversation active with this model. Being the transaction's first write, it also
-    serialises turns of one conversation across workers: it takes the row lock (MySQL) or the
-    database write lock (SQLite) until commit."""
-    db.session.connection().execute(
-        _CLAIM_SESSION, {"row_id": session.id, "now": now, "model": model.model_id, "config_id": model.id}
-    )
+# --- after the stream ------------------------------------------------------------------------------
 
-
-def _running_turns(user_id: int) -> list[str]:
-    """The conversations in which this user has an answer generating now. A locking read, so it
-    sees turns committed since this transaction began (MySQL)."""
-    return list(
-        db.session.scalars(
-            select(ChatMessage.session_id)
-            .where(ChatMessage.user_id == user_id, ChatMessage.status == STREAMING)
-            .where(ChatMessage.timestamp > utcnow() - STALE_STREAMING)
-            .with_for_update()
-        )
-    )
-
-
-def _check_running_turns(running: list[str], session_id: str | None) -> None:
-    """One generation per conversation (409 busy); and since each running answer is a provider
-    call paid with the admin's key, only a few per user (AIHELPER_MAX_RUNNING_TURNS, 429)."""
-    if session_id is not None and session_id in running:
-        db.session.rollback()
-        raise ApiError(409, "busy", t("busy"))
-    if len(running) >= current_app.config["AIHELPER_MAX_RUNNING_TURNS"]:
-        db.session.rollback()
-        raise ApiError(429, "too_many_turns", t("too_many_turns"))
-
-
-_MESSAGE_COLUMNS = ("session_id", "user_id", "role", "content", "timestamp", "status", "client_id", "model_id")
-_INSERT_MESSAGE = insert(ChatMessage.__table__)
-_COUNT_MESSAGE = (
-    update(User.__table__)
-    .where(User.__table__.c.id == bindparam("user_id"))
-    .values(message_count=User.__table__.c.message_count + 1)
-)
-_CLAIM_SESSION = (
-    update(ChatSession.__table__)
-    .where(ChatSession.__table__.c.id == bindparam("row_id"))
-    .values(update_time=bindparam("now"), model_id=bindparam("model"), model_config_id=bindparam("config_id"))
-)
 _FINISH_ANSWER = (
-    update(ChatMessage.__table__)
-    .where(ChatMessage.__table__.c.id == bindparam("answer_id"))
+    update(_messages)
+    .where(_messages.c.id == bindparam("answer_id"))
     .values(
         content=bindparam("content"),
         reasoning=bindparam("reasoning"),
@@ -206,182 +476,36 @@ _FINISH_ANSWER = (
     )
 )
 _TOUCH_SESSION = (
-    update(ChatSession.__table__)
-    .where(ChatSession.__table__.c.session_id == bindparam("touched_session"))
-    .values(update_time=bindparam("now"))
+    update(_sessions)
+    .where(_sessions.c.session_id == bindparam("touched_session"))
+    .values(update_time=bindparam("now"), model_id=bindparam("model"), model_config_id=bindparam("config_id"))
+)
+_COUNT_MESSAGE = (
+    update(_users).where(_users.c.id == bindparam("counted_user")).values(message_count=_users.c.message_count + 1)
 )
 
 
-def _insert_message(connection, message: ChatMessage) -> int:
-    values = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
-    return connection.execute(_INSERT_MESSAGE, values).inserted_primary_key[0]
-
-
-def _last_messages(session_id: str, count: int) -> list[Row]:
-    """The conversation's last `count` messages, oldest first, as plain rows."""
-    rows = db.session.execute(
-        select(ChatMessage.id, ChatMessage.role, ChatMessage.content, ChatMessage.status)
-        .where(ChatMessage.session_id == session_id)
-        .order_by(ChatMessage.id.desc())
-        .limit(count)
-    ).all()
-    return list(reversed(rows))
-
-
-def prepare_turn(request: TurnRequest) -> PreparedTurn:
-    """Check the turn, store the user's message and a placeholder answer, commit, and return what
-    the stream needs. Raises ApiError (404 another user's or unknown session, 409 busy, 413 too
-    long, 400 unknown model or bad fields) before anything is stored."""
-    client_id = _check_client_id(request.client_id)
-    message = _check_message(request.message) if request.kind == "chat" else None
-    now = utcnow()
-
-    if request.session_id is None:
-        if request.kind != "chat" or request.edit:
-            raise ApiError(404, "not_found", t("not_found"))
-        _check_running_turns(_running_turns(request.user_id), None)
-        model = resolve_model(request.model_ref)
-        session = ChatSession(
-            session_id=str(uuid.uuid4()),
-            user_id=request.user_id,
-            title=first_words(message),
-            create_time=now,
-            update_time=now,
-            model_id=model.model_id,
-            model_config_id=model.id,
-        )
-        db.session.add(session)
-        db.session.flush()
-        is_new = True
-    else:
-        session = owned_session(request.user_id, request.session_id)
-        model_ref = (
-            request.model_ref if request.model_ref not in (None, "") else (session.model_config_id or session.model_id)
-        )
-        model = resolve_model(model_ref)
-        _claim_session(session, model, now)
-        _check_running_turns(_running_turns(request.user_id), session.session_id)
-        is_new = False
-
-    # One read of the recent history serves both the exchange a regenerate or edit replaces and
-    # the request's context; a new conversation has none to read.
-    recent = [] if is_new else _last_messages(session.session_id, model.context_messages + 3)
-    # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
-    # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
-    superseded, question = _superseded_exchange(recent[-2:], request)
-
-    # Core inserts: the unit of work would cost more than the rest of the turn's database work.
-    connection = db.session.connection()
-    if request.kind == "chat":
-        question = ChatMessage(
-            session_id=session.session_id,
-            user_id=request.user_id,
-            role="user",
-            content=message,
-            timestamp=now,
-            status=DONE,
-            client_id=client_id,
-        )
-        try:
-            question.id = _insert_message(connection, question)
-        except IntegrityError:
-            # The same client_id arrived twice at once: the other request stores it.
-            db.session.rollback()
-            raise ApiError(409, "busy", t("busy")) from None
-        connection.execute(_COUNT_MESSAGE, {"user_id": request.user_id})
-
-    answer_id = _insert_message(
-        connection,
-        ChatMessage(
-            session_id=session.session_id,
-            user_id=request.user_id,
-            role="assistant",
-            content="",
-            timestamp=now,
-            status=STREAMING,
-            model_id=model.model_id,
-        ),
-    )
-
-    payload = _request_payload(_context(recent, superseded, question, request.kind, model), model)
-    prepared = PreparedTurn(
-        session_id=session.session_id,
-        title=session.title,
-        is_new_session=is_new,
-        user_message_id=question.id,
-        answer_id=answer_id,
-        model_id=model.model_id,
-        model_config_id=model.id,
-        base_url=model.base_url,
-        api_key=decrypt_key(model.api_key),
-        payload=payload,
-        question_text=question.content,
-        superseded_ids=superseded,
-    )
-    db.session.commit()
-    return prepared
-
-
-def _superseded_exchange(last_two: list[Row], request: TurnRequest) -> tuple[list[int], Row | None]:
-    """The ids a regenerate (the last answer) or an edit (the last question and its answer) will
-    replace, and for a regenerate the question to answer again."""
-    if request.kind == "chat" and not request.edit:
-        return [], None
-    last = last_two[-1] if last_two else None
-    question = last_two[0] if last is not None and last.role == "assistant" and len(last_two) == 2 else last
-    if question is None or question.role != "user":
-        db.session.rollback()
-        raise ApiError(409, "nothing_to_regenerate", t("nothing_to_regenerate"))
-    answer_ids = [last.id] if last.role == "assistant" else []
-    if request.kind == "regenerate":
-        return answer_ids, question
-    return [question.id, *answer_ids], None
-
-
-def _context(recent: list[Row], superseded: list[int], question: Any, kind: str, model: Row) -> list[ChatMessage]:
-    """The question plus the N earlier messages of the model's context setting; the messages
-    being replaced and unfinished answers are left out."""
-    earlier = [m for m in recent if m.id not in superseded and m.content and m.status != STREAMING]
-    if kind == "regenerate":  # the question is the last of the recent messages
-        earlier = earlier[:-1]
-    kept = earlier[-model.context_messages :] if model.context_messages else []
-    return [*kept, question]
-
-
-def _request_payload(earlier: list[Any], model: Row) -> dict[str, Any]:
-    """The chat completion request: system prompt, the context, and the model's limits."""
-    messages = [{"role": "system", "content": model.system_prompt}] if model.system_prompt else []
-    messages += [{"role": m.role, "content": m.content} for m in earlier]
-    return {
-        "model": model.model_id,
-        "messages": messages,
-        "max_tokens": model.max_tokens,
-        "temperature": model.temperature,
-        "stream_options": {"include_usage": True},
-    }
-
-
 def finish_answer(
-    answer_id: int,
-    session_id: str,
+    turn: PreparedTurn,
+    user_id: int,
     *,
     content: str,
     reasoning: str,
     status: str,
     finish_reason: str | None,
     usage: dict[str, int] | None,
-    question: tuple[int, str],
-    superseded_ids: list[int] | None = None,
 ) -> None:
-    """Store the answer, once, with what was received, and mark the conversation active now.
-    A regenerated or edited exchange replaces the old one only when the new answer arrived.
-    The question (id, text) is made searchable here with the answer, rather than before the first
-    token, where every millisecond counts."""
+    """Store the answer, once, with what was received; mark the conversation active now with the
+    model it used, and count the user's message. A regenerated or edited exchange replaces the
+    old one only when the new answer arrived. The question is made searchable here with the
+    answer, rather than before the first token, where every millisecond counts."""
     connection = db.session.connection()
+    if turn.kind == "chat":
+        connection.execute(_COUNT_MESSAGE, {"counted_user": user_id})
     stored = connection.execute(
         _FINISH_ANSWER,
         {
-            "answer_id": answer_id,
+            "answer_id": turn.answer_id,
             "content": content,
             "reasoning": reasoning or None,
             "status": status,
@@ -391,22 +515,31 @@ def finish_answer(
         },
     )
     if stored.rowcount == 0:  # the conversation was deleted while the answer streamed
-        db.session.rollback()
+        db.session.commit()
         return
-    if superseded_ids and status in (DONE, STOPPED):
-        db.session.execute(
-            delete(ChatMessage).where(ChatMessage.id.in_(superseded_ids), ChatMessage.session_id == session_id)
+    if turn.superseded_ids and status in (DONE, STOPPED):
+        connection.execute(
+            delete(_messages).where(_messages.c.id.in_(turn.superseded_ids), _messages.c.session_id == turn.session_id)
         )
-    connection.execute(_TOUCH_SESSION, {"touched_session": session_id, "now": utcnow()})
-    search.index_messages(connection, [question, (answer_id, content)])
+    connection.execute(
+        _TOUCH_SESSION,
+        {
+            "touched_session": turn.session_id,
+            "now": utcnow(),
+            "model": turn.model_id,
+            "config_id": turn.model_config_id,
+        },
+    )
+    search.index_messages(connection, [(turn.user_message_id, turn.question_text), (turn.answer_id, content)])
     db.session.commit()
 
 
-def set_generated_title(session_id: str, first_title: str, title: str) -> None:
+def set_generated_title(session_id: str, first_title: str, title: str) -> bool:
     """Replace the first-words title, unless the user renamed the conversation meanwhile."""
-    db.session.execute(
+    result = db.session.execute(
         update(ChatSession)
         .where(ChatSession.session_id == session_id, ChatSession.title == first_title)
         .values(title=title[:200])
     )
     db.session.commit()
+    return result.rowcount > 0

@@ -1,0 +1,324 @@
+"""One chat turn end to end, for the websocket and the SSE endpoint alike:
+
+prepare (database) -> stream (no database) -> persist (database).
+
+`open_turn` reads what the turn needs, claims the conversation in the live hub (one answer per
+conversation, a few per user, across workers), stores the question and a placeholder answer and
+starts the generation in its own greenlet. The generation turns each piece the provider sends into
+one delta frame on its live feed; whoever follows the feed (the socket that asked, a page that
+resumes, the SSE response) reads it at its own pace. So the answer does not depend on the browser:
+when it goes away the generation finishes (or stops, by setting) and the answer is stored either
+way, once. A new conversation then gets a generated title, announced to the user's open pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from aihelper.chat import frames
+from aihelper.chat.frames import Frame
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.fair_db import fair_share
+from aihelper.i18n import t_in
+from aihelper.live import Cursor, LiveGeneration, Refused, live_hub
+from aihelper.live.base import Feed, Waker
+from aihelper.llm import Delta, Done, ProviderError, Timeouts
+from aihelper.models.chat import DONE, ERROR, STOPPED, STREAMING
+from aihelper.services import conversations
+from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
+from aihelper.services.provider_client import provider_client
+from aihelper.services.providers import provider_error_message
+
+log = logging.getLogger(__name__)
+
+TITLE_PROMPT = (
+    "Write a short title (at most 12 words, no quotes, no final punctuation) for a conversation "
+    "that starts with the message below. Answer with the title only, in the language of the message."
+)
+TITLE_TIMEOUTS = Timeouts(connect=10, first_token=30, idle=30, total=45)
+_REFUSALS = {"busy": 409, "too_many_turns": 429}
+
+
+@dataclass
+class OpenedTurn:
+    """What the connection that asked sends first, and how it follows the answer from there."""
+
+    start: Frame
+    follow: Callable[[Waker], Cursor]
+
+    @property
+    def session_id(self) -> str:
+        return self.start.session_id
+
+
+def open_turn(request: TurnRequest, *, language: str, request_id: str) -> OpenedTurn:
+    """Store the question and a placeholder answer, then generate in the background.
+
+    Raises ApiError for a refused turn (nothing stored, no provider call). A message sent again
+    with the same client_id is answered as the first time: live if it is still being generated."""
+    hub = live_hub()
+    with fair_share():
+        plan = conversations.plan_turn(request)
+    try:
+        generation = hub.begin(
+            plan.session_id,
+            request.user_id,
+            client_id=request.client_id,
+            max_running=current_app.config["AIHELPER_MAX_RUNNING_TURNS"],
+        )
+    except Refused as refused:
+        if refused.code == "busy" and request.client_id and refused.running_client_id == request.client_id:
+            with fair_share():
+                existing = conversations.find_existing_turn(request.user_id, request.client_id)
+            if existing is not None:
+                return _replay(existing, request, language)
+        raise ApiError(_REFUSALS[refused.code], refused.code, t_in(language, refused.code)) from None
+    try:
+        with fair_share():
+            turn = conversations.store_turn(plan)
+    except DuplicateClientId as duplicate:
+        generation.abandon()
+        return _replay(duplicate.existing, request, language)
+    except BaseException:
+        generation.abandon()
+        raise
+    finally:
+        db.session.remove()  # no database connection is held while tokens flow
+    app = current_app._get_current_object()
+    threading.Thread(
+        target=_generate,
+        args=(app, turn, generation, request.user_id, language, request_id),
+        name=f"turn-{turn.answer_id}",
+        daemon=True,
+    ).start()
+    start = frames.start(turn.session_id, turn.user_message_id, turn.answer_id, turn.model_id, request.client_id)
+    return OpenedTurn(start, lambda waker: generation.follow(0, waker))
+
+
+def _timeouts(app: Flask) -> Timeouts:
+    config = app.config
+    return Timeouts(
+        connect=config["AIHELPER_TIMEOUT_CONNECT"],
+        first_token=config["AIHELPER_TIMEOUT_FIRST_TOKEN"],
+        idle=config["AIHELPER_TIMEOUT_BETWEEN_TOKENS"],
+        total=config["AIHELPER_TIMEOUT_TOTAL"],
+    )
+
+
+def _generate(
+    app: Flask, turn: PreparedTurn, generation: LiveGeneration, user_id: int, language: str, request_id: str
+) -> None:
+    """Runs in its own greenlet: relay the provider's stream to the live feed, then store the answer."""
+    content: list[str] = []
+    reasoning: list[str] = []
+    status, finish_reason, usage, failure, completed = DONE, None, None, None, False
+    with app.app_context():
+        stream = provider_client().stream(turn.base_url, turn.api_key, turn.payload, timeouts=_timeouts(app))
+        # A stop (from any worker) cuts the provider's connection, which ends the loop below at once.
+        generation.when_stopped(stream.close)
+        try:
+            for event in stream:
+                if isinstance(event, Delta):
+                    content.append(event.content)
+                    reasoning.append(event.reasoning)
+                    for piece, thinking in frames.split_text(event.content, event.reasoning):
+                        generation.publish(
+                            frames.delta(turn.session_id, turn.answer_id, generation.next_seq, piece, thinking)
+                        )
+                elif isinstance(event, Done):
+                    finish_reason, usage, completed = event.finish_reason, event.usage, True
+            if not completed:  # the stream was closed by a stop request
+                status = STOPPED
+        except ProviderError as error:
+            status, failure = ERROR, error
+            log.warning(
+                "provider call for answer %s failed [request %s]: %s status=%s %s",
+                turn.answer_id,
+                request_id,
+                error.code,
+                error.status,
+                error.detail,
+            )
+        except Exception:
+            status = ERROR
+            log.exception("turn for answer %s failed [request %s]", turn.answer_id, request_id)
+        finally:
+            stream.close()
+
+        answer_text = "".join(content)
+        try:
+            with fair_share():
+                conversations.finish_answer(
+                    turn,
+                    user_id,
+                    content=answer_text,
+                    reasoning="".join(reasoning),
+                    status=status,
+                    finish_reason=finish_reason,
+                    usage=usage,
+                )
+        finally:
+            db.session.remove()
+            final = _final_frame(turn, generation, status, finish_reason, usage, failure, language, request_id)
+            generation.finish(final)
+        if status == DONE and turn.is_new_session and app.config["AIHELPER_AUTO_TITLE"]:
+            _generate_title(turn, user_id)
+
+
+def _final_frame(
+    turn: PreparedTurn,
+    generation: LiveGeneration,
+    status: str,
+    finish_reason: str | None,
+    usage: dict[str, int] | None,
+    failure: ProviderError | None,
+    language: str,
+    request_id: str,
+) -> Frame:
+    seq = generation.next_seq
+    if status == ERROR:
+        if failure is not None:
+            message, code = provider_error_message(failure, language), failure.code
+        else:
+            message, code = t_in(language, "internal_turn_error", request_id=request_id), "internal_error"
+        return frames.error(
+            message,
+            code,
+            session_id=turn.session_id,
+            message_id=turn.answer_id,
+            client_id=generation.client_id,
+            seq=seq,
+        )
+    return frames.done(
+        turn.session_id, turn.answer_id, seq, status=status, finish_reason=finish_reason, usage=usage, title=turn.title
+    )
+
+
+def _generate_title(turn: PreparedTurn, user_id: int) -> None:
+    """A short title from the same model, announced to the user's pages; any failure keeps the
+    first words as the title."""
+    payload = {
+        "model": turn.model_id,
+        "messages": [
+            {"role": "system", "content": TITLE_PROMPT},
+            {"role": "user", "content": turn.question_text[:2000]},
+        ],
+        "max_tokens": 40,
+        "temperature": 0.3,
+    }
+    try:
+        title = provider_client().complete(turn.base_url, turn.api_key, payload, timeouts=TITLE_TIMEOUTS)
+    except ProviderError as error:
+        log.info("title for %s not generated: %s", turn.session_id, error.code)
+        return
+    # Models like to decorate: no markdown, quotes or line breaks in a title.
+    title = " ".join(re.sub(r"[*_`#>]+", "", title).split()).strip("\"'“”「」《》 ")[:60]
+    if not title:
+        return
+    try:
+        with fair_share():
+            changed = conversations.set_generated_title(turn.session_id, turn.title, title)
+    finally:
+        db.session.remove()
+    if changed:
+        live_hub().announce(user_id, frames.title(turn.session_id, title))
+
+
+# --- a message sent again ----------------------------------------------------------------------
+
+
+def _replay(existing: ExistingTurn, request: TurnRequest, language: str) -> OpenedTurn:
+    """The frames the first request got: live if the answer is still being generated, else stored."""
+    start = frames.start(
+        existing.session_id, existing.user_message_id, existing.answer_id, existing.model_id, request.client_id
+    )
+    with fair_share():
+        answer = conversations.stored_answer(existing.answer_id) if existing.answer_id else None
+        stored = _stored_feed(existing, request.user_id, answer, language)
+    hub = live_hub()
+
+    def follow(waker: Waker) -> Cursor:
+        live = None
+        if answer is not None and answer.status == STREAMING:
+            live = hub.follow(existing.session_id, request.user_id, 0, waker)
+        return live or stored.follow(0, waker)
+
+    return OpenedTurn(start, follow)
+
+
+def _stored_feed(existing: ExistingTurn, user_id: int, answer: Any, language: str) -> Feed:
+    """The stored answer as a finished feed: its text in one delta, then how it ended."""
+    feed = Feed(existing.session_id, user_id)
+    content = answer.content if answer is not None else ""
+    status = answer.status if answer is not None else ERROR
+    message_id = existing.answer_id
+    if content:
+        feed.append(frames.delta(existing.session_id, message_id, 1, content))
+    seq = len(feed.frames) + 1
+    if status == ERROR:
+        failed = t_in(language, "answer_failed")
+        feed.append(frames.error(failed, "answer_failed", session_id=feed.session_id, message_id=message_id, seq=seq))
+    else:
+        usage = (
+            {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens}
+            if answer is not None and answer.prompt_tokens is not None
+            else None
+        )
+        feed.append(
+            frames.done(
+                existing.session_id,
+                message_id,
+                seq,
+                status=status,
+                finish_reason=answer.finish_reason if answer is not None else None,
+                usage=usage,
+                title=None,
+            )
+        )
+    return feed
+
+
+# --- reading a request -------------------------------------------------------------------------
+
+
+def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, language: str) -> TurnRequest:
+    """A TurnRequest from a websocket frame or an SSE request body; wrong types are refused."""
+    session_id, model_ref = fields.get("session_id"), fields.get("model_id")
+    client_id, edit, message = fields.get("client_id"), fields.get("edit", False), fields.get("message")
+    if (
+        (session_id is not None and not isinstance(session_id, str))
+        or (model_ref is not None and not isinstance(model_ref, int | str))
+        or isinstance(model_ref, bool)
+        or (isinstance(model_ref, int) and not 0 < model_ref < 2**31)
+        or (client_id is not None and not isinstance(client_id, str))
+        or not isinstance(edit, bool)
+        or (kind == "chat" and not isinstance(message, str))
+        or not all(_encodable(v) for v in (session_id, model_ref, client_id, message) if isinstance(v, str))
+    ):
+        raise ApiError(400, "bad_frame", t_in(language, "bad_frame"))
+    return TurnRequest(
+        user_id=user_id,
+        kind=kind,
+        session_id=session_id or None,
+        model_ref=model_ref,
+        message=message,
+        client_id=client_id,
+        edit=edit,
+    )
+
+
+def _encodable(text: str) -> bool:
+    """False for strings with lone surrogates, which JSON allows and no database can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
