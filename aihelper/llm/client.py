@@ -27,9 +27,9 @@ from types import TracebackType
 from typing import Any, Final
 
 import requests
-from urllib3.exceptions import DecodeError, NameResolutionError, ProtocolError, ReadTimeoutError
-from urllib3.exceptions import SSLError as Urllib3SSLError
+from urllib3.exceptions import NameResolutionError, ProtocolError
 
+from aihelper.llm.body import READ_SIZE, Body
 from aihelper.llm.errors import ErrorCode, ProviderError, code_for_error_object, error_from_body, excerpt, redact
 from aihelper.llm.events import Delta, Done
 from aihelper.llm.sse import ChatStreamDecoder, first_choice, normalise_usage
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 # Size limits for what a provider may send back.
 _ERROR_BODY_LIMIT: Final = 4 * 1024  # only ever quoted in ProviderError.detail
 _JSON_BODY_LIMIT: Final = 16 * 1024 * 1024  # a model list (hundreds of models) or a long non-streamed answer
-_READ_SIZE: Final = 64 * 1024
 _MAX_MODEL_IDS: Final = 10_000
 _MAX_MODEL_ID_CHARS: Final = 256
 _MAX_RETRY_AFTER: Final = 24 * 3600
@@ -332,6 +331,7 @@ def _events_from_response(
     if media_type in ("text/html", "application/xhtml+xml"):
         raise ProviderError("bad_response", status=response.status_code, detail=f"expected SSE, got {media_type}")
 
+    body = Body(response)
     decoder = ChatStreamDecoder()
     started = False  # a first piece of the answer arrived: from now on `idle` is the silence limit
     while True:
@@ -342,7 +342,7 @@ def _events_from_response(
             raise ProviderError("timeout", detail=f"the answer took longer than {timeouts.total:g}s in total")
         silence = timeouts.idle if started else timeouts.first_token
         try:
-            data = _read_once(response, min(silence, remaining))
+            data = body.read(min(silence, remaining))
         except ProviderError as error:
             if attempt.cancelled:
                 return
@@ -368,37 +368,13 @@ def _events_from_response(
         if decoder.finished:
             _log_skipped(decoder, api_key)
             yield decoder.done()
-            _drain(response, timeouts, attempt)
+            _drain(body, timeouts, attempt)
             return
-
-
-def _read_once(response: requests.Response, timeout: float) -> bytes:
-    """One read of whatever the socket has (up to 64 KB), waiting at most *timeout* seconds."""
-    raw = response.raw
-    connection = getattr(raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    timeout = max(timeout, 0.001)
-    if sock is not None and sock.gettimeout() != timeout:  # the same silence limit read after read
-        sock.settimeout(timeout)
-    try:
-        # read1: return what has arrived instead of waiting for a full buffer (that would delay
-        # every token). http.client decodes the chunked framing underneath.
-        data = raw.read1(_READ_SIZE, decode_content=True)
-    except ReadTimeoutError as error:
-        raise ProviderError("timeout", detail="read timed out") from error
-    except ProtocolError as error:
-        raise ProviderError("provider_down", detail=f"the connection broke mid-answer: {error}") from error
-    except Urllib3SSLError as error:
-        raise ProviderError("network", detail=f"TLS error mid-answer: {error}") from error
-    except DecodeError as error:
-        raise ProviderError("bad_response", detail=f"undecodable content encoding: {error}") from error
-    except (OSError, ValueError, http.client.HTTPException) as error:  # e.g. a socket shut down by close()
-        raise ProviderError("network", detail=f"{type(error).__name__} while reading: {error}") from error
-    return data or b""
 
 
 def _read_body(response: requests.Response, limit: int, timeouts: Timeouts, clock: _Clock) -> bytes:
     """The whole body, or ProviderError("bad_response") beyond *limit* bytes."""
+    body = Body(response)
     parts: list[bytes] = []
     size = 0
     silence = timeouts.first_token
@@ -406,7 +382,7 @@ def _read_body(response: requests.Response, limit: int, timeouts: Timeouts, cloc
         remaining = clock.remaining()
         if remaining <= 0:
             raise ProviderError("timeout", detail="the answer took too long in total")
-        data = _read_once(response, min(silence, remaining))
+        data = body.read(min(silence, remaining))
         if not data:
             return b"".join(parts)
         silence = timeouts.idle
@@ -418,6 +394,7 @@ def _read_body(response: requests.Response, limit: int, timeouts: Timeouts, cloc
 
 def _read_error_body(response: requests.Response, clock: _Clock) -> bytes:
     """At most ~4 KB of an error body, for the log; failures to read it are not errors of their own."""
+    body = Body(response)
     parts: list[bytes] = []
     size = 0
     deadline = time.monotonic() + min(_ERROR_BODY_SECONDS, max(clock.remaining(), 0))
@@ -426,7 +403,7 @@ def _read_error_body(response: requests.Response, clock: _Clock) -> bytes:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            data = _read_once(response, remaining)
+            data = body.read(remaining)
             if not data:
                 break
             parts.append(data)
@@ -436,17 +413,17 @@ def _read_error_body(response: requests.Response, clock: _Clock) -> bytes:
     return b"".join(parts)[:_ERROR_BODY_LIMIT]
 
 
-def _drain(response: requests.Response, timeouts: Timeouts, attempt: Attempt) -> None:
-    """Read what follows [DONE] (normally just the end of the chunked body) so that urllib3 can
-    return the connection to the pool; anything unexpected just leaves it to be closed."""
+def _drain(body: Body, timeouts: Timeouts, attempt: Attempt) -> None:
+    """Read what follows [DONE] (normally just the end of the chunked body) so that the connection
+    goes back to the pool; anything unexpected just leaves it to be closed."""
     deadline = time.monotonic() + min(_DRAIN_SECONDS, timeouts.idle)
-    budget = _READ_SIZE
+    budget = READ_SIZE
     while budget > 0 and not attempt.cancelled:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
         try:
-            data = _read_once(response, remaining)
+            data = body.read(remaining)
         except ProviderError:
             return
         if not data:
