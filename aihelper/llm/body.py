@@ -18,7 +18,7 @@ import re
 import socket
 from typing import Final
 
-import requests
+import urllib3
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
@@ -102,14 +102,12 @@ def _framing(detail: str) -> ProviderError:
 
 
 class Body:
-    """The body of a requests.Response opened with stream=True."""
+    """The body of a urllib3 response opened with preload_content=False."""
 
-    def __init__(self, response: requests.Response) -> None:
-        self._response = response
-        raw = response.raw
-        self._raw = raw
-        self._message: http.client.HTTPResponse = raw._fp
-        connection = getattr(raw, "connection", None)
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._raw = response
+        self._message: http.client.HTTPResponse = response._fp
+        connection = getattr(response, "connection", None)
         self._sock: socket.socket | None = getattr(connection, "sock", None)
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         # Straight from the connection's buffer when nothing is to be decompressed.

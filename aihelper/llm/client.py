@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email.utils
 import http.client
-import http.cookiejar
 import json
 import logging
 import math
@@ -26,14 +25,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
 
-import requests
+import urllib3
 from urllib3.exceptions import NameResolutionError, ProtocolError
 
 from aihelper.llm.body import READ_SIZE, Body
 from aihelper.llm.errors import ErrorCode, ProviderError, code_for_error_object, error_from_body, excerpt, redact
 from aihelper.llm.events import Delta, Done
 from aihelper.llm.sse import ChatStreamDecoder, first_choice, normalise_usage
-from aihelper.llm.transport import Attempt, Cancelled, GuardedAdapter, current_attempt
+from aihelper.llm.transport import Attempt, Cancelled, GuardedPoolManager, current_attempt
 from aihelper.llm.url_safety import check_base_url
 
 log = logging.getLogger(__name__)
@@ -104,23 +103,16 @@ class ProviderClient:
         self, *, refuse_private_networks: bool = False, pool_maxsize: int = 100, ca_bundle: str | None = None
     ) -> None:
         self.refuse_private_networks = refuse_private_networks
-        session = requests.Session()
-        session.verify = ca_bundle or True
-        # No proxies or .netrc credentials from the environment: a proxy would resolve and connect
-        # out of reach of the address checks, and netrc could add a second secret to requests.
-        session.trust_env = False
-        # No cookies at all: a cookie set by one provider must never reach another one.
-        session.cookies.set_policy(_NoCookies())
-        session.headers["User-Agent"] = _USER_AGENT
-        adapter = GuardedAdapter(refuse_private_networks=refuse_private_networks, pool_maxsize=pool_maxsize)
-        session.adapters.clear()
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        self._session = session
+        # No proxies, .netrc credentials or cookies: urllib3 has none of them (a proxy would resolve
+        # and connect out of reach of the address checks; a cookie set by one provider must never
+        # reach another one).
+        self._pools = GuardedPoolManager(
+            refuse_private_networks=refuse_private_networks, pool_maxsize=pool_maxsize, ca_bundle=ca_bundle
+        )
 
     def close(self) -> None:
         """Close pooled connections (the client stays usable and reconnects when needed)."""
-        self._session.close()
+        self._pools.clear()
 
     def __enter__(self) -> ProviderClient:
         return self
@@ -143,9 +135,9 @@ class ProviderClient:
             _raise_for_status(response, api_key, clock)
             body = _read_body(response, _JSON_BODY_LIMIT, timeouts, clock)
         finally:
-            response.close()
+            _dispose(response)
         latency_ms = (time.monotonic() - started) * 1000
-        return ModelListing(model_ids=_parse_model_ids(body), status=response.status_code, latency_ms=latency_ms)
+        return ModelListing(model_ids=_parse_model_ids(body), status=response.status, latency_ms=latency_ms)
 
     def complete(
         self, base_url: str, api_key: str | None, payload: dict[str, Any], *, timeouts: Timeouts = Timeouts()
@@ -161,7 +153,7 @@ class ProviderClient:
             raw = _read_body(response, _JSON_BODY_LIMIT, timeouts, clock)
             streamed = _media_type(response) == "text/event-stream"
         finally:
-            response.close()
+            _dispose(response)
         if streamed:  # the provider streamed although asked not to: put the pieces together
             decoder = ChatStreamDecoder()
             pieces = [delta.content for delta in decoder.feed(raw)]
@@ -202,29 +194,22 @@ class ProviderClient:
         *,
         accept: str,
         attempt: Attempt | None = None,
-    ) -> requests.Response:
-        headers = {"Accept": accept, **_auth_header(api_key)}
+    ) -> urllib3.BaseHTTPResponse:
+        headers = {"User-Agent": _USER_AGENT, "Accept": accept, **_auth_header(api_key)}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        if accept == "text/event-stream":
-            # Compressed SSE would be buffered by the decompressor; ask for plain bytes.
-            headers["Accept-Encoding"] = "identity"
+        # Compressed SSE would be buffered by the decompressor; ask for plain bytes.
+        headers["Accept-Encoding"] = "identity" if accept == "text/event-stream" else "gzip, deflate"
         remaining = max(clock.remaining(), 0.001)
-        request_timeout = (min(timeouts.connect, remaining), min(timeouts.first_token, remaining))
+        timeout = urllib3.Timeout(connect=min(timeouts.connect, remaining), read=min(timeouts.first_token, remaining))
         token = current_attempt.set(attempt)
         try:
-            return self._session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=request_timeout,
-                allow_redirects=False,
-                stream=True,
+            return self._pools.urlopen(
+                method, url, body=body, headers=headers, timeout=timeout, redirect=False, preload_content=False
             )
         except (ProviderError, Cancelled):
             raise
-        except requests.RequestException as error:
+        except urllib3.exceptions.HTTPError as error:
             raise _request_error(error, api_key) from error
         finally:
             current_attempt.reset(token)
@@ -307,11 +292,11 @@ def _stream_events(
             return
         raise
     finally:
-        response.close()
+        _dispose(response)
 
 
 def _events_from_response(
-    response: requests.Response,
+    response: urllib3.BaseHTTPResponse,
     api_key: str | None,
     timeouts: Timeouts,
     clock: _Clock,
@@ -329,7 +314,7 @@ def _events_from_response(
         yield Done(finish_reason, usage)
         return
     if media_type in ("text/html", "application/xhtml+xml"):
-        raise ProviderError("bad_response", status=response.status_code, detail=f"expected SSE, got {media_type}")
+        raise ProviderError("bad_response", status=response.status, detail=f"expected SSE, got {media_type}")
 
     body = Body(response)
     decoder = ChatStreamDecoder()
@@ -372,7 +357,7 @@ def _events_from_response(
             return
 
 
-def _read_body(response: requests.Response, limit: int, timeouts: Timeouts, clock: _Clock) -> bytes:
+def _read_body(response: urllib3.BaseHTTPResponse, limit: int, timeouts: Timeouts, clock: _Clock) -> bytes:
     """The whole body, or ProviderError("bad_response") beyond *limit* bytes."""
     body = Body(response)
     parts: list[bytes] = []
@@ -388,11 +373,11 @@ def _read_body(response: requests.Response, limit: int, timeouts: Timeouts, cloc
         silence = timeouts.idle
         size += len(data)
         if size > limit:
-            raise ProviderError("bad_response", status=response.status_code, detail=f"body larger than {limit} bytes")
+            raise ProviderError("bad_response", status=response.status, detail=f"body larger than {limit} bytes")
         parts.append(data)
 
 
-def _read_error_body(response: requests.Response, clock: _Clock) -> bytes:
+def _read_error_body(response: urllib3.BaseHTTPResponse, clock: _Clock) -> bytes:
     """At most ~4 KB of an error body, for the log; failures to read it are not errors of their own."""
     body = Body(response)
     parts: list[bytes] = []
@@ -431,8 +416,8 @@ def _drain(body: Body, timeouts: Timeouts, attempt: Attempt) -> None:
         budget -= len(data)
 
 
-def _raise_for_status(response: requests.Response, api_key: str | None, clock: _Clock) -> None:
-    status = response.status_code
+def _raise_for_status(response: urllib3.BaseHTTPResponse, api_key: str | None, clock: _Clock) -> None:
+    status = response.status
     if 200 <= status < 300:
         return
     try:
@@ -442,7 +427,7 @@ def _raise_for_status(response: requests.Response, api_key: str | None, clock: _
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
         raise error_from_body(_read_error_body(response, clock), status=status, secret=api_key, retry_after=retry_after)
     finally:
-        response.close()
+        _dispose(response)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:
@@ -465,28 +450,33 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int 
     return int(min(max(math.ceil(seconds), 0), _MAX_RETRY_AFTER))
 
 
-def _request_error(error: requests.RequestException, api_key: str | None) -> ProviderError:
+def _request_error(error: urllib3.exceptions.HTTPError, api_key: str | None) -> ProviderError:
     """The ProviderError for a failure before the response headers arrived."""
     causes = list(_causes(error))
     for cause in causes:
         if isinstance(cause, ProviderError):
             return cause
     code: ErrorCode
-    if isinstance(error, requests.exceptions.Timeout):  # connect or read (ConnectTimeout is both)
-        code = "timeout"
-    elif isinstance(error, requests.exceptions.SSLError):
-        code = "network"
-    elif isinstance(error, requests.exceptions.ConnectionError):
+    if isinstance(error, urllib3.exceptions.NewConnectionError):  # (a subclass of the timeout below)
         code = _connection_error_code(causes)
-    elif isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
-        code = "blocked_url"
-    elif isinstance(error, requests.exceptions.ContentDecodingError):
-        code = "bad_response"
-    elif isinstance(error, requests.exceptions.ChunkedEncodingError):
-        code = "provider_down"
-    else:
+    elif isinstance(error, urllib3.exceptions.TimeoutError):  # connecting or waiting for the headers
+        code = "timeout"
+    elif isinstance(error, urllib3.exceptions.SSLError):
         code = "network"
+    elif isinstance(error, urllib3.exceptions.LocationValueError):  # includes an unknown scheme
+        code = "blocked_url"
+    elif isinstance(error, urllib3.exceptions.DecodeError):
+        code = "bad_response"
+    else:
+        code = _connection_error_code(causes)
     return ProviderError(code, detail=redact(f"{type(error).__name__}: {error}", api_key))
+
+
+def _dispose(response: urllib3.BaseHTTPResponse) -> None:
+    """Done with the response: a body read to its end left its connection in the pool already; any
+    other is closed (a stream stopped halfway cannot be reused) and its pool slot given back."""
+    response.close()
+    response.release_conn()
 
 
 def _connection_error_code(causes: list[BaseException]) -> ErrorCode:
@@ -528,7 +518,7 @@ def _auth_header(api_key: str | None) -> dict[str, str]:
     if not api_key:
         return {}
     key = api_key.strip()
-    # Checked here because requests would reject it with an exception message that quotes the key.
+    # Checked here because http.client would reject it with an exception message that quotes the key.
     if not key or any(not 33 <= ord(ch) <= 126 for ch in key):
         raise ProviderError("unauthorized", detail="the API key contains characters not allowed in an HTTP header")
     return {"Authorization": f"Bearer {key}"}
@@ -538,7 +528,7 @@ def _json_bytes(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def _media_type(response: requests.Response) -> str:
+def _media_type(response: urllib3.BaseHTTPResponse) -> str:
     return response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
 
 
@@ -610,19 +600,3 @@ def _log_skipped(decoder: ChatStreamDecoder, api_key: str | None) -> None:
             decoder.skipped,
             redact(decoder.last_skipped, api_key),
         )
-
-
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    """Accept no cookie and send none."""
-
-    def set_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        return False

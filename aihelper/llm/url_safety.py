@@ -16,6 +16,7 @@ Loopback and private networks are allowed unless the client was built with
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Sequence
@@ -105,6 +106,7 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 _FORBIDDEN_URL_CHARS: Final = frozenset("\\<>\"'`{}|^") | frozenset(chr(c) for c in range(33)) | {"\x7f"}
 
 
+@functools.lru_cache(maxsize=256)  # the same few URLs, checked on every call; no setting changes the answer
 def check_base_url(url: str) -> str:
     """The normalised base URL (trimmed, no trailing slash, lower-case scheme and host).
 
