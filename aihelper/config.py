@@ -172,7 +172,13 @@ AUTOCOMMIT_BIND = "autocommit"
 
 
 def autocommit_options(database_uri: str) -> dict[str, Any]:
-    options = {**engine_options(database_uri), "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+    options = {
+        **engine_options(database_uri),
+        "isolation_level": "AUTOCOMMIT",
+        "pool_reset_on_return": None,
+        # PyMySQL would send the ROLLBACK SQLAlchemy issues when a connection closes, autocommit or not.
+        "skip_autocommit_rollback": True,
+    }
     # A connection the server closed is replaced on its first failure instead (the turn retries its
     # read once); pinging before every use would be a round trip of its own.
     options.pop("pool_pre_ping", None)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select, true, update
+from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -184,16 +184,25 @@ class _Message:
     status: str
 
 
-def _model_match(model_ref: Any):
-    """The join condition for the model a request names (None: the conversation's own model)."""
-    if isinstance(model_ref, int) and not isinstance(model_ref, bool):
-        return _usable_models.c.id == model_ref
-    if isinstance(model_ref, str) and model_ref.strip():
-        return _usable_models.c.model_id == model_ref.strip()
+def _model_match(named_by: str):
+    """The join condition for the model a request names by its config `id` or provider `model_id`
+    (the `model_ref` parameter), or, for "own", the conversation's own model."""
+    if named_by == "id":
+        return _usable_models.c.id == bindparam("model_ref")
+    if named_by == "model_id":
+        return _usable_models.c.model_id == bindparam("model_ref")
     return or_(
         _usable_models.c.id == _sessions.c.model_config_id,
         and_(_sessions.c.model_config_id.is_(None), _usable_models.c.model_id == _sessions.c.model_id),
     )
+
+
+def _named_by(model_ref: Any) -> tuple[str, Any]:
+    if isinstance(model_ref, int) and not isinstance(model_ref, bool):
+        return "id", model_ref
+    if isinstance(model_ref, str) and model_ref.strip():
+        return "model_id", model_ref.strip()
+    return "own", None
 
 
 def _model_of(rows: list[Row]) -> TurnModel:
@@ -218,12 +227,12 @@ def _autocommit() -> Connection:
     return db.engines[AUTOCOMMIT_BIND].connect()
 
 
-def _read(statement) -> list[Row]:
+def _read(statement, parameters: dict[str, Any] | None = None) -> list[Row]:
     """One statement's rows; a connection the server had closed is replaced and the read repeated."""
     for attempt in (1, 2):
         try:
             with _autocommit() as connection:
-                return connection.execute(statement).all()
+                return connection.execute(statement, parameters).all()
         except DBAPIError as error:
             if attempt == 2 or not error.connection_invalidated:
                 raise
@@ -246,7 +255,11 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         raise ApiError(404, "not_found", t("session_not_found"))
     ref_key = (type(request.model_ref), request.model_ref)
     wanted = _recent_needed.get(ref_key, DEFAULT_RECENT)
-    rows = _read(_conversation_statement(request, wanted))
+    named_by, model_ref = _named_by(request.model_ref)
+    rows = _read(
+        _CONVERSATION_READS[named_by],
+        {"session_id": session_id, "user_id": request.user_id, "model_ref": model_ref, "recent_count": wanted},
+    )
     # MySQL's collation ignores case and trailing spaces; only the exact id counts, as on SQLite.
     if not rows or rows[0].session_id != session_id:
         raise ApiError(404, "not_found", t("session_not_found"))
@@ -278,26 +291,42 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
     )
 
 
-def _conversation_statement(request: TurnRequest, recent_count: int):
+def _conversation_statement(named_by: str):
     """The conversation (if it is the user's), the model the turn uses and the recent messages,
     as rows of (conversation, model candidate, message)."""
     recent = (
         select(
+            _messages.c.session_id.label("r_session_id"),
             _messages.c.id.label("r_id"),
             _messages.c.role.label("r_role"),
             _messages.c.content.label("r_content"),
             _messages.c.status.label("r_status"),
         )
-        .where(_messages.c.session_id == request.session_id)
+        .where(_messages.c.session_id == bindparam("session_id"))
         .order_by(_messages.c.id.desc())
-        .limit(recent_count)
+        .limit(bindparam("recent_count"))
         .subquery("recent")
     )
     return (
         select(_sessions.c.session_id, _sessions.c.title, *_MODEL_COLUMNS, *recent.c)
-        .select_from(_sessions.outerjoin(_usable_models, _model_match(request.model_ref)).outerjoin(recent, true()))
-        .where(_sessions.c.session_id == request.session_id, _sessions.c.user_id == request.user_id)
+        .select_from(
+            _sessions.outerjoin(_usable_models, _model_match(named_by)).outerjoin(
+                recent, recent.c.r_session_id == _sessions.c.session_id
+            )
+        )
+        .where(_sessions.c.session_id == bindparam("session_id"), _sessions.c.user_id == bindparam("user_id"))
     )
+
+
+# Built once: building a statement this size costs more than the database takes to run it.
+_CONVERSATION_READS = {named_by: _conversation_statement(named_by) for named_by in ("id", "model_id", "own")}
+_MODEL_READS = {
+    named_by: select(*_MODEL_COLUMNS)
+    .where(_model_match(named_by))
+    .order_by(_usable_models.c.sort_order, _usable_models.c.id)
+    .limit(1)
+    for named_by in ("id", "model_id")
+}
 
 
 def _recent_messages(session_id: str, count: int) -> list[_Message]:
@@ -311,16 +340,10 @@ def _recent_messages(session_id: str, count: int) -> list[_Message]:
 
 
 def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
-    if request.model_ref in (None, ""):
+    named_by, model_ref = _named_by(request.model_ref)
+    if named_by == "own":  # a new conversation has no model of its own yet
         raise ApiError(400, "model_unavailable", t("model_unavailable"))
-    model = _model_of(
-        _read(
-            select(*_MODEL_COLUMNS)
-            .where(_model_match(request.model_ref))
-            .order_by(_usable_models.c.sort_order, _usable_models.c.id)
-            .limit(1)
-        )
-    )
+    model = _model_of(_read(_MODEL_READS[named_by], {"model_ref": model_ref}))
     return TurnPlan(
         request=request,
         session_id=str(uuid.uuid4()),
@@ -363,15 +386,17 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     with _autocommit() as connection:
         if plan.is_new_session:
             connection.execute(
-                insert(_sessions).values(
-                    session_id=plan.session_id,
-                    user_id=request.user_id,
-                    title=plan.title,
-                    create_time=now,
-                    update_time=now,
-                    model_id=model.model_id,
-                    model_config_id=model.id,
-                )
+                _INSERT_SESSION,
+                {
+                    "session_id": plan.session_id,
+                    "user_id": request.user_id,
+                    "title": plan.title,
+                    "create_time": now,
+                    "update_time": now,
+                    "model_id": model.model_id,
+                    "model_config_id": model.id,
+                    "pinned": False,
+                },
             )
         try:
             ids = _insert_messages(connection, rows)
@@ -423,13 +448,19 @@ def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **ex
     }
 
 
+# Statements built once: compiling an INSERT costs more than running it.
+_INSERT_SESSION = insert(_sessions)
+_INSERT_MESSAGE = insert(_messages)
+# Several rows with their ids in one statement ("insertmanyvalues"), where the database can return them.
+_INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.role, sort_by_parameter_order=True)
+
+
 def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert the rows in one statement where the database can say their ids (SQLite, MariaDB);
     MySQL 8 cannot, and gets one statement per row."""
-    if connection.dialect.insert_returning:
-        result = connection.execute(insert(_messages).values(rows).returning(_messages.c.id, _messages.c.role))
-        return {role: message_id for message_id, role in result}
-    return {row["role"]: connection.execute(insert(_messages).values(row)).inserted_primary_key[0] for row in rows}
+    if connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+        return {role: message_id for message_id, role in connection.execute(_INSERT_MESSAGES, rows)}
+    return {row["role"]: connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0] for row in rows}
 
 
 # --- a repeated client_id -------------------------------------------------------------------------
@@ -483,6 +514,9 @@ _TOUCH_SESSION = (
 _COUNT_MESSAGE = (
     update(_users).where(_users.c.id == bindparam("counted_user")).values(message_count=_users.c.message_count + 1)
 )
+_DELETE_SUPERSEDED = delete(_messages).where(
+    _messages.c.id.in_(bindparam("superseded", expanding=True)), _messages.c.session_id == bindparam("kept_session")
+)
 
 
 def finish_answer(
@@ -499,39 +533,35 @@ def finish_answer(
     model it used, and count the user's message. A regenerated or edited exchange replaces the
     old one only when the new answer arrived. The question is made searchable here with the
     answer, rather than before the first token, where every millisecond counts."""
-    connection = db.session.connection()
-    if turn.kind == "chat":
-        connection.execute(_COUNT_MESSAGE, {"counted_user": user_id})
-    stored = connection.execute(
-        _FINISH_ANSWER,
-        {
-            "answer_id": turn.answer_id,
-            "content": content,
-            "reasoning": reasoning or None,
-            "status": status,
-            "finish_reason": finish_reason,
-            "prompt_tokens": usage.get("prompt_tokens") if usage else None,
-            "completion_tokens": usage.get("completion_tokens") if usage else None,
-        },
-    )
-    if stored.rowcount == 0:  # the conversation was deleted while the answer streamed
-        db.session.commit()
-        return
-    if turn.superseded_ids and status in (DONE, STOPPED):
-        connection.execute(
-            delete(_messages).where(_messages.c.id.in_(turn.superseded_ids), _messages.c.session_id == turn.session_id)
+    with db.engine.begin() as connection:  # Core: the ORM session would add work and nothing else
+        if turn.kind == "chat":
+            connection.execute(_COUNT_MESSAGE, {"counted_user": user_id})
+        stored = connection.execute(
+            _FINISH_ANSWER,
+            {
+                "answer_id": turn.answer_id,
+                "content": content,
+                "reasoning": reasoning or None,
+                "status": status,
+                "finish_reason": finish_reason,
+                "prompt_tokens": usage.get("prompt_tokens") if usage else None,
+                "completion_tokens": usage.get("completion_tokens") if usage else None,
+            },
         )
-    connection.execute(
-        _TOUCH_SESSION,
-        {
-            "touched_session": turn.session_id,
-            "now": utcnow(),
-            "model": turn.model_id,
-            "config_id": turn.model_config_id,
-        },
-    )
-    search.index_messages(connection, [(turn.user_message_id, turn.question_text), (turn.answer_id, content)])
-    db.session.commit()
+        if stored.rowcount == 0:  # the conversation was deleted while the answer streamed
+            return
+        if turn.superseded_ids and status in (DONE, STOPPED):
+            connection.execute(_DELETE_SUPERSEDED, {"superseded": turn.superseded_ids, "kept_session": turn.session_id})
+        connection.execute(
+            _TOUCH_SESSION,
+            {
+                "touched_session": turn.session_id,
+                "now": utcnow(),
+                "model": turn.model_id,
+                "config_id": turn.model_config_id,
+            },
+        )
+        search.index_messages(connection, [(turn.user_message_id, turn.question_text), (turn.answer_id, content)])
 
 
 def set_generated_title(session_id: str, first_title: str, title: str) -> bool:
