@@ -5,7 +5,8 @@ from the fake provider, in the same run, on the same machine (PERFORMANCE.md).
 The script starts everything itself and stops it at the end:
 
 - the fake OpenAI-compatible provider (tests/fake_provider.py) in its own process, so that it does
-  not share a GIL with the load generator;
+  not share a GIL with the load generator (it also counts the requests it gets: streaming answers
+  and the non-streaming title requests);
 - gunicorn with the production config (gevent workers) on a free port, with a temporary instance
   folder (secrets, SQLite file, config.py with fast password hashes and no rate limits);
 - an admin, the provider and the model "fake-model"; one user per simulated browser.
@@ -13,19 +14,25 @@ The script starts everything itself and stops it at the end:
 Each phase first runs the DIRECT baseline (N concurrent streaming requests straight to the fake
 provider over raw asyncio streams), then the same N streams through the app (websocket /ws/chat,
 API.md §4), measuring both the same way: time to first token from the moment the request is
-written, the gaps between consecutive tokens as the client reads them, the whole stream's time.
-Afterwards every answer is looked up in the database (the question by its client_id, the answer
-after it in the same conversation): role "assistant", status "done", content == the expected text.
+written, the characters of text received (a `delta` frame may carry many tokens, so frames are no
+measure of throughput), the gaps between consecutive content arrivals as the client reads them, the
+whole stream's time. During the app phase it also takes the CPU the gunicorn workers spent (per turn
+and per relayed frame), their peak RSS and, with Redis, the peak number of the app's Redis
+connections. Afterwards every answer is looked up in the database (the question by its client_id,
+the answer after it in the same conversation): role "assistant", status "done", content == the
+expected text. The run ends with the targets of PERFORMANCE.md for the scenario, met or missed.
 
 Usage (see bench/README.md):
 
-    python bench/stream_load.py --scenario ttft
-    python bench/stream_load.py --scenario relay
+    python bench/stream_load.py --scenario ttft --config single
+    python bench/stream_load.py --scenario relay --config scaled
+    python bench/stream_load.py --scenario turns --config single
     python bench/stream_load.py --scenario burst --database mariadb
     python bench/stream_load.py --scenario sustained --streams 500,1000
 
 This is a script, not a test: it prints figures and exits 0 unless the run itself could not be set
-up (its exit code is 1 when streams failed or answers were not stored, so a shell can tell).
+up (its exit code is 1 when streams failed or answers were not stored, so a shell can tell; a missed
+target alone does not fail the run).
 """
 
 from __future__ import annotations
@@ -64,11 +71,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     # One user, sequential turns in one conversation: TTFT added by the app (and, with 200 tokens at
     # 5 ms, the whole answer's time against direct: the "≤ 1.02× direct" row).
     "ttft": {"streams": [50], "tokens": 200, "token_delay": 0.005, "first_token_delay": 0.0, "sequential": True},
-    # Relay ceiling: 20 clients × 2000 tokens, no delay: aggregate tokens/s against direct.
+    # Relay ceiling: 20 clients × 2000 tokens, no delay: aggregate text (characters/s) against direct, and
+    # the workers' CPU per relayed frame.
     "relay": {"streams": [20], "tokens": 2000, "token_delay": 0.0, "first_token_delay": 0.0, "sequential": False},
     # 200 new conversations at once: TTFT p50 and errors.
     "burst": {"streams": [200], "tokens": 50, "token_delay": 0.02, "first_token_delay": 0.0, "sequential": False},
-    # 500 then 1000 simultaneous streams at 20 tokens/s: errors, all stored, added p99 gap.
+    # 500 then 1000 simultaneous streams at 20 tokens/s: errors, all stored, TTFT, total, added p99 gap.
     "sustained": {
         "streams": [500, 1000],
         "tokens": 100,
@@ -76,7 +84,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "first_token_delay": 0.0,
         "sequential": False,
     },
+    # One user, one socket, one conversation, 200 sequential turns whose answer is one short token: the
+    # workers' CPU per turn is then the per-turn work (the conversation's one title request happens
+    # during the warm-up, which the script lets finish before it measures).
+    "turns": {"streams": [200], "tokens": 1, "token_delay": 0.0, "first_token_delay": 0.0, "sequential": True},
 }
+
+# --config: shorthands for --workers/--database/--redis-url (PERFORMANCE.md's two configurations).
+# Without --config the defaults are 2 workers, SQLite and Redis; an explicit option overrides either.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "single": {"workers": 1, "database": "sqlite", "redis_url": ""},
+    "scaled": {"workers": 2, "database": "mariadb", "redis_url": DEFAULT_REDIS_URL},
+}
+DEFAULT_CONFIG: dict[str, Any] = {"workers": 2, "database": "sqlite", "redis_url": DEFAULT_REDIS_URL}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,6 +264,8 @@ class CpuMeter:
             found_redis = _pids_named("redis-server")
             self.groups["redis"] = lambda: found_redis
         self.master = gunicorn_pid
+        # Filled by stop(): CPU seconds each gunicorn worker (not the master) used in the interval.
+        self.worker_seconds: dict[int, float] = {}
         self.machine_before = 0.0
         self.before: dict[str, dict[int, float]] = {}
         self.t0 = 0.0
@@ -276,12 +298,127 @@ class CpuMeter:
             used = {pid: cpu - self.before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items()}
             usage[name] = 100.0 * sum(used.values()) / wall  # % of one core
             if name == "gunicorn":  # per worker: is one worker saturated while the other idles?
-                for number, pid in enumerate(sorted(p for p in pids if p != self.master), start=1):
+                self.worker_seconds = {pid: used[pid] for pid in sorted(p for p in pids if p != self.master)}
+                for number, pid in enumerate(self.worker_seconds, start=1):
                     usage[f"worker{number}"] = 100.0 * used[pid] / wall
         ours = sum(value for name, value in usage.items() if not name.startswith("worker"))
         # Anything else running on the machine meanwhile (another test suite, say) skews the figures.
         usage["other processes"] = max(0.0, machine - ours)
         return usage
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class WorkerWatch:
+    """Samples, while an app phase runs, each gunicorn worker's resident memory (VmRSS) and, with Redis,
+    the app's connections to it: `CLIENT LIST` entries of the bench's database (db=13 by default; the
+    sampler's own connection left out), each attributed to the worker that owns its local port
+    (`ss -tnp`). Reports the peaks: RSS per worker, connections in total and per worker."""
+
+    def __init__(self, worker_pids, redis_url: str | None, every: float = 0.5):
+        self.worker_pids = worker_pids  # () -> the workers' pids now (a worker may be replaced)
+        self.redis_url = redis_url or None
+        self.every = every
+        self.task: asyncio.Task | None = None
+        self.rss: dict[int, float] = {}
+        self.redis_total = 0
+        self.redis_by_pid: dict[str, int] = {}
+        self.redis_error: str | None = None
+        self.samples = 0
+
+    async def _redis_sample(self, client, own_id: int, db: int, port: int) -> None:
+        entries = await client.client_list()
+        ports = []
+        for entry in entries:
+            if str(entry.get("db")) != str(db) or str(entry.get("id")) == str(own_id):
+                continue
+            addr = entry.get("addr", "")
+            ports.append(int(addr.rsplit(":", 1)[1]) if addr.rsplit(":", 1)[-1].isdigit() else 0)
+        owners: dict[int, int] = {}
+        if ports and shutil.which("ss"):
+            process = await asyncio.create_subprocess_exec(
+                "ss",
+                "-tnpH",
+                "state",
+                "established",
+                f"( dport = :{port} )",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            out, _ = await process.communicate()
+            for line in out.decode(errors="replace").splitlines():
+                fields = line.split()
+                found = re.search(r"pid=(\d+)", line)
+                if len(fields) >= 3 and found:
+                    local = fields[2].rsplit(":", 1)[-1]
+                    if local.isdigit():
+                        owners[int(local)] = int(found.group(1))
+        workers = set(self.worker_pids())
+        counts: Counter[str] = Counter()
+        for local in ports:
+            owner = owners.get(local)
+            counts[f"pid {owner}" if owner in workers else "not a worker"] += 1
+        self.redis_total = max(self.redis_total, len(ports))
+        for name, count in counts.items():
+            self.redis_by_pid[name] = max(self.redis_by_pid.get(name, 0), count)
+
+    async def _run(self) -> None:
+        client, own_id, db, port = None, 0, 0, 6379
+        if self.redis_url:
+            import redis.asyncio
+
+            try:
+                client = redis.asyncio.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=5)
+                own_id = await client.client_id()
+                db = int(client.connection_pool.connection_kwargs.get("db") or 0)
+                port = int(client.connection_pool.connection_kwargs.get("port") or 6379)
+            except Exception as error:
+                self.redis_error = f"{type(error).__name__}: {error}"[:120]
+                client = None
+        try:
+            while True:
+                for pid in self.worker_pids():
+                    rss = _rss_mb(pid)
+                    if rss is not None and rss > self.rss.get(pid, 0.0):
+                        self.rss[pid] = rss
+                if client is not None:
+                    try:
+                        await self._redis_sample(client, own_id, db, port)
+                    except Exception as error:
+                        self.redis_error = f"{type(error).__name__}: {error}"[:120]
+                self.samples += 1
+                await asyncio.sleep(self.every)
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+    def start(self) -> None:
+        self.rss, self.redis_total, self.redis_by_pid, self.redis_error, self.samples = {}, 0, {}, None, 0
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> dict[str, Any]:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+        return {
+            "rss_peak_mb": {pid: round(mb, 1) for pid, mb in sorted(self.rss.items())},
+            "redis_peak_total": self.redis_total if self.redis_url else None,
+            "redis_peak_by_worker": dict(sorted(self.redis_by_pid.items())) if self.redis_url else None,
+            "redis_error": self.redis_error,
+            "samples": self.samples,
+        }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -337,8 +474,25 @@ def serve_provider(config_json: str) -> None:
     )
     print(provider.port, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        sys.stdin.read()  # the parent closes our stdin (or dies) to stop us
+        # The parent closes our stdin (or dies) to stop us; meanwhile each "counts" line it writes is
+        # answered with one line: the requests received so far, by kind.
+        for line in sys.stdin:
+            if line.strip() == "counts":
+                print(json.dumps(_request_counts(provider.requests)), flush=True)
     provider.stop()
+
+
+def _request_counts(requests: list[dict[str, Any]]) -> dict[str, int]:
+    """streaming = POST /chat/completions with "stream": true (answers, and the direct baseline);
+    completion = the same without it (the app's title requests); other = anything else."""
+    counts = {"streaming": 0, "completion": 0, "other": 0}
+    for request in requests:
+        body = request.get("json")
+        if request.get("method") == "POST" and request.get("path", "").split("?")[0].endswith("/chat/completions"):
+            counts["streaming" if isinstance(body, dict) and body.get("stream") else "completion"] += 1
+        else:
+            counts["other"] += 1
+    return counts
 
 
 @dataclasses.dataclass
@@ -350,6 +504,18 @@ class Processes:
     gunicorn_log: Path | None = None
     app_port: int = 0
     worker_pids: list[int] = dataclasses.field(default_factory=list)
+
+    def provider_counts(self) -> dict[str, int]:
+        """The requests the fake provider received so far: streaming, completion (titles), other."""
+        try:
+            self.provider.stdin.write("counts\n")
+            self.provider.stdin.flush()
+            return json.loads(self.provider.stdout.readline())
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def workers(self) -> list[int]:
+        return _children(self.gunicorn.pid) if self.gunicorn is not None else []
 
     def stop(self) -> None:
         if self.gunicorn is not None and self.gunicorn.poll() is None:
@@ -417,12 +583,14 @@ def prepare_database(args) -> str:
     return f"{args.mysql_server}/{args.mysql_db}?charset=utf8mb4"
 
 
-def prepare_redis(url: str) -> None:
+def prepare_redis(url: str) -> int:
+    """Flushes the bench's Redis database; returns its number."""
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.flushdb()
+        return int(client.connection_pool.connection_kwargs.get("db") or 0)
     except redis.RedisError as error:
         raise SystemExit(
             f"Redis not reachable at {url} ({type(error).__name__}); start it with: "
@@ -567,18 +735,30 @@ class Stream:
     t_start: float | None = None  # app only: the `start` frame
     t_first: float | None = None
     t_done: float | None = None
+    # Content arrivals: one time per read that brought content (direct: SSE events parsed from the
+    # same read share it) or per delta frame (app). Their gaps are the "inter-frame gaps".
     times: list[float] = dataclasses.field(default_factory=list)
     parts: list[str] = dataclasses.field(default_factory=list)
+    events: int = 0  # content-bearing SSE events (direct) or delta frames (app)
+    chars: int = 0  # characters of content received
     error: str | None = None
     message_id: int | None = None
     session_id: str | None = None
-    bad_seq: int = 0
+    bad_seq: int = 0  # app: a delta whose seq went down, repeated or was missing (an error)
+    seq_jumps: int = 0  # app: a delta whose seq skipped ahead (the server merged frames for this socket)
+    merged_frames: int = 0  # app: the seqs skipped by those jumps
+    delta_frames: int = 0  # app: every delta frame, with or without content
+    title_frames: int = 0  # app: `title` frames seen while this turn ran (ignored)
+    foreign_frames: int = 0  # app: frames of another answer seen while this turn ran (ignored)
 
     def token(self, now: float, content: str) -> None:
         if self.t_first is None:
             self.t_first = now
-        self.times.append(now)
+        if not self.times or self.times[-1] != now:
+            self.times.append(now)
         self.parts.append(content)
+        self.events += 1
+        self.chars += len(content)
 
     @property
     def ttft(self) -> float | None:
@@ -725,10 +905,25 @@ async def ws_turn(ws, result: Stream, message: str, session_id: str | None, idle
             deadline.reschedule(loop.time() + idle)
             data = json.loads(raw)
             kind = data.get("type")
+            # The turn ends at done/error. Anything else is ignored: a `title` frame (it may come after
+            # `done`, so while the next turn of this socket runs), and frames of another answer.
+            if kind == "title":
+                result.title_frames += 1
+                continue
+            other = data.get("message_id")
+            if kind in ("delta", "done") and result.message_id is not None and other not in (None, result.message_id):
+                result.foreign_frames += 1
+                continue
             if kind == "delta":
-                if data.get("seq") != expected_seq:
-                    result.bad_seq += 1
-                expected_seq = (data.get("seq") or expected_seq) + 1
+                result.delta_frames += 1
+                seq = data.get("seq")
+                if not isinstance(seq, int) or isinstance(seq, bool) or seq < expected_seq:
+                    result.bad_seq += 1  # went down, repeated or missing
+                else:
+                    if seq > expected_seq:  # frames merged for a socket that fell behind
+                        result.seq_jumps += 1
+                        result.merged_frames += seq - expected_seq
+                    expected_seq = seq + 1
                 content = data.get("content")
                 if content:
                     result.token(now, content)
@@ -736,15 +931,22 @@ async def ws_turn(ws, result: Stream, message: str, session_id: str | None, idle
                 result.t_start = now
                 result.message_id = data.get("message_id")
                 result.session_id = data.get("session_id")
+                echoed = data.get("client_id")
+                if echoed is not None and echoed != result.client_id:
+                    result.error = "start frame with another client_id"
             elif kind == "done":
                 result.t_done = now
                 if data.get("status") != "done":
-                    result.error = f"done with status {data.get('status')}"
-                return
+                    result.error = result.error or f"done with status {data.get('status')}"
+                break
             elif kind == "error":
-                result.error = f"error frame: {data.get('code')}"
+                echoed = data.get("client_id")
+                mismatch = " (another client_id)" if echoed is not None and echoed != result.client_id else ""
+                result.error = f"error frame: {data.get('code')}{mismatch}"
                 result.t_done = now
-                return
+                break
+    if result.bad_seq and result.error is None:
+        result.error = "delta seq went down or repeated"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -763,6 +965,14 @@ class PhaseResult:
     spread: dict[int, int] = dataclasses.field(default_factory=dict)  # app: sockets per worker pid
     stored: dict[str, Any] | None = None
     unmeasured: list[Stream] = dataclasses.field(default_factory=list)  # warm-up turns: stored, not timed
+    worker_cpu: dict[int, float] = dataclasses.field(default_factory=dict)  # CPU seconds per gunicorn worker
+    provider_requests: dict[str, int] = dataclasses.field(default_factory=dict)  # during the measured interval
+    watch: dict[str, Any] = dataclasses.field(default_factory=dict)  # app: peak RSS and Redis connections
+    title_note: str = ""  # app: how titles relate to the CPU figures
+
+
+def _counts_between(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {kind: after[kind] - before.get(kind, 0) for kind in after}
 
 
 def describe_error(error: BaseException) -> str:
@@ -798,12 +1008,16 @@ async def run_concurrent(
     connect_concurrency: int,
     queues: QueueWatch | None = None,
     after_connect=None,
+    watch: WorkerWatch | None = None,
+    provider_counts=None,  # () -> the provider's request counts so far
 ) -> PhaseResult:
     """Open `count` connections first, then start every stream at once (or spread over `ramp`)."""
     results = [Stream(i, client_id=f"bench-{uuid.uuid4().hex}") for i in range(count)]
     overflows_before = listen_overflows()
     if queues is not None:
         queues.start()
+    if watch is not None:
+        watch.start()
     opened = await gather_bounded([connect(i) for i in range(count)], connect_concurrency)
     # A TCP connect completes in the kernel before the server accept()s it; give a busy server
     # time to take every connection off its queue before the clock starts.
@@ -824,6 +1038,7 @@ async def run_concurrent(
         except Exception as error:
             results[i].error = describe_error(error)
 
+    counts_before = provider_counts() if provider_counts is not None else {}
     meter.start()
     started = time.perf_counter()
     tasks = [asyncio.create_task(run_one(i)) for i in range(count) if not isinstance(opened[i], BaseException)]
@@ -836,6 +1051,9 @@ async def run_concurrent(
                 result.error = "phase timeout"
     wall = time.perf_counter() - started
     cpu = meter.stop()
+    worker_cpu = dict(meter.worker_seconds)
+    counts = _counts_between(counts_before, provider_counts()) if provider_counts is not None else {}
+    watched = await watch.stop() if watch is not None else {}
     for conn in opened:
         if not isinstance(conn, BaseException):
             with contextlib.suppress(Exception):
@@ -845,6 +1063,7 @@ async def run_concurrent(
     peaks = await queues.stop() if queues is not None else {}
     phase = PhaseResult(label, results, wall, cpu, setup_errors, listen_overflows() - overflows_before, peaks)
     phase.spread = spread or {}
+    phase.worker_cpu, phase.provider_requests, phase.watch = worker_cpu, counts, watched
     return phase
 
 
@@ -897,6 +1116,7 @@ async def direct_phase(args, procs: Processes, count: int, meter: CpuMeter) -> P
         meter=meter,
         connect_concurrency=200,
         queues=queue_watch(procs, args),
+        provider_counts=procs.provider_counts,
     )
 
 
@@ -907,7 +1127,7 @@ async def app_phase(args, procs: Processes, count: int, cookies: list[str], mete
     async def stream(ws, result: Stream) -> None:
         await ws_turn(ws, result, f"bench question {result.index}", None, args.timeout)
 
-    return await run_concurrent(
+    phase = await run_concurrent(
         "app",
         count,
         connect,
@@ -919,18 +1139,33 @@ async def app_phase(args, procs: Processes, count: int, cookies: list[str], mete
         connect_concurrency=100,
         queues=queue_watch(procs, args),
         after_connect=lambda: sockets_per_worker(procs),
+        watch=WorkerWatch(procs.workers, args.redis_url),
+        provider_counts=procs.provider_counts,
     )
+    if phase.provider_requests:
+        titles = phase.provider_requests.get("completion", 0)
+        phase.title_note = (
+            f"{titles} title request(s) of the {count} new conversations reached the provider during the phase "
+            "(the rest, if any, came after it): the CPU figures include those"
+        )
+    return phase
 
 
 async def sequential_phases(args, procs: Processes, turns: int, cookie: str, meter: CpuMeter):
     """One user: `warmup` + `turns` turns one after the other, direct then through the app (one
-    socket, one conversation, as a person chatting)."""
+    socket, one conversation, as a person chatting).
+
+    The conversation is new at the first turn, so the app asks the provider for its title then. The
+    measured turns start only once that request has been answered (or after a few seconds), so the
+    worker CPU per turn excludes title generation; the output says how many title requests fell in
+    the measured interval all the same."""
     direct = [Stream(i, client_id=f"bench-{uuid.uuid4().hex}") for i in range(args.warmup + turns)]
     for result in direct:
         conn = DirectConnection(procs.provider_port)
         try:
             await conn.open()
             if result.index == args.warmup:
+                counts_before = procs.provider_counts()
                 meter.start()
                 started = time.perf_counter()
             await conn.stream(result, f"bench question {result.index}", args.timeout)
@@ -939,14 +1174,31 @@ async def sequential_phases(args, procs: Processes, turns: int, cookie: str, met
         finally:
             conn.close()
     direct_result = PhaseResult("direct", direct[args.warmup :], time.perf_counter() - started, meter.stop())
+    direct_result.worker_cpu = dict(meter.worker_seconds)
+    direct_result.provider_requests = _counts_between(counts_before, procs.provider_counts())
 
     await asyncio.sleep(args.settle)
     app = [Stream(i, client_id=f"bench-{uuid.uuid4().hex}") for i in range(args.warmup + turns)]
     ws = await open_socket(procs.app_port, cookie, args.deflate, args.timeout)
     session_id = None
+    watch = WorkerWatch(procs.workers, args.redis_url)
+    titles_at_start = procs.provider_counts().get("completion", 0)
+    title_wait, title_seen = None, False
     try:
         for result in app:
             if result.index == args.warmup:
+                if args.warmup and not args.no_auto_title:
+                    waited = time.perf_counter()
+                    while (
+                        procs.provider_counts().get("completion", 0) <= titles_at_start
+                        and time.perf_counter() - waited < 5
+                    ):
+                        await asyncio.sleep(0.02)
+                    title_seen = procs.provider_counts().get("completion", 0) > titles_at_start
+                    await asyncio.sleep(0.2)  # the title's own database write, after the provider answered
+                    title_wait = time.perf_counter() - waited
+                watch.start()
+                counts_before = procs.provider_counts()
                 meter.start()
                 started = time.perf_counter()
             try:
@@ -961,7 +1213,27 @@ async def sequential_phases(args, procs: Processes, turns: int, cookie: str, met
     finally:
         await ws.close()
     app_result = PhaseResult("app", app[args.warmup :], time.perf_counter() - started, meter.stop())
+    app_result.worker_cpu = dict(meter.worker_seconds)
+    app_result.provider_requests = _counts_between(counts_before, procs.provider_counts())
+    app_result.watch = await watch.stop()
     app_result.unmeasured = app[: args.warmup]  # stored too: checked with the rest
+    titles = app_result.provider_requests.get("completion", 0)
+    if args.no_auto_title:
+        app_result.title_note = "auto titles off (--no-auto-title)"
+    elif title_wait is not None and not title_seen:
+        app_result.title_note = (
+            f"{titles} title request(s) during the measured turns; none was seen during the warm-up "
+            f"(waited {title_wait:.2f} s)"
+        )
+    elif title_wait is not None:
+        app_result.title_note = (
+            f"{titles} title request(s) during the measured turns: one conversation, whose title was generated "
+            f"during the warm-up (waited {title_wait:.2f} s for it), so the CPU per turn excludes title generation"
+        )
+    else:
+        app_result.title_note = (
+            f"{titles} title request(s) during the measured turns (no warm-up: the conversation's title is included)"
+        )
     return direct_result, app_result
 
 
@@ -1041,30 +1313,55 @@ def summarise(phase: PhaseResult) -> dict[str, Any]:
     gaps = [g for s in ok for g in s.gaps()]
     totals = [s.total for s in ok if s.total is not None]
     starts = [s.t_start - s.t_send for s in ok if s.t_start is not None]
-    tokens = sum(len(s.times) for s in ok)
+    chars = sum(s.chars for s in ok)
+    frames = sum(s.events for s in ok)
     sent = [s.t_send for s in phase.streams if s.t_send]
     done = [s.t_done for s in ok if s.t_done]
     span = (max(done) - min(sent)) if sent and done else None
     errors = Counter(s.error for s in phase.streams if s.error is not None)
     bad_seq = sum(s.bad_seq for s in phase.streams)
+    # The workers' CPU over the phase, per turn and per delta frame the clients received (all of them,
+    # failed streams included: the worker did that work).
+    turns = len(phase.streams)
+    relayed = sum(s.delta_frames for s in phase.streams)
+    worker_cpu = sum(phase.worker_cpu.values()) if phase.worker_cpu else None
     return {
         "streams": len(phase.streams),
         "ok": len(ok),
         "errors": sum(errors.values()),
         "error_kinds": dict(errors.most_common()),
         "bad_seq_frames": bad_seq,
+        "seq_jumps": sum(s.seq_jumps for s in phase.streams),
+        "merged_frames": sum(s.merged_frames for s in phase.streams),
+        "title_frames": sum(s.title_frames for s in phase.streams),
+        "foreign_frames": sum(s.foreign_frames for s in phase.streams),
         "ttft_p50": percentile(ttfts, 50),
         "ttft_p90": percentile(ttfts, 90),
         "ttft_p99": percentile(ttfts, 99),
         "ttft_max": max(ttfts) if ttfts else None,
         "start_frame_p50": percentile(starts, 50),
+        # Inter-frame gaps: between consecutive content arrivals (see Stream.times).
         "gap_p50": percentile(gaps, 50),
         "gap_p99": percentile(gaps, 99),
         "gap_max": max(gaps) if gaps else None,
         "total_p50": percentile(totals, 50),
         "total_p99": percentile(totals, 99),
-        "tokens": tokens,
-        "tokens_per_s": tokens / span if span else None,
+        "text_chars": chars,
+        "text_chars_per_s": chars / span if span else None,
+        "frames": frames,  # direct: SSE events with content; app: delta frames with content
+        "frames_per_s": frames / span if span else None,
+        "relayed_frames": relayed,
+        "worker_cpu_s": worker_cpu,
+        "worker_cpu_by_pid": {pid: round(cpu, 3) for pid, cpu in phase.worker_cpu.items()},
+        "worker_cpu_per_turn_ms": worker_cpu / turns * 1000 if worker_cpu is not None and turns else None,
+        "worker_cpu_per_frame_us": worker_cpu / relayed * 1e6 if worker_cpu is not None and relayed else None,
+        "provider_requests": phase.provider_requests,
+        "title_requests": phase.provider_requests.get("completion"),
+        "title_note": phase.title_note,
+        "rss_peak_mb": phase.watch.get("rss_peak_mb"),
+        "redis_peak_total": phase.watch.get("redis_peak_total"),
+        "redis_peak_by_worker": phase.watch.get("redis_peak_by_worker"),
+        "redis_error": phase.watch.get("redis_error"),
         "wall": phase.wall,
         "listen_overflows": phase.overflows,
         "accept_queue_peaks": phase.queues,
@@ -1078,7 +1375,10 @@ def fmt_ms(value: float | None) -> str:
     return "—" if value is None else f"{value * 1000:.1f}"
 
 
-def print_report(title: str, direct: dict[str, Any], app: dict[str, Any]) -> None:
+NAME_WIDTH = 34
+
+
+def print_report(title: str, direct: dict[str, Any], app: dict[str, Any], redis_db: int | None) -> None:
     def row(name: str, key: str, *, ms: bool = True, ratio: bool = True, added: bool = True) -> str:
         d, a = direct.get(key), app.get(key)
         if ms:
@@ -1094,29 +1394,75 @@ def print_report(title: str, direct: dict[str, Any], app: dict[str, Any]) -> Non
                 "",
             ]
         cells.append(f"{a / d:.2f}×" if ratio and d and a is not None else "")
-        return f"  {name:<26}{cells[0]:>10}{cells[1]:>10}{cells[2]:>11}{cells[3]:>9}"
+        return f"  {name:<{NAME_WIDTH}}{cells[0]:>10}{cells[1]:>10}{cells[2]:>11}{cells[3]:>9}"
+
+    def app_row(name: str, value: str, note: str = "") -> str:
+        return f"  {name:<{NAME_WIDTH}}{'':>10}{value:>10}" + (f"   {note}" if note else "")
 
     print()
     print(f"== {title}")
-    print(f"  {'':<26}{'direct':>10}{'app':>10}{'added':>11}{'ratio':>9}")
+    print(f"  {'':<{NAME_WIDTH}}{'direct':>10}{'app':>10}{'added':>11}{'ratio':>9}")
     print(row("TTFT p50 (ms)", "ttft_p50"))
     print(row("TTFT p90 (ms)", "ttft_p90"))
     print(row("TTFT p99 (ms)", "ttft_p99"))
     print(row("TTFT max (ms)", "ttft_max"))
-    print(row("inter-token gap p50 (ms)", "gap_p50"))
-    print(row("inter-token gap p99 (ms)", "gap_p99"))
-    print(row("inter-token gap max (ms)", "gap_max"))
+    print(row("inter-frame gap p50 (ms)", "gap_p50"))
+    print(row("inter-frame gap p99 (ms)", "gap_p99"))
+    print(row("inter-frame gap max (ms)", "gap_max"))
     print(row("stream total p50 (ms)", "total_p50"))
     print(row("stream total p99 (ms)", "total_p99"))
-    print(row("tokens/s (aggregate)", "tokens_per_s", ms=False))
-    print(f"  {'start frame p50 (ms)':<26}{'':>10}{fmt_ms(app['start_frame_p50']):>10}")
-    print(f"  {'streams ok':<26}{direct['ok']:>10}{app['ok']:>10}   of {app['streams']}")
-    print(f"  {'errors':<26}{direct['errors']:>10}{app['errors']:>10}")
+    print(row("text chars/s (aggregate)", "text_chars_per_s", ms=False))
+    print(row("frames/s (direct: SSE events)", "frames_per_s", ms=False))
+    print(row("content frames received", "frames", ms=False))
+    print(app_row("start frame p50 (ms)", fmt_ms(app["start_frame_p50"])))
+    print(f"  {'streams ok':<{NAME_WIDTH}}{direct['ok']:>10}{app['ok']:>10}   of {app['streams']}")
+    print(f"  {'errors':<{NAME_WIDTH}}{direct['errors']:>10}{app['errors']:>10}")
     for label, summary in (("direct", direct), ("app", app)):
         if summary["error_kinds"]:
             print(f"    {label} errors: {summary['error_kinds']}")
-    if app["bad_seq_frames"]:
-        print(f"    app delta frames with an unexpected seq: {app['bad_seq_frames']}")
+    print(
+        app_row(
+            "merged frames (seq jumps)",
+            f"{app['merged_frames']:,}",
+            f"in {app['seq_jumps']:,} jump(s); seq down/repeated: {app['bad_seq_frames']}",
+        )
+    )
+    if app["title_frames"] or app["foreign_frames"]:
+        print(
+            f"  ignored during turns: {app['title_frames']} `title` frame(s), "
+            f"{app['foreign_frames']} frame(s) of another answer"
+        )
+    by_pid = ", ".join(f"pid {pid} {cpu:.2f}" for pid, cpu in app["worker_cpu_by_pid"].items())
+    cpu_s = app["worker_cpu_s"]
+    print(app_row("worker CPU (s)", "—" if cpu_s is None else f"{cpu_s:.2f}", by_pid))
+    per_turn, per_frame = app["worker_cpu_per_turn_ms"], app["worker_cpu_per_frame_us"]
+    turn_cpu = "—" if per_turn is None else f"{per_turn:.2f}"
+    print(app_row("worker CPU per turn (ms)", turn_cpu, f"{app['streams']} turns"))
+    print(
+        app_row(
+            "worker CPU per relayed frame (µs)",
+            "—" if per_frame is None else f"{per_frame:.1f}",
+            f"{app['relayed_frames']:,} delta frames",
+        )
+    )
+    requests = app["provider_requests"]
+    if requests:
+        print(
+            f"  provider requests during app: {requests.get('streaming', 0)} streaming, "
+            f"{requests.get('completion', 0)} non-streaming (titles), {requests.get('other', 0)} other"
+        )
+    if app["title_note"]:
+        print(f"  titles: {app['title_note']}")
+    if app["rss_peak_mb"]:
+        rss = ", ".join(f"pid {pid} {mb:.0f}" for pid, mb in app["rss_peak_mb"].items())
+        print(f"  peak RSS per worker (MB): {rss}")
+    if app["redis_peak_total"] is not None:
+        per_worker = ", ".join(f"{name}: {n}" for name, n in (app["redis_peak_by_worker"] or {}).items())
+        extra = f"  (sampling failed: {app['redis_error']})" if app["redis_error"] else ""
+        print(
+            f"  peak Redis connections (CLIENT LIST db={redis_db}): {app['redis_peak_total']} in total; "
+            f"per worker: {per_worker or '—'}{extra}"
+        )
     stored = app["stored"]
     if stored is not None:
         extra = f"  problems: {stored['problems']}" if stored["problems"] else ""
@@ -1138,6 +1484,102 @@ def print_report(title: str, direct: dict[str, Any], app: dict[str, Any]) -> Non
     for label, summary in (("direct", direct), ("app", app)):
         cpu = ", ".join(f"{name} {value:.0f}%" for name, value in summary["cpu"].items())
         print(f"  cpu during {label} ({summary['wall']:.1f} s, % of one core): {cpu}")
+
+
+# --------------------------------------------------------------------------------------------------
+# PERFORMANCE.md's targets, per scenario
+
+
+def _target(what: str, value: float | None, op: str, limit: float, unit: str, digits: int = 1) -> dict[str, Any]:
+    """One target: value against limit (op "≤", "≥" or "="), met or missed, with the margin."""
+
+    def show(number: float) -> str:
+        if unit == "×":
+            return f"{number:.2f}×"
+        if unit in ("", "errors", "missing"):
+            return f"{number:,.0f}"
+        return f"{number:,.{digits}f} {unit}"
+
+    goal = f"{op} {show(limit)}"
+    if value is None:
+        return {"what": what, "target": goal, "value": None, "met": None, "margin": None, "text": "no figure"}
+    if op == "≥":
+        met, margin = value >= limit, value - limit
+    elif op == "≤":
+        met, margin = value <= limit, limit - value
+    else:
+        met, margin = value == limit, -abs(value - limit)
+    if op == "=":
+        text = "met" if met else f"missed ({show(value)})"
+    else:
+        text = f"met ({show(abs(margin))} to spare)" if met else f"missed by {show(abs(margin))}"
+    return {
+        "what": what,
+        "target": goal,
+        "value": value,
+        "shown": show(value),
+        "met": met,
+        "margin": margin,
+        "text": text,
+    }
+
+
+def phase_targets(scenario: str, count: int, d: dict[str, Any], a: dict[str, Any]) -> list[dict[str, Any]]:
+    def added_ms(key: str) -> float | None:
+        return None if d.get(key) is None or a.get(key) is None else (a[key] - d[key]) * 1000
+
+    def ratio(key: str) -> float | None:
+        return a[key] / d[key] if d.get(key) and a.get(key) is not None else None
+
+    def ms(key: str) -> float | None:
+        return None if a.get(key) is None else a[key] * 1000
+
+    stored = a["stored"] or {"of": 0, "match": 0}
+    not_stored = stored["of"] - stored["match"]
+    if scenario == "ttft":
+        return [
+            _target("TTFT added by the app, p50", added_ms("ttft_p50"), "≤", 3, "ms"),
+            _target("stream total p50 vs direct", ratio("total_p50"), "≤", 1.02, "×"),
+            _target("turns not stored (question + answer)", not_stored, "=", 0, "missing"),
+        ]
+    if scenario == "relay":
+        return [
+            _target("text chars/s vs direct", ratio("text_chars_per_s"), "≥", 0.8, "×"),
+            _target("worker CPU per relayed frame", a["worker_cpu_per_frame_us"], "≤", 20, "µs"),
+        ]
+    if scenario == "burst":
+        return [
+            _target("TTFT p50", ms("ttft_p50"), "≤", 300, "ms", 0),
+            _target("errors", a["errors"], "=", 0, "errors"),
+        ]
+    if scenario == "sustained":
+        return [
+            _target("errors", a["errors"], "=", 0, "errors"),
+            _target("answers not stored", not_stored, "=", 0, "missing"),
+            _target("TTFT p50", ms("ttft_p50"), "≤", 1000, "ms", 0),
+            _target("stream total p50 vs direct", ratio("total_p50"), "≤", 1.5, "×"),
+            _target("added inter-frame gap p99", added_ms("gap_p99"), "≤", 50, "ms"),
+        ]
+    if scenario == "turns":
+        return [_target("worker CPU per turn", a["worker_cpu_per_turn_ms"], "≤", 2, "ms", 2)]
+    return []
+
+
+def print_targets(args, phases: list[dict[str, Any]]) -> None:
+    print()
+    print(f"== targets (PERFORMANCE.md), scenario {args.scenario}, config {args.config_label}")
+    if args.not_scenario_defaults:
+        print(
+            f"  note: run with {args.not_scenario_defaults} other than the scenario's: "
+            "PERFORMANCE.md's figures are for its defaults"
+        )
+    for phase in phases:
+        print(f"  {phase['title']}")
+        if args.scenario == "sustained" and phase["streams"] != 1000:
+            print("    (PERFORMANCE.md sets these for 1 000 streams)")
+        for target in phase["targets"]:
+            shown = target.get("shown", "—")
+            print(f"    {target['what']:<40}{shown:>12}   {target['target']:<10} {target['text']}")
 
 
 ACCESS_LINE = re.compile(r'^\S+ - \S+ \[[^\]]+\] "(\S+) (\S+?)(?:\?\S*)? [^"]*" (\d{3})')
@@ -1226,23 +1668,33 @@ def parse_args(argv: list[str] | None = None):
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="ttft")
-    parser.add_argument("--streams", help="concurrent streams (ttft: sequential turns); a list runs phases: 500,1000")
+    parser.add_argument(
+        "--streams", help="concurrent streams (ttft, turns: sequential turns); a list runs phases: 500,1000"
+    )
     parser.add_argument("--tokens", type=int, help="tokens per answer")
     parser.add_argument("--token-delay", type=float, help="seconds between tokens at the provider")
     parser.add_argument("--first-token-delay", type=float, help="seconds before the provider's first token")
-    parser.add_argument("--database", choices=["sqlite", "mariadb"], default="sqlite")
+    parser.add_argument(
+        "--config",
+        choices=sorted(CONFIGS),
+        help="single: 1 worker, SQLite, no Redis; scaled: 2 workers, MariaDB, REDIS_URL\n"
+        "(default: 2 workers, SQLite, Redis; --workers/--database/--redis-url override)",
+    )
+    parser.add_argument("--database", choices=["sqlite", "mariadb"], help="default sqlite")
     parser.add_argument("--mysql-server", default=DEFAULT_MYSQL_SERVER, help="server URL without a database")
     parser.add_argument("--mysql-db", default="aihelper_bench", help="dropped and created anew (never 'test')")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (WEB_CONCURRENCY), default 2")
     parser.add_argument(
-        "--redis-url", default=DEFAULT_REDIS_URL, help="REDIS_URL for the app, flushed first ('' = none)"
+        "--redis-url", help=f"REDIS_URL for the app, flushed first ('' = none), default {DEFAULT_REDIS_URL}"
     )
     parser.add_argument("--users", type=int, help="accounts the sockets are spread over (default: one per stream)")
     parser.add_argument("--ramp", type=float, default=0.0, help="spread the stream starts over this many seconds")
     parser.add_argument("--timeout", type=float, default=60.0, help="a stream fails after this long without a frame")
     parser.add_argument("--phase-timeout", type=float, default=240.0, help="hard limit for one phase (seconds)")
-    parser.add_argument("--warmup", type=int, default=3, help="ttft: turns not counted, before the measured ones")
-    parser.add_argument("--think", type=float, default=0.0, help="ttft: pause between turns (seconds)")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="ttft, turns: turns not counted, before the measured ones"
+    )
+    parser.add_argument("--think", type=float, default=0.0, help="ttft, turns: pause between turns (seconds)")
     parser.add_argument("--settle", type=float, default=2.0, help="pause between phases (seconds)")
     parser.add_argument("--no-deflate", dest="deflate", action="store_false", help="no permessage-deflate")
     parser.add_argument("--no-auto-title", action="store_true", help="AIHELPER_AUTO_TITLE = False")
@@ -1252,6 +1704,20 @@ def parse_args(argv: list[str] | None = None):
     args = parser.parse_args(argv)
     if args.serve_provider:
         return args
+    config = CONFIGS[args.config] if args.config else DEFAULT_CONFIG
+    explicit = [name for name in ("workers", "database", "redis_url") if getattr(args, name) is not None]
+    for name in ("workers", "database", "redis_url"):
+        if getattr(args, name) is None:
+            setattr(args, name, config[name])
+    described = (
+        f"{args.workers} worker{'s' if args.workers != 1 else ''}, {args.database}, "
+        f"{'REDIS_URL ' + args.redis_url if args.redis_url else 'no Redis'}"
+    )
+    name = args.config or "default"
+    changed = [n for n in explicit if getattr(args, n) != config[n]]
+    overrides = f" with --{', --'.join(n.replace('_', '-') for n in changed)}" if changed else ""
+    args.config_label = f"{name}{overrides} ({described})"
+    args.config_short = f"{name}{'*' if changed else ''}: {described}"
     defaults = SCENARIOS[args.scenario]
     args.stream_counts = [int(n) for n in args.streams.split(",")] if args.streams else defaults["streams"]
     args.tokens = args.tokens if args.tokens is not None else defaults["tokens"]
@@ -1259,6 +1725,17 @@ def parse_args(argv: list[str] | None = None):
     ftd = args.first_token_delay
     args.first_token_delay = ftd if ftd is not None else defaults["first_token_delay"]
     args.sequential = defaults["sequential"]
+    differs = [
+        f"--{option.replace('_', '-')}"
+        for option, value in (
+            ("streams", args.stream_counts),
+            ("tokens", args.tokens),
+            ("token_delay", args.token_delay),
+            ("first_token_delay", args.first_token_delay),
+        )
+        if value != defaults[option]
+    ]
+    args.not_scenario_defaults = ", ".join(differs)
     if args.users is None:
         args.users = 1 if args.sequential else max(args.stream_counts)
     if args.workers > 1 and not args.redis_url:
@@ -1287,16 +1764,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         description = (
             f"scenario {args.scenario}: {args.tokens} tokens, {args.token_delay * 1000:g} ms apart, first after "
-            f"{args.first_token_delay * 1000:g} ms; {args.database}; {args.workers} gunicorn worker(s); "
-            f"redis {'on' if args.redis_url else 'off'}; deflate {'on' if args.deflate else 'off'}; "
+            f"{args.first_token_delay * 1000:g} ms; config {args.config_label}; "
+            f"deflate {'on' if args.deflate else 'off'}; "
             f"auto title {'off' if args.no_auto_title else 'on'}; fd limit {soft}; {os.cpu_count()} cores; "
             f"code {code_version()}"
         )
         log(description)
         start_provider(procs, tokens, args.token_delay, args.first_token_delay)
         database_url = prepare_database(args)
+        redis_db = None
         if args.redis_url:
-            prepare_redis(args.redis_url)
+            redis_db = prepare_redis(args.redis_url)
         start_gunicorn(procs, args, database_url)
         base_url = f"http://127.0.0.1:{procs.app_port}"
         log(
@@ -1313,7 +1791,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.sequential:
                     log(f"{args.warmup} warm-up + {count} sequential turns, direct then app")
                     direct, app = await sequential_phases(args, procs, count, cookies[0], meter)
-                    title = f"{count} sequential turns (one user, one conversation)"
+                    title = f"{count} sequential turns (one user, one socket, one conversation)"
                 else:
                     log(f"{count} concurrent streams: direct")
                     direct = await direct_phase(args, procs, count, meter)
@@ -1332,15 +1810,17 @@ def main(argv: list[str] | None = None) -> int:
             checked = app.streams + app.unmeasured
             app.stored = check_stored(database_url, checked, expected)
             d, a = summarise(direct), summarise(app)
-            full_title = (
-                f"{title} × {args.tokens} tokens @ {args.token_delay * 1000:g} ms "
-                f"[{args.database}, {args.workers} workers]"
+            full_title = f"{title} × {args.tokens} tokens @ {args.token_delay * 1000:g} ms [{args.config_short}]"
+            print_report(full_title, d, a, redis_db)
+            targets = phase_targets(args.scenario, len(app.streams), d, a)
+            report["phases"].append(
+                {"title": full_title, "streams": len(app.streams), "direct": d, "app": a, "targets": targets}
             )
-            print_report(full_title, d, a)
-            report["phases"].append({"title": full_title, "direct": d, "app": a})
             if a["errors"] or a["stored"]["match"] != a["stored"]["of"]:
                 failed = True
+        print_targets(args, report["phases"])
         report["settings"] = description
+        report["config"] = args.config_label
     finally:
         procs.stop()
         summarise_log(procs.gunicorn_log)
