@@ -279,20 +279,19 @@ class RedisHub(LiveHub):
         if claim is None:
             return
         state = self._started()
+        keys = [_key(generation.session_id, "lock"), _key("user", generation.user_id, "running")]
         with self._flush_lock:
-            pipe = self.redis.pipeline(transaction=True)
             mirrored_upto = None
-            if claim.mirrored and final is not None:
-                # Written with the release: a follower elsewhere that finds the claim gone can rely
-                # on the final frame being there.
-                mirrored_upto = self._write_mirror(pipe, generation, claim, [*generation.frames, final])
-            self._release_script(
-                keys=[_key(generation.session_id, "lock"), _key("user", generation.user_id, "running")],
-                args=[claim.owner, claim.member],
-                client=pipe,
-            )
             try:
-                pipe.execute()
+                if claim.mirrored and final is not None:
+                    # Written with the release: a follower elsewhere that finds the claim gone can
+                    # rely on the final frame being there.
+                    pipe = self.redis.pipeline(transaction=True)
+                    mirrored_upto = self._write_mirror(pipe, generation, claim, [*generation.frames, final])
+                    self._release_script(keys=keys, args=[claim.owner, claim.member], client=pipe)
+                    pipe.execute()
+                else:  # the usual case: one round trip, no transaction needed
+                    self._release_script(keys=keys, args=[claim.owner, claim.member])
             except redis.RedisError:
                 # The flusher writes what is missing and releases as soon as Redis answers again.
                 log.warning("live: releasing %s failed; retrying", generation.session_id, exc_info=True)
