@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -103,6 +104,87 @@ def test_a_reload_during_an_answer_shows_it_continuing(chat_page, fake_provider)
     expect(last_answer(page).locator(".assistant-bubble")).to_contain_text("word2")
     page.reload()
     expect(last_answer(page).locator(".assistant-bubble")).to_have_text("".join(tokens).strip(), timeout=15000)
+
+
+def test_the_generated_title_arrives_in_the_sidebar_without_reloading_the_list(chat_page, fake_provider):
+    page = chat_page["page"]
+    list_loads = []
+    page.on("request", lambda request: "/api/chat/history?limit" in request.url and list_loads.append(request.url))
+    fake_provider.script(reply="A title from the model")  # the answer, and then the title
+    send(page, "please think of a good title for this")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("A title from the model")
+    entry = page.locator(".session-item.active .session-title")
+    expect(entry).to_have_text("A title from the model")  # patched in place by the `title` frame
+    expect(page.get_by_test_id("chat-title")).to_have_text("A title from the model")
+    assert list_loads == [], "the conversation list was not fetched again for the new conversation"
+    page.reload()
+    expect(page.locator(".session-item .session-title").first).to_have_text("A title from the model")
+
+
+def test_a_refused_resume_on_reconnect_is_not_taken_for_a_pending_message(chat_page, fake_provider):
+    """The socket drops while an answer streams and the user sends another message meanwhile; on the
+    reconnect the server refuses the resume (not_running, as after a restart) before it starts the
+    new message. That refusal must not be taken for the new message's."""
+    page = chat_page["page"]
+    sockets = []
+    refused = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        sockets.append((ws, server))
+        if len(sockets) == 1:
+            return  # the first connection is passed through as it is
+        # On the reconnect the page sends the waiting message and a resume (in either order). The
+        # server's frames wait until both were sent; then the refusal of the resume goes first.
+        held, seen = [], set()
+
+        def release() -> None:
+            if seen != {"chat", "resume"}:
+                return
+            ws.send(json.dumps({"type": "error", "code": "not_running", "error": "x", "session_id": refused[0]}))
+            for message in held:
+                ws.send(message)
+            held.clear()
+            seen.add("released")
+
+        def from_server(message):
+            if "released" in seen:
+                ws.send(message)
+            else:
+                held.append(message)
+
+        def from_page(message):
+            frame = json.loads(message)
+            kind = frame.get("type")
+            if kind == "resume" and not refused:
+                refused.append(frame["session_id"])
+                seen.add("resume")
+            else:
+                server.send(message)
+                if kind == "chat":
+                    seen.add("chat")
+            release()
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws/chat$"), route)
+    page.reload()
+    expect(page.get_by_test_id("model-select")).to_be_visible()
+    fake_provider.script(tokens=[f"slow{i} " for i in range(40)], token_delay=0.1)
+    send(page, "a long answer please")
+    expect(last_answer(page).locator(".assistant-bubble")).to_contain_text("slow1")
+    page_side, server_side = sockets[0]
+    page_side.close()
+    server_side.close()
+    fake_provider.script(reply="the second answer")
+    page.get_by_test_id("new-chat").click()
+    send(page, "a second question while offline")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("the second answer", timeout=15000)
+    expect(page.get_by_test_id("composer")).to_have_value("")
+    expect(page.locator(".el-message--error")).to_have_count(0)
+    expect(page.locator(".message-user .bubble")).to_have_text("a second question while offline")
+    assert refused, "the resume was refused on the reconnect"
 
 
 def test_the_time_range_filter_and_clearing_it(chat_page, app):

@@ -61,6 +61,12 @@
     return 'c-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 12);
   }
 
+  /* A new conversation's title until a better one arrives, as the server makes it. */
+  function firstWords(text) {
+    const words = text.split(/\s+/).filter(Boolean).join(' ');
+    return words.length <= 30 ? words : words.slice(0, 29).trimEnd() + '…';
+  }
+
   function dayGroup(iso) {
     const then = new Date(iso);
     const start = new Date();
@@ -352,8 +358,10 @@
       const avatarInput = Vue.ref(null);
       const logoutForm = Vue.ref(null);
       let stickToBottom = true;
-      // Turns sent (or waiting to be sent) whose `start` has not arrived, in sending order.
-      const pendingTurns = [];
+      // Turns sent (or waiting to be sent) whose `start` has not arrived, by client_id (the server
+      // echoes it in `start` and `error`, so a reply is never taken for another turn's).
+      const pendingTurns = new Map();
+      let lastSentClientId = null;
       // Answers streaming into this page, by message id.
       const streams = new Map();
       const resuming = new Set();
@@ -362,13 +370,16 @@
         onFrame: handleFrame,
         onState: (value) => { state.connection = value; },
         onTooBig: () => {
-          const turn = pendingTurns.shift();
-          if (turn) refuseTurn(turn, t('tooLong'));
+          // The server closed the socket over the frame it was reading: the one sent last.
+          const turn = pendingTurns.get(lastSentClientId);
+          if (turn) takeBack(turn, t('tooLong'));
         },
         onOpen: () => {
-          for (const turn of pendingTurns) socket.send(turn.frame);
+          for (const turn of pendingTurns.values()) sendTurn(turn);
           for (const message of streams.values()) {
-            if (message.sessionId) socket.send({ type: 'resume', session_id: message.sessionId, after: message.seq });
+            if (!message.sessionId) continue;
+            resuming.add(message.sessionId);
+            socket.send({ type: 'resume', session_id: message.sessionId, after: message.seq });
           }
         },
       });
@@ -574,12 +585,16 @@
         const answer = messageFrom({ id: null, role: 'assistant', content: '', status: 'streaming', timestamp: new Date().toISOString() });
         answer.model_id = (allModels.value.find((m) => m.id === state.modelChoice) || {}).model_id;
         conversation.messages.push(question, answer);
-        pendingTurns.push({ frame, conversation, question, answer, draft: text, edit });
         state.draft = '';
         state.editing = false;
         stickToBottom = true;
         scrollToBottom();
-        socket.send(frame);
+        sendTurn({ frame, conversation, question, answer, draft: text, edit });
+      }
+      /* Sends a turn now, or when the socket is open again; its client_id keys it until `start`. */
+      function sendTurn(turn) {
+        pendingTurns.set(turn.frame.client_id, turn);
+        if (socket.send(turn.frame)) lastSentClientId = turn.frame.client_id;
       }
       function regenerate() {
         const conversation = state.current;
@@ -588,9 +603,8 @@
         const fresh = messageFrom({ id: null, role: 'assistant', content: '', status: 'streaming', timestamp: new Date().toISOString() });
         fresh.model_id = answer.model_id;
         conversation.messages.splice(conversation.messages.indexOf(answer), 1, fresh);
-        const frame = { type: 'regenerate', session_id: conversation.session_id, model_id: state.modelChoice };
-        pendingTurns.push({ frame, conversation, question: null, answer: fresh, draft: null });
-        socket.send(frame);
+        const frame = { type: 'regenerate', session_id: conversation.session_id, model_id: state.modelChoice, client_id: newClientId() };
+        sendTurn({ frame, conversation, question: null, answer: fresh, draft: null });
       }
       function startEdit() {
         state.editing = true;
@@ -610,13 +624,13 @@
         if (frame.type === 'delta') return onDelta(frame);
         if (frame.type === 'done') return onEnd(frame);
         if (frame.type === 'error') return onError(frame);
+        if (frame.type === 'title') return onTitle(frame);
         return undefined;
       }
       function onStart(frame) {
-        const known = [...streams.values()].find((m) => m.id === frame.message_id);
-        if (known) return; // a replayed start for an answer this page already follows
-        const turn = pendingTurns.shift();
-        if (!turn) return;
+        const turn = pendingTurns.get(frame.client_id);
+        if (!turn) return; // a replayed start for a turn this page no longer waits for
+        pendingTurns.delete(frame.client_id);
         const { conversation, question, answer } = turn;
         if (question) {
           question.id = frame.user_message_id;
@@ -628,10 +642,28 @@
         streams.set(frame.message_id, answer);
         if (!conversation.session_id) {
           conversation.session_id = frame.session_id;
-          conversation.title = turn.draft.trim().slice(0, 30);
+          conversation.title = firstWords(turn.draft);
           if (state.current === conversation) history.replaceState(null, '', '/c/' + encodeURIComponent(frame.session_id));
         }
-        loadSessions(true);
+        touchSession(frame.session_id, { title: conversation.title, model_id: frame.model_id });
+      }
+      /* The sidebar entry of a conversation that was just active, patched in place (or added),
+       * when the list shows this moment; the list is never reloaded for it. */
+      function touchSession(sessionId, fields) {
+        const now = new Date();
+        if (state.range && !(state.range[0] <= now && now <= state.range[1])) return;
+        let entry = state.sessions.find((s) => s.session_id === sessionId);
+        if (!entry) {
+          state.sessions.unshift({ session_id: sessionId, title: '', pinned: false, create_time: now.toISOString() });
+          entry = state.sessions[0];
+        }
+        Object.assign(entry, fields, { update_time: now.toISOString() });
+        state.sessions = sortSessions(state.sessions);
+      }
+      function onTitle(frame) {
+        const entry = state.sessions.find((s) => s.session_id === frame.session_id);
+        if (entry) entry.title = frame.title;
+        if (state.current && state.current.session_id === frame.session_id) state.current.title = frame.title;
       }
       let flushScheduled = false;
       function onDelta(frame) {
@@ -690,9 +722,7 @@
         renderNow(message);
         streams.delete(frame.message_id);
         resuming.delete(frame.session_id);
-        loadSessions(true);
-        // The generated title arrives a moment after the first answer.
-        setTimeout(() => loadSessions(true), 4000);
+        touchSession(frame.session_id, {});
         scrollToBottom();
       }
       function onError(frame) {
@@ -722,12 +752,13 @@
           if (state.current && state.current.session_id === frame.session_id) openSession(frame.session_id, false);
           return;
         }
-        const turn = pendingTurns.shift();
-        if (turn) refuseTurn(turn, frame.error);
+        const turn = frame.client_id ? pendingTurns.get(frame.client_id) : null;
+        if (turn) takeBack(turn, frame.error);
         else ElementPlus.ElMessage.error(frame.error);
       }
       /* A turn the server refused before it started: take it off the page, give the text back. */
-      function refuseTurn(turn, reason) {
+      function takeBack(turn, reason) {
+        pendingTurns.delete(turn.frame.client_id);
         ElementPlus.ElMessage.error(reason);
         const list = turn.conversation.messages;
         for (const message of [turn.question, turn.answer]) {
