@@ -89,18 +89,45 @@ class ChatConnection:
         self.cursors: list[Cursor] = []
         self.started: set[str] = set()  # conversations whose answer this connection asked for
         self._wakeup = Wakeup()
+        self._sender_waiting = False  # the sender greenlet waits for news (it is not mid-write)
+        self._unsent = b""  # what the socket did not take of a write made by a publisher
+        self._busy = False  # the last write had to wait for the client: waiting deltas merge
         self._sending_since: float | None = None
 
     # -- the sender ------------------------------------------------------------------------------
+    #
+    # What the feeds publish is written by whoever publishes it, when the socket can take it at once
+    # (the usual case: no greenlet switch per frame). Anything else — a socket that is full, the
+    # connection's own frames, the end of a feed — goes through the sender greenlet, in order.
 
     def wake(self) -> None:
         """A followed feed has news (called by whoever published it: must return at once)."""
+        if self._sender_waiting and not self.outgoing and not self._unsent and self._write_now():
+            return
         since = self._sending_since
         if since is not None and time.monotonic() - since > self.stalled_seconds:
             # The client reads nothing: cut it rather than let it fall further behind.
             log.info("websocket of user %s stalled; closed [request %s]", self.user_id, self.request_id)
             self.writer.abort()
         self._wakeup.wake()
+
+    def _write_now(self) -> bool:
+        """Write the followed feeds' new frames without waiting; False when the sender must go on
+        (the socket took only part of them, or a feed ended)."""
+        batch: list[Frame] = []
+        settled = True
+        for cursor in self.cursors:
+            batch += cursor.take(BATCH_FRAMES)
+            settled = settled and not cursor.pending and not cursor.at_end
+        if not batch:
+            return settled
+        data = self.writer.encode(batch)
+        sent = self.writer.send_now(data)
+        if sent < len(data):
+            self._unsent = data[sent:]
+            self._busy = True
+            return False
+        return settled
 
     def notice(self, frame: Frame) -> None:
         """A frame for the user's pages (a generated title)."""
@@ -119,16 +146,20 @@ class ChatConnection:
         self._wakeup.wake()
 
     def _send_loop(self) -> None:
-        busy = False  # the last write had to wait for the client
         try:
             while True:
+                self._sender_waiting = True
                 self._wakeup.wait()
+                self._sender_waiting = False
                 if not self.open:
                     return
+                if self._unsent:
+                    data, self._unsent = self._unsent, b""
+                    self._write(data)
                 batch = [self.outgoing.popleft() for _ in range(len(self.outgoing))]
                 for cursor in list(self.cursors):
                     taken = cursor.take(BATCH_FRAMES)
-                    batch += frames.merged(taken) if busy or len(taken) > MERGE_BACKLOG else taken
+                    batch += frames.merged(taken) if self._busy or len(taken) > MERGE_BACKLOG else taken
                     if cursor.pending:
                         self._wakeup.wake()  # the rest in the next write
                     elif cursor.at_end:
@@ -136,18 +167,20 @@ class ChatConnection:
                         if cursor.lost:
                             # The generating process went away; the answer so far is in the history.
                             batch.append(self._stream_lost(cursor.session_id))
-                if not batch:
-                    continue
-                self._sending_since = started = time.monotonic()
-                self.writer.send(batch)
-                self._sending_since = None
-                busy = time.monotonic() - started > BUSY_SECONDS
+                if batch:
+                    self._write(self.writer.encode(batch))
         except (OSError, ConnectionClosed):
             self.open = False  # the client is gone; the reading side notices too
         except Exception:
             log.exception("websocket sender failed [request %s]", self.request_id)
             self.open = False
             self.writer.abort()
+
+    def _write(self, data: bytes) -> None:
+        self._sending_since = started = time.monotonic()
+        self.writer.sendall(data)
+        self._sending_since = None
+        self._busy = time.monotonic() - started > BUSY_SECONDS
 
     def _stream_lost(self, session_id: str) -> Frame:
         return frames.error(t_in(self.language, "stream_lost"), "stream_lost", session_id=session_id)

@@ -43,14 +43,29 @@ class SocketWriter:
         # sock.send(); from now on they go through the lock, whole.
         ws.sock = _SerialisedSocket(self._sock, self)
 
+    @staticmethod
+    def encode(frames: Iterable[Frame]) -> bytes:
+        return b"".join([text_frame(frame.json) for frame in frames])
+
     def send(self, frames: Iterable[Frame]) -> None:
         """Write the frames in one go; raises OSError when the client is gone."""
-        data = b"".join(text_frame(frame.json) for frame in frames)
-        self.sendall(data)
+        self.sendall(self.encode(frames))
 
     def sendall(self, data: bytes) -> None:
         with self._lock:
             self._sock.sendall(data)
+
+    def send_now(self, data: bytes) -> int:
+        """Write what the socket takes without waiting (gevent's timeout 0): the number of bytes
+        written, 0 when it is full or another write holds it. Raises OSError when the client is gone."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            return self._sock.send(data, 0, 0.0)
+        except BlockingIOError:
+            return 0
+        finally:
+            self._lock.release()
 
     def abort(self) -> None:
         """Cut the connection at once, even under a send that is blocked on a full socket."""
