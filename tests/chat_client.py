@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from simple_websocket import Client, ConnectionClosed
@@ -43,6 +47,27 @@ class ChatUser:
         url = self.base_url.replace("http://", "ws://") + "/ws/chat"
         headers = {"Cookie": f"aihelper_session={self.cookie}", "Origin": self.base_url}
         return ChatSocket(BrowserLikeClient.connect(url, headers=headers))
+
+    def raw_socket(self, receive_buffer: int) -> socket.socket:
+        """A websocket opened by hand on a TCP socket with a small receive buffer, for a client that
+        sends and then reads nothing (its frames pile up in the server)."""
+        parts = urlsplit(self.base_url)
+        conn = socket.socket()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        conn.connect((parts.hostname, parts.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        conn.sendall(
+            (
+                f"GET /ws/chat HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {self.base_url}\r\n"
+                f"Cookie: aihelper_session={self.cookie}\r\n\r\n"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(1)  # byte by byte: nothing after the handshake is read
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return conn
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.http.get(self.base_url + path, timeout=10, **kwargs)
@@ -107,6 +132,14 @@ class ChatSocket:
     def close(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             self.client.close()
+
+
+def send_text_frame(conn: socket.socket, text: str) -> None:
+    """One masked text frame (RFC 6455 §5.2: a client masks what it sends)."""
+    payload, mask = text.encode(), os.urandom(4)
+    size = len(payload)
+    header = bytes((0x81, 0x80 | size)) if size < 126 else bytes((0x81, 0x80 | 126)) + size.to_bytes(2, "big")
+    conn.sendall(header + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload)))
 
 
 def text_of(frames: list[dict[str, Any]]) -> str:

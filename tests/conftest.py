@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,8 @@ def instance_dir(tmp_path_factory) -> Path:
         "AIHELPER_TIMEOUT_BETWEEN_TOKENS = 2.0\n"
         "# An ended login must end its socket within a test's patience even without the notice.\n"
         "AIHELPER_LOGIN_CHECK_SECONDS = 1.0\n"
+        "# A client that reads nothing is cut within a test's patience.\n"
+        "AIHELPER_STALLED_SOCKET_SECONDS = 3.0\n"
     )
     return path
 
@@ -165,9 +168,21 @@ def die_with_parent() -> None:
 class LiveServer:
     url: str
     log_path: Path
+    pid: int  # gunicorn's master: its children are the workers
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended meanwhile
+                continue
+            if int(fields[1]) == self.pid:  # its parent
+                pids.append(int(stat.parent.name))
+        return pids
 
 
 LIVE_SERVER_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -191,17 +206,17 @@ def fresh_redis(url: str) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator[LiveServer]:
-    """gunicorn with the production config and worker class (two workers sharing live streams
-    through Redis, as in production), on a free port."""
+@contextmanager
+def running_gunicorn(database_url: str, instance_dir: Path, log_dir: Path, *, workers: int) -> Iterator[LiveServer]:
+    """gunicorn with the production config and worker class on a free port, sharing the test
+    database, instance folder (secrets: the same cookies work) and Redis database."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("live") / "gunicorn.log"
+    log_path = log_dir / "gunicorn.log"
     env = {
         **os.environ,
         "AIHELPER_INSTANCE_PATH": str(instance_dir),
         "DATABASE_URL": database_url,
-        "REDIS_URL": fresh_redis(LIVE_SERVER_REDIS_URL),
+        "REDIS_URL": LIVE_SERVER_REDIS_URL,
     }
     command = [
         sys.executable,
@@ -213,7 +228,7 @@ def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         "--no-control-socket",
         "--graceful-timeout",
         "2",
@@ -222,7 +237,7 @@ def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator
         process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", log_path=log_path)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", log_path=log_path, pid=process.pid)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -234,12 +249,34 @@ def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator
             process.kill()
             pytest.fail("the live server did not start:\n" + server.log()[-3000:])
         time.sleep(0.1)
-    yield server
-    process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def _live_server(_app, database_url, instance_dir, tmp_path_factory) -> Iterator[LiveServer]:
+    """Two workers sharing live streams through Redis, as in production."""
+    fresh_redis(LIVE_SERVER_REDIS_URL)
+    with running_gunicorn(database_url, instance_dir, tmp_path_factory.mktemp("live"), workers=2) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _second_instance(_live_server, database_url, instance_dir, tmp_path_factory) -> Iterator[LiveServer]:
+    with running_gunicorn(database_url, instance_dir, tmp_path_factory.mktemp("second"), workers=1) as server:
+        yield server
+
+
+@pytest.fixture
+def second_instance(live_server, _second_instance) -> LiveServer:
+    """Another instance of the app (its own gunicorn, one worker) on the same database and Redis."""
+    return _second_instance
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ class Behaviour:
     split_utf8: tiny writes splitting UTF-8 characters and SSE lines.
     keepalive_comments: ``: keep-alive`` comment before every event.
     no_space_after_data: ``data:{...}`` instead of ``data: {...}``.
+    all_at_once: every event in one write (a single HTTP chunk), as a fast server may send them.
     redirect_to: answer every request (any path) with 302 to this URL.
     """
 
@@ -91,6 +92,7 @@ class Behaviour:
     split_utf8: bool = False
     keepalive_comments: bool = False
     no_space_after_data: bool = False
+    all_at_once: bool = False
     redirect_to: str | None = None
 
     def content_pieces(self) -> list[str]:
@@ -178,6 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self._held_events: list[bytes] = []  # all_at_once: the events, until they go out together
         # Small SSE writes must leave immediately, not wait for Nagle.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.provider._register_connection(self.connection)
@@ -451,6 +454,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_event(b, usage_chunk)
         if not b.no_done:
             self._send_sse_line(b, "[DONE]")
+        if self._held_events:
+            events, self._held_events = b"".join(self._held_events), []
+            self._write_raw(b"%x\r\n%s\r\n" % (len(events), events))
         self._write_raw(b"0\r\n\r\n")  # end of the chunked body
 
     # -- low-level output ----------------------------------------------------
@@ -459,6 +465,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_sse_line(b, json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
 
     def _send_sse_line(self, b: Behaviour, data: str) -> None:
+        if b.all_at_once:
+            self._held_events.append(f"data: {data}\n\n".encode())
+            return
         if b.keepalive_comments:
             self._write_chunk(b, b": keep-alive\n\n")
         prefix = "data:" if b.no_space_after_data else "data: "

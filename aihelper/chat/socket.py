@@ -104,12 +104,16 @@ class ChatConnection:
         """A followed feed has news (called by whoever published it: must return at once)."""
         if self._sender_waiting and not self.outgoing and not self._unsent and self._write_now():
             return
+        self._cut_if_stalled()
+        self._wakeup.wake()
+
+    def _cut_if_stalled(self) -> None:
+        """A client that takes nothing for stalled_seconds while frames wait is cut, rather than
+        left further and further behind (its page reconnects and resumes)."""
         since = self._sending_since
         if since is not None and time.monotonic() - since > self.stalled_seconds:
-            # The client reads nothing: cut it rather than let it fall further behind.
             log.info("websocket of user %s stalled; closed [request %s]", self.user_id, self.request_id)
             self.writer.abort()
-        self._wakeup.wake()
 
     def _write_now(self) -> bool:
         """Write the followed feeds' new frames without waiting; False when the sender must go on
@@ -204,7 +208,9 @@ class ChatConnection:
         try:
             while self.open:
                 wait = self.login_checked_at + self.login_check_seconds - time.monotonic()
-                raw = self.ws.receive(timeout=max(wait, 0))
+                # Woken at least this often also to notice a stalled client once nothing is published.
+                raw = self.ws.receive(timeout=max(min(wait, self.stalled_seconds), 0))
+                self._cut_if_stalled()
                 if time.monotonic() - self.login_checked_at >= self.login_check_seconds and not self.still_logged_in():
                     return
                 if raw is not None:

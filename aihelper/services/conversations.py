@@ -452,13 +452,14 @@ def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **ex
 _INSERT_SESSION = insert(_sessions)
 _INSERT_MESSAGE = insert(_messages)
 # Several rows with their ids in one statement ("insertmanyvalues"), where the database can return them.
-_INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.role, sort_by_parameter_order=True)
+# (Rows come back in any order: they are told apart by their role.)
+_INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.role)
 
 
 def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert the rows in one statement where the database can say their ids (SQLite, MariaDB);
     MySQL 8 cannot, and gets one statement per row."""
-    if connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+    if connection.dialect.insert_executemany_returning:
         return {role: message_id for message_id, role in connection.execute(_INSERT_MESSAGES, rows)}
     return {row["role"]: connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0] for row in rows}
 

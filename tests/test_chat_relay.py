@@ -1,0 +1,162 @@
+"""How answers reach the sockets: what arrives at once goes on as one frame, a client that reads
+nothing holds up nobody, and a page may resume or stop an answer from another instance of the app
+(two gunicorn processes sharing the database and Redis)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from aihelper.extensions import db
+from aihelper.models import ChatMessage
+from tests.chat_client import ChatUser, send_text_frame, text_of
+from tests.fake_provider import FakeProvider
+
+
+def answer_row(app, answer_id: int) -> ChatMessage | None:
+    with app.app_context():
+        row = db.session.scalar(select(ChatMessage).where(ChatMessage.id == answer_id))
+        db.session.expunge_all()
+        return row
+
+
+def wait_for(condition, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_500_tokens_written_at_once_arrive_as_few_frames_with_the_exact_text(chat, app, fake_provider):
+    tokens = [f"tok{i} " for i in range(500)]
+    fake_provider.script(tokens=tokens, all_at_once=True)
+    socket_ = chat["user"].socket()
+    frames = socket_.chat("all at once please", chat["model_id"])
+    deltas = [f for f in frames if f["type"] == "delta"]
+    assert text_of(deltas) == "".join(tokens)
+    assert len(deltas) <= 3, f"{len(deltas)} frames for what arrived in one piece"
+    assert [d["seq"] for d in deltas] == list(range(1, len(deltas) + 1))
+    assert frames[-1]["seq"] == len(deltas) + 1 and frames[-1]["status"] == "done"
+    assert answer_row(app, frames[0]["message_id"]).content == "".join(tokens)
+    socket_.close()
+
+
+def test_start_and_error_frames_carry_the_turns_client_id(chat):
+    socket_ = chat["user"].socket()
+    started = socket_.chat("hello", chat["model_id"], client_id="turn-1")
+    assert started[0]["type"] == "start" and started[0]["client_id"] == "turn-1"
+    refused = socket_.chat("hello", "no-such-model", client_id="turn-2")
+    assert refused == [
+        {"type": "error", "error": refused[0]["error"], "code": "model_unavailable", "client_id": "turn-2"}
+    ]
+    socket_.send(type="regenerate", session_id=started[0]["session_id"], client_id="turn-3")
+    assert socket_.receive()["client_id"] == "turn-3"
+    socket_.receive_until_end()
+    socket_.close()
+
+
+def test_a_client_that_reads_nothing_holds_up_nobody_and_is_cut(chat, app, fake_provider, second_instance):
+    """Both sockets in the one worker of the second instance: the first reads nothing while a 5 MB
+    answer (more than the kernel buffers hold) is generated for it; the other streams meanwhile."""
+    big = [f"{i:05d} " + "lorem ipsum dolor sit amet " * 37 + "\n" for i in range(5000)]  # 5 MB
+    fake_provider.script(tokens=big)
+    admin, url = chat["admin"], second_instance.url
+    with FakeProvider() as steady:
+        steady.script(tokens=[f"t{i} " for i in range(60)], token_delay=0.02)
+        provider = admin.http.post(
+            url + "/api/admin/providers", json={"name": "Steady", "base_url": steady.base_url, "api_key": "sk-steady-1"}
+        ).json()
+        admin.http.post(url + "/api/admin/models", json={"provider_id": provider["id"], "model_id": "steady-model"})
+        (worker,) = second_instance.worker_pids()
+        memory_before = rss_mb(worker)
+
+        stuck = ChatUser(url, chat["user"].http).raw_socket(receive_buffer=4096)
+        send_text_frame(stuck, json.dumps({"type": "chat", "message": "a lot", "model_id": "fake-model"}))
+        reader = ChatUser.register(url, "reader").socket()
+        reader.send(type="chat", message="hello", model_id="steady-model", session_id=None)
+        arrivals, frames = [], []
+        while not frames or frames[-1]["type"] not in ("done", "error"):
+            frames.append(reader.receive())
+            arrivals.append(time.monotonic())
+        reader.close()
+
+    assert text_of(frames) == "".join(f"t{i} " for i in range(60)) and frames[-1]["status"] == "done"
+    content_gaps = [b - a for a, b in itertools.pairwise(arrivals[1:])]  # from the first delta on
+    assert max(content_gaps) < 0.5, f"the other stream stalled for {max(content_gaps):.2f} s"
+
+    with app.app_context():
+        answer_id = db.session.scalar(
+            select(ChatMessage.id).where(ChatMessage.role == "assistant", ChatMessage.model_id == "fake-model")
+        )
+    stored = wait_for(lambda: (row := answer_row(app, answer_id)) and row.status == "done" and row)
+    assert stored.content == "".join(big), "generated at the provider's pace and stored whole"
+    assert rss_mb(worker) - memory_before < 100, "the worker holds the answer, not copies per frame"
+
+    # Nothing taken for 3 s (the test server's AIHELPER_STALLED_SOCKET_SECONDS): the server cuts it,
+    # and the client gets what the kernel buffers held, not the rest.
+    wait_for(lambda: "stalled; closed" in second_instance.log(), timeout=20)
+    stuck.settimeout(10)
+    received, deadline = 0, time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline:
+            data = stuck.recv(1 << 20)
+            if not data:
+                break
+            received += len(data)
+    except (ConnectionResetError, TimeoutError):
+        pass
+    stuck.close()
+    assert received < len("".join(big)), "the connection ended before the whole answer was sent"
+
+
+def test_a_page_resumes_in_another_instance_without_gap_or_duplicate(chat, fake_provider, second_instance):
+    tokens = [f"w{i} " for i in range(30)]
+    fake_provider.script(tokens=tokens, token_delay=0.05)
+    here = chat["user"].socket()
+    here.send(type="chat", message="stream a lot", model_id=chat["model_id"], session_id=None)
+    start = here.receive()
+    seen = [here.receive(), here.receive(), here.receive()]
+    here.close()  # the tab reloads, and the balancer sends it to the other instance
+
+    there = ChatUser(second_instance.url, chat["user"].http).socket()
+    there.send(type="resume", session_id=start["session_id"], after=seen[-1]["seq"])
+    rest = there.receive_until_end()
+    deltas = seen + rest[:-1]
+    seqs = [d["seq"] for d in deltas]
+    assert seqs == sorted(set(seqs)) and seqs[0] == 1, "in order, none twice"
+    assert text_of(deltas) == "".join(tokens), "nothing missing"
+    assert rest[-1]["type"] == "done" and rest[-1]["message_id"] == start["message_id"]
+    there.close()
+
+
+def test_a_stop_from_another_instance_ends_the_generation(chat, app, fake_provider, second_instance):
+    fake_provider.script(tokens=[f"s{i} " for i in range(200)], token_delay=0.05)
+    here = chat["user"].socket()
+    here.send(type="chat", message="count to 200", model_id=chat["model_id"], session_id=None)
+    start = here.receive()
+    here.receive()
+    there = ChatUser(second_instance.url, chat["user"].http).socket()
+    stopped_at = time.monotonic()
+    there.send(type="stop", session_id=start["session_id"])
+    end = here.receive_until_end()[-1]
+    assert (end["type"], end["status"]) == ("done", "stopped")
+    assert time.monotonic() - stopped_at < 1.0
+    assert fake_provider.wait_for_disconnect(), "the provider call was cut"
+    stored = wait_for(lambda: (row := answer_row(app, start["message_id"])) and row.status == "stopped" and row)
+    assert 0 < len(stored.content) < len("".join(f"s{i} " for i in range(200)))
+    here.close()
+    there.close()
