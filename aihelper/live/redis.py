@@ -246,8 +246,9 @@ class RedisHub(LiveHub):
     def close(self) -> None:
         self._closed = True
         self._state.flush_wanted.set()
-        self.redis.close()
-        self._reader.close()
+        # The pools were given to the clients, so closing a client would leave them open.
+        self.redis.connection_pool.disconnect()
+        self._reader.connection_pool.disconnect()
 
     # -- claims -------------------------------------------------------------------------------
 
@@ -340,7 +341,11 @@ class RedisHub(LiveHub):
             renew = time.monotonic() - renewed_at >= renew_every
             try:
                 self._flush(state, renew)
-            except redis.RedisError:
+            except Exception as error:
+                if self._closed:  # close() pulled the connections from under the write
+                    return
+                if not isinstance(error, redis.RedisError):
+                    raise
                 log.warning("live: writing to Redis failed; retrying", exc_info=True)
                 time.sleep(min(self.flush_seconds * 20, 1.0))
                 state.flush_wanted.set()
