@@ -1,9 +1,16 @@
-"""Small actions the tests repeat: registering, logging in, reading a page's embedded data."""
+"""Small actions the tests repeat: registering, logging in, reading a page's embedded data,
+waiting for a condition, reading stored messages."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
+
+from sqlalchemy import select
+
+from aihelper.extensions import db
+from aihelper.models import ChatMessage
 
 PASSWORD = "correct-horse-42"
 
@@ -42,3 +49,22 @@ def add_provider(admin, base_url: str, api_key: str = "sk-test-key-0001", name: 
     response = admin.post("/api/admin/providers", json={"name": name, "base_url": base_url, "api_key": api_key})
     assert response.status_code == 201, response.json
     return response.json
+
+
+def wait_for(condition, timeout: float = 10.0):
+    """The first truthy value of condition(), polled until the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def stored(app, **where) -> list[ChatMessage]:
+    """The messages matching `where`, in order, read from the database now."""
+    with app.app_context():
+        rows = db.session.scalars(select(ChatMessage).filter_by(**where).order_by(ChatMessage.id)).all()
+        db.session.expunge_all()
+        return rows

@@ -11,25 +11,9 @@ import requests
 from sqlalchemy import delete, func, select
 
 from aihelper.extensions import db
-from aihelper.models import ChatMessage, ChatSession, LoginSession, User
+from aihelper.models import ChatSession, LoginSession, User
 from tests.chat_client import ChatUser, text_of
-
-
-def stored(app, **where):
-    with app.app_context():
-        rows = db.session.scalars(select(ChatMessage).filter_by(**where).order_by(ChatMessage.id)).all()
-        db.session.expunge_all()
-        return rows
-
-
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+from tests.helpers import stored, wait_for
 
 
 def chat_requests(fake_provider):
@@ -149,7 +133,10 @@ def test_a_client_gone_mid_answer_still_gets_the_whole_answer_stored(chat, app, 
     assert answer.content == "".join(f"t{i} " for i in range(12))
 
 
-def test_resume_after_a_reload_continues_without_gap_or_duplicate(chat, fake_provider):
+@pytest.mark.parametrize("where", ["the same server", "another instance"])
+def test_resume_after_a_reload_continues_without_gap_or_duplicate(chat, fake_provider, request, where):
+    """After a reload the page may land on another worker, or (behind a balancer) on another
+    instance of the app sharing the database and Redis."""
     tokens = [f"w{i} " for i in range(15)]
     fake_provider.script(tokens=tokens, token_delay=0.06)
     first = chat["user"].socket()
@@ -158,14 +145,15 @@ def test_resume_after_a_reload_continues_without_gap_or_duplicate(chat, fake_pro
     seen = [first.receive(), first.receive(), first.receive()]
     first.close()  # the tab reloads
 
-    second = chat["user"].socket()
+    url = chat["user"].base_url if where == "the same server" else request.getfixturevalue("second_instance").url
+    second = ChatUser(url, chat["user"].http).socket()
     second.send(type="resume", session_id=start["session_id"], after=seen[-1]["seq"])
     rest = second.receive_until_end()
     deltas = seen + rest[:-1]
     seqs = [d["seq"] for d in deltas]
     assert seqs == sorted(set(seqs)) and seqs[0] == 1, "in order, none twice"
     assert text_of(deltas) == "".join(tokens), "nothing missing"
-    assert rest[-1]["type"] == "done"
+    assert rest[-1]["type"] == "done" and rest[-1]["message_id"] == start["message_id"]
     second.close()
 
 
