@@ -167,17 +167,15 @@ def engine_options(database_uri: str) -> dict[str, Any]:
             # Each statement sees what other workers committed.
             "isolation_level": "READ COMMITTED",
         }
-        if _on_this_machine(database_uri):
+        url = make_url(database_uri)
+        on_this_machine = url.host in (None, "", "localhost", "127.0.0.1", "::1") or "unix_socket" in url.query
+        if on_this_machine and not any(name.startswith("ssl") for name in url.query):
             # PyMySQL tries TLS unless told otherwise, and loads the system's CA certificates for
             # every new connection (~5 ms of CPU); over loopback or a socket TLS protects nothing.
+            # TLS options in the URL (a tunnel to a remote server, say) are kept as they are.
             options["connect_args"] = {"ssl_disabled": True}
         return options
     return {"hide_parameters": True}
-
-
-def _on_this_machine(database_uri: str) -> bool:
-    url = make_url(database_uri)
-    return url.host in (None, "", "localhost", "127.0.0.1", "::1") or "unix_socket" in url.query
 
 
 # The turn's read and its one-statement write need no transaction: on connections that stay in

@@ -4,8 +4,11 @@ gunicorn processes sharing the database and Redis; resuming there is in test_cha
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
+import struct
 import time
 from pathlib import Path
 
@@ -129,3 +132,31 @@ def test_a_stop_from_another_instance_ends_the_generation(chat, app, fake_provid
     assert 0 < len(stored.content) < len("".join(f"s{i} " for i in range(200)))
     here.close()
     there.close()
+
+
+def test_a_tab_that_vanishes_mid_answer_leaves_the_answer_to_finish(chat, app, fake_provider):
+    """The socket is reset (no close handshake) while frames are being written to it: whoever was
+    writing them must not take the failure for the answer's."""
+    tokens = [f"piece{i} " for i in range(3000)]
+    fake_provider.script(tokens=tokens)
+    conn = chat["user"].raw_socket(receive_buffer=1 << 16)
+    send_text_frame(conn, json.dumps({"type": "chat", "message": "a long one", "model_id": "fake-model"}))
+    assert conn.recv(4096)  # the answer is streaming
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # RST
+    with app.app_context():
+        answer_id = wait_for(lambda: db.session.scalar(select(ChatMessage.id).where(ChatMessage.role == "assistant")))
+    answer = wait_for(lambda: (row := answer_row(app, answer_id)) and row.status != "streaming" and row, timeout=30)
+    assert (answer.status, answer.content) == ("done", "".join(tokens))
+
+
+def test_a_client_that_sends_without_reading_the_replies_is_closed(chat, live_server):
+    """Every bad frame gets an error frame back; a client that never reads them cannot make the
+    server queue them without end."""
+    conn = chat["user"].raw_socket(receive_buffer=4096)
+    conn.settimeout(5)
+    with contextlib.suppress(OSError):  # the server may cut it while it is still sending
+        for _ in range(100_000):
+            send_text_frame(conn, "x")
+    assert wait_for(lambda: "reads no replies; closed" in live_server.log(), timeout=20)
+    conn.close()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+from simple_websocket import ConnectionClosed
 from sqlalchemy import delete, func, select
 
 from aihelper.extensions import db
@@ -369,8 +370,6 @@ def test_the_handshake_refuses_no_session_and_foreign_origins(chat, live_server)
 
 
 def assert_closed_for_the_login(socket) -> None:
-    from simple_websocket import ConnectionClosed
-
     assert socket.receive()["code"] == "unauthorized"
     with pytest.raises(ConnectionClosed) as closed:
         socket.receive(timeout=5)
@@ -458,12 +457,38 @@ def test_frames_no_database_can_store_get_an_error_and_the_socket_lives_on(chat)
     socket.close()
 
 
-def test_a_logout_elsewhere_ends_the_open_socket_at_once(chat, live_server):
+def test_a_logout_elsewhere_ends_the_open_socket_and_its_answer_at_once(chat, app, live_server, fake_provider):
+    fake_provider.script(tokens=[f"t{i} " for i in range(200)], token_delay=0.05)
     socket = chat["user"].socket()
-    socket.send(type="ping")
-    assert socket.receive()["type"] == "pong"
+    socket.send(type="chat", message="a long answer", model_id=chat["model_id"], session_id=None)
+    start = socket.receive()
+    assert socket.receive()["type"] == "delta"
     chat["user"].http.post(live_server.url + "/api/logout")
-    assert_closed_for_the_login(socket)
+    frame = socket.receive()
+    while frame["type"] == "delta":  # those written before the logout was known
+        frame = socket.receive()
+    assert frame["code"] == "unauthorized", "nothing of the answer after the login ended"
+    with pytest.raises(ConnectionClosed) as closed:
+        socket.receive(timeout=5)
+    assert closed.value.reason == 1008
+    stopped = wait_for(lambda: [a for a in stored(app, id=start["message_id"]) if a.status == "stopped"])[0]
+    assert 0 < len(stopped.content) < len("".join(f"t{i} " for i in range(200)))
+    assert fake_provider.wait_for_disconnect(), "no more paid for on the admin's key"
+
+
+def test_a_logout_ends_an_sse_stream_and_its_answer(chat, app, live_server, fake_provider):
+    fake_provider.script(tokens=[f"t{i} " for i in range(200)], token_delay=0.05)
+    browser = chat["user"].http
+    response = browser.post(
+        live_server.url + "/api/chat/stream", json={"message": "long", "model_id": chat["model_id"]}, stream=True
+    )
+    lines = response.iter_lines(decode_unicode=True)
+    assert next(line for line in lines if line.startswith("data: "))
+    ChatUser(live_server.url, browser).http.post(live_server.url + "/api/logout")
+    rest = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]  # ends: the stream closes
+    assert not any(event.get("done") for event in rest)
+    assert fake_provider.wait_for_disconnect()
+    assert wait_for(lambda: [a for a in stored(app, role="assistant") if a.status == "stopped"])
 
 
 def test_a_login_ended_behind_the_apps_back_ends_the_socket_at_the_next_check(chat, app):

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from aihelper import create_app
-from aihelper.config import load_settings
+from aihelper.config import engine_options, load_settings
 from aihelper.extensions import db
 from aihelper.models import User
 from tests.helpers import PASSWORD, login, register
@@ -50,6 +50,23 @@ def test_environment_overrides_instance_config_which_overrides_defaults(tmp_path
     assert settings["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
     assert settings["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
     assert not (tmp_path / "secret_key").exists(), "a given secret is not replaced by a generated one"
+
+
+@pytest.mark.parametrize(
+    ("url", "tls"),
+    [
+        ("mysql+pymysql://u:p@127.0.0.1:3306/ai", "off"),
+        ("mysql+pymysql://u:p@localhost/ai", "off"),
+        ("mysql+pymysql://u:p@[::1]/ai", "off"),
+        ("mysql+pymysql://u@/ai?unix_socket=/run/mysqld/mysqld.sock", "off"),
+        ("mysql+pymysql://u:p@db.internal:3306/ai", "PyMySQL's"),
+        ("mysql+pymysql://u:p@localhost.evil.example/ai", "PyMySQL's"),
+        ("mysql+pymysql://u:p@127.0.0.1/ai?ssl_ca=/etc/ca.pem&ssl_verify_identity=true", "PyMySQL's"),
+    ],
+)
+def test_tls_to_the_database_is_left_out_only_on_this_machine(url, tls):
+    options = engine_options(url)
+    assert ("off" if options.get("connect_args", {}).get("ssl_disabled") else "PyMySQL's") == tls
 
 
 def test_a_restart_keeps_sessions(app, client, database_url, instance_dir):

@@ -480,3 +480,18 @@ def test_without_redis_a_turn_runs_in_its_own_worker(make_redis_hub: HubFactory)
         assert texts(reader.read_to_end()) == ["still works"]
     finally:
         hub.close()
+
+
+def test_a_follower_that_fails_never_breaks_the_publisher(hub: LiveHub):
+    class Broken:
+        def wake(self) -> None:
+            raise ConnectionResetError("the client went away")
+
+    generation = begin(hub)
+    generation.follow(0, Broken())
+    reader = Reader()
+    reader.follow(hub)
+    publish(generation, "t1")  # would raise into the generation
+    publish(generation, "t2")
+    finish(generation)
+    assert texts(reader.read_to_end()) == ["t1", "t2"]

@@ -7,13 +7,14 @@ import gzip
 import json
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from aihelper.llm import Delta, Done, ProviderClient, ProviderError
+from aihelper.llm import Delta, Done, ProviderClient, ProviderError, Timeouts
 from aihelper.llm.body import ChunkedDecoder
 
 PAYLOAD = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
@@ -127,3 +128,59 @@ def test_a_body_shorter_than_its_length_is_a_broken_connection():
     with serve(sse[:-10], headers) as url, pytest.raises(ProviderError) as raised:
         list(ProviderClient().stream(url, None, PAYLOAD))
     assert raised.value.code in ("provider_down", "timeout")
+
+
+def test_trailers_without_end_are_a_bad_response_not_an_endless_read():
+    decoder = ChunkedDecoder()
+    decoder.feed(b"5\r\nhello\r\n0\r\n")
+    with pytest.raises(ProviderError) as raised:
+        for _ in range(1000):
+            decoder.feed(b"X-Pad: " + b"a" * 90 + b"\r\n")
+    assert raised.value.code == "bad_response"
+
+
+def test_a_provider_trickling_trailers_times_out_on_time():
+    """After its last chunk the provider sends a trailer line every 0.1 s, forever: framing with no
+    text in it must not keep the read going past the silence limit."""
+
+    class Trickle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            event = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
+            try:
+                self.wfile.write(b"%x\r\n%s\r\n0\r\n" % (len(event), event))
+                for _ in range(200):
+                    self.wfile.write(b"X-A: b\r\n")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+
+        def log_message(self, format, *args) -> None:
+            pass
+
+    server = _Server(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started = time.monotonic()
+    events = []
+    try:
+        with pytest.raises(ProviderError) as raised:
+            stream = ProviderClient().stream(
+                f"http://127.0.0.1:{server.server_address[1]}/v1",
+                None,
+                PAYLOAD,
+                timeouts=Timeouts(first_token=1, idle=1, total=30),
+            )
+            events.extend(stream)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert raised.value.code == "timeout"
+    assert events == [Delta(content="hi")]
+    assert time.monotonic() - started < 4

@@ -232,3 +232,18 @@ def test_nothing_is_read_after_done():
     assert decoder.finished
     assert decoder.feed(data({"error": {"code": "rate_limit_exceeded"}}).encode()) == []
     assert decoder.done() == Done(None, None)
+
+
+def test_a_lone_surrogate_from_the_provider_becomes_a_replacement_character():
+    decoder = ChatStreamDecoder()
+    deltas = decoder.feed(b'data: {"choices": [{"index": 0, "delta": {"content": "ok \\ud800 end"}}]}\n\n')
+    assert [d.content for d in deltas] == ["ok \ufffd end"]
+    assert deltas[0].content.encode("utf-8")  # storable and encodable
+
+
+def test_an_error_event_that_echoes_the_key_does_not_quote_it():
+    key = "sk-secret-key-123456"
+    decoder = ChatStreamDecoder(secret=key)
+    with pytest.raises(ProviderError) as raised:
+        decoder.feed(f'data: {{"error": {{"message": "bad key {key}"}}}}\n\n'.encode())
+    assert key not in raised.value.detail

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from aihelper.config import AUTOCOMMIT_BIND
 from aihelper.extensions import db
-from aihelper.models import ApiProvider, ChatMessage, ModelConfig, User
+from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.services import conversations
 from aihelper.services.conversations import DuplicateClientId, TurnRequest
 from tests.conftest import on_mysql
@@ -113,3 +114,30 @@ def test_a_repeated_client_id_is_found_by_the_unique_constraint_not_looked_up_fi
     with db.engine.connect() as connection:
         stored = connection.scalars(select(ChatMessage.client_id).where(ChatMessage.client_id == "same-message")).all()
     assert stored == ["same-message"]
+
+
+def test_the_context_size_it_learns_stays_one_entry_per_model(user_and_model):
+    first = turn(user_and_model, None)
+    conversations._recent_needed.clear()
+    for spaces in range(50):  # the same model named in 50 ways
+        conversations.plan_turn(
+            TurnRequest(
+                user_id=user_and_model,
+                kind="chat",
+                session_id=first.session_id,
+                model_ref="counted-model" + " " * spaces,
+                message="m",
+            )
+        )
+    assert len(conversations._recent_needed) == 1
+
+
+def test_a_new_conversation_that_cannot_store_its_messages_leaves_no_row_behind(user_and_model, monkeypatch):
+    def broken(connection, rows):
+        raise OperationalError("INSERT", {}, Exception("the server went away"))
+
+    monkeypatch.setattr(conversations, "_insert_messages", broken)
+    with pytest.raises(OperationalError):
+        turn(user_and_model, None)
+    with db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(ChatSession)) == 0

@@ -8,6 +8,8 @@ from flask import redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from aihelper.errors import ApiError, wants_json
+from aihelper.extensions import db
+from aihelper.fair_db import fair_share
 from aihelper.i18n import t
 from aihelper.models import User
 from aihelper.services import accounts
@@ -30,6 +32,15 @@ def log_out() -> None:
         accounts.end_login(current_user.login_token)
     logout_user()
     session.clear()
+
+
+def login_active(token: str) -> bool:
+    """Whether a login still holds, for a socket or a stream that outlives its request."""
+    try:
+        with fair_share():
+            return accounts.load_login(token) is not None
+    finally:
+        db.session.remove()
 
 
 def public_user(user: User) -> dict:

@@ -22,6 +22,7 @@ from flask import Flask, current_app, g
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
 
+from aihelper.auth.session import login_active
 from aihelper.chat import bp, frames, turns
 from aihelper.chat.frames import Frame
 from aihelper.chat.wire import SocketWriter
@@ -31,7 +32,6 @@ from aihelper.fair_db import fair_share
 from aihelper.i18n import current_language, t_in
 from aihelper.live import Cursor, LiveHub, live_hub
 from aihelper.live.base import Wakeup
-from aihelper.services import accounts
 from aihelper.services.history import owned_session
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ BATCH_FRAMES = 64
 # for the client: then consecutive deltas merge (and the seq of such a frame is its last one's).
 MERGE_BACKLOG = 16
 BUSY_SECONDS = 0.002
+# Replies (errors, pongs) waiting for a client: one that sends this many frames without reading the
+# replies is closed rather than queued for.
+MAX_OUTGOING = 256
 FRAME_TYPES = ("ping", "chat", "regenerate", "resume", "stop")
 
 
@@ -90,7 +93,6 @@ class ChatConnection:
         self.started: set[str] = set()  # conversations whose answer this connection asked for
         self._wakeup = Wakeup()
         self._sender_waiting = False  # the sender greenlet waits for news (it is not mid-write)
-        self._unsent = b""  # what the socket did not take of a write made by a publisher
         self._busy = False  # the last write had to wait for the client: waiting deltas merge
         self._sending_since: float | None = None
 
@@ -101,10 +103,23 @@ class ChatConnection:
     # connection's own frames, the end of a feed — goes through the sender greenlet, in order.
 
     def wake(self) -> None:
-        """A followed feed has news (called by whoever published it: must return at once)."""
-        if self._sender_waiting and not self.outgoing and not self._unsent and self._write_now():
+        """A followed feed has news (called by whoever published it: must return at once, and
+        never raise: the publisher is a generation, or the reader of another worker's frames)."""
+        if not self.open:
             return
+        if self._sender_waiting and not self.outgoing and not self.writer.behind:
+            try:
+                if self._write_now():
+                    return
+            except OSError:  # the client is gone: the sender and the reading side end
+                self._close()
+                return
         self._cut_if_stalled()
+        self._wakeup.wake()
+
+    def _close(self) -> None:
+        self.open = False
+        self.writer.abort()
         self._wakeup.wake()
 
     def _cut_if_stalled(self) -> None:
@@ -125,11 +140,8 @@ class ChatConnection:
             settled = settled and not cursor.pending and not cursor.at_end
         if not batch:
             return settled
-        data = self.writer.encode(batch)
-        sent = self.writer.send_now(data)
-        if sent < len(data):
-            self._unsent = data[sent:]
-            self._busy = True
+        if not self.writer.send_now(self.writer.encode(batch)):
+            self._busy = True  # the rest goes out through the sender
             return False
         return settled
 
@@ -146,6 +158,11 @@ class ChatConnection:
             self.still_logged_in()
 
     def say(self, frame: Frame) -> None:
+        if len(self.outgoing) >= MAX_OUTGOING:
+            # The client sends and reads nothing back (every frame gets an answer): stop it here.
+            log.info("websocket of user %s reads no replies; closed [request %s]", self.user_id, self.request_id)
+            self._close()
+            return
         self.outgoing.append(frame)
         self._wakeup.wake()
 
@@ -157,10 +174,11 @@ class ChatConnection:
                 self._sender_waiting = False
                 if not self.open:
                     return
-                if self._unsent:
-                    data, self._unsent = self._unsent, b""
-                    self._write(data)
-                batch = [self.outgoing.popleft() for _ in range(len(self.outgoing))]
+                if self.writer.behind:
+                    self._write(b"")
+                batch = [self.outgoing.popleft() for _ in range(min(len(self.outgoing), BATCH_FRAMES))]
+                if self.outgoing:
+                    self._wakeup.wake()  # the rest in the next write
                 for cursor in list(self.cursors):
                     taken = cursor.take(BATCH_FRAMES)
                     batch += frames.merged(taken) if self._busy or len(taken) > MERGE_BACKLOG else taken
@@ -213,7 +231,7 @@ class ChatConnection:
                 self._cut_if_stalled()
                 if time.monotonic() - self.login_checked_at >= self.login_check_seconds and not self.still_logged_in():
                     return
-                if raw is not None:
+                if raw is not None and self.open:
                     self.handle(raw)
         except ConnectionClosed:
             pass
@@ -228,20 +246,25 @@ class ChatConnection:
                     self.hub.request_stop(session_id, self.user_id)
 
     def still_logged_in(self) -> bool:
-        """A logout, password change or disabled account ends this socket (checked every 30 s)."""
+        """A logout, password change or disabled account ends this socket and the answers it asked
+        for (SECURITY.md rule 10); checked when told, and every login_check_seconds."""
         self.login_checked_at = time.monotonic()
-        try:
-            with fair_share():
-                if accounts.load_login(self.login_token) is not None:
-                    return True
-        finally:
-            db.session.remove()
-        if self.open:
-            self.open = False
-            with suppress(OSError, ConnectionClosed):
-                # Written here, not by the sender, so that it goes out before the close frame.
-                self.writer.send([frames.error(t_in(self.language, "unauthorized"), "unauthorized")])
-                self.ws.close(reason=CLOSE_LOGIN_ENDED)
+        if login_active(self.login_token):
+            return True
+        if not self.open:
+            return False
+        self.open = False  # nothing more is read or sent for this login
+        for cursor in list(self.cursors):
+            cursor.close()
+        self.cursors.clear()
+        for session_id in list(self.started):
+            self.hub.request_stop(session_id, self.user_id)
+        with suppress(OSError, ConnectionClosed):
+            # Written here, not by the sender, so that it goes out before the close frame.
+            self.writer.send([frames.error(t_in(self.language, "unauthorized"), "unauthorized")])
+            self.ws.close(reason=CLOSE_LOGIN_ENDED)
+        self.writer.abort()  # the close frame is on its way; what the client sends now is not read
+        self._wakeup.wake()
         return False
 
     def handle(self, raw: Any) -> None:

@@ -34,36 +34,54 @@ def text_frame(payload: bytes) -> bytes:
 
 
 class SocketWriter:
-    """The one writer of a websocket connection's socket."""
+    """The one writer of a websocket connection's socket: what is written goes out whole and in order."""
 
     def __init__(self, ws: Any) -> None:
         self._sock: socket.socket = ws.sock
         self._lock = threading.Lock()
+        # What a write that could not wait left unsent: written before anything else.
+        self._rest = b""
         # simple-websocket writes pongs, pings and the close frame from its reader thread with
-        # sock.send(); from now on they go through the lock, whole.
+        # sock.send(); from now on they go through the lock, after the rest of any frame.
         ws.sock = _SerialisedSocket(self._sock, self)
 
     @staticmethod
     def encode(frames: Iterable[Frame]) -> bytes:
         return b"".join([text_frame(frame.json) for frame in frames])
 
+    @property
+    def behind(self) -> bool:
+        """Part of a frame is still waiting for the socket."""
+        return bool(self._rest)
+
     def send(self, frames: Iterable[Frame]) -> None:
         """Write the frames in one go; raises OSError when the client is gone."""
         self.sendall(self.encode(frames))
 
-    def sendall(self, data: bytes) -> None:
+    def sendall(self, data: bytes = b"") -> None:
+        """Write what is behind, then data, waiting for the socket as long as it takes."""
         with self._lock:
-            self._sock.sendall(data)
+            if self._rest:
+                data, self._rest = self._rest + data, b""
+            if data:
+                self._sock.sendall(data)
 
-    def send_now(self, data: bytes) -> int:
-        """Write what the socket takes without waiting (gevent's timeout 0): the number of bytes
-        written, 0 when it is full or another write holds it. Raises OSError when the client is gone."""
+    def send_now(self, data: bytes) -> bool:
+        """Write data without waiting (gevent's timeout 0); True when all of it went out. What the
+        socket did not take stays behind, for the next sendall(). Raises OSError when the client is
+        gone."""
         if not self._lock.acquire(blocking=False):
-            return 0
+            self._rest += data  # a write is under way: this goes right after it
+            return False
         try:
-            return self._sock.send(data, 0, 0.0)
-        except BlockingIOError:
-            return 0
+            if self._rest:
+                data, self._rest = self._rest + data, b""
+            try:
+                sent = self._sock.send(data, 0, 0.0)
+            except BlockingIOError:
+                sent = 0
+            self._rest = data[sent:]
+            return not self._rest
         finally:
             self._lock.release()
 

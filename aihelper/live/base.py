@@ -15,6 +15,7 @@ worker) needs nothing of them; RedisHub (redis.py) shares claims, stops, remote 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aihelper.chat.frames import Frame
+
+log = logging.getLogger(__name__)
 
 # How long the frames of a finished generation stay readable here.
 LINGER = 30.0
@@ -93,7 +96,12 @@ class Feed:
 
     def _wake_all(self) -> None:
         for waker in tuple(self._wakers):
-            waker.wake()
+            try:
+                waker.wake()
+            except Exception:
+                # A follower must never break whoever publishes (a generation, another worker's reader).
+                log.exception("a follower of %s failed; it no longer follows", self.session_id)
+                self._wakers.discard(waker)
 
     def follow(self, after: int, waker: Waker) -> Cursor:
         self._wakers.add(waker)
@@ -213,13 +221,17 @@ class LiveHub(ABC):
         with self._lock:
             self._prune()
             self._check_local(session_id, user_id, max_running)
-            if not self.shared:
-                self._register(generation)
-                return generation
-        # Shared with other processes: their claim decides (no lock held across the round trip).
-        self._claim(generation, max_running)
-        with self._lock:
+            # Registered before it is claimed elsewhere, so that a request about it (a follow, a
+            # stop) that comes right after the claim finds it here.
             self._register(generation)
+        if self.shared:
+            try:
+                self._claim(generation, max_running)  # no lock held across the round trip
+            except BaseException:
+                with self._lock:
+                    self._unregister(generation)
+                generation.lose()
+                raise
         return generation
 
     def _check_local(self, session_id: str, user_id: int, max_running: int) -> None:
@@ -233,21 +245,32 @@ class LiveHub(ABC):
         self._generations[generation.session_id] = generation
         self._running_of_user.setdefault(generation.user_id, set()).add(generation.session_id)
 
+    def _unregister(self, generation: LiveGeneration) -> None:
+        """Forget a generation that was refused elsewhere. The caller holds self._lock."""
+        generation.released = True
+        if self._generations.get(generation.session_id) is generation:
+            del self._generations[generation.session_id]
+        running = self._running_of_user.get(generation.user_id)
+        if running is not None:
+            running.discard(generation.session_id)
+            if not running:
+                del self._running_of_user[generation.user_id]
+
     def release(self, generation: LiveGeneration, final: Frame | None) -> None:
         """Free the generation's conversation (finish and abandon call this before the end shows)."""
         with self._lock:
             if generation.released:
                 return
-            generation.released = True
-            running = self._running_of_user.get(generation.user_id)
-            if running is not None:
-                running.discard(generation.session_id)
-                if not running:
-                    del self._running_of_user[generation.user_id]
-            if final is not None:
+            if final is None:
+                self._unregister(generation)
+            else:
+                generation.released = True
+                running = self._running_of_user.get(generation.user_id)
+                if running is not None:
+                    running.discard(generation.session_id)
+                    if not running:
+                        del self._running_of_user[generation.user_id]
                 self._lingering.append((time.monotonic() + self.linger, generation))
-            elif self._generations.get(generation.session_id) is generation:
-                del self._generations[generation.session_id]
         self._released(generation, final)
 
     def _prune(self) -> None:
@@ -289,6 +312,16 @@ class LiveHub(ABC):
             generation.request_stop()
             return True
         return self._stop_elsewhere(session_id, user_id)
+
+    def stop_user(self, user_id: int) -> None:
+        """Stop every generation of the user, in every process (the account was disabled or deleted)."""
+        with self._lock:
+            sessions = list(self._running_of_user.get(user_id, ()))
+        for session_id in sessions:
+            generation = self.local(session_id)
+            if generation is not None and not generation.released:
+                generation.request_stop()
+        self._stop_user_elsewhere(user_id)
 
     # -- notices for a user's open pages -------------------------------------------------------
 
@@ -345,6 +378,10 @@ class LiveHub(ABC):
     @abstractmethod
     def _stop_elsewhere(self, session_id: str, user_id: int) -> bool:
         """Ask another process to stop the conversation's generation; True if user_id runs one."""
+
+    @abstractmethod
+    def _stop_user_elsewhere(self, user_id: int) -> None:
+        """Stop the user's generations running in other processes."""
 
     @abstractmethod
     def _announce_elsewhere(self, user_id: int, frame: Frame | None) -> None:

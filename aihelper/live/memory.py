@@ -24,6 +24,9 @@ class MemoryHub(LiveHub):
     def _stop_elsewhere(self, session_id: str, user_id: int) -> bool:
         return False
 
+    def _stop_user_elsewhere(self, user_id: int) -> None:
+        pass
+
     def _announce_elsewhere(self, user_id: int, frame: Frame | None) -> None:
         pass
 

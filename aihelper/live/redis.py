@@ -18,7 +18,7 @@ worker's inbox, the notices and every stream it mirrors from elsewhere.
 Keys:
   aihelper:live:{session_id}:lock        the running generation's owner: JSON {gen, user_id, worker, client_id}
   aihelper:live:user:{user_id}:running   sorted set of "{session_id} {gen}" by expiry time (ms)
-  aihelper:live:{session_id}:frames:{gen}  mirrored frames: entry id 0-{last seq}, fields first, frames, final
+  aihelper:live:{session_id}:frames:{gen}  mirrored frames: fields first (seq), frames, final; or gone
   aihelper:live:worker:{worker}:inbox    requests to one worker: kind stop|follow, session, gen
   aihelper:live:notices                  for users' pages: user, worker, frame (none: a login ended)
 """
@@ -259,6 +259,7 @@ class RedisHub(LiveHub):
             {"gen": gen, "user_id": generation.user_id, "worker": state.worker, "client_id": generation.client_id}
         )
         member = f"{generation.session_id} {gen}"
+        generation.hub_state = _Claim(gen, owner, member)  # known before Redis answers (see begin)
         try:
             verdict, current = self._begin_script(
                 keys=[_key(generation.session_id, "lock"), _key("user", generation.user_id, "running")],
@@ -267,13 +268,15 @@ class RedisHub(LiveHub):
         except redis.RedisError:
             # Redis is away: chat goes on in this worker; other workers cannot see or stop this turn.
             log.warning("live: claiming %s in Redis failed; it runs unshared", generation.session_id, exc_info=True)
+            generation.hub_state = None
             return
         if verdict == b"busy":
+            generation.hub_state = None
             running = _Owner.parse(current)
             raise Refused("busy", running.client_id if running else None)
         if verdict == b"too_many_turns":
+            generation.hub_state = None
             raise Refused("too_many_turns")
-        generation.hub_state = _Claim(gen, owner, member)
 
     def _released(self, generation: LiveGeneration, final: Frame | None) -> None:
         claim: _Claim | None = generation.hub_state
@@ -323,7 +326,7 @@ class RedisHub(LiveHub):
         entry: dict[str, Any] = {"first": claim.mirrored_upto + 1, "frames": b"\n".join(frame.json for frame in new)}
         if new[-1].final:
             entry["final"] = 1
-        pipe.xadd(key, entry, id=f"0-{last}")
+        pipe.xadd(key, entry)
         pipe.pexpire(key, _ms(self.linger if new[-1].final else self.lock_ttl))
         return last
 
@@ -341,11 +344,9 @@ class RedisHub(LiveHub):
             renew = time.monotonic() - renewed_at >= renew_every
             try:
                 self._flush(state, renew)
-            except Exception as error:
+            except Exception:
                 if self._closed:  # close() pulled the connections from under the write
                     return
-                if not isinstance(error, redis.RedisError):
-                    raise
                 log.warning("live: writing to Redis failed; retrying", exc_info=True)
                 time.sleep(min(self.flush_seconds * 20, 1.0))
                 state.flush_wanted.set()
@@ -470,6 +471,15 @@ class RedisHub(LiveHub):
         pipe.execute()
         return True
 
+    def _stop_user_elsewhere(self, user_id: int) -> None:
+        try:
+            members = self.redis.zrange(_key("user", user_id, "running"), 0, -1)
+        except redis.RedisError:
+            log.warning("live: Redis is away; only this worker's generations of user %s stop", user_id, exc_info=True)
+            return
+        for member in members:
+            self._stop_elsewhere(member.decode().split(" ", 1)[0], user_id)
+
     def _stop_requested(self, session_id: str, gen: str) -> None:
         generation = self.local(session_id)
         claim: _Claim | None = generation.hub_state if generation is not None else None
@@ -503,11 +513,10 @@ class RedisHub(LiveHub):
                 streams = {state.inbox: inbox_from, _key("notices"): notices_from}
                 streams.update((mirror.key, mirror.last_id) for mirror in mirrors if not mirror.ended)
                 reply = self._reader.xread(streams, count=READ_COUNT, block=_ms(self.block_seconds))
-            except Exception as error:
+            except Exception:
                 if self._closed:  # close() pulled the connection from under the blocked read
                     return
-                if not isinstance(error, redis.RedisError):
-                    raise
+                # Whatever it was, the worker's only reader must go on (stops, resumes, notices).
                 log.warning("live: reading from Redis failed; retrying", exc_info=True)
                 time.sleep(1.0)
                 continue
@@ -518,18 +527,26 @@ class RedisHub(LiveHub):
                     continue
                 if key == state.inbox:
                     inbox_from = entries[-1][0].decode()
-                    for _, fields in entries:
-                        self._handle_request(state, fields)
                 elif key == _key("notices"):
                     notices_from = entries[-1][0].decode()
-                    for _, fields in entries:
-                        if fields.get(b"worker", b"").decode() != state.worker:
-                            encoded = fields.get(b"frame")
-                            self.notify_here(int(fields[b"user"]), Frame.decode(encoded) if encoded else None)
-                elif key in by_key:
-                    for entry_id, fields in entries:
-                        by_key[key].add_entry(entry_id, fields)
+                for entry_id, fields in entries:
+                    try:
+                        self._dispatch(state, key, entry_id, fields, by_key)
+                    except Exception:  # one odd entry must never stop this worker's reader
+                        log.exception("live: an entry of %s could not be handled", key)
             self._check_lost([m for m in mirrors if not m.ended])
+
+    def _dispatch(
+        self, state: _WorkerState, key: str, entry_id: bytes, fields: dict[bytes, bytes], mirrors: dict[str, _Mirror]
+    ) -> None:
+        if key == state.inbox:
+            self._handle_request(state, fields)
+        elif key == _key("notices"):
+            if fields.get(b"worker", b"").decode() != state.worker:
+                encoded = fields.get(b"frame")
+                self.notify_here(int(fields[b"user"]), Frame.decode(encoded) if encoded else None)
+        elif key in mirrors:
+            mirrors[key].add_entry(entry_id, fields)
 
     def _handle_request(self, state: _WorkerState, fields: dict[bytes, bytes]) -> None:
         kind = fields.get(b"kind")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import time
 from typing import Final
 
 import urllib3
@@ -27,6 +28,7 @@ from aihelper.llm.errors import ProviderError
 READ_SIZE: Final = 64 * 1024
 # A chunk-size line or a trailer is a few bytes; anything longer is not HTTP.
 _MAX_LINE: Final = 4096
+_MAX_TRAILERS: Final = 8192
 
 _HEX: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _SIZE, _DATA, _DATA_END, _TRAILERS, _END = range(5)
@@ -39,6 +41,7 @@ class ChunkedDecoder:
         self._pending = bytearray()
         self._state = _SIZE
         self._left = 0  # data bytes still to come in the current chunk
+        self._trailers = 0  # bytes of trailer lines so far
 
     @property
     def complete(self) -> bool:
@@ -71,13 +74,16 @@ class ChunkedDecoder:
                 break
             else:
                 line_end = buffer.find(b"\r\n", pos)
+                if (line_end if line_end >= 0 else end) - pos > _MAX_LINE:
+                    raise _framing("a chunk-size line is too long")
                 if line_end < 0:
-                    if end - pos > _MAX_LINE:
-                        raise _framing("a chunk-size line is too long")
                     break
                 line = bytes(buffer[pos:line_end])
                 pos = line_end + 2
                 if state == _TRAILERS:
+                    self._trailers += len(line) + 2
+                    if self._trailers > _MAX_TRAILERS:
+                        raise _framing("the trailers go on and on")
                     if not line:
                         self._state = _END
                     continue
@@ -123,8 +129,8 @@ class Body:
         if self.complete:
             return b""
         timeout = max(timeout, 0.001)
-        if self._sock is not None and self._sock.gettimeout() != timeout:  # the same silence limit read after read
-            self._sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        self._wait_at_most(timeout)
         if not self._direct:
             return self._read_decoded()
         while True:
@@ -142,6 +148,15 @@ class Body:
                 self._finish()
             if body or self.complete:
                 return body
+            # Framing alone (chunk sizes, trailers): the wait for the body's text is not longer for it.
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProviderError("timeout", detail="read timed out")
+            self._wait_at_most(remaining)
+
+    def _wait_at_most(self, timeout: float) -> None:
+        if self._sock is not None and self._sock.gettimeout() != timeout:  # the same silence limit read after read
+            self._sock.settimeout(timeout)
 
     def _read_direct(self) -> bytes:
         try:

@@ -31,7 +31,7 @@ from urllib3.exceptions import NameResolutionError, ProtocolError
 from aihelper.llm.body import READ_SIZE, Body
 from aihelper.llm.errors import ErrorCode, ProviderError, code_for_error_object, error_from_body, excerpt, redact
 from aihelper.llm.events import Delta, Done
-from aihelper.llm.sse import ChatStreamDecoder, first_choice, normalise_usage
+from aihelper.llm.sse import ChatStreamDecoder, first_choice, loads_untrusted, normalise_usage
 from aihelper.llm.transport import Attempt, Cancelled, GuardedPoolManager, current_attempt
 from aihelper.llm.url_safety import check_base_url
 
@@ -155,7 +155,7 @@ class ProviderClient:
         finally:
             _dispose(response)
         if streamed:  # the provider streamed although asked not to: put the pieces together
-            decoder = ChatStreamDecoder()
+            decoder = ChatStreamDecoder(secret=api_key)
             pieces = [delta.content for delta in decoder.feed(raw)]
             decoder.end()
             return "".join(pieces)
@@ -317,7 +317,7 @@ def _events_from_response(
         raise ProviderError("bad_response", status=response.status, detail=f"expected SSE, got {media_type}")
 
     body = Body(response)
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=api_key)
     started = False  # a first piece of the answer arrived: from now on `idle` is the silence limit
     while True:
         if attempt.cancelled:
@@ -534,7 +534,7 @@ def _media_type(response: urllib3.BaseHTTPResponse) -> str:
 
 def _parse_json(body: bytes, what: str, api_key: str | None) -> Any:
     try:
-        return json.loads(body)
+        return loads_untrusted(body)
     except (ValueError, RecursionError):
         raise ProviderError("bad_response", detail=f"{what} is not JSON: {excerpt(body, api_key)}") from None
 

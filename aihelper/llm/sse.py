@@ -165,7 +165,14 @@ class ChatStreamDecoder:
     without it (raises bad_response if nothing usable ever arrived).
     """
 
-    def __init__(self, *, max_line_chars: int = MAX_LINE_CHARS, max_event_chars: int = MAX_EVENT_CHARS) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        max_line_chars: int = MAX_LINE_CHARS,
+        max_event_chars: int = MAX_EVENT_CHARS,
+    ) -> None:
+        self._secret = secret  # the API key: never quoted in an error, even if a provider echoes it
         self._sse = SSEParser(max_line_chars=max_line_chars, max_event_chars=max_event_chars)
         self.finished = False
         self.finish_reason: str | None = None
@@ -211,7 +218,7 @@ class ChatStreamDecoder:
         if not data:
             return None
         try:
-            obj: Any = _loads(data)
+            obj: Any = loads_untrusted(data)
         except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deeper than the stack
             return self._skip(data)
         if not isinstance(obj, dict):
@@ -220,7 +227,7 @@ class ChatStreamDecoder:
             error = obj.get("error", obj)
             raise ProviderError(
                 code_for_error_object(error) or "bad_response",
-                detail=f"error event in the stream: {excerpt(data, None)}",
+                detail=f"error event in the stream: {excerpt(data, self._secret)}",
             )
         choices = obj.get("choices")
         usage = obj.get("usage")
@@ -252,7 +259,8 @@ class ChatStreamDecoder:
 
     def _skip(self, data: str) -> None:
         self.skipped += 1
-        self.last_skipped = excerpt(data[:1000], None)
+        # Cut long enough that a key starting in the first 1000 characters is cut out whole.
+        self.last_skipped = excerpt(data[: 1000 + len(self._secret or "")], self._secret)
         return None
 
     def _take_usage(self, usage: Any) -> None:
@@ -261,13 +269,25 @@ class ChatStreamDecoder:
             self.usage = normalised
 
 
-def _loads(data: str) -> Any:
-    """orjson on the per-event path (a third of json's cost); what it refuses but JSON readers
-    accept (NaN, integers beyond 64 bits) is read by json, so both read exactly the same events."""
+def loads_untrusted(data: str | bytes) -> Any:
+    """JSON from a provider. orjson on the per-event path (a third of json's cost); what it refuses
+    but JSON readers accept (NaN, integers beyond 64 bits, lone surrogates) is read by json, so
+    both read exactly the same documents, and a lone surrogate becomes U+FFFD (no database can
+    store it, and no frame could be encoded with it)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return _without_surrogates(json.loads(data))
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def first_choice(choices: list[Any]) -> dict[str, Any] | None:

@@ -265,4 +265,5 @@ def set_status(user: User, status: str) -> None:
     db.session.commit()
     db.session.refresh(user)
     if status == DISABLED:
+        live_hub().stop_user(user.id)  # nothing more is paid for on the admin's keys
         logins_ended(user.id)

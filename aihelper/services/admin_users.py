@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
+from aihelper.live import live_hub
 from aihelper.models import User
 from aihelper.models.user import ACTIVE, DISABLED
 from aihelper.services import accounts, fields
@@ -93,4 +94,5 @@ def delete_user(actor: User, user_id: int) -> None:
     _guard_admin_removal(actor, target)
     db.session.delete(target)
     db.session.commit()
+    live_hub().stop_user(user_id)
     accounts.logins_ended(user_id)

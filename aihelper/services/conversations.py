@@ -17,6 +17,7 @@ happened, with what a turn changes on its conversation and user.
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,9 +160,10 @@ _usable_models = (
 )
 _MODEL_COLUMNS = [column.label(f"m_{column.name}") for column in _usable_models.c]
 
-# How many recent messages each model's context needs, learnt from the reads (by model reference).
-# It only saves rows: a larger need found in a read is met by a second read.
-_recent_needed: dict[tuple[type, Any], int] = {}
+# How many recent messages each model's context needs, learnt from the reads, by the model's own id
+# or model_id as stored (so there are as many entries as models). It only saves rows: a larger
+# need found in a read is met by a second read.
+_recent_needed: dict[tuple[str, Any], int] = {}
 
 
 @dataclass(frozen=True)
@@ -253,9 +255,8 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
     session_id = request.session_id
     if not 0 < len(session_id) <= SESSION_ID_MAX:
         raise ApiError(404, "not_found", t("session_not_found"))
-    ref_key = (type(request.model_ref), request.model_ref)
-    wanted = _recent_needed.get(ref_key, DEFAULT_RECENT)
     named_by, model_ref = _named_by(request.model_ref)
+    wanted = _recent_needed.get((named_by, model_ref), DEFAULT_RECENT)
     rows = _read(
         _CONVERSATION_READS[named_by],
         {"session_id": session_id, "user_id": request.user_id, "model_ref": model_ref, "recent_count": wanted},
@@ -265,8 +266,8 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         raise ApiError(404, "not_found", t("session_not_found"))
     model = _model_of(rows)
     needed = model.context_messages + 3
-    if request.model_ref is not None:
-        _recent_needed[ref_key] = needed
+    if named_by != "own":
+        _recent_needed[(named_by, model.id if named_by == "id" else model.model_id)] = needed
     by_id = {row.r_id: row for row in rows if row.r_id is not None}
     recent = [_Message(r.r_id, r.r_role, r.r_content, r.r_status) for _, r in sorted(by_id.items())]
     if needed > wanted and len(recent) == wanted:
@@ -400,9 +401,12 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
             )
         try:
             ids = _insert_messages(connection, rows)
-        except IntegrityError:
+        except Exception as error:
             if plan.is_new_session:  # nothing of the conversation may stay behind
-                connection.execute(delete(_sessions).where(_sessions.c.session_id == plan.session_id))
+                with suppress(DBAPIError):
+                    connection.execute(delete(_sessions).where(_sessions.c.session_id == plan.session_id))
+            if not isinstance(error, IntegrityError):
+                raise
             existing = find_existing_turn(request.user_id, request.client_id) if request.client_id else None
             if existing is None:
                 raise ApiError(404, "not_found", t("session_not_found")) from None  # deleted meanwhile
