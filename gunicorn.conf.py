@@ -8,9 +8,11 @@ Every value can be overridden on the command line or through GUNICORN_CMD_ARGS.
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-# Live answers (stop, resume after a reload) are shared between workers through Redis; without
-# REDIS_URL one gevent worker serves every socket, so they always meet their generation.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2" if os.environ.get("REDIS_URL") else "1"))
+# Without REDIS_URL one gevent worker serves every socket, so that a stop or a resume always meets
+# its generation. With it, one worker per core: measured on 2 cores (README "Performance"), two
+# workers do better than one under many streams and the same on a burst; one does better only on
+# a handful of very fast streams, which one core can serve alone.
+workers = int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 1) if os.environ.get("REDIS_URL") else "1"))
 worker_class = "gevent"
 # Simultaneous connections (websockets included) per worker.
 worker_connections = int(os.environ.get("AIHELPER_WORKER_CONNECTIONS", "2000"))

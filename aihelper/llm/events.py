@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Delta:
-    """A piece of the answer as the provider sent it; either field may be empty, not both."""
+class Delta(NamedTuple):
+    """A piece of the answer as the provider sent it; either field may be empty, not both.
+
+    A named tuple: one is made per provider event, and a frozen dataclass costs several times more
+    to make."""
 
     content: str = ""
     reasoning: str = ""

@@ -100,9 +100,19 @@ class SSEParser:
         if self._after_cr and text.startswith("\n"):
             pos = 1
         self._after_cr = False
+        if "\r" in text:  # CR or CRLF line ends, which providers rarely use
+            pieces = []
+            for match in _LINE_END.finditer(text, pos):
+                pieces.append(text[pos : match.start()])
+                pos = match.end()
+                if match.group() == "\r" and pos == len(text):
+                    self._after_cr = True
+            rest = text[pos:]
+        else:
+            pieces = text[pos:].split("\n")
+            rest = pieces.pop()
         events: list[SSEEvent] = []
-        for match in _LINE_END.finditer(text, pos):
-            piece = text[pos : match.start()]
+        for piece in pieces:
             if self._line_parts:
                 if self._line_len + len(piece) > self._max_line:
                     raise _too_long("line")
@@ -116,11 +126,7 @@ class SSEParser:
             event = self._line(line)
             if event is not None:
                 events.append(event)
-            pos = match.end()
-            if match.group() == "\r" and pos == len(text):
-                self._after_cr = True
-        if pos < len(text):
-            rest = text[pos:]
+        if rest:
             self._line_len += len(rest)
             if self._line_len > self._max_line:
                 raise _too_long("line")
@@ -234,12 +240,15 @@ class ChatStreamDecoder:
         if not isinstance(choices, list) and not isinstance(usage, dict):
             return self._skip(data)
         self.chunks += 1
-        self._take_usage(usage)
+        if usage is not None:
+            self._take_usage(usage)
         choice = first_choice(choices) if isinstance(choices, list) else None
         if choice is None:
             return None
         # Some providers (Kimi) put the final usage inside the choice.
-        self._take_usage(choice.get("usage"))
+        choice_usage = choice.get("usage")
+        if choice_usage is not None:
+            self._take_usage(choice_usage)
         finish = choice.get("finish_reason")
         if isinstance(finish, str) and finish:
             self.finish_reason = finish
