@@ -122,14 +122,16 @@ class Body:
         self._length = self._message.length if self._direct else None  # None: until the connection ends
         self.complete = False
 
-    def read(self, timeout: float) -> bytes:
-        """What arrives next (waiting at most `timeout` seconds); b"" once the body ended cleanly.
+    def read(self, timeout: float | None) -> bytes:
+        """What arrives next (waiting at most `timeout` seconds; None: until the connection is cut,
+        for a caller that keeps the time limits itself); b"" once the body ended cleanly.
 
         Raises ProviderError: "timeout", "provider_down" for a body cut short, "network"."""
         if self.complete:
             return b""
-        timeout = max(timeout, 0.001)
-        deadline = time.monotonic() + timeout
+        if timeout is not None:
+            timeout = max(timeout, 0.001)
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._wait_at_most(timeout)
         if not self._direct:
             return self._read_decoded()
@@ -149,12 +151,13 @@ class Body:
             if body or self.complete:
                 return body
             # Framing alone (chunk sizes, trailers): the wait for the body's text is not longer for it.
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProviderError("timeout", detail="read timed out")
-            self._wait_at_most(remaining)
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ProviderError("timeout", detail="read timed out")
+                self._wait_at_most(remaining)
 
-    def _wait_at_most(self, timeout: float) -> None:
+    def _wait_at_most(self, timeout: float | None) -> None:
         if self._sock is not None and self._sock.gettimeout() != timeout:  # the same silence limit read after read
             self._sock.settimeout(timeout)
 

@@ -42,6 +42,7 @@ class Attempt:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self.cancelled = False
+        self.expired: str | None = None  # why a time limit ended it (set by the silence watch)
 
     def attach(self, sock: socket.socket) -> None:
         with self._lock:
@@ -54,14 +55,28 @@ class Attempt:
             self._sock = None
 
     def cancel(self) -> None:
+        """Stopped by the caller: the stream just ends."""
         with self._lock:
             self.cancelled = True
             sock, self._sock = self._sock, None
-        if sock is not None:
-            # shutdown, not close: it wakes a recv() blocked in another thread (close does not on
-            # Linux) and sends the FIN at once, so the provider sees the hang-up and stops generating.
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        _cut(sock)
+
+    def expire(self, reason: str) -> None:
+        """A time limit ran out: the stream ends with a timeout error."""
+        with self._lock:
+            if self.cancelled or self.expired:
+                return
+            self.expired = reason
+            sock, self._sock = self._sock, None
+        _cut(sock)
+
+
+def _cut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        # shutdown, not close: it wakes a recv() blocked in another thread (close does not on
+        # Linux) and sends the FIN at once, so the provider sees the hang-up and stops generating.
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 # The attempt of the request being sent by this thread/greenlet (set around session.request()).
