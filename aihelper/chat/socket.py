@@ -1,11 +1,12 @@
 """/ws/chat: one websocket carries many turns (API.md §4).
 
 The handshake was already checked in web_security (session 401, Origin 403), before upgrading.
-Each connection has two greenlets: this one reads the client's frames and acts on them, and a
-sender writes what the connection has to say. The sender follows the live feed of every answer
-this connection started or resumed, so frames of several conversations may interleave. While the
-socket is busy, what waits merges (consecutive deltas of one answer become one frame); a socket
-that makes no progress for STALLED_SECONDS while frames wait is cut, and the page resumes.
+This greenlet reads the client's frames and acts on them. The connection follows the live feed of
+every answer it started or resumed, so frames of several conversations may interleave: a frame is
+written by whoever publishes it when the socket takes it at once, otherwise by the connection's
+sender greenlet, in order. While the socket is busy, what waits merges (consecutive deltas of one
+answer become one frame); a socket that takes nothing for AIHELPER_STALLED_SOCKET_SECONDS while
+frames wait is cut, and the page reconnects and resumes.
 """
 
 from __future__ import annotations

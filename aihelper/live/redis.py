@@ -164,10 +164,6 @@ class _Mirror(Feed):
         if not self._wakers:
             self.hub.drop_mirror(self)
 
-    @property
-    def followed(self) -> bool:
-        return bool(self._wakers)
-
 
 @dataclass
 class _WorkerState:
@@ -220,10 +216,6 @@ class RedisHub(LiveHub):
         self._flush_lock = threading.Lock()
         self._state = _WorkerState(pid=-1)
         self._closed = False
-
-    @property
-    def worker(self) -> str:
-        return self._started().worker
 
     def _started(self) -> _WorkerState:
         state = self._state
