@@ -321,6 +321,19 @@ def chat(live_server, app, fake_provider):
     return {"user": user, "model_id": model["model_id"], "model": model, "admin": admin}
 
 
+@pytest.fixture
+def screenshot_dir(tmp_path) -> Path:
+    """Where browser tests save their screenshots: a temporary directory, so a
+    test run never rewrites tracked files; AIHELPER_SCREENSHOT_DIR=docs refreshes
+    the README's pictures."""
+    chosen = os.environ.get("AIHELPER_SCREENSHOT_DIR")
+    if not chosen:
+        return tmp_path
+    directory = Path(chosen).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     require(

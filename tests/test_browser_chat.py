@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -19,7 +18,6 @@ from tests.conftest import connect_fake_provider
 from tests.test_browser_auth import collect_problems
 
 pytestmark = pytest.mark.browser
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @pytest.fixture
@@ -330,7 +328,7 @@ def test_hostile_text_from_every_source_stays_inert(chat_page, fake_provider, ap
     expect(page.get_by_test_id("user-menu")).to_contain_text("{{7*7}}<b>x</b>")
 
 
-def test_screenshots_of_the_main_page_for_the_readme(chat_page, fake_provider):
+def test_screenshots_of_the_main_page_for_the_readme(chat_page, fake_provider, screenshot_dir):
     page = chat_page["page"]
     fake_provider.script(
         reply='当然可以！下面是一个 Python 例子：\n\n```python\ndef greet(name):\n    return f"你好，{name}"\n```\n\n'
@@ -339,11 +337,10 @@ def test_screenshots_of_the_main_page_for_the_readme(chat_page, fake_provider):
     )
     send(page, "写一个打招呼的函数")
     expect(last_answer(page).locator(".code-block")).to_be_visible()
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "chat-light.png"))
+    page.screenshot(path=str(screenshot_dir / "chat-light.png"))
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("menu-theme").click()
     expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
     page.wait_for_timeout(300)
-    page.screenshot(path=str(DOCS / "chat-dark.png"))
-    assert (DOCS / "chat-light.png").stat().st_size > 10_000
+    page.screenshot(path=str(screenshot_dir / "chat-dark.png"))
+    assert (screenshot_dir / "chat-light.png").stat().st_size > 10_000

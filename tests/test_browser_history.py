@@ -8,7 +8,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser_chat import DOCS, chat_page  # noqa: F401 (fixture)
+from tests.test_browser_chat import chat_page  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def history_page(chat_page):  # noqa: F811
     return chat_page
 
 
-def test_search_highlights_matches_and_opens_the_conversation(history_page):
+def test_search_highlights_matches_and_opens_the_conversation(history_page, screenshot_dir):
     page = history_page["page"]
     page.evaluate("window.__xss = undefined")
     page.get_by_test_id("search-input").fill("数据库")
@@ -53,7 +53,7 @@ def test_search_highlights_matches_and_opens_the_conversation(history_page):
     expect(hits.locator("mark").first).to_have_text("数据库")
     hits.nth(0).click()
     expect(page.get_by_test_id("chat-title")).to_have_text("数据库调优")
-    page.screenshot(path=str(DOCS / "chat-search.png"))
+    page.screenshot(path=str(screenshot_dir / "chat-search.png"))
     expect(page.locator(".message-user").first).to_contain_text("怎样给数据库加索引？")
 
     page.get_by_test_id("search-input").fill("sunrise")
