@@ -185,7 +185,8 @@ class LiveServer:
         return pids
 
 
-LIVE_SERVER_REDIS_URL = "redis://127.0.0.1:6379/14"
+# Another Redis database lets two suites run side by side (each flushes its own at the start).
+LIVE_SERVER_REDIS_URL = os.environ.get("AIHELPER_TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def fresh_redis(url: str) -> str:
