@@ -267,6 +267,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "共有 {count} 条消息，一个文件最多 {limit} 条",
         "en": "hold {count} messages; one file may hold {limit}",
     },
+    "import_conversation_too_long": {
+        "zh": "共有 {count} 条消息，一个对话最多 {limit} 条",
+        "en": "hold {count} messages; one conversation may hold {limit}",
+    },
+    "import_conflict": {
+        "zh": "同样的对话正在另一处导入，请稍后重试（已存在的会被跳过）",
+        "en": "The same conversations are being imported elsewhere right now; try again (those present are skipped).",
+    },
     "imported": {
         "zh": "已导入 {added} 个对话（{skipped} 个已存在，已跳过）",
         "en": "Imported {added} conversation(s) ({skipped} already present, skipped).",

@@ -4,7 +4,7 @@ endpoints' database work is (PERFORMANCE.md: list, time range and opening a 500-
 conversation ≤ 20 ms p95; search ≤ 200 ms p95; exporting everything streams, peak RSS < 200 MB).
 
 It builds the data itself in a database of its own, then times the same service functions the
-endpoints call (aihelper.services.history / search / transfer), inside an app context, so the
+endpoints call (aihelper.services.history / search / exports), inside an app context, so the
 figures are "at the database" plus the Python that turns rows into JSON. It prints the query plans
 (EXPLAIN) to show which index serves each query, and measures the export in a subprocess, whose
 peak RSS is the whole Python process's.
@@ -350,13 +350,13 @@ EXPORT_CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from aihelper import create_app
-from aihelper.services import transfer
+from aihelper.services import exports
 app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "RATELIMIT_ENABLED": False, "AIHELPER_RETENTION_JOB": False}},
                  instance_path={workdir!r})
 started = time.perf_counter()
 size = 0
 with app.test_request_context():
-    for piece in transfer.export_all({user_id}):
+    for piece in exports.export_all({user_id}):
         size += len(piece.encode())
 print(json.dumps({{"bytes": size, "seconds": time.perf_counter() - started,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))

@@ -5,12 +5,15 @@ deleting several conversations at once."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from sqlalchemy import func, select
 
+from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession
+from aihelper.services import exports, imports, search
 from tests.test_history import add_session, user
 
 MESSAGES = [
@@ -296,6 +299,155 @@ def test_import_needs_a_login_and_json_or_a_file(client, owner):
     assert (
         owner.post("/api/chat/import", data="x=1", content_type="application/x-www-form-urlencoded").status_code == 415
     )
+
+
+# --- large files and long conversations ------------------------------------------------------------
+
+
+TRICKY = {
+    "format": "aihelper-conversations",
+    "conversations": [
+        {
+            "session_id": 'a"[{\\',
+            "title": '\\"]]]}}}' + "[" * 40,
+            "messages": [
+                {"role": "user", "content": 'x\\"' * 30 + "{" * 50 + "\\", "timestamp": "2026-01-01T00:00:00"},
+                {"role": "assistant", "content": "😀 é \u2028", "timestamp": "2026-01-01T00:00:01"},
+            ],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 10_000])
+def test_a_file_reads_the_same_whatever_pieces_it_arrives_in(size):
+    raw = json.dumps(TRICKY, indent=1).encode()
+    pieces = [raw[i : i + size] for i in range(0, len(raw), size)]
+    assert imports.read_file(pieces) == TRICKY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 17 + b"]" * 17,
+        b'{"a": "\\\\", "b": ' + b"[" * 17 + b"]" * 17 + b"}",
+        b"[" * 1_000_000,  # would take ijson minutes and gigabytes
+    ],
+)
+def test_a_file_nested_deeper_than_an_export_is_refused_at_once(body):
+    started = time.monotonic()
+    with pytest.raises(ApiError) as refused:
+        imports.read_file([body[i : i + 4096] for i in range(0, len(body), 4096)])
+    assert refused.value.code == "import_not_json"
+    assert time.monotonic() - started < 1
+
+
+def test_brackets_inside_text_are_only_text():
+    document = {"format": "aihelper-conversations", "conversations": [], "exported_at": "[" * 100 + '\\"' + "{" * 100}
+    assert imports.read_file([json.dumps(document).encode()]) == document
+
+
+def test_a_byte_order_mark_at_the_start_is_allowed(owner):
+    assert import_file(owner, b"\xef\xbb\xbf" + json.dumps(valid_document()).encode()).json["added"] == 1
+
+
+def test_one_conversation_holds_at_most_the_limit(owner, monkeypatch):
+    monkeypatch.setattr(imports, "MESSAGES_PER_CONVERSATION_MAX", 3)
+    document = breaking(lambda d: d["conversations"][0].update(messages=d["conversations"][0]["messages"] * 4))
+    response = import_file(owner, document)
+    assert response.status_code == 400 and "conversations[0].messages" in response.json["error"]
+    assert "3" in response.json["error"]
+
+
+def test_long_and_short_conversations_written_in_slices_arrive_whole(app, owner, monkeypatch):
+    monkeypatch.setattr(imports, "SLICE_MESSAGES", 4)
+    monkeypatch.setattr(imports, "SLICE_CONVERSATIONS", 2)
+    client, _ = user(app, "sliced")
+    exported = export_all(owner)
+    assert import_file(client, exported).json["added"] == 2
+    assert conversations_of(app, "sliced") == conversations_of(app, "exporter")
+    assert client.get("/api/user/info").json["message_count"] == 4
+    found = client.get("/api/chat/search?q=Third").json["results"]
+    assert [r["title"] for r in found] == ["导出测试"], "every slice is indexed for search"
+
+
+def test_an_import_that_fails_half_way_takes_back_all_it_wrote(app, owner, monkeypatch):
+    monkeypatch.setattr(imports, "SLICE_MESSAGES", 2)
+    client, user_id = user(app, "unlucky")
+    add_session(app, user_id, "mine", "2026-04-03T00:00:00", [("user", "keep me", "2026-04-03T00:00:00")])
+    before = conversations_of(app, "unlucky")
+    calls = []
+    index = search.index_messages
+
+    def failing_index(connection, messages):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        index(connection, messages)
+
+    monkeypatch.setattr(search, "index_messages", failing_index)
+    with app.test_request_context(), pytest.raises(RuntimeError):
+        imports.import_conversations(user_id, imports.parse_import([export_all(owner)], 32000))
+    assert conversations_of(app, "unlucky") == before
+    assert client.get("/api/user/info").json["message_count"] == 0
+
+
+def test_a_conversation_cut_short_by_a_crash_is_imported_again_whole(app, owner, monkeypatch):
+    monkeypatch.setattr(imports, "SLICE_MESSAGES", 2)
+    client, user_id = user(app, "crashed")
+    exported = export_all(owner)
+    calls = []
+    index = search.index_messages
+
+    def dying_index(connection, messages):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit  # the process ends: nothing is taken back
+        index(connection, messages)
+
+    monkeypatch.setattr(search, "index_messages", dying_index)
+    with app.test_request_context(), pytest.raises(SystemExit):
+        imports.import_conversations(user_id, imports.parse_import([exported], 32000))
+    monkeypatch.setattr(search, "index_messages", index)
+    assert import_file(client, exported).json["added"] == 2
+    whole = [c for c in conversations_of(app, "crashed") if len(c["messages"]) == len(MESSAGES)]
+    assert len(whole) == 1, "the conversation cut short came again, complete"
+
+
+def test_the_same_conversations_imported_twice_at_once_are_added_once(app, owner, monkeypatch):
+    monkeypatch.setattr(imports, "SLICE_MESSAGES", 2)
+    client, user_id = user(app, "double_click")
+    exported = export_all(owner)
+    with app.test_request_context():
+        checked = imports.parse_import([exported], 32000)
+        # Both imports looked before either wrote: neither saw the other's conversations.
+        first, _ = imports._new(user_id, checked)
+        imports.import_conversations(user_id, checked)
+        monkeypatch.setattr(imports, "_new", lambda _user_id, _conversations: (first, 0))
+        with pytest.raises(ApiError) as conflict:
+            imports.import_conversations(user_id, checked)
+    assert conflict.value.status == 409 and conflict.value.code == "import_conflict"
+    assert conversations_of(app, "double_click") == conversations_of(app, "exporter")
+    assert client.get("/api/user/info").json["message_count"] == 4
+
+
+def test_exports_of_a_conversation_longer_than_a_page_hold_every_message(app, monkeypatch):
+    monkeypatch.setattr(exports, "MESSAGES_PAGE", 3)
+    client, user_id = user(app, "paged")
+    many = [("user" if n % 2 == 0 else "assistant", f"line {n}", "2026-04-01T08:00:00") for n in range(10)]
+    add_session(app, user_id, "long", "2026-04-01T08:00:00", many)
+    for n in range(4):
+        add_session(app, user_id, f"short-{n}", "2026-04-02T08:00:00", [("user", f"short {n}", "2026-04-02T08:00:00")])
+    add_session(app, user_id, "empty", "2026-04-03T08:00:00")
+
+    document = json.loads(client.get("/api/chat/export").get_data())
+    by_id = {c["session_id"]: [m["content"] for m in c["messages"]] for c in document["conversations"]}
+    assert by_id["long"] == [f"line {n}" for n in range(10)]
+    assert by_id["empty"] == [] and all(by_id[f"short-{n}"] == [f"short {n}"] for n in range(4))
+    one = json.loads(client.get("/api/chat/session/long/export?format=json").get_data())
+    assert [m["content"] for m in one["conversations"][0]["messages"]] == by_id["long"]
+    markdown = client.get("/api/chat/session/long/export?format=md").get_data(as_text=True)
+    assert [line for line in markdown.splitlines() if line.startswith("line ")] == by_id["long"]
 
 
 # --- deleting several at once ----------------------------------------------------------------------

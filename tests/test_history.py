@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession
+from aihelper.services import history
 from aihelper.services.history import owned_session
 from tests.helpers import register
 
@@ -272,6 +273,7 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
         "create_time": "2026-11-24T14:15:00+00:00",
         "update_time": "2026-11-24T14:15:11+00:00",
         "pinned": True,
+        "has_more": False,
     }
     messages = body["conversation"]
     assert [m["content"] for m in messages] == ["question", "answer", "again", "partial"]
@@ -290,6 +292,68 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
     }
     assert messages[0]["usage"] is None and messages[0]["reasoning"] is None
     assert messages[3]["status"] == "stopped"
+
+
+def numbered_conversation(app, length: int, content=lambda n: f"message {n}"):
+    client, user_id = user(app, "long_talker")
+    messages = [("user" if n % 2 == 0 else "assistant", content(n), "2026-11-24T14:15:11") for n in range(length)]
+    add_session(app, user_id, "long", "2026-11-24T14:15:11", messages)
+    return client
+
+
+def page(client, query: str = "") -> dict:
+    response = client.get("/api/chat/history?session_id=long" + query)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def contents(body: dict) -> list[str]:
+    return [m["content"] for m in body["conversation"]]
+
+
+def test_a_long_conversation_comes_newest_page_first_and_before_reads_further_back(app):
+    client = numbered_conversation(app, 25)
+
+    newest = page(client, "&limit=10")
+    assert contents(newest) == [f"message {n}" for n in range(15, 25)] and newest["has_more"] is True
+    middle = page(client, f"&limit=10&before={newest['conversation'][0]['id']}")
+    assert contents(middle) == [f"message {n}" for n in range(5, 15)] and middle["has_more"] is True
+    oldest = page(client, f"&limit=10&before={middle['conversation'][0]['id']}")
+    assert contents(oldest) == [f"message {n}" for n in range(5)] and oldest["has_more"] is False
+    assert contents(oldest) + contents(middle) + contents(newest) == contents(page(client))
+
+
+def test_an_ordinary_conversation_comes_whole_without_asking(app, monkeypatch):
+    monkeypatch.setattr(history, "PAGE_DEFAULT", 30)
+    client = numbered_conversation(app, 30)
+    whole = page(client)
+    assert len(whole["conversation"]) == 30 and whole["has_more"] is False
+
+    too_many = page(client, "&limit=500")  # a page never exceeds the default
+    assert len(too_many["conversation"]) == 30
+
+
+def test_a_page_of_huge_messages_stops_at_its_character_budget(app, monkeypatch):
+    monkeypatch.setattr(history, "PAGE_CHARS", 2500)
+    client = numbered_conversation(app, 6, content=lambda n: str(n) * 1000)
+    first = page(client)
+    assert [m[0] for m in contents(first)] == ["3", "4", "5"] and first["has_more"] is True
+    # A single message over the budget still comes, alone.
+    monkeypatch.setattr(history, "PAGE_CHARS", 10)
+    assert [m[0] for m in contents(page(client))] == ["5"]
+
+
+@pytest.mark.parametrize("before", ["x", "-1", "1.5", "１２"])
+def test_an_unreadable_message_cursor_is_refused(app, before):
+    client = numbered_conversation(app, 3)
+    response = client.get(f"/api/chat/history?session_id=long&before={before}")
+    assert response.status_code == 400 and response.json["code"] == "invalid_cursor"
+
+
+def test_a_cursor_beyond_every_id_reads_from_the_newest(app):
+    client = numbered_conversation(app, 3)
+    for huge in (str(2**63), "9" * 40):
+        assert contents(page(client, f"&before={huge}")) == ["message 0", "message 1", "message 2"]
 
 
 # --- sessions by time ----------------------------------------------------------------------------

@@ -6,8 +6,8 @@ Thin views: every rule (ownership, cursors, time parsing, file checks) lives in 
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flask import Response, current_app, jsonify, request, stream_with_context
@@ -20,7 +20,8 @@ from aihelper.history import bp
 from aihelper.i18n import t
 from aihelper.live import live_hub
 from aihelper.payload import json_object
-from aihelper.services import history, search, transfer
+from aihelper.services import exports, history, imports, search
+from aihelper.upload_stream import BadUpload, uploaded_file
 from aihelper.web_security import accepts_multipart
 
 
@@ -28,7 +29,8 @@ from aihelper.web_security import accepts_multipart
 @login_required
 def api_history():
     if "session_id" in request.args:
-        return jsonify(history.conversation(current_user.id, request.args["session_id"]))
+        args = request.args
+        return jsonify(history.conversation(current_user.id, args["session_id"], args.get("limit"), args.get("before")))
     sessions = history.list_sessions(current_user.id, request.args.get("limit"), request.args.get("before"))
     return jsonify(sessions=sessions)
 
@@ -87,27 +89,38 @@ def api_export_session(session_id: str):
     # Only plain characters in a header value, whatever an old id may contain.
     filename = f"aihelper-{re.sub(r'[^A-Za-z0-9-]', '', session_id)[:36]}.{kind}"
     if kind == "json":
-        document = transfer.export_one(current_user.id, session_id)
-        return _download(json.dumps(document, ensure_ascii=False, indent=1), filename, "application/json")
+        return _download(
+            stream_with_context(exports.export_one(current_user.id, session_id)), filename, "application/json"
+        )
     labels = {
         key: t("export_" + key)
         for key in ("model", "created", "you", "assistant", "status_stopped", "status_error", "status_streaming")
     }
-    markdown = transfer.export_markdown(current_user.id, session_id, labels)
-    return _download(markdown, filename, "text/markdown")
+    markdown = exports.export_markdown(current_user.id, session_id, labels)
+    return _download(stream_with_context(markdown), filename, "text/markdown")
 
 
 @bp.get("/api/chat/export")
 @login_required
 def api_export_all():
-    count = transfer.export_count(current_user.id)
+    count = exports.export_count(current_user.id)
     day = datetime.now(UTC).strftime("%Y%m%d")
     return _download(
-        stream_with_context(transfer.export_all(current_user.id)),
+        stream_with_context(exports.export_all(current_user.id)),
         f"aihelper-export-{day}.json",
         "application/json",
         **{"X-Conversation-Count": str(count)},
     )
+
+
+def _upload_pieces(limit_mb: int) -> Iterator[bytes]:
+    """The uploaded file (multipart, as the page sends it) or the body (JSON), as it arrives."""
+    try:
+        yield from uploaded_file("file")
+    except RequestEntityTooLarge:
+        raise ApiError(413, "too_large", t("import_too_large", limit=str(limit_mb))) from None
+    except BadUpload:
+        raise ApiError(400, "import_not_json", t("import_not_json")) from None
 
 
 @bp.post("/api/chat/import")
@@ -117,11 +130,6 @@ def api_export_all():
 def api_import():
     limit_mb = current_app.config["AIHELPER_IMPORT_MAX_MB"]
     request.max_content_length = limit_mb * 1024 * 1024
-    try:
-        upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
-        raw = upload.read() if upload is not None else request.get_data()
-    except RequestEntityTooLarge:
-        raise ApiError(413, "too_large", t("import_too_large", limit=str(limit_mb))) from None
-    conversations = transfer.parse_import(raw, current_app.config["AIHELPER_MAX_MESSAGE_CHARS"])
-    result = transfer.import_conversations(current_user.id, conversations)
+    conversations = imports.parse_import(_upload_pieces(limit_mb), current_app.config["AIHELPER_MAX_MESSAGE_CHARS"])
+    result = imports.import_conversations(current_user.id, conversations)
     return jsonify(message=t("imported", **{k: str(v) for k, v in result.items()}), **result)

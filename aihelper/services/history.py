@@ -19,6 +19,7 @@ from sqlalchemy import and_, delete, func, or_, select
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.fair_db import fair_share
 from aihelper.i18n import t
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import ERROR, STALE_STREAMING, STREAMING
@@ -29,6 +30,11 @@ from aihelper.timefmt import iso_utc
 SESSION_ID_MAX = 64  # the column's length: anything longer cannot exist
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 200
+# A conversation is read a page of messages at a time, newest first: all of an ordinary one at once
+# (as the original clients expect), never more work than a page however long it grew.
+PAGE_DEFAULT = 1000
+PAGE_CHARS = 2_000_000
+_PAGE_READ = 100  # rows per query while a page fills
 PREVIEW_LENGTH = 80
 # Previews read only the start of each last message (answers can be megabytes); a longer one that
 # collapses to under PREVIEW_LENGTH (a run of white space) is read again in full.
@@ -126,22 +132,54 @@ def message_dict(message: ChatMessage) -> dict[str, Any]:
     }
 
 
-def conversation_messages(session_id: str) -> list[dict[str, Any]]:
-    """A session's messages in order (by id). No ownership check: pass an id from `owned_session`.
-    Plain rows, not ORM objects: a long conversation loads several times faster."""
-    rows = db.session.execute(
-        select(*_MESSAGE_FIELDS).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id)
-    )
-    return [message_dict(row) for row in rows]
+def message_rows():
+    """A SELECT of the message fields the API shows (add the conditions and the order)."""
+    return select(*_MESSAGE_FIELDS)
 
 
-def conversation(user_id: int, session_id: str) -> dict[str, Any]:
-    """GET /api/chat/history?session_id=X."""
+def _message_cursor(before: str | None) -> int | None:
+    """`before` of a conversation page: a message id; the page holds messages older than it."""
+    if before is None or before == "":
+        return None
+    if not _DIGITS.fullmatch(before):
+        raise ApiError(400, "invalid_cursor", t("invalid_cursor"))
+    # Beyond any id a column holds: everything is older.
+    return int(before) if len(before) <= 18 else None
+
+
+def _newest_messages(session_id: str, limit: int, before: int | None) -> tuple[list[dict[str, Any]], bool]:
+    """The newest `limit` messages older than `before`, in order, and whether older ones remain.
+    A page also stops growing past PAGE_CHARS characters (after one message at least), and is
+    read a slice at a time, so that however long the conversation the work is the page's."""
+    kept: list[dict[str, Any]] = []
+    characters = 0
+    while True:
+        statement = message_rows().where(ChatMessage.session_id == session_id)
+        if before is not None:
+            statement = statement.where(ChatMessage.id < before)
+        want = min(_PAGE_READ, limit - len(kept) + 1)  # one more tells whether older ones remain
+        with fair_share():
+            rows = db.session.execute(statement.order_by(ChatMessage.id.desc()).limit(want)).all()
+        for row in rows:
+            if len(kept) >= limit or characters >= PAGE_CHARS:
+                kept.reverse()
+                return kept, True
+            kept.append(message_dict(row))
+            characters += len(row.content) + len(row.reasoning or "")
+        if len(rows) < want:
+            kept.reverse()
+            return kept, False
+        before = rows[-1].id
+
+
+def conversation(user_id: int, session_id: str, limit: str | None = None, before: str | None = None) -> dict[str, Any]:
+    """GET /api/chat/history?session_id=X: the conversation's newest messages (all of an ordinary
+    one), `has_more` when older ones remain; `before` (a message id) reads further back."""
     session = owned_session(user_id, session_id)
-    return {
-        **_session_fields(session),
-        "conversation": conversation_messages(session.session_id),
-    }
+    messages, has_more = _newest_messages(
+        session.session_id, _limit(limit, PAGE_DEFAULT, PAGE_DEFAULT), _message_cursor(before)
+    )
+    return {**_session_fields(session), "conversation": messages, "has_more": has_more}
 
 
 def _previews(session_ids: list[str]) -> dict[str, str]:
@@ -182,14 +220,14 @@ def _summaries(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:
 # --- the list, with a cursor -------------------------------------------------------------------
 
 
-def _limit(value: str | None) -> int:
-    """The page size: LIMIT_DEFAULT when absent, at most LIMIT_MAX, 400 unless a positive integer."""
+def _limit(value: str | None, default: int = LIMIT_DEFAULT, high: int = LIMIT_MAX) -> int:
+    """A page size: `default` when absent, at most `high`, 400 unless a positive integer."""
     if value is None or value == "":
-        return LIMIT_DEFAULT
+        return default
     digits = value.lstrip("0") if _DIGITS.fullmatch(value) else ""
     if not digits:
-        raise ApiError(400, "invalid_limit", t("invalid_limit", high=str(LIMIT_MAX)))
-    return min(int(digits), LIMIT_MAX) if len(digits) <= 9 else LIMIT_MAX
+        raise ApiError(400, "invalid_limit", t("invalid_limit", high=str(high)))
+    return min(int(digits), high) if len(digits) <= 9 else high
 
 
 def _cursor_condition(user_id: int, before: str):

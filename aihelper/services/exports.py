@@ -1,0 +1,241 @@
+"""Taking conversations out: one as Markdown or JSON, all of them as one JSON document.
+
+The JSON document (`format: aihelper-conversations`, version 1) is the same for one conversation and
+for all of them, so either can be imported (services/imports.py). Every export is written in
+pieces, a page of messages at a time, however long the conversation: a page is read, written out
+and forgotten, no database connection is held between pages (a slow download must not keep one),
+and the worker serves its other users between them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from aihelper.extensions import db
+from aihelper.fair_db import Turns, fair_share
+from aihelper.models import ChatMessage, ChatSession
+from aihelper.models.chat import DONE
+from aihelper.services.history import message_dict, message_rows, owned_session
+from aihelper.timefmt import iso_utc
+
+FORMAT, VERSION = "aihelper-conversations", 1
+SESSIONS_PAGE = 50  # conversations read per query by "export everything"
+MESSAGES_PAGE = 200  # messages read per query: several small conversations share one
+CHUNK_CHARS = 32 * 1024
+
+
+def _session_document(session: Any) -> dict[str, Any]:
+    return {
+        "session_id": session.session_id,
+        "origin_id": session.origin_id or session.session_id,
+        "title": session.title,
+        "model_id": session.model_id,
+        "pinned": bool(session.pinned),
+        "create_time": iso_utc(session.create_time),
+        "update_time": iso_utc(session.update_time),
+    }
+
+
+def _message_document(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "role": message["role"],
+        "content": message["content"],
+        "reasoning": message["reasoning"],
+        "timestamp": message["timestamp"],
+        "status": message["status"],
+        "model_id": message["model_id"],
+        "finish_reason": message["finish_reason"],
+        "usage": message["usage"],
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _written_out(pieces: Iterator[str]) -> Iterator[str]:
+    """The pieces joined into chunks of about CHUNK_CHARS (one write each, not one per message),
+    with the worker's other work in between: a client on a fast link takes every write at once,
+    so nothing else would make this request yield."""
+    turns = Turns()
+    waiting: list[str] = []
+    size = 0
+    for piece in pieces:
+        waiting.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARS:
+            yield "".join(waiting)
+            waiting, size = [], 0
+        turns.take()
+    yield "".join(waiting)
+
+
+# --- reading, a page at a time ----------------------------------------------------------------------
+
+
+def _read(statement) -> list[Any]:
+    """One short read, its connection given back at once."""
+    with fair_share():
+        try:
+            return db.session.execute(statement).all()
+        finally:
+            db.session.remove()
+
+
+def _messages_of(session_ids: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(session id, message) for every message of these conversations, each conversation's in order:
+    small conversations are read together, a long one a page at a time."""
+    counts = dict(
+        _read(
+            select(ChatMessage.session_id, func.count(ChatMessage.id))
+            .where(ChatMessage.session_id.in_(session_ids))
+            .group_by(ChatMessage.session_id)
+        )
+    )
+    group: list[str] = []
+    for session_id in session_ids:
+        count = counts.get(session_id, 0)
+        if count > MESSAGES_PAGE:
+            yield from _long_conversation(session_id)
+            continue
+        if sum(counts.get(s, 0) for s in group) + count > MESSAGES_PAGE:
+            yield from _short_conversations(group)
+            group = []
+        group.append(session_id)
+    yield from _short_conversations(group)
+
+
+def _short_conversations(session_ids: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    if not session_ids:
+        return
+    rows = _read(
+        message_rows()
+        .add_columns(ChatMessage.session_id)
+        .where(ChatMessage.session_id.in_(session_ids))
+        .order_by(ChatMessage.session_id, ChatMessage.id)
+    )
+    grouped: dict[str, list[dict[str, Any]]] = {session_id: [] for session_id in session_ids}
+    for row in rows:
+        grouped[row.session_id].append(message_dict(row))
+    for session_id in session_ids:
+        for message in grouped[session_id]:
+            yield session_id, message
+
+
+def _long_conversation(session_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    after = 0
+    while True:
+        rows = _read(
+            message_rows()
+            .where(ChatMessage.session_id == session_id, ChatMessage.id > after)
+            .order_by(ChatMessage.id)
+            .limit(MESSAGES_PAGE)
+        )
+        for row in rows:
+            yield session_id, message_dict(row)
+        if len(rows) < MESSAGES_PAGE:
+            return
+        after = rows[-1].id
+
+
+# --- JSON ------------------------------------------------------------------------------------------
+
+
+def _document_head() -> str:
+    """The start of the export document, up to the opening of its list of conversations."""
+    fields = _dumps({"format": FORMAT, "version": VERSION, "exported_at": iso_utc(datetime.now(UTC))})
+    return fields[:-1] + ', "conversations": [\n'
+
+
+def _conversations_json(sessions: list[Any]) -> Iterator[str]:
+    """The conversations, each as {fields…, "messages": [one message per line]}, comma separated."""
+    documents = {s.session_id: _dumps(_session_document(s))[:-1] + ', "messages": [' for s in sessions}
+    current: str | None = None
+    first_message = True
+    for session_id, message in _messages_of(list(documents)):
+        if session_id != current:
+            if current is not None:
+                yield "]}"
+            yield (",\n" if current is not None else "") + documents.pop(session_id)
+            current, first_message = session_id, True
+        yield ("\n" if first_message else ",\n") + _dumps(_message_document(message))
+        first_message = False
+    if current is not None:
+        yield "]}"
+    # Conversations without a message come last.
+    for index, opening in enumerate(documents.values()):
+        yield (",\n" if current is not None or index else "") + opening + "]}"
+
+
+def export_one(user_id: int, session_id: str) -> Iterator[str]:
+    """One conversation as an export document, in pieces; 404 (before any piece) unless it is the user's."""
+    session = owned_session(user_id, session_id)
+    db.session.remove()
+
+    def pieces() -> Iterator[str]:
+        yield _document_head()
+        yield from _conversations_json([session])
+        yield "\n]}\n"
+
+    return _written_out(pieces())
+
+
+def export_all(user_id: int) -> Iterator[str]:
+    """Every conversation of the user as one export document, in pieces."""
+    return _written_out(_all_pieces(user_id))
+
+
+def _all_pieces(user_id: int) -> Iterator[str]:
+    yield _document_head()
+    last_id, first = 0, True
+    while True:
+        sessions = _read(
+            select(*ChatSession.__table__.columns)
+            .where(ChatSession.user_id == user_id, ChatSession.id > last_id)
+            .order_by(ChatSession.id)
+            .limit(SESSIONS_PAGE)
+        )
+        if not sessions:
+            break
+        last_id = sessions[-1].id
+        if not first:
+            yield ",\n"
+        yield from _conversations_json(sessions)
+        first = False
+    yield "\n]}\n"
+
+
+def export_count(user_id: int) -> int:
+    return db.session.scalar(select(func.count(ChatSession.id)).where(ChatSession.user_id == user_id)) or 0
+
+
+# --- Markdown --------------------------------------------------------------------------------------
+
+
+def export_markdown(user_id: int, session_id: str, labels: dict[str, str]) -> Iterator[str]:
+    """One conversation as Markdown, in pieces: the title, then each message under its author and
+    time; 404 (before any piece) unless it is the user's."""
+    session = owned_session(user_id, session_id)
+    db.session.remove()
+    messages = (message for _, message in _long_conversation(session.session_id))
+    return _written_out(_markdown_pieces(session, messages, labels))
+
+
+def _markdown_pieces(session: ChatSession, messages: Iterable[dict[str, Any]], labels: dict[str, str]) -> Iterator[str]:
+    head = [f"# {session.title or session.session_id}", ""]
+    if session.model_id:
+        head.append(f"- {labels['model']}: {session.model_id}")
+    head += [f"- {labels['created']}: {iso_utc(session.create_time)}", "", ""]
+    yield "\n".join(head)
+    for message in messages:
+        author = labels["you"] if message["role"] == "user" else (message["model_id"] or labels["assistant"])
+        lines = ["---", "", f"### {author} · {message['timestamp']}", ""]
+        if message["status"] != DONE:
+            lines += [f"> {labels['status_' + message['status']]}", ""]
+        lines += [message["content"], "", ""]
+        yield "\n".join(lines)

@@ -1,0 +1,480 @@
+"""Bringing conversations back in from an export file (services/exports.py), idempotently.
+
+An imported conversation gets a new id and remembers the one it came from (`origin_id`): importing
+the same file twice, into the account that exported it or into another, adds nothing the second
+time. A file is checked whole before anything is written: a bad file changes nothing.
+
+A file may hold 100 000 messages in 32 MB, and one worker serves everyone else's streams on the same
+event loop, so nothing here happens in one go: the file is parsed a piece at a time as it arrives
+(ijson), checked a message at a time, and written in slices of a few hundred messages, each its own
+short transaction, with the worker's other work in between (fair_db). A conversation written over
+several slices gets its `origin_id` in its last one: until then a repeated import would not skip it,
+so one cut short by a crash is imported again whole. Should a slice fail, everything this import
+wrote is deleted again.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import ijson
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.fair_db import Turns, fair_share
+from aihelper.i18n import t
+from aihelper.models import ChatMessage, ChatSession, User
+from aihelper.models.chat import DONE, ERROR, STOPPED, STREAMING
+from aihelper.services import search
+from aihelper.services.exports import FORMAT, VERSION
+from aihelper.services.history import SESSION_ID_MAX, TITLE_MAX
+
+MESSAGES_MAX = 100_000  # per file
+MESSAGES_PER_CONVERSATION_MAX = 10_000
+CONVERSATIONS_MAX = 20_000  # per file
+ANSWER_MAX = 500_000  # characters of an answer or its reasoning (far beyond any max_tokens)
+YEARS = (1970, 9999)  # what every supported database's DATETIME holds
+ROLES = ("user", "assistant")
+STATUSES = (DONE, STOPPED, ERROR)
+SLICE_MESSAGES = 100  # written per transaction
+SLICE_CONVERSATIONS = 50
+PARSE_PIECE = 64 * 1024  # bytes parsed between turns (about a millisecond)
+NESTING_MAX = 16  # an export nests 5 deep
+
+
+# --- reading the file ------------------------------------------------------------------------------
+
+
+class _TooDeep(Exception):
+    pass
+
+
+# The rest of a string through its closing quote; a whole string. Possessive: no backtracking.
+_STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+"', re.S)
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = frozenset(b"[{")
+
+
+class _NestingGuard:
+    """Follows the nesting of brackets outside strings, piece by piece, and refuses a file nested
+    deeper than NESTING_MAX before the parser sees it: ijson's work grows with the square of the
+    depth, so 200 KB of "[" would hold a worker for minutes and take gigabytes."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.in_string = False
+        self.escaped = False  # the last piece ended on a backslash inside a string
+
+    def check(self, piece: bytes) -> None:
+        if self.escaped:
+            piece, self.escaped = piece[1:], False
+        if self.in_string:
+            rest = _STRING_REST.match(piece)
+            if rest is None:
+                self._ends_inside_string(piece)
+                return
+            piece, self.in_string = piece[rest.end() :], False
+        outside = _STRING.sub(b"", piece)
+        unfinished = outside.find(b'"')
+        if unfinished >= 0:  # a string begins here and goes on in the next piece
+            outside = outside[:unfinished]
+            self.in_string = True
+            self._ends_inside_string(piece)
+        depth = self.depth
+        for bracket in outside.translate(None, _NOT_BRACKETS):
+            depth += 1 if bracket in _OPENING else -1
+            if depth > NESTING_MAX:
+                raise _TooDeep
+        self.depth = depth
+
+    def _ends_inside_string(self, piece: bytes) -> None:
+        backslashes = len(piece) - len(piece.rstrip(b"\\"))
+        self.escaped = backslashes % 2 == 1
+
+
+def _parts(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The upload in parts of at most PARSE_PIECE bytes, without a leading byte order mark."""
+    first = True
+    for piece in pieces:
+        if first and piece:
+            piece, first = piece.removeprefix(b"\xef\xbb\xbf"), False
+        for offset in range(0, len(piece), PARSE_PIECE):
+            yield piece[offset : offset + PARSE_PIECE]
+
+
+def read_file(pieces: Iterable[bytes]) -> Any:
+    """The JSON document of an upload given in pieces of any size, parsed as they come."""
+    turns = Turns()
+    guard = _NestingGuard()
+    parsed = ijson.sendable_list()
+    parser = ijson.items_coro(parsed, "", use_float=True)
+    try:
+        for part in _parts(pieces):
+            guard.check(part)
+            parser.send(part)
+            turns.take()
+        parser.close()
+    except (ijson.JSONError, _TooDeep):
+        raise ApiError(400, "import_not_json", t("import_not_json")) from None
+    return parsed[0]
+
+
+# --- checking it -----------------------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """Where a file is wrong (a path such as conversations[3].messages[2].role) and what is wrong
+    (an i18n key and its values)."""
+
+    def __init__(self, where: str, problem: str, **values: Any):
+        super().__init__(where, problem)
+        self.where, self.problem, self.values = where, problem, {k: str(v) for k, v in values.items()}
+
+
+def _text(value: Any, where: str, max_length: int, *, optional: bool = False, empty: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(where, "import_not_text")
+    if len(value) > max_length:
+        raise _Invalid(where, "import_too_long", limit=max_length)
+    if not empty and not value.strip():
+        raise _Invalid(where, "import_empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid(where, "import_not_unicode") from None
+    return value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _moment(value: Any, where: str) -> datetime:
+    """An ISO 8601 time as naive UTC; never later than now (a time in the future would keep a
+    conversation on top of the list, and out of reach of the retention clean-up, for ever)."""
+    if not isinstance(value, str):
+        raise _Invalid(where, "import_not_time")
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise _Invalid(where, "import_not_time") from None
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise _Invalid(where, "import_years", low=YEARS[0], high=YEARS[1])
+    return min(moment.replace(microsecond=0), _now())
+
+
+def _keys(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid(where, "import_not_object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise _Invalid(where, "import_unknown_field", name=unknown[0][:40])
+    missing = sorted(required - set(value))
+    if missing:
+        raise _Invalid(where, "import_missing_field", name=missing[0])
+    return value
+
+
+def _count(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
+        raise _Invalid(where, "import_not_count")
+    return value
+
+
+_CONVERSATION_FIELDS = {
+    "session_id",
+    "origin_id",
+    "title",
+    "model_id",
+    "pinned",
+    "create_time",
+    "update_time",
+    "messages",
+}
+_MESSAGE_FIELDS = {"role", "content", "reasoning", "timestamp", "status", "model_id", "finish_reason", "usage"}
+
+
+def _checked_message(value: Any, where: str, question_max: int) -> dict[str, Any]:
+    message = _keys(value, where, _MESSAGE_FIELDS, {"role", "content", "timestamp"})
+    if message["role"] not in ROLES:
+        raise _Invalid(f"{where}.role", "import_bad_role")
+    status = message.get("status", DONE)
+    status = ERROR if status == STREAMING else status  # exported while it was still generating
+    if status not in STATUSES:
+        raise _Invalid(f"{where}.status", "import_bad_status")
+    usage = message.get("usage")
+    if usage is not None:
+        usage = _keys(usage, f"{where}.usage", {"prompt_tokens", "completion_tokens"}, set())
+    return {
+        "role": message["role"],
+        # A question as long as one typed here, at most: earlier messages go to the provider again.
+        "content": _text(
+            message["content"], f"{where}.content", question_max if message["role"] == "user" else ANSWER_MAX
+        ),
+        "reasoning": _text(message.get("reasoning"), f"{where}.reasoning", ANSWER_MAX, optional=True) or None,
+        "timestamp": _moment(message["timestamp"], f"{where}.timestamp"),
+        "status": status,
+        "model_id": _text(message.get("model_id"), f"{where}.model_id", 100, optional=True),
+        "finish_reason": _text(message.get("finish_reason"), f"{where}.finish_reason", 20, optional=True),
+        "prompt_tokens": _count((usage or {}).get("prompt_tokens"), f"{where}.usage.prompt_tokens"),
+        "completion_tokens": _count((usage or {}).get("completion_tokens"), f"{where}.usage.completion_tokens"),
+    }
+
+
+def _checked_conversation(value: Any, where: str, question_max: int, turns: Turns) -> dict[str, Any]:
+    conversation = _keys(value, where, _CONVERSATION_FIELDS, {"session_id", "title", "messages"})
+    # Compared stripped: MySQL's unique index would not tell "x" and "x " apart.
+    session_id = _text(conversation["session_id"], f"{where}.session_id", SESSION_ID_MAX, empty=False).strip()
+    origin = _text(conversation.get("origin_id"), f"{where}.origin_id", SESSION_ID_MAX, optional=True, empty=False)
+    origin = origin.strip() if origin else None
+    messages = conversation["messages"]
+    if not isinstance(messages, list):
+        raise _Invalid(f"{where}.messages", "import_not_list")
+    if len(messages) > MESSAGES_PER_CONVERSATION_MAX:
+        raise _Invalid(
+            f"{where}.messages",
+            "import_conversation_too_long",
+            count=len(messages),
+            limit=MESSAGES_PER_CONVERSATION_MAX,
+        )
+    pinned = conversation.get("pinned", False)
+    if not isinstance(pinned, bool):
+        raise _Invalid(f"{where}.pinned", "import_not_flag")
+    checked = []
+    for index, message in enumerate(messages):
+        checked.append(_checked_message(message, f"{where}.messages[{index}]", question_max))
+        turns.take()
+    create_time = (
+        _moment(conversation["create_time"], f"{where}.create_time") if "create_time" in conversation else None
+    )
+    update_time = (
+        _moment(conversation["update_time"], f"{where}.update_time") if "update_time" in conversation else None
+    )
+    # Every message lies between create_time and update_time, as for a conversation held here:
+    # the time-range filter relies on it.
+    if checked:
+        first, last = min(m["timestamp"] for m in checked), max(m["timestamp"] for m in checked)
+        create_time = min(create_time or first, first)
+        update_time = max(update_time or last, last)
+    return {
+        "origin_id": origin or session_id,
+        "session_id": session_id,
+        "title": " ".join(_text(conversation["title"], f"{where}.title", TITLE_MAX).split()),
+        "model_id": _text(conversation.get("model_id"), f"{where}.model_id", 100, optional=True),
+        "pinned": pinned,
+        "create_time": create_time or _now(),
+        "update_time": update_time or _now(),
+        "messages": checked,
+    }
+
+
+def parse_import(pieces: Iterable[bytes], question_max: int) -> list[dict[str, Any]]:
+    """The conversations of an export file given in pieces, checked whole; ApiError 400 saying where
+    it is wrong."""
+    document = read_file(pieces)
+    turns = Turns()
+    try:
+        _keys(document, "file", {"format", "version", "exported_at", "conversations"}, {"format", "conversations"})
+        if document["format"] != FORMAT or document.get("version", VERSION) != VERSION:
+            raise _Invalid("format", "import_bad_format", format=FORMAT, version=VERSION)
+        conversations = document["conversations"]
+        if not isinstance(conversations, list) or len(conversations) > CONVERSATIONS_MAX:
+            raise _Invalid("conversations", "import_too_many_conversations", limit=CONVERSATIONS_MAX)
+        total = sum(len(c.get("messages") or ()) if isinstance(c, dict) else 0 for c in conversations)
+        if total > MESSAGES_MAX:
+            raise _Invalid("conversations", "import_too_many_messages", count=total, limit=MESSAGES_MAX)
+        return [
+            _checked_conversation(c, f"conversations[{i}]", question_max, turns) for i, c in enumerate(conversations)
+        ]
+    except _Invalid as invalid:
+        problem = t(invalid.problem, **invalid.values)
+        raise ApiError(400, "import_invalid", t("import_invalid", where=invalid.where, problem=problem)) from None
+
+
+# --- writing it ------------------------------------------------------------------------------------
+
+
+def _already_here(user_id: int, ids: set[str]) -> set[str]:
+    """Which of these ids the user already has, as a conversation or as the origin of an import."""
+    present: set[str] = set()
+    id_list = list(ids)
+    for offset in range(0, len(id_list), 500):
+        chunk = id_list[offset : offset + 500]
+        with fair_share():
+            rows = db.session.execute(
+                select(ChatSession.session_id, ChatSession.origin_id).where(
+                    ChatSession.user_id == user_id,
+                    or_(ChatSession.session_id.in_(chunk), ChatSession.origin_id.in_(chunk)),
+                )
+            ).all()
+        for session_id, origin_id in rows:
+            present.update({session_id, origin_id} - {None})
+    db.session.commit()
+    return present & ids
+
+
+def _new(user_id: int, conversations: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The conversations the user does not have yet (nor twice in this file), and how many are skipped."""
+    wanted = {c["origin_id"] for c in conversations} | {c["session_id"] for c in conversations}
+    present = _already_here(user_id, wanted)
+    new: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for conversation in conversations:
+        origin = conversation["origin_id"]
+        if origin in present or conversation["session_id"] in present or origin in seen:
+            continue
+        seen.add(origin)
+        new.append(conversation)
+    return new, len(conversations) - len(new)
+
+
+@dataclass
+class _Written:
+    """What one conversation of the file has in the database so far."""
+
+    conversation: dict[str, Any]
+    session_id: str
+    last_message_id: int = 0
+
+
+@dataclass
+class _Piece:
+    written: _Written
+    start: int  # messages[start:end] of the conversation
+    end: int
+
+    @property
+    def begins(self) -> bool:
+        return self.start == 0
+
+    @property
+    def completes(self) -> bool:
+        return self.end == len(self.written.conversation["messages"])
+
+
+def _slices(conversations: list[dict[str, Any]]) -> Iterator[list[_Piece]]:
+    """The conversations cut into slices of at most SLICE_MESSAGES messages and SLICE_CONVERSATIONS
+    conversations: small ones share a slice, a long one spans several."""
+    pieces: list[_Piece] = []
+    size = 0
+    for conversation in conversations:
+        written = _Written(conversation, str(uuid.uuid4()))
+        count, start = len(conversation["messages"]), 0
+        while True:
+            end = start + min(count - start, SLICE_MESSAGES - size)
+            pieces.append(_Piece(written, start, end))
+            size += end - start
+            start = end
+            if size >= SLICE_MESSAGES or len(pieces) >= SLICE_CONVERSATIONS:
+                yield pieces
+                pieces, size = [], 0
+            if start >= count:
+                break
+    if pieces:
+        yield pieces
+
+
+def _write(connection, user_id: int, piece: _Piece) -> int:
+    """One piece of a conversation, in the slice's transaction; returns its number of questions."""
+    written, conversation = piece.written, piece.written.conversation
+    if piece.begins:
+        connection.execute(
+            insert(ChatSession.__table__),
+            {
+                "session_id": written.session_id,
+                "user_id": user_id,
+                "title": conversation["title"],
+                "model_id": conversation["model_id"],
+                "pinned": conversation["pinned"],
+                "create_time": conversation["create_time"],
+                "update_time": conversation["update_time"],
+                "origin_id": conversation["origin_id"] if piece.completes else None,
+            },
+        )
+    elif piece.completes:
+        connection.execute(
+            update(ChatSession.__table__)
+            .where(ChatSession.__table__.c.session_id == written.session_id)
+            .values(origin_id=conversation["origin_id"])
+        )
+    messages = conversation["messages"][piece.start : piece.end]
+    if not messages:
+        return 0
+    connection.execute(
+        insert(ChatMessage.__table__),
+        [{**message, "session_id": written.session_id, "user_id": user_id} for message in messages],
+    )
+    # The new messages' ids, in the order inserted (ids only grow).
+    ids = connection.execute(
+        select(ChatMessage.id)
+        .where(ChatMessage.session_id == written.session_id, ChatMessage.id > written.last_message_id)
+        .order_by(ChatMessage.id)
+    ).scalars()
+    ids = list(ids)
+    written.last_message_id = ids[-1]
+    search.index_messages(connection, zip(ids, (m["content"] for m in messages), strict=True))
+    return sum(1 for m in messages if m["role"] == "user")
+
+
+def _count_questions(connection, user_id: int, questions: int) -> None:
+    if questions:
+        users = User.__table__
+        connection.execute(
+            users.update().where(users.c.id == user_id).values(message_count=users.c.message_count + questions)
+        )
+
+
+def _undo(user_id: int, session_ids: list[str], questions: int) -> None:
+    """Delete what an import that failed half-way wrote (its messages go with each conversation)."""
+    db.session.rollback()
+    for offset in range(0, len(session_ids), 500):
+        with fair_share():
+            db.session.execute(
+                delete(ChatSession)
+                .where(ChatSession.user_id == user_id, ChatSession.session_id.in_(session_ids[offset : offset + 500]))
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+    with fair_share():
+        _count_questions(db.session.connection(), user_id, -questions)
+        db.session.commit()
+
+
+def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> dict[str, int]:
+    """Add the conversations the user does not have yet; returns {added, skipped}."""
+    new, skipped = _new(user_id, conversations)
+    turns = Turns()
+    started: list[str] = []
+    questions = 0
+    try:
+        for pieces in _slices(new):
+            with fair_share():
+                connection = db.session.connection()
+                in_slice = sum(_write(connection, user_id, piece) for piece in pieces)
+                _count_questions(connection, user_id, in_slice)
+                db.session.commit()
+            started += [piece.written.session_id for piece in pieces if piece.begins]
+            questions += in_slice
+            turns.take()
+    except IntegrityError:
+        # Only another import of the same conversations, at the same moment, gives one.
+        _undo(user_id, started, questions)
+        raise ApiError(409, "import_conflict", t("import_conflict")) from None
+    except Exception:
+        _undo(user_id, started, questions)
+        raise
+    return {"added": len(new), "skipped": skipped}

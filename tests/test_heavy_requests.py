@@ -1,0 +1,125 @@
+"""No single request holds the worker: while one user imports the largest file allowed and reads
+and exports its longest conversation, another user's answer on the same gevent worker keeps
+streaming without a gap over 100 ms (SECURITY.md rule 9)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from typing import Any
+
+from urllib3 import encode_multipart_formdata
+
+from aihelper.services.imports import MESSAGES_MAX, MESSAGES_PER_CONVERSATION_MAX
+from tests.chat_client import ChatUser
+
+GAP_MAX = 0.1
+
+
+def largest_import(limit_mb: int) -> bytes:
+    """As many messages as a file may hold, in conversations as long as allowed, filling the size
+    limit: Chinese and English text of about 300 bytes a message."""
+    conversations = MESSAGES_MAX // MESSAGES_PER_CONVERSATION_MAX
+    room = limit_mb * 1024 * 1024 * 0.97 / MESSAGES_MAX  # bytes per message
+    piece = "数据库索引 index "
+    filler = piece * int((room - 95) / len(piece.encode()))
+    document = {
+        "format": "aihelper-conversations",
+        "version": 1,
+        "conversations": [
+            {
+                "session_id": f"big-{c}",
+                "title": f"长对话 {c}",
+                "messages": [
+                    {
+                        "role": "user" if n % 2 == 0 else "assistant",
+                        "content": f"{n} {filler}",
+                        "timestamp": "2026-06-01T08:00:00+00:00",
+                    }
+                    for n in range(MESSAGES_PER_CONVERSATION_MAX)
+                ],
+            }
+            for c in range(conversations)
+        ],
+    }
+    body = json.dumps(document, ensure_ascii=False).encode()
+    assert limit_mb * 1024 * 1024 * 0.9 < len(body) <= limit_mb * 1024 * 1024 - 1024  # and the form's fields
+    return body
+
+
+class Listener(threading.Thread):
+    """Receives one answer's frames and notes when each arrived."""
+
+    def __init__(self, socket) -> None:
+        super().__init__(daemon=True)
+        self.socket = socket
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+
+    def run(self) -> None:
+        while True:
+            raw = self.socket.client.receive(timeout=60)
+            if raw is None:
+                return
+            frame = json.loads(raw)
+            self.arrivals.append((time.monotonic(), frame))
+            if frame["type"] in ("done", "error"):
+                return
+
+    def worst_gap(self, start: float, end: float) -> float:
+        times = [at for at, frame in self.arrivals if frame["type"] == "delta" and start <= at <= end]
+        assert len(times) > 20, "the answer streamed all along"
+        return max(later - earlier for earlier, later in itertools.pairwise(times))
+
+
+def test_the_largest_import_and_reading_it_back_never_stall_another_users_stream(chat, live_server, app, fake_provider):
+    # A form as the page sends it, encoded before the clock starts (it would hold this process).
+    form, form_type = encode_multipart_formdata(
+        {"file": ("export.json", largest_import(app.config["AIHELPER_IMPORT_MAX_MB"]), "application/json")}
+    )
+    importer = ChatUser.register(live_server.url, "importer")
+    fake_provider.script(tokens=[f"t{i} " for i in range(20_000)], token_delay=0.005)
+    socket = chat["user"].socket()
+    socket.send(type="chat", message="talk for a while", model_id=chat["model_id"], session_id=None)
+    listener = Listener(socket)
+    listener.start()
+    while not any(frame["type"] == "delta" for _, frame in listener.arrivals):
+        time.sleep(0.01)
+
+    started = time.monotonic()
+    imported = importer.http.post(
+        live_server.url + "/api/chat/import", data=form, headers={"Content-Type": form_type}, timeout=300
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["added"] == MESSAGES_MAX // MESSAGES_PER_CONVERSATION_MAX
+    imported_at = time.monotonic()
+
+    # What is read back is checked once the measurement is over: parsing 30 MB here would hold
+    # this process (and the listener's clock) instead of the server.
+    longest = importer.get("/api/chat/history?limit=1").json()["sessions"][0]["session_id"]
+    newest = importer.get(f"/api/chat/history?session_id={longest}")
+    exports = [
+        importer.http.get(live_server.url + path, timeout=300)
+        for path in (
+            f"/api/chat/session/{longest}/export?format=json",
+            f"/api/chat/session/{longest}/export?format=md",
+            "/api/chat/export",
+        )
+    ]
+    finished = time.monotonic()
+
+    assert listener.is_alive(), "the answer outlasted the work it was measured against"
+    socket.send(type="stop", session_id=listener.arrivals[0][1]["session_id"])
+    listener.join(timeout=30)
+    socket.close()
+    import_gap = listener.worst_gap(started, imported_at)
+    reading_gap = listener.worst_gap(imported_at, finished)
+    assert import_gap < GAP_MAX, f"the import held the worker for {import_gap * 1000:.0f} ms"
+    assert reading_gap < GAP_MAX, f"reading it back held the worker for {reading_gap * 1000:.0f} ms"
+
+    assert newest.json()["has_more"] is True and newest.json()["conversation"][-1]["content"].startswith("9999 ")
+    one_json, one_markdown, everything = exports
+    assert len(json.loads(one_json.content)["conversations"][0]["messages"]) == MESSAGES_PER_CONVERSATION_MAX
+    assert one_markdown.text.count("\n### ") == MESSAGES_PER_CONVERSATION_MAX
+    assert len(json.loads(everything.content)["conversations"]) == MESSAGES_MAX // MESSAGES_PER_CONVERSATION_MAX
