@@ -136,3 +136,37 @@ def test_users_see_the_retention_note(history_page):
     history_page["admin"].http.put(history_page["url"] + "/api/admin/settings", json={"retention_days": 30})
     page.reload()
     expect(page.get_by_test_id("retention-note")).to_contain_text("保留 30 天")
+
+
+def test_a_long_conversation_opens_at_its_newest_messages_and_earlier_ones_load_on_scrolling_up(chat_page):  # noqa: F811
+    long_one = conversation("很长的对话")
+    long_one["messages"] = [
+        {
+            "role": "user" if n % 2 == 0 else "assistant",
+            "content": f"第 {n} 条消息 message {n}",
+            "timestamp": f"2026-05-01T{8 + n // 60:02d}:{n % 60:02d}:00",
+        }
+        for n in range(130)
+    ]
+    document = {"format": "aihelper-conversations", "conversations": [long_one]}
+    assert chat_page["user"].http.post(chat_page["url"] + "/api/chat/import", json=document).status_code == 200
+    page = chat_page["page"]
+    page.reload()
+    page.locator(".session-item").first.click()
+    messages = page.locator(".message")
+    expect(messages).to_have_count(50)
+    expect(messages.last).to_contain_text("message 129")
+    expect(page.get_by_test_id("older-messages")).to_be_visible()
+
+    oldest_shown = messages.first
+    expect(oldest_shown).to_contain_text("message 80")
+    page.get_by_test_id("messages").evaluate("el => { el.scrollTop = 0; }")
+    expect(messages).to_have_count(100)
+    # What was on top stays where it was: the earlier messages went above it.
+    assert page.get_by_test_id("messages").evaluate("el => el.scrollTop") > 0
+    expect(messages.nth(50)).to_contain_text("message 80")
+
+    page.get_by_test_id("messages").evaluate("el => { el.scrollTop = 0; }")
+    expect(messages).to_have_count(130)
+    expect(messages.first).to_contain_text("message 0")
+    expect(page.get_by_test_id("older-messages")).to_have_count(0)

@@ -24,6 +24,7 @@
       theme: '深色模式', enterSends: 'Enter 直接发送', language: 'English', oldPassword: '原密码', newPassword: '新密码',
       confirmPassword: '确认新密码', passwordMismatch: '两次输入的新密码不一致', save: '保存', cancel: '取消',
       avatarUpdated: '头像已更新', sidebar: '对话列表', actions: '更多操作', messagesCount: '消息数', cutOffBadge: '已截断',
+      olderMessages: '加载更早的消息', loadingOlder: '正在加载更早的消息…',
     },
     en: {
       newChat: 'New chat', filterRange: 'Filter by time', clearFilter: 'Clear filter', startTime: 'Start', endTime: 'End',
@@ -44,11 +45,14 @@
       theme: 'Dark mode', enterSends: 'Enter sends', language: '中文', oldPassword: 'Current password',
       newPassword: 'New password', confirmPassword: 'Confirm new password', passwordMismatch: 'The new passwords differ',
       save: 'Save', cancel: 'Cancel', avatarUpdated: 'Avatar updated', sidebar: 'Conversations', actions: 'More actions', messagesCount: 'Messages',
-      cutOffBadge: 'Cut off',
+      cutOffBadge: 'Cut off', olderMessages: 'Load earlier messages', loadingOlder: 'Loading earlier messages…',
     },
   });
 
   const PAGE_SIZE = 30;
+  // Messages of a conversation fetched at a time: the newest first, earlier ones on scrolling up.
+  const MESSAGES_PAGE = 50;
+  const OLDER_THRESHOLD_PX = 200;
   const MAX_FRAME_CHARS = 64 * 1024;
   const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
   const store = {
@@ -213,6 +217,11 @@
               <p v-else class="muted">{{ t('welcomeHint') }}</p>
             </div>
             <template v-else>
+              <div v-if="state.current.hasMore" class="older-messages">
+                <el-button link :loading="state.current.loadingOlder" @click="loadOlder" data-testid="older-messages">
+                  {{ state.current.loadingOlder ? t('loadingOlder') : t('olderMessages') }}
+                </el-button>
+              </div>
               <message v-for="message in state.current.messages" :key="message.id || message"
                        :message="message" :user="user" :busy="busy"
                        :is-last-answer="message === lastAnswer" :is-last-question="message === lastQuestion && lastAnswer !== null"
@@ -510,14 +519,17 @@
         if (push) history.pushState(null, '', '/c/' + encodeURIComponent(sessionId));
         let data;
         try {
-          data = await api('GET', '/api/chat/history?session_id=' + encodeURIComponent(sessionId));
+          data = await api('GET', conversationPage(sessionId));
         } catch (error) {
           state.current = { session_id: sessionId, notFound: error.status === 404, messages: [] };
           if (error.status !== 404) ElementPlus.ElMessage.error(error.message);
           return;
         }
         const messages = data.conversation.map(messageFrom);
-        state.current = Vue.reactive({ session_id: data.session_id, title: data.title, messages, notFound: false });
+        state.current = Vue.reactive({
+          session_id: data.session_id, title: data.title, messages, notFound: false,
+          hasMore: data.has_more, loadingOlder: false,
+        });
         if (data.model_id) selectModelOf(data.model_id);
         for (const message of messages) {
           if (message.role === 'assistant' && message.status === 'streaming' && !streams.has(message.id)) {
@@ -530,6 +542,33 @@
         }
         stickToBottom = true;
         scrollToBottom();
+      }
+      function conversationPage(sessionId, before) {
+        const query = '?session_id=' + encodeURIComponent(sessionId) + '&limit=' + MESSAGES_PAGE;
+        return '/api/chat/history' + query + (before ? '&before=' + before : '');
+      }
+      /* The page of messages before the first one shown, put on top without moving what the
+       * user is looking at. */
+      async function loadOlder() {
+        const conversation = state.current;
+        const first = conversation && conversation.messages.find((m) => m.id);
+        if (!conversation || !conversation.hasMore || conversation.loadingOlder || !first) return;
+        conversation.loadingOlder = true;
+        let data;
+        try {
+          data = await api('GET', conversationPage(conversation.session_id, first.id));
+        } catch (error) {
+          ElementPlus.ElMessage.error(error.message);
+          return;
+        } finally {
+          conversation.loadingOlder = false;
+        }
+        if (state.current !== conversation) return;
+        const el = messagesEl.value;
+        const fromBottom = el.scrollHeight - el.scrollTop;
+        conversation.messages.unshift(...data.conversation.map(messageFrom));
+        conversation.hasMore = data.has_more;
+        Vue.nextTick(() => { el.scrollTop = el.scrollHeight - fromBottom; });
       }
       const busy = Vue.computed(() => Boolean(state.current && state.current.messages.some((m) => m.status === 'streaming')));
       const lastAnswer = Vue.computed(() => {
@@ -777,6 +816,7 @@
       function onMessagesScroll() {
         const el = messagesEl.value;
         stickToBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 80;
+        if (el.scrollTop < OLDER_THRESHOLD_PX && state.current && state.current.hasMore) loadOlder();
       }
       function scrollToBottom() {
         Vue.nextTick(() => {
@@ -843,7 +883,7 @@
         t, user, state, limit, page, messagesEl, avatarInput, logoutForm, allModels, groups, busy, lastAnswer,
         lastQuestion, tooLong, placeholder, chooseModel, loadSessions, onListScroll, applyRange, clearRange,
         onSessionCommand, newChat, openSession, onKeydown, send, regenerate, startEdit, cancelEdit, stop,
-        onMessagesScroll, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
+        onMessagesScroll, loadOlder, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
       };
       Vue.provide('chatApp', Vue.reactive({
         state, groups, newChat, applyRange, clearRange, onListScroll, openSession, onSessionCommand, tools,
