@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from aihelper.extensions import db
 from aihelper.models import ChatSession, LoginSession, User
 from tests.chat_client import ChatUser, text_of
-from tests.helpers import stored, wait_for
+from tests.helpers import PASSWORD, stored, wait_for
 
 
 def chat_requests(fake_provider):
@@ -457,17 +457,41 @@ def test_frames_no_database_can_store_get_an_error_and_the_socket_lives_on(chat)
     socket.close()
 
 
-def test_a_logout_elsewhere_ends_the_open_socket_and_its_answer_at_once(chat, app, live_server, fake_provider):
+def log_out(chat, live_server) -> None:
+    chat["user"].http.post(live_server.url + "/api/logout")
+
+
+def change_password(chat, live_server) -> None:
+    """From another login (the owner, on another device, locking out whoever holds the first)."""
+    elsewhere = requests.Session()
+    assert (
+        elsewhere.post(live_server.url + "/api/login", json={"username": "streamer", "password": PASSWORD}).status_code
+        == 200
+    )
+    response = elsewhere.post(
+        live_server.url + "/api/user/password", json={"old_password": PASSWORD, "new_password": "another-horse-43"}
+    )
+    assert response.status_code == 200, response.text
+
+
+def disable_account(chat, live_server) -> None:
+    users = chat["admin"].get("/api/admin/users").json()["users"]
+    streamer = next(u for u in users if u["username"] == "streamer")
+    chat["admin"].http.put(f"{live_server.url}/api/admin/users/{streamer['id']}", json={"status": "disabled"})
+
+
+@pytest.mark.parametrize("end_login", [log_out, change_password, disable_account])
+def test_an_ended_login_ends_the_open_socket_and_its_answer_at_once(chat, app, live_server, fake_provider, end_login):
     fake_provider.script(tokens=[f"t{i} " for i in range(200)], token_delay=0.05)
     socket = chat["user"].socket()
     socket.send(type="chat", message="a long answer", model_id=chat["model_id"], session_id=None)
     start = socket.receive()
     assert socket.receive()["type"] == "delta"
-    chat["user"].http.post(live_server.url + "/api/logout")
+    end_login(chat, live_server)
     frame = socket.receive()
-    while frame["type"] == "delta":  # those written before the logout was known
-        frame = socket.receive()
-    assert frame["code"] == "unauthorized", "nothing of the answer after the login ended"
+    while frame["type"] == "delta" or (frame["type"] == "done" and frame["status"] == "stopped"):
+        frame = socket.receive()  # those written before the end of the login was known
+    assert frame.get("code") == "unauthorized", f"nothing of the answer after the login ended, not {frame}"
     with pytest.raises(ConnectionClosed) as closed:
         socket.receive(timeout=5)
     assert closed.value.reason == 1008
