@@ -12,7 +12,7 @@ from tests.helpers import add_provider, make_admin_and_user, page_data
 
 def test_a_provider_key_is_write_only_and_shown_as_a_hint(app, fake_provider):
     admin, _user = make_admin_and_user(app)
-    created = add_provider(admin, fake_provider.base_url, api_key="sk-abcdefghijklmnop3f9a")
+    created = add_provider(admin, fake_provider.base_url, api_key="sk-abcdefghijklmnopqrstuvwx3f9a")
     assert created["api_key_hint"] == "sk-…3f9a"
     assert created["key_status"] == "set"
     assert "api_key" not in created
@@ -29,8 +29,29 @@ def test_a_provider_key_is_write_only_and_shown_as_a_hint(app, fake_provider):
     # An empty key keeps the stored one, a new key replaces it.
     kept = admin.put(f"/api/admin/providers/{created['id']}", json={"api_key": "", "description": "d"}).json
     assert kept["api_key_hint"] == "sk-…3f9a" and kept["description"] == "d"
-    replaced = admin.put(f"/api/admin/providers/{created['id']}", json={"api_key": "sk-zyxwvutsrqponml0000"}).json
+    replaced = admin.put(
+        f"/api/admin/providers/{created['id']}", json={"api_key": "sk-zyxwvutsrqponmlkjihgfedc0000"}
+    ).json
     assert replaced["api_key_hint"] == "sk-…0000"
+
+
+def test_the_key_hint_never_shows_more_than_a_quarter_of_the_key(app, fake_provider):
+    """At most the last 4 characters, fewer for a short key, and the vendor prefix (`sk-`) only where
+    it still fits: however short the key, the hint never gives most of it away."""
+    admin, _user = make_admin_and_user(app)
+    long_key = "sk-" + "x" * 44 + "3f9a"
+    for key, hint in (
+        ("k", "…"),
+        ("abcd", "…d"),
+        ("sk-abcde", "…de"),
+        ("sk-0123456789abc", "…9abc"),
+        (long_key, "sk-…3f9a"),
+    ):
+        created = add_provider(admin, fake_provider.base_url, api_key=key, name=f"Key of {len(key)}")
+        assert created["api_key_hint"] == hint, key
+        shown = hint.replace("…", "")
+        assert len(shown) <= len(key) // 4 and key.endswith(hint.split("…")[1])
+    assert len(long_key) == 51
 
 
 def test_provider_fields_are_checked(app):
@@ -221,7 +242,12 @@ def test_deleting_a_provider_deletes_its_models(app, fake_provider):
 def test_provider_pages_save_through_csrf_forms_and_reopen_on_errors(app, fake_provider):
     admin, _user = make_admin_and_user(app)
     token = page_data(admin.get("/admin/providers").get_data(as_text=True))["csrf_token"]
-    form = {"name": "Form", "base_url": fake_provider.base_url, "api_key": "sk-form-key-1234567", "status": "active"}
+    form = {
+        "name": "Form",
+        "base_url": fake_provider.base_url,
+        "api_key": "sk-form-key-0000000001234567",
+        "status": "active",
+    }
     assert admin.post("/admin/providers", data=form).status_code == 400, "no CSRF token"
     assert admin.post("/admin/providers", data={**form, "csrf_token": token}).status_code == 302
     page = page_data(admin.get("/admin/providers").get_data(as_text=True))
@@ -256,7 +282,7 @@ def test_rotate_keys_re_encrypts_with_the_newest_key(app, fake_provider):
     from cryptography.fernet import Fernet
 
     admin, _user = make_admin_and_user(app)
-    add_provider(admin, fake_provider.base_url, api_key="sk-rotate-me-00000001")
+    add_provider(admin, fake_provider.base_url, api_key="sk-rotate-me-000000000000000001")
     original = app.config["AIHELPER_ENCRYPTION_KEYS"]
     newest = Fernet.generate_key().decode()
     app.config["AIHELPER_ENCRYPTION_KEYS"] = f"{newest},{original}"

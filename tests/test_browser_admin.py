@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 def test_admin_connects_a_provider_and_users_see_its_models(page: Page, live_server, fake_provider):
     fake_provider.models = ["glm-4.5", "glm-4.5-air", "embedding-3"]
-    fake_provider.expected_key = "sk-browser-admin-0042"
+    fake_provider.expected_key = "sk-browser-admin-000000000042"
     problems = collect_problems(page)
     base = live_server.url
 
@@ -32,7 +32,7 @@ def test_admin_connects_a_provider_and_users_see_its_models(page: Page, live_ser
     page.get_by_test_id("add-provider").click()
     page.get_by_test_id("provider-name").fill("智谱 GLM")
     page.get_by_test_id("provider-url").fill(fake_provider.base_url)
-    page.get_by_test_id("provider-key").fill("sk-browser-admin-0042")
+    page.get_by_test_id("provider-key").fill("sk-browser-admin-000000000042")
     page.get_by_test_id("save-provider").click()
     expect(page.get_by_test_id("providers-table")).to_contain_text("智谱 GLM")
     expect(page.get_by_test_id("providers-table")).to_contain_text("sk-…0042")
@@ -67,7 +67,7 @@ def test_admin_connects_a_provider_and_users_see_its_models(page: Page, live_ser
     seen = user.get(base + "/api/models", timeout=10).json()
     assert seen["models"] == ["glm-4.5-air", "glm-4.5"]
     assert [m["model_id"] for m in seen["providers"]["智谱 GLM"]] == ["glm-4.5-air", "glm-4.5"]
-    assert "sk-browser-admin-0042" not in str(seen) and fake_provider.base_url not in str(seen)
+    assert "sk-browser-admin-000000000042" not in str(seen) and fake_provider.base_url not in str(seen)
 
 
 def test_an_ordinary_user_has_no_admin_link_and_gets_403(page: Page, live_server):

@@ -6,6 +6,7 @@ read (the encryption keys were replaced) is reported as "needs re-entry", never 
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -18,6 +19,9 @@ from aihelper.models import ApiProvider
 KEY_SET = "set"
 KEY_MISSING = "missing"
 KEY_NEEDS_REENTRY = "needs_reentry"
+
+# `sk-`, `gsk_`, `xai-`: how a vendor marks its keys, which says which vendor and nothing more.
+_VENDOR_PREFIX = re.compile(r"[a-z]{2,4}[-_]")
 
 
 @lru_cache(maxsize=4)
@@ -50,13 +54,19 @@ def key_state(token: str | None) -> str:
 
 
 def key_hint(token: str | None) -> str:
-    """A mask such as `sk-…3f9a` that tells keys apart without revealing them."""
+    """A mask such as `sk-…3f9a` that tells keys apart without revealing them.
+
+    It shows at most a quarter of the key, so that even a short key keeps most of itself secret:
+    the last characters (4 at most), then a vendor prefix such as `sk-` (the same in every key of
+    that vendor) only where it still fits."""
     plain = decrypt_key(token)
     if not plain:
         return ""
-    if len(plain) >= 16:
-        return f"{plain[:3]}…{plain[-4:]}"
-    return "…" + plain[-2:] if len(plain) >= 8 else "…"
+    budget = len(plain) // 4
+    tail = plain[len(plain) - min(4, budget) :]
+    prefix = _VENDOR_PREFIX.match(plain)
+    head = prefix.group() if prefix and len(prefix.group()) + len(tail) <= budget else ""
+    return f"{head}…{tail}"
 
 
 def rotate_keys() -> tuple[int, int]:
