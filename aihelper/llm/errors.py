@@ -87,10 +87,13 @@ def _rebuild(code: ErrorCode, status: int | None, retry_after: int | None, detai
 
 
 def redact(text: str, secret: str | None) -> str:
-    """*text* with every occurrence of *secret* replaced, for anything headed to a log."""
+    """*text* with every occurrence of *secret* replaced, for anything headed to a log: as it was
+    sent, and as a JSON body quotes it (escaped, and with `/` as `\\/`, which PHP writes)."""
     secret = (secret or "").strip()  # the key is sent stripped, so that is the form a provider can echo
     if len(secret) >= 4:
-        text = text.replace(secret, _REDACTED)
+        escaped = json.dumps(secret)[1:-1]
+        for form in sorted({secret, escaped, escaped.replace("/", "\\/")}, key=len, reverse=True):
+            text = text.replace(form, _REDACTED)
     return text
 
 
