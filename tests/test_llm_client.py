@@ -158,6 +158,12 @@ def test_the_key_is_cut_out_as_sent_and_as_a_json_body_quotes_it():
     assert redact(json.dumps({"k": key}), key) == '{"k": "[redacted]"}'
 
 
+def test_a_key_cut_short_by_the_details_length_limit_is_cut_out_too():
+    error = ProviderError("bad_response", detail="x" * 990 + KEY)
+    assert error.detail.endswith(KEY[:10]), "the limit cut the key short"
+    assert redact(error.detail, KEY) == "x" * 990 + "[redacted]"
+
+
 def test_a_key_that_is_not_a_header_value_is_refused_before_sending(client, fake_provider):
     bad = "sk-abc\r\nX-Injected: 1"
     with pytest.raises(ProviderError) as caught:
