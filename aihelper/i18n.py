@@ -194,8 +194,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The server failed while generating the answer (request {request_id}).",
     },
     "key_needs_reentry": {
-        "zh": "该供应商的 API Key 无法解密（加密密钥已更换），请重新填写",
-        "en": "This provider's API key cannot be decrypted (the encryption keys changed); enter it again.",
+        "zh": "该供应商的 API Key 需要重新填写（接口地址换到了另一台主机，或加密密钥已更换）",
+        "en": "Enter this provider's API key again: its URL moved to another host, or the encryption keys changed.",
+    },
+    "model_key_needs_reentry": {
+        "zh": "该模型的供应商 API Key 需要管理员重新填写，暂时无法使用",
+        "en": "This model cannot be used until an administrator enters its provider's API key again.",
     },
     # Conversation history
     "session_not_found": {"zh": "找不到该对话", "en": "Conversation not found."},

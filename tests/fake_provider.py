@@ -73,6 +73,9 @@ class Behaviour:
     no_space_after_data: ``data:{...}`` instead of ``data: {...}``.
     all_at_once: every event in one write (a single HTTP chunk), as a fast server may send them.
     redirect_to: answer every request (any path) with 302 to this URL.
+    answer_with: (status, content type, body) for every request, the model list included, once the
+        key was accepted; ``{key}`` in the body becomes the key the request carried (a provider or
+        a proxy that echoes it back).
     """
 
     reply: str = DEFAULT_REPLY
@@ -94,6 +97,7 @@ class Behaviour:
     no_space_after_data: bool = False
     all_at_once: bool = False
     redirect_to: str | None = None
+    answer_with: tuple[int, str, str] | None = None
 
     def content_pieces(self) -> list[str]:
         if self.tokens is not None:
@@ -248,6 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_bytes(302, b"", "text/plain", {"Location": behaviour.redirect_to})
                 return
             if not self._authorised():
+                return
+            if behaviour.answer_with:
+                status, content_type, body_text = behaviour.answer_with
+                key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                self._send_bytes(status, body_text.replace("{key}", key).encode(), content_type)
                 return
             if path == "/v1/models" and self.command == "GET":
                 # A provider that accepts the connection and never answers hangs its model list too.

@@ -12,7 +12,7 @@ from tests.helpers import add_provider, make_admin_and_user, page_data
 
 def test_a_provider_key_is_write_only_and_shown_as_a_hint(app, fake_provider):
     admin, _user = make_admin_and_user(app)
-    created = add_provider(admin, fake_provider.base_url, api_key="sk-abcdefghijklmnop3f9a")
+    created = add_provider(admin, fake_provider.base_url, api_key="sk-abcdefghijklmnopqrstuvwx3f9a")
     assert created["api_key_hint"] == "sk-…3f9a"
     assert created["key_status"] == "set"
     assert "api_key" not in created
@@ -29,8 +29,108 @@ def test_a_provider_key_is_write_only_and_shown_as_a_hint(app, fake_provider):
     # An empty key keeps the stored one, a new key replaces it.
     kept = admin.put(f"/api/admin/providers/{created['id']}", json={"api_key": "", "description": "d"}).json
     assert kept["api_key_hint"] == "sk-…3f9a" and kept["description"] == "d"
-    replaced = admin.put(f"/api/admin/providers/{created['id']}", json={"api_key": "sk-zyxwvutsrqponml0000"}).json
+    replaced = admin.put(
+        f"/api/admin/providers/{created['id']}", json={"api_key": "sk-zyxwvutsrqponmlkjihgfedc0000"}
+    ).json
     assert replaced["api_key_hint"] == "sk-…0000"
+
+
+def test_the_key_hint_never_shows_more_than_a_quarter_of_the_key(app, fake_provider):
+    """At most the last 4 characters, fewer for a short key, and the vendor prefix (`sk-`) only where
+    it still fits: however short the key, the hint never gives most of it away."""
+    admin, _user = make_admin_and_user(app)
+    long_key = "sk-" + "x" * 44 + "3f9a"
+    for key, hint in (
+        ("k", "…"),
+        ("abcd", "…d"),
+        ("sk-abcde", "…de"),
+        ("sk-0123456789abc", "…9abc"),
+        (long_key, "sk-…3f9a"),
+    ):
+        created = add_provider(admin, fake_provider.base_url, api_key=key, name=f"Key of {len(key)}")
+        assert created["api_key_hint"] == hint, key
+        shown = hint.replace("…", "")
+        assert len(shown) <= len(key) // 4 and key.endswith(hint.split("…")[1])
+    assert len(long_key) == 51
+
+
+KEY = "sk-for-the-first-host-00000000000000000042"
+
+
+def test_a_base_url_moved_to_another_host_clears_the_key_unless_one_comes_with_it(app):
+    admin, _user = make_admin_and_user(app)
+    provider = add_provider(admin, "https://api.example.com/v1", api_key=KEY)
+    url = f"/api/admin/providers/{provider['id']}"
+
+    # The same place, written differently, keeps the key.
+    for same_host in (
+        "https://api.example.com/v2/openai",  # another path
+        "https://API.Example.COM/v1",  # the host's case
+        "https://api.example.com:443/v1",  # the default port, spelt out
+        "https://api.example.com./v1/",  # a fully qualified name, a trailing slash
+    ):
+        kept = admin.put(url, json={"base_url": same_host}).json
+        assert (kept["key_status"], kept["api_key_hint"]) == ("set", "sk-…0042"), same_host
+
+    # Anywhere else would receive a key given for that host, so it is cleared.
+    for elsewhere in (
+        "https://api.example.com:8443/v1",  # the same host, another port: another server
+        "http://api.example.com/v1",  # another scheme
+        "https://evil.example.net/v1",  # another host
+        "https://api.example.com.evil.example.net/v1",
+    ):
+        admin.put(url, json={"base_url": "https://api.example.com/v1", "api_key": KEY})
+        moved = admin.put(url, json={"base_url": elsewhere, "description": "moved"}).json
+        assert (moved["key_status"], moved["api_key_hint"]) == ("needs_reentry", ""), elsewhere
+        assert moved["base_url"] == elsewhere.rstrip("/") and moved["description"] == "moved"
+        listed = admin.get("/api/admin/providers").json["providers"][0]
+        assert (listed["key_status"], listed["api_key_hint"]) == ("needs_reentry", "")
+
+    # A key that comes with the move is the new host's key.
+    admin.put(url, json={"base_url": "https://api.example.com/v1", "api_key": KEY})
+    rekeyed = admin.put(url, json={"base_url": "https://other.example.org/v1", "api_key": "sk-" + "9" * 40}).json
+    assert (rekeyed["key_status"], rekeyed["api_key_hint"]) == ("set", "sk-…9999")
+    # An empty key does not count as one (a page form always sends the field).
+    emptied = admin.put(url, json={"base_url": "https://third.example.org/v1", "api_key": ""}).json
+    assert emptied["key_status"] == "needs_reentry"
+
+
+def test_a_provider_without_a_key_moves_without_one(app):
+    admin, _user = make_admin_and_user(app)
+    ollama = admin.post("/api/admin/providers", json={"name": "Ollama", "base_url": "http://127.0.0.1:11434/v1"}).json
+    assert ollama["key_status"] == "missing"
+    moved = admin.put(f"/api/admin/providers/{ollama['id']}", json={"base_url": "http://10.0.0.7:11434/v1"}).json
+    assert (moved["key_status"], moved["api_key_hint"]) == ("missing", "")
+
+
+def test_a_moved_provider_is_not_called_until_its_key_is_entered_again(app, fake_provider):
+    admin, _user = make_admin_and_user(app)
+    fake_provider.expected_key = KEY
+    provider = add_provider(admin, fake_provider.base_url, api_key=KEY)
+    assert admin.post(f"/api/admin/providers/{provider['id']}/test", json={}).json["ok"] is True
+    with FakeProvider() as new_host:
+        admin.put(f"/api/admin/providers/{provider['id']}", json={"base_url": new_host.base_url})
+        for response in (
+            admin.post(f"/api/admin/providers/{provider['id']}/test", json={}),
+            admin.get(f"/api/admin/providers/{provider['id']}/remote-models"),
+        ):
+            assert (response.status_code, response.json["code"]) == (409, "key_needs_reentry")
+            assert KEY not in response.get_data(as_text=True)
+        assert new_host.requests == [], "neither the key nor a call without it went to the new host"
+        new_host.expected_key = "sk-the-new-hosts-own-key-0000000001"
+        admin.put(f"/api/admin/providers/{provider['id']}", json={"api_key": new_host.expected_key})
+        assert admin.post(f"/api/admin/providers/{provider['id']}/test", json={}).json["ok"] is True
+        assert [r["headers"]["Authorization"] for r in new_host.requests] == [f"Bearer {new_host.expected_key}"]
+
+
+def test_the_provider_form_clears_the_key_of_a_moved_provider_too(app, fake_provider):
+    admin, _user = make_admin_and_user(app)
+    provider = add_provider(admin, fake_provider.base_url, api_key=KEY)
+    token = page_data(admin.get("/admin/providers").get_data(as_text=True))["csrf_token"]
+    form = {"name": "Fake", "base_url": "https://elsewhere.example.com/v1", "api_key": "", "status": "active"}
+    assert admin.post(f"/admin/providers/{provider['id']}", data={**form, "csrf_token": token}).status_code == 302
+    listed = page_data(admin.get("/admin/providers").get_data(as_text=True))["providers"][0]
+    assert (listed["base_url"], listed["key_status"], listed["api_key_hint"]) == (form["base_url"], "needs_reentry", "")
 
 
 def test_provider_fields_are_checked(app):
@@ -221,7 +321,12 @@ def test_deleting_a_provider_deletes_its_models(app, fake_provider):
 def test_provider_pages_save_through_csrf_forms_and_reopen_on_errors(app, fake_provider):
     admin, _user = make_admin_and_user(app)
     token = page_data(admin.get("/admin/providers").get_data(as_text=True))["csrf_token"]
-    form = {"name": "Form", "base_url": fake_provider.base_url, "api_key": "sk-form-key-1234567", "status": "active"}
+    form = {
+        "name": "Form",
+        "base_url": fake_provider.base_url,
+        "api_key": "sk-form-key-0000000001234567",
+        "status": "active",
+    }
     assert admin.post("/admin/providers", data=form).status_code == 400, "no CSRF token"
     assert admin.post("/admin/providers", data={**form, "csrf_token": token}).status_code == 302
     page = page_data(admin.get("/admin/providers").get_data(as_text=True))
@@ -256,7 +361,7 @@ def test_rotate_keys_re_encrypts_with_the_newest_key(app, fake_provider):
     from cryptography.fernet import Fernet
 
     admin, _user = make_admin_and_user(app)
-    add_provider(admin, fake_provider.base_url, api_key="sk-rotate-me-00000001")
+    add_provider(admin, fake_provider.base_url, api_key="sk-rotate-me-000000000000000001")
     original = app.config["AIHELPER_ENCRYPTION_KEYS"]
     newest = Fernet.generate_key().decode()
     app.config["AIHELPER_ENCRYPTION_KEYS"] = f"{newest},{original}"
@@ -268,6 +373,18 @@ def test_rotate_keys_re_encrypts_with_the_newest_key(app, fake_provider):
         assert (listed["key_status"], listed["api_key_hint"]) == ("set", "sk-…0001")
     finally:
         app.config["AIHELPER_ENCRYPTION_KEYS"] = original
+
+
+def test_rotate_keys_leaves_a_key_cleared_by_a_move_alone(app):
+    admin, _user = make_admin_and_user(app)
+    moved = add_provider(admin, "https://api.example.com/v1", api_key=KEY, name="Moved")
+    add_provider(admin, "https://api.example.org/v1", api_key="sk-stays-where-it-is-000000000001", name="Stays")
+    admin.put(f"/api/admin/providers/{moved['id']}", json={"base_url": "https://api.example.net/v1"})
+    result = app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0 and "Re-encrypted 1 provider key" in result.output
+    assert "could not be decrypted" not in result.output, "a cleared key is not an unreadable one"
+    listed = {p["name"]: p["key_status"] for p in admin.get("/api/admin/providers").json["providers"]}
+    assert listed == {"Moved": "needs_reentry", "Stays": "set"}
 
 
 def test_the_key_is_stored_encrypted(app, fake_provider):

@@ -9,6 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from tests.fake_provider import FakeProvider
 from tests.helpers import PASSWORD
 from tests.test_browser_auth import collect_problems, register_in_browser
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 def test_admin_connects_a_provider_and_users_see_its_models(page: Page, live_server, fake_provider):
     fake_provider.models = ["glm-4.5", "glm-4.5-air", "embedding-3"]
-    fake_provider.expected_key = "sk-browser-admin-0042"
+    fake_provider.expected_key = "sk-browser-admin-000000000042"
     problems = collect_problems(page)
     base = live_server.url
 
@@ -32,7 +33,7 @@ def test_admin_connects_a_provider_and_users_see_its_models(page: Page, live_ser
     page.get_by_test_id("add-provider").click()
     page.get_by_test_id("provider-name").fill("智谱 GLM")
     page.get_by_test_id("provider-url").fill(fake_provider.base_url)
-    page.get_by_test_id("provider-key").fill("sk-browser-admin-0042")
+    page.get_by_test_id("provider-key").fill("sk-browser-admin-000000000042")
     page.get_by_test_id("save-provider").click()
     expect(page.get_by_test_id("providers-table")).to_contain_text("智谱 GLM")
     expect(page.get_by_test_id("providers-table")).to_contain_text("sk-…0042")
@@ -67,7 +68,54 @@ def test_admin_connects_a_provider_and_users_see_its_models(page: Page, live_ser
     seen = user.get(base + "/api/models", timeout=10).json()
     assert seen["models"] == ["glm-4.5-air", "glm-4.5"]
     assert [m["model_id"] for m in seen["providers"]["智谱 GLM"]] == ["glm-4.5-air", "glm-4.5"]
-    assert "sk-browser-admin-0042" not in str(seen) and fake_provider.base_url not in str(seen)
+    assert "sk-browser-admin-000000000042" not in str(seen) and fake_provider.base_url not in str(seen)
+
+
+def test_moving_a_provider_to_another_host_asks_for_its_key_and_clears_the_old_one(
+    page: Page, live_server, fake_provider
+):
+    key = "sk-browser-first-host-000000000077"
+    problems = collect_problems(page)
+    base = live_server.url
+    register_in_browser(page, base, "admin_mia")
+    expect(page).to_have_url(base + "/")
+    created = page.request.post(
+        base + "/api/admin/providers", data={"name": "Moving", "base_url": fake_provider.base_url, "api_key": key}
+    )
+    assert created.status == 201
+    page.goto(base + "/admin/providers")
+    table = page.get_by_test_id("providers-table")
+    expect(table).to_contain_text("sk-…0077")
+
+    with FakeProvider() as new_host:
+        table.get_by_role("button", name="编辑").click()
+        url_field, key_field = page.get_by_test_id("provider-url"), page.get_by_test_id("provider-key")
+        notice = page.get_by_test_id("key-cleared-notice")
+        key_item = page.locator(".el-form-item.is-required").filter(has=key_field)
+        url_field.fill(fake_provider.base_url.replace("/v1", "/v2"))
+        expect(notice).to_have_count(0)  # the same host: the key stays
+        expect(key_item).to_have_count(0)
+
+        url_field.fill(new_host.base_url)  # the same address, another port: another server
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text("清除已保存的 API Key")
+        expect(key_item).to_have_count(1)
+        expect(key_field).to_have_attribute("placeholder", "新主机的 API Key")
+        key_field.fill("sk-typed")
+        expect(notice).to_have_count(0)
+        key_field.fill("")
+        expect(notice).to_be_visible()
+
+        page.get_by_test_id("save-provider").click()
+        expect(page.get_by_text("已保存")).to_be_visible()
+        expect(table).to_contain_text(new_host.base_url)
+        expect(table).to_contain_text("无可用密钥，需重新填写")
+        expect(table).not_to_contain_text("sk-…0077")
+
+        page.get_by_test_id("test-provider").click()
+        expect(page.get_by_text("该供应商的 API Key 需要重新填写")).to_be_visible()
+        assert new_host.requests == [], "the new host received nothing, with or without the key"
+    assert [p for p in problems if "/test" not in p] == []
 
 
 def test_an_ordinary_user_has_no_admin_link_and_gets_403(page: Page, live_server):

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from aihelper.extensions import db
 from aihelper.models import ChatSession, LoginSession, User
 from tests.chat_client import ChatUser, text_of
+from tests.fake_provider import FakeProvider
 from tests.helpers import PASSWORD, stored, wait_for
 
 
@@ -319,6 +320,32 @@ def test_bad_frames_get_an_error_and_no_provider_call(chat, fake_provider):
     assert socket.receive() == {"type": "pong"}
     assert chat_requests(fake_provider) == []
     socket.close()
+
+
+def test_a_model_whose_provider_moved_host_without_its_key_says_so_and_calls_nobody(chat, app, fake_provider):
+    admin, user, model_id = chat["admin"], chat["user"], chat["model_id"]
+    provider_url = f"{admin.base_url}/api/admin/providers/{chat['model']['provider_id']}"
+    with FakeProvider() as new_host:
+        moved = admin.http.put(provider_url, json={"base_url": new_host.base_url}).json()
+        assert moved["key_status"] == "needs_reentry"
+
+        socket = user.socket()
+        refused = socket.chat("Still there?", model_id, client_id="after-the-move")
+        assert [(f["type"], f["code"], f["client_id"]) for f in refused] == [
+            ("error", "key_needs_reentry", "after-the-move")
+        ]
+        sse = user.http.post(f"{user.base_url}/api/chat/stream", json={"message": "And here?", "model_id": model_id})
+        assert (sse.status_code, sse.json()["code"]) == (409, "key_needs_reentry")
+        assert new_host.requests == [] and fake_provider.requests == [], "no call, with or without a key"
+        assert stored(app) == [], "a turn refused before it began stores nothing"
+
+        # Once the new host's key is entered, the model answers again, with that key only.
+        admin.http.put(provider_url, json={"api_key": "sk-the-new-hosts-own-key-0000000001"})
+        assert socket.chat("Now?", model_id)[-1]["type"] == "done"
+        socket.close()
+        assert {r["headers"].get("Authorization") for r in new_host.requests} == {
+            "Bearer sk-the-new-hosts-own-key-0000000001"
+        }
 
 
 def test_a_frame_over_64_kb_closes_the_socket_with_1009(chat):

@@ -177,6 +177,15 @@ def test_redirect_not_followed(provider: FakeProvider) -> None:
     assert resp.status_code == 302
 
 
+def test_answer_with_echoes_the_key_on_every_path(provider: FakeProvider) -> None:
+    provider.script(answer_with=(200, "text/plain", "not JSON, and your key is {key}"))
+    headers = {"Authorization": "Bearer sk-echo-me"}
+    models = requests.get(f"{provider.base_url}/models", headers=headers, timeout=5)
+    assert (models.status_code, models.headers["Content-Type"]) == (200, "text/plain")
+    assert models.text == "not JSON, and your key is sk-echo-me"
+    assert chat(provider, stream=False, headers=headers).text == models.text
+
+
 def test_split_utf8_reassembles(provider: FakeProvider) -> None:
     text = "😀 𝕏 👨‍👩‍👧 中文"
     provider.script(reply=text, split_utf8=True)

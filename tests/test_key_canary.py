@@ -1,28 +1,76 @@
-"""The canary: a provider key never appears in any response, page, log line or raw database column.
+"""The canary: a provider key never appears in any response, page, websocket frame, log line or raw
+database column, whatever the provider answers.
 
-Runs on the gunicorn live server so that its real log output is checked too.
+Runs on the gunicorn live server so that its real log output (every logger, gunicorn's too) is
+checked, not only what one in-process logger saw.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import secrets
 
+import pytest
 import requests
 from sqlalchemy import text
 
 from aihelper.extensions import db
-from tests.helpers import PASSWORD
+from tests.chat_client import ChatUser
+
+# What a provider (or a proxy in front of it) may answer, each time quoting the key it was sent.
+ECHOING_ANSWERS = {
+    "200 that is not JSON": (200, "text/plain", "gateway: key {key} accepted, no JSON today"),
+    "200 said to be JSON but is not": (200, "application/json", "{key}"),
+    "200 JSON of the wrong shape": (200, "application/json", '{"data": "{key}", "choices": "{key}"}'),
+    "401 quoting the key": (401, "application/json", '{"error": {"message": "Incorrect API key: {key}"}}'),
+    "429 quoting the key": (429, "application/json", '{"error": {"message": "{key} is over its quota"}}'),
+    "500 page quoting the key": (500, "text/html", "<html><body>upstream failed for {key}</body></html>"),
+    "SSE error event quoting the key": (
+        200,
+        "text/event-stream",
+        'data: {"error": {"message": "key {key} refused", "code": "invalid_api_key"}}\n\n',
+    ),
+    "SSE events that are not JSON, then [DONE]": (200, "text/event-stream", "data: key {key}\n\ndata: [DONE]\n\n"),
+    "SSE without one usable event": (200, "text/event-stream", 'data: {"echo": "{key}"}\n\n'),
+}
 
 
-def logged_in(base_url: str, username: str) -> requests.Session:
-    client = requests.Session()
-    response = client.post(base_url + "/api/register", json={"username": username, "password": PASSWORD}, timeout=10)
-    assert response.status_code == 201
-    return client
+class Witness:
+    """Everything the clients of one test received: HTTP bodies and headers, websocket frames."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def watch(self, user: ChatUser) -> ChatUser:
+        user.http.hooks["response"].append(self._response)
+        return user
+
+    def _response(self, response: requests.Response, *args, **kwargs) -> None:
+        self.texts.append(json.dumps(dict(response.headers)))
+        self.texts.append(response.text)
+
+    def frames(self, frames: list[dict]) -> list[dict]:
+        self.texts.extend(json.dumps(frame, ensure_ascii=False) for frame in frames)
+        return frames
+
+    def assert_never_saw(self, key: str) -> None:
+        for seen in self.texts:
+            assert key not in seen
+            assert key[-12:] not in seen, "not even most of it"
 
 
-def everything_an_admin_can_read(base_url: str, admin: requests.Session, provider_id: int) -> list[str]:
+def connect_canary_provider(url: str, admin: ChatUser, base_url: str, canary: str) -> int:
+    created = admin.http.post(
+        url + "/api/admin/providers", json={"name": "Canary", "base_url": base_url, "api_key": canary}
+    )
+    assert created.status_code == 201
+    provider_id = created.json()["id"]
+    imported = admin.http.post(url + f"/api/admin/providers/{provider_id}/import", json={"model_ids": ["fake-model"]})
+    assert imported.status_code == 201
+    return provider_id
+
+
+def everything_an_admin_can_read(url: str, admin: ChatUser, provider_id: int) -> None:
     pages = ["/", "/admin", "/admin/providers", "/admin/models", "/admin/users", "/admin/settings"]
     apis = [
         "/api/models",
@@ -34,51 +82,75 @@ def everything_an_admin_can_read(base_url: str, admin: requests.Session, provide
         "/api/admin/stats",
         f"/api/admin/providers/{provider_id}/remote-models",
     ]
-    bodies = [admin.get(base_url + path, timeout=10).text for path in pages + apis]
-    bodies.append(admin.post(base_url + f"/api/admin/providers/{provider_id}/test", json={}, timeout=10).text)
-    return bodies
+    for path in pages + apis:
+        admin.get(path)
+    admin.http.post(url + f"/api/admin/providers/{provider_id}/test", json={}, timeout=10)
 
 
-def test_the_canary_key_never_leaves_where_it_belongs(live_server, app, fake_provider):
+def test_the_canary_key_reaches_its_provider_and_nothing_else(live_server, app, fake_provider):
     canary = f"sk-canary-{secrets.token_hex(12)}"
     url = live_server.url
-    admin = logged_in(url, "canary_admin")
-    user = logged_in(url, "canary_user")
+    witness = Witness()
+    admin = witness.watch(ChatUser.register(url, "canary_admin"))
+    user = witness.watch(ChatUser.register(url, "canary_user"))
 
-    # A provider that accepts the key, and one whose 401 answer repeats the key it was given.
     fake_provider.expected_key = canary
-    good = admin.post(
-        url + "/api/admin/providers",
-        json={"name": "Good", "base_url": fake_provider.base_url, "api_key": canary},
-        timeout=10,
-    )
-    assert good.status_code == 201
-    provider_id = good.json()["id"]
-    imported = admin.post(
-        url + f"/api/admin/providers/{provider_id}/import", json={"model_ids": ["fake-model"]}, timeout=10
-    )
-    assert imported.status_code == 201
-    assert admin.post(url + f"/api/admin/providers/{provider_id}/test", json={}, timeout=10).json()["ok"] is True
+    provider_id = connect_canary_provider(url, admin, fake_provider.base_url, canary)
+    assert admin.http.post(url + f"/api/admin/providers/{provider_id}/test", json={}).json()["ok"] is True
     assert fake_provider.requests[-1]["headers"]["Authorization"] == f"Bearer {canary}", (
         "the key does reach its provider"
     )
 
     fake_provider.expected_key = "sk-something-else"
     fake_provider.echo_key_in_errors = True
-    failing = admin.post(url + f"/api/admin/providers/{provider_id}/test", json={}, timeout=10)
+    failing = admin.http.post(url + f"/api/admin/providers/{provider_id}/test", json={})
     assert failing.json()["code"] == "unauthorized"
 
-    seen = everything_an_admin_can_read(url, admin, provider_id)
-    seen += [user.get(url + path, timeout=10).text for path in ("/", "/api/models", "/api/user/info")]
-    seen.append(failing.text)
-    for body in seen:
-        assert canary not in body
-        assert canary[-12:] not in body, "not even most of it"
+    everything_an_admin_can_read(url, admin, provider_id)
+    for path in ("/", "/api/models", "/api/user/info"):
+        user.get(path)
+    witness.assert_never_saw(canary)
 
     with app.app_context():
         raw = db.session.execute(text("SELECT api_key FROM api_providers")).scalar()
     assert canary not in raw
 
     log = live_server.log()
-    assert "test of provider" in log or re.search(r"unauthorized", log), "the failure was logged"
+    assert "test of provider" in log, "the failure was logged"
     assert canary not in log
+
+
+@pytest.mark.parametrize("answer", ECHOING_ANSWERS.values(), ids=ECHOING_ANSWERS.keys())
+def test_whatever_the_provider_answers_the_key_stays_out_of_logs_responses_and_frames(
+    answer, live_server, app, fake_provider
+):
+    canary = f"sk-canary-{secrets.token_hex(12)}"
+    url = live_server.url
+    log_before = len(live_server.log())
+    witness = Witness()
+    admin = witness.watch(ChatUser.register(url, "canary_admin"))
+    user = witness.watch(ChatUser.register(url, "canary_user"))
+    fake_provider.expected_key = canary
+    provider_id = connect_canary_provider(url, admin, fake_provider.base_url, canary)
+    fake_provider.script(answer_with=answer)
+
+    # Every call that reaches the provider: the connection test, its model list, a turn on the
+    # websocket and one on the SSE endpoint (and a title, after an answer that ended well).
+    tested = admin.http.post(url + f"/api/admin/providers/{provider_id}/test", json={})
+    assert tested.json()["ok"] is False
+    assert admin.get(f"/api/admin/providers/{provider_id}/remote-models").status_code == 502
+    chat = user.socket()
+    try:
+        ending = witness.frames(chat.chat("Hello?", "fake-model"))[-1]
+    finally:
+        chat.close()
+    assert ending["type"] in ("error", "done")
+    user.http.post(url + "/api/chat/stream", json={"message": "Hello again?", "model_id": "fake-model"}, timeout=15)
+    everything_an_admin_can_read(url, admin, provider_id)
+
+    assert {r["headers"].get("Authorization") for r in fake_provider.requests} == {f"Bearer {canary}"}
+    witness.assert_never_saw(canary)
+    log = live_server.log()[log_before:]
+    assert "[redacted]" in log, "what the provider said was logged, with the key cut out"
+    assert canary not in log
+    assert canary[-12:] not in log

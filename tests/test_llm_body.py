@@ -57,6 +57,13 @@ def test_broken_framing_is_a_bad_response(wire):
     assert raised.value.code == "bad_response"
 
 
+def test_a_broken_chunk_size_line_is_not_quoted():
+    """The body reader has no key to cut out of it, and the line could be one."""
+    with pytest.raises(ProviderError) as raised:
+        ChunkedDecoder().feed(b"sk-live-abcdefghijklmnopqrstuvwxyz\r\n")
+    assert "abcdefgh" not in raised.value.detail and "sk-live" not in raised.value.detail
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True

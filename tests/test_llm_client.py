@@ -21,6 +21,7 @@ import pytest
 
 from aihelper.llm import Delta, Done, ModelListing, ProviderClient, ProviderError, Timeouts, check_base_url, url_safety
 from aihelper.llm.client import parse_retry_after
+from aihelper.llm.errors import redact
 from aihelper.llm.url_safety import address_problem
 from tests.fake_provider import FakeProvider
 
@@ -99,6 +100,68 @@ def test_a_key_quoted_back_by_the_provider_is_redacted_from_the_detail(client, f
     events, error = collect(client.stream(fake_provider.base_url, wrong, PAYLOAD))
     assert events == [] and error.code == "unauthorized"
     assert_not_leaked(error, wrong)
+
+
+# What a provider or a proxy may answer, each time quoting the key it was sent ({key}).
+ECHOING_ANSWERS = {
+    "200 that is not JSON": (200, "text/plain", "gateway: key {key} accepted, no JSON today"),
+    "200 said to be JSON but is not": (200, "application/json", "{key}"),
+    "200 JSON of the wrong shape": (200, "application/json", '{"data": "{key}", "choices": "{key}"}'),
+    "401 quoting the key": (401, "application/json", '{"error": {"message": "Incorrect API key: {key}"}}'),
+    "500 page quoting the key": (500, "text/html", "<html><body>upstream failed for {key}</body></html>"),
+    "SSE error event quoting the key": (200, "text/event-stream", 'data: {"error": {"message": "{key} refused"}}\n\n'),
+    "SSE without one usable event": (200, "text/event-stream", 'data: {"echo": "{key}"}\n\n'),
+}
+
+
+@pytest.mark.parametrize("answer", ECHOING_ANSWERS.values(), ids=ECHOING_ANSWERS.keys())
+def test_whatever_the_provider_answers_its_error_never_quotes_the_key(client, fake_provider, answer):
+    fake_provider.script(answer_with=answer)
+    url = fake_provider.base_url
+    for call in (
+        lambda: client.list_models(url, KEY),
+        lambda: client.complete(url, KEY, PAYLOAD),
+        lambda: list(client.stream(url, KEY, PAYLOAD)),
+    ):
+        with pytest.raises(ProviderError) as caught:
+            call()
+        assert_not_leaked(caught.value, KEY, KEY[-12:])
+    assert {r["headers"]["Authorization"] for r in fake_provider.requests} == {f"Bearer {KEY}"}
+
+
+def test_a_model_list_that_is_not_json_is_quoted_for_the_log_without_the_key(client, fake_provider):
+    for body in ("no JSON, key {key}", '{"data": "key {key}"}'):
+        fake_provider.script(answer_with=(200, "application/json", body))
+        with pytest.raises(ProviderError) as caught:
+            client.list_models(fake_provider.base_url, KEY)
+        assert caught.value.code == "bad_response"
+        assert "key [redacted]" in caught.value.detail
+        assert_not_leaked(caught.value, KEY)
+
+
+def test_a_quote_made_without_the_key_still_leaves_the_client_without_it(client, fake_provider, monkeypatch):
+    from aihelper.llm import client as client_module
+    from aihelper.llm.errors import excerpt
+
+    monkeypatch.setattr(client_module, "excerpt", lambda body, secret: excerpt(body, None))
+    fake_provider.script(answer_with=(200, "application/json", '{"data": "key {key}"}'))
+    with pytest.raises(ProviderError) as caught:
+        client.list_models(fake_provider.base_url, KEY)
+    assert "key [redacted]" in caught.value.detail
+
+
+def test_the_key_is_cut_out_as_sent_and_as_a_json_body_quotes_it():
+    key = 'sk-ab/cd"ef\\gh'
+    for quoted in (key, json.dumps({"k": key}), json.dumps({"k": key}).replace("/", "\\/")):
+        redacted = redact(quoted, key)
+        assert "[redacted]" in redacted and "ab/cd" not in redacted and "ab\\/cd" not in redacted, quoted
+    assert redact(json.dumps({"k": key}), key) == '{"k": "[redacted]"}'
+
+
+def test_a_key_cut_short_by_the_details_length_limit_is_cut_out_too():
+    error = ProviderError("bad_response", detail="x" * 990 + KEY)
+    assert error.detail.endswith(KEY[:10]), "the limit cut the key short"
+    assert redact(error.detail, KEY) == "x" * 990 + "[redacted]"
 
 
 def test_a_key_that_is_not_a_header_value_is_refused_before_sending(client, fake_provider):

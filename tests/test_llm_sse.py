@@ -52,7 +52,7 @@ EXPECTED = [
 
 
 def decode(pieces: list[bytes]) -> list[Delta | Done]:
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     events: list[Delta | Done] = []
     for piece in pieces:
         events.extend(decoder.feed(piece))
@@ -104,7 +104,7 @@ def test_close_is_lenient_with_a_missing_final_newline():
 
 
 def test_invalid_utf8_becomes_replacement_characters():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     raw = b'data: {"choices":[{"delta":{"content":"ok \xff\xfe end"}}]}\n\n'
     assert decoder.feed(raw) == [Delta(content="ok \ufffd\ufffd end")]
 
@@ -129,7 +129,7 @@ def test_an_event_larger_than_the_limit_is_refused():
 
 
 def test_malformed_events_are_skipped_and_counted():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     stream = (
         b"data: {not json\n\n"
         + b"data: [1, 2]\n\n"
@@ -145,7 +145,7 @@ def test_malformed_events_are_skipped_and_counted():
 
 
 def test_a_stream_with_nothing_usable_is_a_bad_response():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     assert decoder.feed(b"<html><body>Gateway says hello</body></html>\n") == []
     with pytest.raises(ProviderError) as caught:
         decoder.end()
@@ -154,10 +154,10 @@ def test_a_stream_with_nothing_usable_is_a_bad_response():
 
 
 def test_end_without_done_keeps_what_arrived():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     assert decoder.feed(data(chunk("partial ", finish=None)).encode()) == [Delta(content="partial ")]
     assert decoder.end() == Done(None, None)
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     decoder.feed(data(chunk("cut short", finish="length")).encode())
     assert decoder.end() == Done("length", None)
 
@@ -174,7 +174,7 @@ def test_end_without_done_keeps_what_arrived():
     ],
 )
 def test_error_event_raises_a_mapped_provider_error(error, code):
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     decoder.feed(data(chunk("before ")).encode())
     with pytest.raises(ProviderError) as caught:
         decoder.feed(data({"error": error}).encode())
@@ -186,12 +186,12 @@ def test_error_event_raises_a_mapped_provider_error(error, code):
 
 def test_event_type_error_raises_too():
     with pytest.raises(ProviderError) as caught:
-        ChatStreamDecoder().feed(b'event: error\ndata: {"message": "overloaded"}\n\n')
+        ChatStreamDecoder(secret=None).feed(b'event: error\ndata: {"message": "overloaded"}\n\n')
     assert caught.value.code == "provider_down"
 
 
 def test_usage_from_the_last_chunk_that_had_it_including_inside_the_choice():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     decoder.feed(data({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode())
     # Kimi's shape: usage inside the final choice.
     kimi = chunk("x", finish="stop")
@@ -203,13 +203,13 @@ def test_usage_from_the_last_chunk_that_had_it_including_inside_the_choice():
 
 
 def test_usage_counts_are_clamped_to_what_an_int_column_holds():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     decoder.feed(data({"choices": [], "usage": {"prompt_tokens": 10**30, "completion_tokens": -5}}).encode())
     assert decoder.end().usage == {"prompt_tokens": 2**31 - 1, "completion_tokens": 0}
 
 
 def test_reasoning_field_variants_and_non_string_content():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     stream = (
         data({"choices": [{"delta": {"reasoning": "via reasoning"}}]})
         + data({"choices": [{"delta": {"reasoning_content": "via reasoning_content", "reasoning": "ignored"}}]})
@@ -227,7 +227,7 @@ def test_reasoning_field_variants_and_non_string_content():
 
 
 def test_nothing_is_read_after_done():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     assert decoder.feed(b"data: [DONE]\n\n" + data(chunk("late")).encode()) == []
     assert decoder.finished
     assert decoder.feed(data({"error": {"code": "rate_limit_exceeded"}}).encode()) == []
@@ -235,7 +235,7 @@ def test_nothing_is_read_after_done():
 
 
 def test_a_lone_surrogate_from_the_provider_becomes_a_replacement_character():
-    decoder = ChatStreamDecoder()
+    decoder = ChatStreamDecoder(secret=None)
     deltas = decoder.feed(b'data: {"choices": [{"index": 0, "delta": {"content": "ok \\ud800 end"}}]}\n\n')
     assert [d.content for d in deltas] == ["ok \ufffd end"]
     assert deltas[0].content.encode("utf-8")  # storable and encodable

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from aihelper.config import AUTOCOMMIT_BIND
@@ -18,6 +18,7 @@ from aihelper.extensions import db
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.services import conversations
 from aihelper.services.conversations import DuplicateClientId, TurnRequest
+from aihelper.services.provider_keys import encrypt_key
 from tests.conftest import on_mysql
 
 
@@ -141,3 +142,12 @@ def test_a_new_conversation_that_cannot_store_its_messages_leaves_no_row_behind(
         turn(user_and_model, None)
     with db.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(ChatSession)) == 0
+
+
+def test_a_prepared_turn_carries_its_providers_key_but_never_shows_it(user_and_model):
+    key = "sk-never-in-a-repr-000000000000000001"
+    db.session.execute(update(ApiProvider).values(api_key=encrypt_key(key)))
+    db.session.commit()
+    prepared = turn(user_and_model, None)
+    assert prepared.api_key == key
+    assert key not in repr(prepared) and key[-12:] not in repr(prepared)

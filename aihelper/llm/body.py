@@ -99,7 +99,8 @@ class ChunkedDecoder:
 def _chunk_size(line: bytes) -> int:
     digits = line.split(b";", 1)[0].strip()  # chunk extensions are ignored
     if not _HEX.fullmatch(digits):  # int() alone would also take "0x1a", "-1" or "1_0"
-        raise _framing(f"bad chunk size {digits[:20]!r}")
+        # Not quoted: this reader has no key to cut out of what the provider put there.
+        raise _framing(f"a chunk-size line of {len(digits)} bytes that is not a hex number")
     return int(digits, 16)
 
 

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -127,40 +128,43 @@ class ProviderClient:
 
     def list_models(self, base_url: str, api_key: str | None, *, timeout: float = 10.0) -> ModelListing:
         """``GET {base_url}/models``; *timeout* bounds the whole call. Raises ProviderError."""
-        url = check_base_url(base_url) + "/models"
-        timeouts = Timeouts(connect=timeout, first_token=timeout, idle=timeout, total=timeout)
-        started = time.monotonic()
-        clock = _Clock(timeout)
-        response = self._send("GET", url, api_key, None, timeouts, clock, accept="application/json")
-        try:
-            _raise_for_status(response, api_key, clock)
-            body = _read_body(response, _JSON_BODY_LIMIT, timeouts, clock)
-        finally:
-            _dispose(response)
-        latency_ms = (time.monotonic() - started) * 1000
-        return ModelListing(model_ids=_parse_model_ids(body), status=response.status, latency_ms=latency_ms)
+        with _key_kept_out(api_key):
+            url = check_base_url(base_url) + "/models"
+            timeouts = Timeouts(connect=timeout, first_token=timeout, idle=timeout, total=timeout)
+            started = time.monotonic()
+            clock = _Clock(timeout)
+            response = self._send("GET", url, api_key, None, timeouts, clock, accept="application/json")
+            try:
+                _raise_for_status(response, api_key, clock)
+                body = _read_body(response, _JSON_BODY_LIMIT, timeouts, clock)
+            finally:
+                _dispose(response)
+            latency_ms = (time.monotonic() - started) * 1000
+            model_ids = _parse_model_ids(body, api_key)
+        return ModelListing(model_ids=model_ids, status=response.status, latency_ms=latency_ms)
 
     def complete(
         self, base_url: str, api_key: str | None, payload: dict[str, Any], *, timeouts: Timeouts = Timeouts()
     ) -> str:
         """Non-streaming ``POST {base_url}/chat/completions``; the text of ``choices[0].message.content``
         ("" when the provider sent none). Raises ProviderError."""
-        url = check_base_url(base_url) + "/chat/completions"
-        body = _json_bytes({**payload, "stream": False})
-        clock = _Clock(timeouts.total)
-        response = self._send("POST", url, api_key, body, timeouts, clock, accept="application/json")
-        try:
-            _raise_for_status(response, api_key, clock)
-            raw = _read_body(response, _JSON_BODY_LIMIT, timeouts, clock)
-            streamed = _media_type(response) == "text/event-stream"
-        finally:
-            _dispose(response)
-        if streamed:  # the provider streamed although asked not to: put the pieces together
-            decoder = ChatStreamDecoder(secret=api_key)
-            pieces = [delta.content for delta in decoder.feed(raw)]
-            decoder.end()
-            return "".join(pieces)
-        return _parse_completion(raw, api_key)[0].content
+        with _key_kept_out(api_key):
+            url = check_base_url(base_url) + "/chat/completions"
+            body = _json_bytes({**payload, "stream": False})
+            clock = _Clock(timeouts.total)
+            response = self._send("POST", url, api_key, body, timeouts, clock, accept="application/json")
+            try:
+                _raise_for_status(response, api_key, clock)
+                raw = _read_body(response, _JSON_BODY_LIMIT, timeouts, clock)
+                streamed = _media_type(response) == "text/event-stream"
+            finally:
+                _dispose(response)
+            if streamed:  # the provider streamed although asked not to: put the pieces together
+                decoder = ChatStreamDecoder(secret=api_key)
+                pieces = [delta.content for delta in decoder.feed(raw)]
+                decoder.end()
+                return "".join(pieces)
+            return _parse_completion(raw, api_key)[0].content
 
     def stream(
         self, base_url: str, api_key: str | None, payload: dict[str, Any], *, timeouts: Timeouts = Timeouts()
@@ -275,25 +279,26 @@ def _stream_events(
     attempt: Attempt,
 ) -> Generator[Delta | Done, None, None]:
     clock = _Clock(timeouts.total)
-    try:
-        url = check_base_url(base_url) + "/chat/completions"
-        response = client._send(
-            "POST", url, api_key, body, timeouts, clock, accept="text/event-stream", attempt=attempt
-        )
-    except Cancelled:
-        return
-    except ProviderError:
-        if attempt.cancelled:
+    with _key_kept_out(api_key):
+        try:
+            url = check_base_url(base_url) + "/chat/completions"
+            response = client._send(
+                "POST", url, api_key, body, timeouts, clock, accept="text/event-stream", attempt=attempt
+            )
+        except Cancelled:
             return
-        raise
-    try:
-        yield from _events_from_response(response, api_key, timeouts, clock, attempt)
-    except ProviderError:
-        if attempt.cancelled:  # whatever the cut socket made the read say: a stopped stream just ends
-            return
-        raise
-    finally:
-        _dispose(response)
+        except ProviderError:
+            if attempt.cancelled:
+                return
+            raise
+        try:
+            yield from _events_from_response(response, api_key, timeouts, clock, attempt)
+        except ProviderError:
+            if attempt.cancelled:  # whatever the cut socket made the read say: a stopped stream just ends
+                return
+            raise
+        finally:
+            _dispose(response)
 
 
 def _events_from_response(
@@ -539,6 +544,18 @@ def _request_error(error: urllib3.exceptions.HTTPError, api_key: str | None) -> 
     return ProviderError(code, detail=redact(f"{type(error).__name__}: {error}", api_key))
 
 
+@contextmanager
+def _key_kept_out(api_key: str | None) -> Iterator[None]:
+    """Every ProviderError leaving the client passes here, with the key that call sent cut out of
+    its detail, the one field that quotes the provider and goes to the logs. Behind the quotes
+    made with the key, so that a quote made without it cannot carry the key any further."""
+    try:
+        yield
+    except ProviderError as error:
+        error.detail = redact(error.detail, api_key)
+        raise
+
+
 def _dispose(response: urllib3.BaseHTTPResponse) -> None:
     """Done with the response: a body read to its end left its connection in the pool already; any
     other is closed (a stream stopped halfway cannot be reused) and its pool slot given back."""
@@ -637,8 +654,8 @@ def _text_of(value: Any) -> str:
     return ""
 
 
-def _parse_model_ids(body: bytes) -> list[str]:
-    obj = _parse_json(body, "the model list", None)
+def _parse_model_ids(body: bytes, api_key: str | None) -> list[str]:
+    obj = _parse_json(body, "the model list", api_key)
     if isinstance(obj, dict):
         items = obj.get("data")
         if not isinstance(items, list):
@@ -646,7 +663,7 @@ def _parse_model_ids(body: bytes) -> list[str]:
     else:
         items = obj
     if not isinstance(items, list):
-        raise ProviderError("bad_response", detail=f"the model list has no data array: {excerpt(body, None)}")
+        raise ProviderError("bad_response", detail=f"the model list has no data array: {excerpt(body, api_key)}")
     ids: dict[str, None] = {}
     for item in items[:_MAX_MODEL_IDS]:
         model_id = (item.get("id") or item.get("model") or item.get("name")) if isinstance(item, dict) else item

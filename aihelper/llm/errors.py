@@ -87,10 +87,18 @@ def _rebuild(code: ErrorCode, status: int | None, retry_after: int | None, detai
 
 
 def redact(text: str, secret: str | None) -> str:
-    """*text* with every occurrence of *secret* replaced, for anything headed to a log."""
+    """*text* with every occurrence of *secret* replaced, for anything headed to a log: as it was
+    sent, and as a JSON body quotes it (escaped, and with `/` as `\\/`, which PHP writes)."""
     secret = (secret or "").strip()  # the key is sent stripped, so that is the form a provider can echo
-    if len(secret) >= 4:
-        text = text.replace(secret, _REDACTED)
+    if len(secret) < 4:
+        return text
+    escaped = json.dumps(secret)[1:-1]
+    for form in sorted({secret, escaped, escaped.replace("/", "\\/")}, key=len, reverse=True):
+        text = text.replace(form, _REDACTED)
+    # A length limit (ProviderError.detail's) may have cut the text inside the key: its start is left.
+    for length in range(len(secret) - 1, 3, -1):
+        if text.endswith(secret[:length]):
+            return text[:-length] + _REDACTED
     return text
 
 

@@ -174,11 +174,13 @@ class ChatStreamDecoder:
     def __init__(
         self,
         *,
-        secret: str | None = None,
+        secret: str | None,
         max_line_chars: int = MAX_LINE_CHARS,
         max_event_chars: int = MAX_EVENT_CHARS,
     ) -> None:
-        self._secret = secret  # the API key: never quoted in an error, even if a provider echoes it
+        # The API key (None for a provider without one), never quoted in an error even if a provider
+        # echoes it; required, so that no decoder can be made that quotes without knowing it.
+        self._secret = secret
         self._sse = SSEParser(max_line_chars=max_line_chars, max_event_chars=max_event_chars)
         self.finished = False
         self.finish_reason: str | None = None

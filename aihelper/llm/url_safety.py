@@ -147,6 +147,17 @@ def check_base_url(url: str) -> str:
     return f"{scheme}://{parts.netloc.lower()}{parts.path}"
 
 
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """Where a base URL's requests go: (scheme, host, port), the same however the URL spells them
+    (the host in lower case and without a final dot, the default port filled in); the path is not
+    part of it. Raises ProviderError("blocked_url") for a URL check_base_url refuses."""
+    parts = urlsplit(check_base_url(url))
+    return parts.scheme, (parts.hostname or "").rstrip("."), parts.port or _DEFAULT_PORTS[parts.scheme]
+
+
 AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]
 
 

@@ -36,7 +36,7 @@ from aihelper.models.types import utcnow
 from aihelper.models.user import ACTIVE
 from aihelper.services import search
 from aihelper.services.history import SESSION_ID_MAX
-from aihelper.services.provider_keys import decrypt_key
+from aihelper.services.provider_keys import key_to_send
 
 TITLE_CHARS = 30
 CLIENT_ID_MAX = 64
@@ -92,7 +92,7 @@ class PreparedTurn:
     model_id: str
     model_config_id: int
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     payload: dict[str, Any] = field(repr=False)
     question_text: str = field(default="", repr=False)
     superseded_ids: list[int] = field(default_factory=list)
@@ -175,7 +175,7 @@ class TurnModel:
     temperature: float
     context_messages: int
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # the plain key: never in a repr, which may be logged
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,9 @@ def _named_by(model_ref: Any) -> tuple[str, Any]:
 
 
 def _model_of(rows: list[Row]) -> TurnModel:
-    """The first model in sort order among the rows (several providers may serve one model id)."""
+    """The first model in sort order among the rows (several providers may serve one model id).
+    Its provider's key is decrypted here, so that a key to enter again refuses the turn before
+    anything is stored."""
     candidates = [row for row in rows if row.m_id is not None]
     if not candidates:
         raise ApiError(400, "model_unavailable", t("model_unavailable"))
@@ -221,7 +223,7 @@ def _model_of(rows: list[Row]) -> TurnModel:
         row.m_temperature,
         row.m_context_messages,
         row.m_base_url,
-        row.m_api_key,
+        key_to_send(row.m_api_key, "model_key_needs_reentry"),
     )
 
 
@@ -244,7 +246,7 @@ def _read(statement, parameters: dict[str, Any] | None = None) -> list[Row]:
 def plan_turn(request: TurnRequest) -> TurnPlan:
     """Check the turn and read what it needs, in one round trip. Raises ApiError (404 another user's
     or unknown conversation, 413 too long, 400 unknown model or bad fields, 409 nothing to
-    regenerate) before anything is stored."""
+    regenerate or a provider key to enter again) before anything is stored."""
     check_client_id(request.client_id)
     message = check_message(request.message) if request.kind == "chat" else None
     if request.session_id is None:
@@ -425,7 +427,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
         model_id=model.model_id,
         model_config_id=model.id,
         base_url=model.base_url,
-        api_key=decrypt_key(model.api_key),
+        api_key=model.api_key,
         payload={
             "model": model.model_id,
             "messages": messages,

@@ -20,12 +20,12 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import MESSAGES, current_language, t, t_in
 from aihelper.llm import ProviderError, check_base_url
-from aihelper.llm.url_safety import address_problem
+from aihelper.llm.url_safety import address_problem, origin
 from aihelper.models import ApiProvider, ModelConfig
 from aihelper.models.user import ACTIVE
 from aihelper.services import fields
 from aihelper.services.provider_client import provider_client
-from aihelper.services.provider_keys import KEY_NEEDS_REENTRY, decrypt_key, encrypt_key, key_hint, key_state
+from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
 from aihelper.timefmt import iso_utc
 
 log = logging.getLogger(__name__)
@@ -101,18 +101,33 @@ def update_provider(provider_id: int, values: dict[str, Any]) -> ApiProvider:
 
 
 def _apply_provider_fields(provider: ApiProvider, values: dict[str, Any], *, partial: bool) -> None:
+    moved = False
     if not partial or "name" in values:
         provider.name = fields.required_text(values, "name", "field_name", NAME_MAX).strip()
     if not partial or "base_url" in values:
-        provider.base_url = _base_url(values)
+        base_url = _base_url(values)
+        moved = provider.base_url is not None and _other_host(provider.base_url, base_url)
+        provider.base_url = base_url
     if not partial or "description" in values:
         provider.description = fields.optional_text(values, "description", "field_description", DESCRIPTION_MAX)
     if not partial or "status" in values:
         provider.status = fields.status(values)
-    # The key is write-only: an empty or absent key keeps the stored one.
+    # The key is write-only: an empty or absent key keeps the stored one, unless the provider moved
+    # to another host, which would then receive a key given for the old one (SECURITY.md rule 4).
     new_key = fields.optional_text(values, "api_key", "field_api_key", KEY_MAX)
     if new_key:
         provider.api_key = encrypt_key(new_key)
+    elif moved and provider.api_key:
+        provider.api_key = KEY_CLEARED
+
+
+def _other_host(old_url: str, new_url: str) -> bool:
+    """True when requests to *new_url* would go to another scheme, host or port than to *old_url*
+    (a stored URL that no longer passes the checks counts as another host)."""
+    try:
+        return origin(old_url) != origin(new_url)
+    except ProviderError:
+        return True
 
 
 def _save_provider(provider: ApiProvider) -> ApiProvider:
@@ -134,9 +149,7 @@ def delete_provider(provider_id: int) -> None:
 def _connection_details(provider_id: int) -> tuple[str, str | None]:
     """The base URL and plain key of a provider, read and released before any network call."""
     provider = get_provider(provider_id)
-    if key_state(provider.api_key) == KEY_NEEDS_REENTRY:
-        raise ApiError(409, "key_needs_reentry", t("key_needs_reentry"))
-    details = provider.base_url, decrypt_key(provider.api_key)
+    details = provider.base_url, key_to_send(provider.api_key, "key_needs_reentry")
     # No database connection is held while waiting on the provider.
     db.session.close()
     return details

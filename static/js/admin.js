@@ -15,7 +15,9 @@
       status: '状态', enabled: '启用', disabled: '停用', actions: '操作', test: '测试连接', testing: '测试中…',
       reachable: '可连接', unreachable: '无法连接', latency: '延迟', modelCount: '模型数',
       importModels: '导入模型', importHint: '勾选要添加的模型（已添加的不可选）', import: '导入',
-      imported: '已导入 {n} 个模型', noKey: '未设置', needsReentry: '需重新填写', presets: '常用接口',
+      imported: '已导入 {n} 个模型', noKey: '未设置', needsReentry: '无可用密钥，需重新填写', presets: '常用接口',
+      apiKeyForNewHost: '新主机的 API Key',
+      keyWillBeCleared: '接口地址换到了另一台主机：保存后将清除已保存的 API Key（它是为原来的主机填写的），请填写新主机的密钥。',
       modelId: '模型 ID', modelName: '显示名称', provider: '供应商', maxTokens: '最大输出 tokens',
       temperature: '温度', contextMessages: '上下文消息数', systemPrompt: '系统提示词', sortHint: '拖动行或使用箭头调整顺序，用户看到的模型列表按此顺序排列',
       moveUp: '上移', moveDown: '下移', orderSaved: '顺序已保存', username: '用户名', role: '角色',
@@ -38,7 +40,9 @@
       test: 'Test connection', testing: 'Testing…', reachable: 'Reachable', unreachable: 'Unreachable',
       latency: 'Latency', modelCount: 'Models', importModels: 'Import models',
       importHint: 'Tick the models to add (those already added are greyed out)', import: 'Import',
-      imported: '{n} model(s) imported', noKey: 'not set', needsReentry: 'needs re-entry', presets: 'Common endpoints',
+      imported: '{n} model(s) imported', noKey: 'not set', needsReentry: 'no usable key: enter it again', presets: 'Common endpoints',
+      apiKeyForNewHost: 'The API key for the new host',
+      keyWillBeCleared: 'The base URL now points to another host: saving clears the stored API key (it was given for the old host). Enter the key for the new host.',
       modelId: 'Model ID', modelName: 'Display name', provider: 'Provider', maxTokens: 'Max tokens',
       temperature: 'Temperature', contextMessages: 'Context messages', systemPrompt: 'System prompt',
       sortHint: 'Drag rows or use the arrows; users see the models in this order',
@@ -66,6 +70,19 @@
     { name: 'OpenAI', base_url: 'https://api.openai.com/v1' },
     { name: 'Ollama', base_url: 'http://127.0.0.1:11434/v1' },
   ];
+
+  /* Where a base URL's requests go (scheme, host, port), compared the way the server compares it
+   * (aihelper/llm/url_safety.py origin): a path, the host's case or a spelt-out default port do not
+   * count. null for what is not a URL yet. */
+  function origin(url) {
+    try {
+      const parsed = new URL(url.trim());
+      const port = parsed.port || { 'http:': '80', 'https:': '443' }[parsed.protocol];
+      return parsed.protocol + '//' + parsed.hostname.replace(/\.$/, '') + ':' + port;
+    } catch (error) {
+      return null;
+    }
+  }
 
   /* What a failed form post left for us: reopen that dialog with the values and the message. */
   function formErrorFor(dialog) {
@@ -200,10 +217,11 @@
             <el-form-item :label="t('baseUrl')" required>
               <el-input v-model="editor.values.base_url" placeholder="https://api.deepseek.com/v1" data-testid="provider-url" />
             </el-form-item>
-            <el-form-item :label="t('apiKey')">
+            <el-form-item :label="t('apiKey')" :required="movesKey">
               <el-input v-model="editor.values.api_key" type="password" show-password autocomplete="off"
-                        :placeholder="editor.id ? t('apiKeyKeep') + (editor.hint ? ' (' + editor.hint + ')' : '') : t('apiKeyNew')"
-                        data-testid="provider-key" />
+                        :placeholder="keyPlaceholder" data-testid="provider-key" />
+              <el-alert v-if="movesKey && !editor.values.api_key" :title="t('keyWillBeCleared')" type="warning"
+                        show-icon :closable="false" class="form-help" data-testid="key-cleared-notice" />
             </el-form-item>
             <el-form-item :label="t('description')"><el-input v-model="editor.values.description" type="textarea" :rows="2" /></el-form-item>
             <el-form-item :label="t('status')">
@@ -235,12 +253,26 @@
       const providers = Vue.reactive(page.providers);
       const healthRefs = {};
       const blank = () => ({ name: '', base_url: '', api_key: '', description: '', status: 'active' });
-      const editor = Vue.reactive({ open: false, id: null, hint: '', values: blank(), error: '' });
+      const editor = Vue.reactive({ open: false, id: null, hint: '', storedUrl: '', keySet: false, values: blank(), error: '' });
+      // The server clears the stored key when the URL moves to another host (it was given for the
+      // old one): the form says so before saving, and asks for the new host's key.
+      const movesKey = Vue.computed(() => {
+        const from = origin(editor.storedUrl);
+        const to = origin(editor.values.base_url);
+        return editor.keySet && from !== null && to !== null && from !== to;
+      });
+      const keyPlaceholder = Vue.computed(() => {
+        if (!editor.id) return t('apiKeyNew');
+        if (movesKey.value) return t('apiKeyForNewHost');
+        return t('apiKeyKeep') + (editor.hint ? ' (' + editor.hint + ')' : '');
+      });
       const importer = Vue.reactive({ open: false, provider: null, models: [], chosen: [], loading: false, error: '' });
 
       function openEditor(row) {
         editor.id = row ? row.id : null;
         editor.hint = row ? row.api_key_hint : '';
+        editor.storedUrl = row ? row.base_url : '';
+        editor.keySet = Boolean(row && row.key_status === 'set');
         editor.values = row
           ? { name: row.name, base_url: row.base_url, api_key: '', description: row.description, status: row.status }
           : blank();
@@ -289,7 +321,10 @@
         Object.assign(editor.values, failed.values);
         editor.error = failed.message;
       }
-      return { providers, healthRefs, editor, importer, presets: PRESETS, openEditor, usePreset, saveEditor, remove, setStatus, openImport, runImport };
+      return {
+        providers, healthRefs, editor, movesKey, keyPlaceholder, importer, presets: PRESETS,
+        openEditor, usePreset, saveEditor, remove, setStatus, openImport, runImport,
+      };
     },
   };
 
