@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession
-from aihelper.services import history
+from aihelper.services import history, search
 from aihelper.services.history import owned_session
 from tests.helpers import register
 
@@ -475,6 +475,26 @@ def test_deleting_a_session_removes_its_messages_and_then_it_is_gone(app):
     assert listed(ann) == ["kept"]
     assert ann.get("/api/chat/history?session_id=doomed").status_code == 404
     assert ann.delete("/api/chat/session/doomed").status_code == 404
+
+
+def test_conversations_longer_than_a_slice_are_deleted_whole_with_their_search_entries(app, monkeypatch):
+    monkeypatch.setattr(history, "ERASE_SLICE", 3)
+    ann, ann_id = user(app, "ann")
+    for name in ("first", "second", "kept"):
+        add_session(app, ann_id, name, "2026-11-24T00:00:00", [("user", f"{name} 独特词", "2026-11-24T00:00:00")] * 7)
+    with app.app_context():
+        search.index_messages(
+            db.session.connection(), db.session.execute(select(ChatMessage.id, ChatMessage.content)).all()
+        )
+        db.session.commit()
+
+    assert ann.post("/api/chat/sessions/delete", json={"session_ids": ["first", "second"]}).status_code == 200
+
+    assert (message_count(app, "first"), message_count(app, "second"), message_count(app, "kept")) == (0, 0, 7)
+    found = ann.get("/api/chat/search?q=独特词").json["results"]
+    assert {r["session_id"] for r in found} == {"kept"}
+    with app.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM message_search")) == 7
 
 
 # --- ownership ---------------------------------------------------------------------------------

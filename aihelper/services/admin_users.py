@@ -14,9 +14,10 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
 from aihelper.live import live_hub
-from aihelper.models import User
+from aihelper.models import ChatSession, User
 from aihelper.models.user import ACTIVE, DISABLED
 from aihelper.services import accounts, fields
+from aihelper.services.history import erase_conversations
 from aihelper.timefmt import iso_utc
 
 
@@ -89,7 +90,12 @@ def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
 
 
 def delete_user(actor: User, user_id: int) -> None:
-    """Delete an account with its conversations and messages."""
+    """Delete an account with its conversations and messages (those a slice at a time first)."""
+    _guard_admin_removal(actor, _get_user(user_id, lock=True))
+    db.session.commit()
+    conversations = db.session.scalars(select(ChatSession.id).where(ChatSession.user_id == user_id)).all()
+    erase_conversations(conversations)
+    # Checked again: the last other admin may have gone meanwhile.
     target = _get_user(user_id, lock=True)
     _guard_admin_removal(actor, target)
     db.session.delete(target)

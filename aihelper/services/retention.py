@@ -14,13 +14,14 @@ import time
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import exists, select, update
 
 from aihelper.extensions import db
 from aihelper.models import AppSetting, ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, STREAMING
 from aihelper.models.types import utcnow
 from aihelper.services import settings
+from aihelper.services.history import erase_conversations
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,7 @@ def purge_expired(now: datetime | None = None) -> int:
         ).all()
         if not ids:
             return deleted
-        db.session.execute(
-            delete(ChatSession).where(ChatSession.id.in_(ids)).execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+        erase_conversations(ids)
         deleted += len(ids)
 
 
