@@ -419,12 +419,15 @@ def _write(connection, user_id: int, piece: _Piece) -> int:
         [{**message, "session_id": written.session_id, "user_id": user_id} for message in messages],
     )
     # The new messages' ids, in the order inserted (ids only grow).
-    ids = connection.execute(
-        select(ChatMessage.id)
-        .where(ChatMessage.session_id == written.session_id, ChatMessage.id > written.last_message_id)
-        .order_by(ChatMessage.id)
-    ).scalars()
-    ids = list(ids)
+    ids = (
+        connection.execute(
+            select(ChatMessage.id)
+            .where(ChatMessage.session_id == written.session_id, ChatMessage.id > written.last_message_id)
+            .order_by(ChatMessage.id)
+        )
+        .scalars()
+        .all()
+    )
     written.last_message_id = ids[-1]
     search.index_messages(connection, zip(ids, (m["content"] for m in messages), strict=True))
     return sum(1 for m in messages if m["role"] == "user")
