@@ -117,8 +117,16 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username_key == username_key(username)))
 
 
+def login_limits_epoch(username: str) -> str:
+    """Names the login-limit counters of the account `username` (whether it exists or not): when
+    an operator clears its limits, counting starts afresh under a new name."""
+    user = find_user(username)
+    return user.login_limits_reset.isoformat() if user is not None and user.login_limits_reset else "-"
+
+
 def create_or_promote_admin(username: str, password: str | None) -> tuple[User, bool]:
-    """For the `create-admin` command: returns the admin and whether the account is new."""
+    """For the `create-admin` command: returns the admin and whether the account is new; the
+    account's login limits start afresh."""
     username = normalize_username(username)
     user = find_user(username)
     created = user is None
@@ -136,6 +144,8 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
         user.password_hash = hash_password(password)
     user.is_admin = True
     user.status = ACTIVE
+    # The operator is letting this admin in: whatever guessing filled its login limits is forgotten.
+    user.login_limits_reset = utcnow()
     if db.session.get(AppSetting, FIRST_ADMIN_CLAIM) is None:
         db.session.flush()
         db.session.add(AppSetting(key=FIRST_ADMIN_CLAIM, value=str(user.id)))
