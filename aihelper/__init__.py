@@ -18,6 +18,7 @@ from aihelper.config import AUTOCOMMIT_BIND, load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
 from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
+from aihelper.payload import BodyJSONProvider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     app.config.update(load_settings(app.instance_path, overrides))
+    app.json = BodyJSONProvider(app)
     app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
     app.json.sort_keys = False  # key order carries meaning (providers grouped in model order)
     _configure_logging(app)

@@ -14,6 +14,7 @@ DEFAULT_LANGUAGE = "zh"
 MESSAGES: dict[str, dict[str, str]] = {
     "bad_request": {"zh": "请求无效", "en": "The request is not valid."},
     "invalid_json": {"zh": "请求体必须是 JSON 对象", "en": "The request body must be a JSON object."},
+    "bad_json": {"zh": "请求体嵌套过深，无法读取", "en": "The request body is nested too deeply to be read."},
     "unsupported_media_type": {
         "zh": "请使用 Content-Type: application/json 发送请求",
         "en": "Send the request with Content-Type: application/json.",

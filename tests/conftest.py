@@ -9,6 +9,7 @@ test starts with empty tables.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -142,6 +143,18 @@ def app(_app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def app_log() -> Iterator[list[logging.LogRecord]]:
+    """The records the app logs during the test (its logger does not propagate to pytest's)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("aihelper")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 @pytest.fixture
