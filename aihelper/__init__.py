@@ -92,7 +92,10 @@ def _register_blueprints(app: Flask) -> None:
     from aihelper.chat import api, pages, socket  # noqa: F401  (the chat routes register on import)
     from aihelper.chat import bp as chat_bp
     from aihelper.history import bp as history_bp
+    from aihelper.ids import IdConverter
 
+    # Routes name row ids as <id:...>: bound to the id columns' range (aihelper/ids.py).
+    app.url_map.converters["id"] = IdConverter
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(admin_bp)
