@@ -137,3 +137,16 @@ def test_a_deeply_nested_json_post_to_a_form_page_is_a_400(client, app_log, page
     response = client.post(page, data=DEEPLY_NESTED, content_type="application/json", headers={"X-CSRFToken": token})
     assert response.status_code == 400
     assert [r.exc_info for r in app_log if "nested" in r.getMessage()] == [None]
+
+
+def test_pages_are_never_stored_by_a_cache_but_static_files_keep_their_caching(client):
+    register(client, "cacheless")
+    for path in ("/", "/admin", "/no-such-page"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    client.post("/api/logout")
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    assert client.get("/").headers["Cache-Control"] == "no-store"  # the redirect to the login page
+    html = client.get("/login").get_data(as_text=True)
+    versioned = re.search(r'href="(/static/css/[^"]+\?v=[0-9a-f]+)"', html).group(1)
+    assert "max-age=31536000" in client.get(versioned).headers["Cache-Control"]
+    assert "no-store" not in client.get(versioned.split("?")[0]).headers["Cache-Control"]
