@@ -145,16 +145,26 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def app_log() -> Iterator[list[logging.LogRecord]]:
-    """The records the app logs during the test (its logger does not propagate to pytest's)."""
+@contextmanager
+def captured_logs() -> Iterator[list[logging.LogRecord]]:
+    """The records the app logs meanwhile (its logger does not propagate to pytest's; creating an
+    app replaces the logger's handlers, so capture after that)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
     logger = logging.getLogger("aihelper")
     logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def app_log(app) -> Iterator[list[logging.LogRecord]]:
+    """The records the app logs during the test."""
+    with captured_logs() as records:
+        yield records
 
 
 @pytest.fixture

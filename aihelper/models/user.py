@@ -21,7 +21,8 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(exact_string(50), nullable=False)
-    # NFKC + casefold of the username: "Alice" and "alice" are one account on every database.
+    # A digest of the username's folded skeleton (services/accounts.username_key): names that look
+    # alike ("Alice", "alice", "аlice") are one account on every database.
     username_key: Mapped[str] = mapped_column(exact_string(50), nullable=False, unique=True)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     avatar: Mapped[str | None] = mapped_column(String(255))
