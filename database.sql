@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS `users` (
   `message_count` int(11) NOT NULL,
   `create_time` datetime NOT NULL,
   `last_login` datetime DEFAULT NULL,
+  `login_limits_reset` datetime DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_users_username_key` (`username_key`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
@@ -132,4 +133,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('b41e7f0c9a12');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('9b7e3c5a1d42');

@@ -1,7 +1,8 @@
 """aihelper: a self-hosted, multi-user AI chat system.
 
-`create_app()` builds the app in this order: config -> extensions -> blueprints -> cli -> error
-handlers and request guards -> schema on an empty database.
+`create_app()` builds the app in this order: config -> the host check in front of it (and ProxyFix
+before that) -> extensions -> blueprints -> cli -> error handlers and request guards -> schema on an
+empty database.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aihelper.config import AUTOCOMMIT_BIND, load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
+from aihelper.host_check import HostCheck
 from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
+from aihelper.payload import BodyJSONProvider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,9 +34,12 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     app.config.update(load_settings(app.instance_path, overrides))
+    app.json = BodyJSONProvider(app)
     app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
     app.json.sort_keys = False  # key order carries meaning (providers grouped in model order)
     _configure_logging(app)
+    # The first thing a request meets (after ProxyFix has set the forwarded Host).
+    app.wsgi_app = HostCheck(app.wsgi_app, app.config)
     if app.config["AIHELPER_PROXY_FIX"]:
         hops = app.config["AIHELPER_PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
@@ -90,7 +96,10 @@ def _register_blueprints(app: Flask) -> None:
     from aihelper.chat import api, pages, socket  # noqa: F401  (the chat routes register on import)
     from aihelper.chat import bp as chat_bp
     from aihelper.history import bp as history_bp
+    from aihelper.ids import IdConverter
 
+    # Routes name row ids as <id:...>: bound to the id columns' range (aihelper/ids.py).
+    app.url_map.converters["id"] = IdConverter
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(admin_bp)

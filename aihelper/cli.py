@@ -21,7 +21,7 @@ def register_commands(app: Flask) -> None:
     @click.argument("username")
     @click.option("--password", help="Password for a new account (asked for when omitted).")
     def create_admin_command(username: str, password: str | None):
-        """Create an admin account, or make an existing account admin."""
+        """Create an admin account, or make an existing account admin; either way, reset its login limits."""
         exists = accounts.find_user(username) is not None
         if password is None and not exists:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -29,7 +29,9 @@ def register_commands(app: Flask) -> None:
             user, created = accounts.create_or_promote_admin(username, password)
         except ApiError as problem:
             raise click.ClickException(problem.message) from None
-        click.echo(f"{'Created' if created else 'Promoted'} admin {user.username} (id {user.id}).")
+        click.echo(
+            f"{'Created' if created else 'Promoted'} admin {user.username} (id {user.id}); its login limits are reset."
+        )
 
     @app.cli.command("purge-history")
     def purge_history_command():

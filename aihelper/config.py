@@ -30,6 +30,7 @@ _ENV_SETTINGS: dict[str, Any] = {
     "HOST": str,
     "PORT": int,
     "AIHELPER_ALLOWED_ORIGINS": str,
+    "AIHELPER_ALLOWED_HOSTS": str,
     "AIHELPER_REGISTRATION_OPEN": _flag,
     "AIHELPER_PROXY_FIX": int,
     "AIHELPER_SECURE_COOKIES": _flag,
@@ -54,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 8000,
     "REDIS_URL": None,
     "AIHELPER_ALLOWED_ORIGINS": "",
+    # Host names the server answers for besides localhost, the loopback addresses and its listening
+    # address (aihelper/host_check.py); any other Host is refused (DNS rebinding).
+    "AIHELPER_ALLOWED_HOSTS": "",
     # Registration starts open so the first visitor can become the admin; admins may close it.
     "AIHELPER_REGISTRATION_OPEN": True,
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.

@@ -39,8 +39,12 @@ class ApiError(Exception):
         self.message = message
 
 
+# Paths whose errors are JSON: the API and the websocket handshake.
+JSON_PATHS = ("/api/", "/ws/")
+
+
 def wants_json() -> bool:
-    return request.path.startswith(("/api/", "/ws/"))
+    return request.path.startswith(JSON_PATHS)
 
 
 def error_response(status: int, code: str, message: str):

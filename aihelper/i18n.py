@@ -7,6 +7,7 @@ Accept-Language, else Chinese.
 from __future__ import annotations
 
 from flask import has_request_context, request
+from werkzeug.wrappers import Request
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -14,6 +15,8 @@ DEFAULT_LANGUAGE = "zh"
 MESSAGES: dict[str, dict[str, str]] = {
     "bad_request": {"zh": "请求无效", "en": "The request is not valid."},
     "invalid_json": {"zh": "请求体必须是 JSON 对象", "en": "The request body must be a JSON object."},
+    "bad_json": {"zh": "请求体嵌套过深，无法读取", "en": "The request body is nested too deeply to be read."},
+    "bad_host": {"zh": "此服务器不为这个主机名提供服务", "en": "This server does not answer for this host name."},
     "unsupported_media_type": {
         "zh": "请使用 Content-Type: application/json 发送请求",
         "en": "Send the request with Content-Type: application/json.",
@@ -296,12 +299,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 
 def current_language() -> str:
-    if not has_request_context():
-        return DEFAULT_LANGUAGE
-    chosen = request.cookies.get("lang")
+    return request_language(request) if has_request_context() else DEFAULT_LANGUAGE
+
+
+def request_language(req: Request) -> str:
+    """The language of `req`, also before Flask has a request context (a WSGI middleware)."""
+    chosen = req.cookies.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE) or DEFAULT_LANGUAGE
+    return req.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE) or DEFAULT_LANGUAGE
 
 
 def t(key: str, **values: str) -> str:

@@ -112,6 +112,7 @@ def register_request_guards(app: Flask) -> None:
         headers["X-Request-ID"] = g.get("request_id", "")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.path.startswith("/api/"):
-            headers.setdefault("Cache-Control", "no-store")
+        # Pages and API answers carry someone's data: no cache may keep them (a shared computer's
+        # back button, a proxy). Static files and avatars set their own caching first.
+        headers.setdefault("Cache-Control", "no-store")
         return response

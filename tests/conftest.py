@@ -9,6 +9,7 @@ test starts with empty tables.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -142,6 +143,28 @@ def app(_app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@contextmanager
+def captured_logs() -> Iterator[list[logging.LogRecord]]:
+    """The records the app logs meanwhile (its logger does not propagate to pytest's; creating an
+    app replaces the logger's handlers, so capture after that)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("aihelper")
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def app_log(app) -> Iterator[list[logging.LogRecord]]:
+    """The records the app logs during the test."""
+    with captured_logs() as records:
+        yield records
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def admin_routes(app) -> list[tuple[str, str, bool]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):
             continue
-        url = re.sub(r"<(?:int:)?\w+>", "1", rule.rule)
+        url = re.sub(r"<(?:\w+:)?\w+>", "1", rule.rule)
         for method in sorted(rule.methods - IGNORED_METHODS):
             routes.append((method, url, url.startswith("/api/")))
     return routes

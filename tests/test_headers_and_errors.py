@@ -104,3 +104,49 @@ def test_versioned_static_files_are_compressed_and_cached_for_a_year(client):
     assert gzip.decompress(response.data) == plain.data
     assert "immutable" not in plain.headers.get("Cache-Control", "")
     assert len(response.data) < len(plain.data) / 2
+
+
+# Deeper than any JSON parser recurses: Python's json gives up with a RecursionError.
+DEEPLY_NESTED = "[" * 100000
+
+
+def assert_refused_as_bad_json(response, app_log) -> None:
+    assert response.status_code == 400
+    assert response.json["code"] == "bad_json"
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert [r.exc_info for r in app_log if "nested" in r.getMessage()] == [None]  # one line, no traceback
+
+
+def test_a_deeply_nested_body_to_the_login_api_is_a_400_logged_in_one_line(client, app_log):
+    response = client.post("/api/login", data=DEEPLY_NESTED, content_type="application/json")
+    assert_refused_as_bad_json(response, app_log)
+
+
+def test_a_deeply_nested_body_to_an_authenticated_json_endpoint_is_a_400(client, app_log):
+    register(client, "nester")
+    response = client.post("/api/chat/history/time-range", data=DEEPLY_NESTED, content_type="application/json")
+    assert_refused_as_bad_json(response, app_log)
+    assert client.get("/api/user/info").json["username"] == "nester"
+
+
+@pytest.mark.parametrize("page", ["/login", "/register"])
+def test_a_deeply_nested_json_post_to_a_form_page_is_a_400(client, app_log, page):
+    from tests.helpers import page_data
+
+    token = page_data(client.get(page).get_data(as_text=True))["csrf_token"]
+    response = client.post(page, data=DEEPLY_NESTED, content_type="application/json", headers={"X-CSRFToken": token})
+    assert response.status_code == 400
+    assert [r.exc_info for r in app_log if "nested" in r.getMessage()] == [None]
+
+
+def test_pages_are_never_stored_by_a_cache_but_static_files_keep_their_caching(client):
+    register(client, "cacheless")
+    for path in ("/", "/admin", "/no-such-page"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    client.post("/api/logout")
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    assert client.get("/").headers["Cache-Control"] == "no-store"  # the redirect to the login page
+    html = client.get("/login").get_data(as_text=True)
+    versioned = re.search(r'href="(/static/css/[^"]+\?v=[0-9a-f]+)"', html).group(1)
+    assert "max-age=31536000" in client.get(versioned).headers["Cache-Control"]
+    assert "no-store" not in client.get(versioned.split("?")[0]).headers["Cache-Control"]

@@ -12,12 +12,16 @@ from alembic.runtime.migration import MigrationContext
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
 from aihelper import create_app
+from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.schema import MIGRATIONS_DIR, current_revision, described_by_models, head_revision
-from aihelper.services import search
-from tests.conftest import TEST_DATABASE_URL, on_mysql
+from aihelper.services import accounts, search
+from aihelper.services.accounts import username_key
+from tests.conftest import FAST_PASSWORD_HASH, TEST_DATABASE_URL, captured_logs, on_mysql
+from tests.helpers import PASSWORD
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIRST_REVISION = "2fa20d34e11d"
@@ -147,12 +151,55 @@ def test_upgrading_a_database_made_by_the_first_migration_keeps_every_row(tmp_pa
                     got = stored[column]
                     if hasattr(got, "strftime"):
                         got = got.strftime("%Y-%m-%d %H:%M:%S")
+                    if (table, column) == ("users", "username_key"):
+                        value = username_key(row["username"])  # recomputed: look-alikes are one account
                     assert got == value, f"{table}.{column}"
         # Messages older than the search index were indexed by its migration.
         [hit] = search.search(7, {"q": "你好"})
         assert (hit["message_id"], hit["session_id"]) == (9, ROWS["chat_sessions"]["session_id"])
         db.session.remove()
         db.engine.dispose()
+
+
+BEFORE_LOOKALIKE_KEYS = "d4a8c2e61f37"
+
+
+def test_upgrading_gives_look_alike_names_one_key_and_every_account_still_logs_in(tmp_path, instance_dir):
+    database_url = scratch_database_url(tmp_path, "aihelper_lookalike_upgrade")
+    scratch = app_on(database_url, instance_dir)
+    password_hash = generate_password_hash(PASSWORD, method=FAST_PASSWORD_HASH)
+    # Distinct accounts under the earlier keys (NFKC, case folded); "b0b" looks like "bob".
+    accounts_before = [(1, "bob", "bob"), (2, "b0b", "b0b"), (3, "Alice", "alice"), (4, "\u0430lice", "\u0430lice")]
+    with scratch.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision=BEFORE_LOOKALIKE_KEYS)
+        with db.engine.begin() as connection:
+            for user_id, username, key in accounts_before:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, username, username_key, password_hash, is_admin, status, "
+                        "message_count, create_time) VALUES (:id, :name, :key, :hash, 0, 'active', 0, '2025-01-02')"
+                    ),
+                    {"id": user_id, "name": username, "key": key, "hash": password_hash},
+                )
+        with captured_logs() as records:
+            upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            keys = dict(connection.execute(text("SELECT username, username_key FROM users")).all())
+        assert keys["bob"] == username_key("bob") == username_key("b0b")
+        assert keys["Alice"] == username_key("alice") == username_key("\u0430lice")
+        # The later look-alikes keep their earlier keys, and each name still opens its own account.
+        assert (keys["b0b"], keys["\u0430lice"]) == ("b0b", "\u0430lice")
+        for typed, user_id in (("bob", 1), ("b0b", 2), ("B0B", 2), ("ALICE", 3), ("\u0430lice", 4)):
+            assert accounts.authenticate(typed, PASSWORD).id == user_id, typed
+        # A new look-alike of either is taken.
+        with pytest.raises(ApiError) as taken:
+            accounts.register("B\u041eB", PASSWORD)
+        assert taken.value.code == "username_taken"
+        db.session.remove()
+        db.engine.dispose()
+    warnings = [r.getMessage() for r in records if r.name == "aihelper.migrations"]
+    assert len(warnings) == 2
+    assert "'b0b' (id 2) looks like 'bob' (id 1)" in warnings[0]
 
 
 def test_the_schema_is_created_on_first_start_of_an_empty_database(tmp_path, instance_dir):

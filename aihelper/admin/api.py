@@ -21,28 +21,28 @@ def api_create_provider():
     return jsonify(providers.provider_dict(providers.create_provider(json_object()))), 201
 
 
-@bp.put("/api/admin/providers/<int:provider_id>")
+@bp.put("/api/admin/providers/<id:provider_id>")
 def api_update_provider(provider_id: int):
     return jsonify(providers.provider_dict(providers.update_provider(provider_id, json_object())))
 
 
-@bp.delete("/api/admin/providers/<int:provider_id>")
+@bp.delete("/api/admin/providers/<id:provider_id>")
 def api_delete_provider(provider_id: int):
     providers.delete_provider(provider_id)
     return jsonify(message=t("deleted"))
 
 
-@bp.post("/api/admin/providers/<int:provider_id>/test")
+@bp.post("/api/admin/providers/<id:provider_id>/test")
 def api_check_provider(provider_id: int):
     return jsonify(providers.check_connection(provider_id))
 
 
-@bp.get("/api/admin/providers/<int:provider_id>/remote-models")
+@bp.get("/api/admin/providers/<id:provider_id>/remote-models")
 def api_remote_models(provider_id: int):
     return jsonify(models=providers.remote_models(provider_id))
 
 
-@bp.post("/api/admin/providers/<int:provider_id>/import")
+@bp.post("/api/admin/providers/<id:provider_id>/import")
 def api_import_models(provider_id: int):
     created = providers.import_models(provider_id, json_object().get("model_ids"))
     return jsonify(models=[providers.model_dict(m) for m in created]), 201
@@ -64,12 +64,12 @@ def api_reorder_models():
     return jsonify(models=providers.list_models())
 
 
-@bp.put("/api/admin/models/<int:model_config_id>")
+@bp.put("/api/admin/models/<id:model_config_id>")
 def api_update_model(model_config_id: int):
     return jsonify(providers.model_dict(providers.update_model(model_config_id, json_object())))
 
 
-@bp.delete("/api/admin/models/<int:model_config_id>")
+@bp.delete("/api/admin/models/<id:model_config_id>")
 def api_delete_model(model_config_id: int):
     providers.delete_model(model_config_id)
     return jsonify(message=t("deleted"))
@@ -80,12 +80,12 @@ def api_list_users():
     return jsonify(users=admin_users.list_users())
 
 
-@bp.put("/api/admin/users/<int:user_id>")
+@bp.put("/api/admin/users/<id:user_id>")
 def api_update_user(user_id: int):
     return jsonify(admin_users.user_dict(admin_users.update_user(current_user, user_id, json_object())))
 
 
-@bp.delete("/api/admin/users/<int:user_id>")
+@bp.delete("/api/admin/users/<id:user_id>")
 def api_delete_user(user_id: int):
     admin_users.delete_user(current_user, user_id)
     return jsonify(message=t("deleted"))

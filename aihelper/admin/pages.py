@@ -71,12 +71,12 @@ def create_provider():
     return _submit("providers", "provider", providers.create_provider)
 
 
-@bp.post("/admin/providers/<int:provider_id>")
+@bp.post("/admin/providers/<id:provider_id>")
 def edit_provider(provider_id: int):
     return _submit("providers", "provider", lambda v: providers.update_provider(provider_id, v), provider_id)
 
 
-@bp.post("/admin/providers/<int:provider_id>/delete")
+@bp.post("/admin/providers/<id:provider_id>/delete")
 def delete_provider(provider_id: int):
     return _submit("providers", "delete", lambda _v: providers.delete_provider(provider_id), provider_id)
 
@@ -91,12 +91,12 @@ def create_model():
     return _submit("models", "model", providers.create_model)
 
 
-@bp.post("/admin/models/<int:model_config_id>")
+@bp.post("/admin/models/<id:model_config_id>")
 def edit_model(model_config_id: int):
     return _submit("models", "model", lambda v: providers.update_model(model_config_id, v), model_config_id)
 
 
-@bp.post("/admin/models/<int:model_config_id>/delete")
+@bp.post("/admin/models/<id:model_config_id>/delete")
 def delete_model(model_config_id: int):
     return _submit("models", "delete", lambda _v: providers.delete_model(model_config_id), model_config_id)
 
@@ -106,12 +106,12 @@ def users_page():
     return _render("users")
 
 
-@bp.post("/admin/users/<int:user_id>")
+@bp.post("/admin/users/<id:user_id>")
 def edit_user(user_id: int):
     return _submit("users", "user", lambda v: admin_users.update_user(current_user, user_id, v), user_id)
 
 
-@bp.post("/admin/users/<int:user_id>/delete")
+@bp.post("/admin/users/<id:user_id>/delete")
 def delete_user(user_id: int):
     return _submit("users", "delete", lambda _v: admin_users.delete_user(current_user, user_id), user_id)
 

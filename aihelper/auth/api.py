@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request, send_file
 from flask_login import current_user, login_required
 
-from aihelper.auth import bp
+from aihelper.auth import bp, login_guard
 from aihelper.auth.limits import login_limits, password_change_limits, register_limits
 from aihelper.auth.session import log_in, log_out, public_user
 from aihelper.errors import ApiError
@@ -33,7 +33,7 @@ def api_register():
 @login_limits
 def api_login():
     body = json_object()
-    user = accounts.authenticate(
+    user = login_guard.authenticate(
         required_text(body, "username", "field_username"), required_text(body, "password", "field_password")
     )
     log_in(user)

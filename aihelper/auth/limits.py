@@ -1,26 +1,16 @@
 """Rate limits on login, registration, password changes and imports (SECURITY.md rule 9).
 
 Counted in Redis when REDIS_URL is set (shared by every worker), in memory otherwise. The limits
-are shared limits: the login page and POST /api/login draw on the same counters.
+are shared limits: the login page and POST /api/login draw on the same counters. The per-account
+login limits are in login_guard.
 """
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 from flask_login import current_user
 
 from aihelper.extensions import limiter
-from aihelper.services.accounts import username_key
-
-
-def _submitted_account() -> str:
-    fields = request.get_json(silent=True) if request.is_json else request.form
-    name = fields.get("username") if hasattr(fields, "get") else None
-    return "account:" + (username_key(name) if isinstance(name, str) else "")
-
-
-def _account_from_this_address() -> str:
-    return f"{_submitted_account()}@{request.remote_addr}"
 
 
 def _logged_in_account() -> str:
@@ -37,15 +27,8 @@ def _failed(response) -> bool:
 
 
 def login_limits(view):
-    # Failures against one account from one address are limited tightly; failures against one
-    # account from anywhere only loosely, so a stranger can't lock the owner out for long.
-    for setting, key_func, scope in (
-        ("RATELIMIT_LOGIN_PER_ACCOUNT", _account_from_this_address, "login-account-address"),
-        ("RATELIMIT_LOGIN_ACCOUNT_TOTAL", _submitted_account, "login-account"),
-    ):
-        view = limiter.shared_limit(_setting(setting), scope, key_func=key_func, methods=["POST"], deduct_when=_failed)(
-            view
-        )
+    # Every attempt from one address counts here; the per-account limits need to know whether the
+    # password was right, so they are checked around it (login_guard.authenticate).
     return limiter.shared_limit(_setting("RATELIMIT_LOGIN"), "login-address", methods=["POST"])(view)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
-from aihelper.auth import bp
+from aihelper.auth import bp, login_guard
 from aihelper.auth.forms import CredentialsForm, LogoutForm
 from aihelper.auth.limits import login_limits, register_limits
 from aihelper.auth.session import log_in, log_out, safe_next
@@ -46,7 +46,7 @@ def _submit(mode: str, action):
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits
 def login():
-    return _submit("login", accounts.authenticate)
+    return _submit("login", login_guard.authenticate)
 
 
 @bp.route("/register", methods=["GET", "POST"])

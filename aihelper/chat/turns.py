@@ -28,6 +28,7 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.fair_db import fair_share
 from aihelper.i18n import t_in
+from aihelper.ids import is_id
 from aihelper.live import Cursor, LiveGeneration, Refused, live_hub
 from aihelper.live.base import Feed, Waker
 from aihelper.llm import Delta, Done, ProviderError, Timeouts
@@ -297,7 +298,7 @@ def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, langua
         (session_id is not None and not isinstance(session_id, str))
         or (model_ref is not None and not isinstance(model_ref, int | str))
         or isinstance(model_ref, bool)
-        or (isinstance(model_ref, int) and not 0 < model_ref < 2**31)
+        or (isinstance(model_ref, int) and not is_id(model_ref))
         or (client_id is not None and not isinstance(client_id, str))
         or not isinstance(edit, bool)
         or (kind == "chat" and not isinstance(message, str))

@@ -21,7 +21,8 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(exact_string(50), nullable=False)
-    # NFKC + casefold of the username: "Alice" and "alice" are one account on every database.
+    # A digest of the username's folded skeleton (services/accounts.username_key): names that look
+    # alike ("Alice", "alice", "аlice") are one account on every database.
     username_key: Mapped[str] = mapped_column(exact_string(50), nullable=False, unique=True)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     avatar: Mapped[str | None] = mapped_column(String(255))
@@ -30,6 +31,10 @@ class User(UserMixin, db.Model):
     message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(DateTime)
+    # When an operator last cleared this account's login limits (`create-admin`): the counters are
+    # named by it, so older ones no longer count. In the database, because the command runs in
+    # another process than the server, whose counters may be in its memory.
+    login_limits_reset: Mapped[datetime | None] = mapped_column(DateTime)
 
     login_sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -6,6 +6,7 @@ kept in the signed session cookie; deleting the row ends that login wherever the
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import unicodedata
@@ -24,6 +25,7 @@ from aihelper.models import AppSetting, LoginSession, User
 from aihelper.models.types import utcnow
 from aihelper.models.user import ACTIVE, DISABLED
 from aihelper.services.settings import registration_open
+from aihelper.services.skeletons import folded_skeleton
 
 USERNAME_MIN, USERNAME_MAX = 3, 50
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -41,15 +43,32 @@ def normalize_username(username: str) -> str:
     return unicodedata.normalize("NFKC", username).strip()
 
 
+def _as_looked_up(username: str) -> str:
+    # A name longer than any account's names none: only its beginning is looked at, so a huge
+    # one costs no more than a real one.
+    return normalize_username(username)[: USERNAME_MAX + 1]
+
+
 def username_key(username: str) -> str:
-    """What makes two usernames the same account: compatibility form, case folded."""
-    return normalize_username(username).casefold()
+    """What makes two usernames the same account: they look alike, case and width aside (the same
+    folded skeleton), so "admin" spelt with a Cyrillic a, a dotless i, a small capital A or in
+    full-width letters is "admin".
+    Stored as a digest: a skeleton can be several times longer than the name (a Hangul syllable
+    becomes several jamo), and the key column has a fixed size and a unique index."""
+    digest = hashlib.sha256(folded_skeleton(_as_looked_up(username)).encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def earlier_username_key(username: str) -> str:
+    """The key from before look-alikes counted (NFKC, case folded). An account whose name looked
+    like an earlier account's when keys changed kept it (migration 9b7e3c5a1d42): by it, that
+    account is still found under its own name, in any case."""
+    return _as_looked_up(username).casefold()
 
 
 def username_problem(username: str) -> str | None:
     """The message key of what is wrong with `username`, or None when it is acceptable."""
-    # Case folding can lengthen a name ("ΐ" folds to three characters): both forms must fit.
-    if not USERNAME_MIN <= len(username) <= USERNAME_MAX or len(username_key(username)) > USERNAME_MAX:
+    if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
         return "username_length"
     if not all((ch.isalnum() and ch not in INVISIBLE_LETTERS) or ch in USERNAME_PUNCTUATION for ch in username):
         return "username_chars"
@@ -114,11 +133,23 @@ def _claim_first_admin(user: User) -> bool:
 
 
 def find_user(username: str) -> User | None:
-    return db.session.scalar(select(User).where(User.username_key == username_key(username)))
+    keys = (earlier_username_key(username), username_key(username))
+    found = {user.username_key: user for user in db.session.scalars(select(User).where(User.username_key.in_(keys)))}
+    # An account that kept its earlier key is the one its own name means, before the look-alike
+    # that came first.
+    return found.get(keys[0]) or found.get(keys[1])
+
+
+def login_limits_epoch(username: str) -> str:
+    """Names the login-limit counters of the account `username` (whether it exists or not): when
+    an operator clears its limits, counting starts afresh under a new name."""
+    user = find_user(username)
+    return user.login_limits_reset.isoformat() if user is not None and user.login_limits_reset else "-"
 
 
 def create_or_promote_admin(username: str, password: str | None) -> tuple[User, bool]:
-    """For the `create-admin` command: returns the admin and whether the account is new."""
+    """For the `create-admin` command: returns the admin and whether the account is new; the
+    account's login limits start afresh."""
     username = normalize_username(username)
     user = find_user(username)
     created = user is None
@@ -136,6 +167,8 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
         user.password_hash = hash_password(password)
     user.is_admin = True
     user.status = ACTIVE
+    # The operator is letting this admin in: whatever guessing filled its login limits is forgotten.
+    user.login_limits_reset = utcnow()
     if db.session.get(AppSetting, FIRST_ADMIN_CLAIM) is None:
         db.session.flush()
         db.session.add(AppSetting(key=FIRST_ADMIN_CLAIM, value=str(user.id)))

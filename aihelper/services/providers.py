@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import MESSAGES, current_language, t, t_in
+from aihelper.ids import ID_MAX, is_id
 from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
 from aihelper.models import ApiProvider, ModelConfig
@@ -248,7 +249,7 @@ def _next_sort_order() -> int:
 
 
 def create_model(values: dict[str, Any]) -> ModelConfig:
-    provider_id = fields.integer(values, "provider_id", "field_provider", 1, 2**31 - 1, default=0)
+    provider_id = fields.integer(values, "provider_id", "field_provider", 1, ID_MAX, default=0)
     get_provider(provider_id)
     model = ModelConfig(provider_id=provider_id, sort_order=_next_sort_order())
     _apply_model_fields(model, values, partial=False)
@@ -259,7 +260,7 @@ def update_model(model_config_id: int, values: dict[str, Any]) -> ModelConfig:
     model = get_model(model_config_id)
     if "provider_id" in values:
         model.provider_id = get_provider(
-            fields.integer(values, "provider_id", "field_provider", 1, 2**31 - 1, default=0)
+            fields.integer(values, "provider_id", "field_provider", 1, ID_MAX, default=0)
         ).id
     _apply_model_fields(model, values, partial=True)
     return _save_model(model)
@@ -329,9 +330,8 @@ def import_models(provider_id: int, model_ids: Any) -> list[ModelConfig]:
 
 def reorder_models(model_config_ids: Any) -> None:
     """Give the listed models the sort order of their position (1, 2, 3 …)."""
-    if not isinstance(model_config_ids, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in model_config_ids
-    ):
+    # An id no row can have is refused like a missing one, before it reaches the database.
+    if not isinstance(model_config_ids, list) or not all(is_id(i) for i in model_config_ids):
         raise ApiError(400, "invalid_order", t("invalid_order"))
     models = {m.id: m for m in db.session.scalars(select(ModelConfig).where(ModelConfig.id.in_(model_config_ids)))}
     if len(models) != len(set(model_config_ids)) or len(model_config_ids) != len(set(model_config_ids)):
