@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.routing import BaseConverter
 
 ID_MAX = 2**31 - 1
+MESSAGE_ID_MAX = 2**63 - 1  # messages: BIGINT
 
 
 def is_id(value: Any) -> bool:

@@ -21,6 +21,7 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import t
+from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import ERROR, STALE_STREAMING, STREAMING
 from aihelper.models.types import utcnow
@@ -143,8 +144,10 @@ def _message_cursor(before: str | None) -> int | None:
         return None
     if not _DIGITS.fullmatch(before):
         raise ApiError(400, "invalid_cursor", t("invalid_cursor"))
-    # Beyond any id a column holds: everything is older.
-    return int(before) if len(before) <= 18 else None
+    # Beyond any id the column holds, everything is older (and int() of thousands of digits fails).
+    if len(before) > len(str(MESSAGE_ID_MAX)) or int(before) > MESSAGE_ID_MAX:
+        return None
+    return int(before)
 
 
 def _newest_messages(session_id: str, limit: int, before: int | None) -> tuple[list[dict[str, Any]], bool]:
