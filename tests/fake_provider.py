@@ -51,6 +51,25 @@ _CLIENT_GONE_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedE
 WaitOutcome = Literal["timeout", "released", "stopped", "disconnected"]
 
 
+# What a provider (or a proxy in front of it) may answer, each time quoting the key it was sent
+# ({key}); for `answer_with`.
+KEY_ECHOING_ANSWERS = {
+    "200 that is not JSON": (200, "text/plain", "gateway: key {key} accepted, no JSON today"),
+    "200 said to be JSON but is not": (200, "application/json", "{key}"),
+    "200 JSON of the wrong shape": (200, "application/json", '{"data": "{key}", "choices": "{key}"}'),
+    "401 quoting the key": (401, "application/json", '{"error": {"message": "Incorrect API key: {key}"}}'),
+    "429 quoting the key": (429, "application/json", '{"error": {"message": "{key} is over its quota"}}'),
+    "500 page quoting the key": (500, "text/html", "<html><body>upstream failed for {key}</body></html>"),
+    "SSE error event quoting the key": (
+        200,
+        "text/event-stream",
+        'data: {"error": {"message": "key {key} refused", "code": "invalid_api_key"}}\n\n',
+    ),
+    "SSE events that are not JSON, then [DONE]": (200, "text/event-stream", "data: key {key}\n\ndata: [DONE]\n\n"),
+    "SSE without one usable event": (200, "text/event-stream", 'data: {"echo": "{key}"}\n\n'),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Behaviour:
     """What the chat completion endpoint does; see :meth:`FakeProvider.script`.

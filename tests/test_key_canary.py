@@ -16,23 +16,7 @@ from sqlalchemy import text
 
 from aihelper.extensions import db
 from tests.chat_client import ChatUser
-
-# What a provider (or a proxy in front of it) may answer, each time quoting the key it was sent.
-ECHOING_ANSWERS = {
-    "200 that is not JSON": (200, "text/plain", "gateway: key {key} accepted, no JSON today"),
-    "200 said to be JSON but is not": (200, "application/json", "{key}"),
-    "200 JSON of the wrong shape": (200, "application/json", '{"data": "{key}", "choices": "{key}"}'),
-    "401 quoting the key": (401, "application/json", '{"error": {"message": "Incorrect API key: {key}"}}'),
-    "429 quoting the key": (429, "application/json", '{"error": {"message": "{key} is over its quota"}}'),
-    "500 page quoting the key": (500, "text/html", "<html><body>upstream failed for {key}</body></html>"),
-    "SSE error event quoting the key": (
-        200,
-        "text/event-stream",
-        'data: {"error": {"message": "key {key} refused", "code": "invalid_api_key"}}\n\n',
-    ),
-    "SSE events that are not JSON, then [DONE]": (200, "text/event-stream", "data: key {key}\n\ndata: [DONE]\n\n"),
-    "SSE without one usable event": (200, "text/event-stream", 'data: {"echo": "{key}"}\n\n'),
-}
+from tests.fake_provider import KEY_ECHOING_ANSWERS
 
 
 class Witness:
@@ -120,7 +104,7 @@ def test_the_canary_key_reaches_its_provider_and_nothing_else(live_server, app, 
     assert canary not in log
 
 
-@pytest.mark.parametrize("answer", ECHOING_ANSWERS.values(), ids=ECHOING_ANSWERS.keys())
+@pytest.mark.parametrize("answer", KEY_ECHOING_ANSWERS.values(), ids=KEY_ECHOING_ANSWERS.keys())
 def test_whatever_the_provider_answers_the_key_stays_out_of_logs_responses_and_frames(
     answer, live_server, app, fake_provider
 ):
