@@ -28,7 +28,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 def post_worker_init(worker):
     """Everything loaded by now (the app and its libraries, ~100 000 objects) lives as long as the
     worker: frozen out of the cyclic collector, a full collection no longer walks it. Each such walk
-    held every stream of the worker for 30–75 ms (while an import allocated, several in a row)."""
+    held every stream of the worker for 30-75 ms (while an import allocated, several in a row)."""
     import gc
 
     gc.collect()

@@ -342,6 +342,20 @@ def test_a_file_nested_deeper_than_an_export_is_refused_at_once(body):
     assert time.monotonic() - started < 1
 
 
+def test_strings_of_escaped_quotes_across_every_piece_are_read_in_linear_time():
+    """Each piece closes the string the previous one left open and opens one running to its end,
+    made of escaped quotes: a scan that retried every quote as an opening one took seconds a piece."""
+
+    def filled(prefix: bytes) -> bytes:
+        room = imports.PARSE_PIECE - len(prefix)
+        return prefix + b"a" * (room % 2) + b'\\"' * (room // 2)
+
+    body = filled(b'{"format": "aihelper-conversations", "exported_at": ["') + filled(b'","') * 7 + b'"]}'
+    started = time.monotonic()
+    document = imports.read_file([body])
+    assert len(document["exported_at"]) == 8 and time.monotonic() - started < 1
+
+
 def test_brackets_inside_text_are_only_text():
     document = {"format": "aihelper-conversations", "conversations": [], "exported_at": "[" * 100 + '\\"' + "{" * 100}
     assert imports.read_file([json.dumps(document).encode()]) == document

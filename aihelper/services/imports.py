@@ -56,9 +56,10 @@ class _TooDeep(Exception):
     pass
 
 
-# The rest of a string through its closing quote; a whole string. Possessive: no backtracking.
+# The rest of a string through its closing quote; a string from its opening quote to its closing
+# one (group 1) or to the end of the piece. Possessive: no backtracking.
 _STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+"', re.S)
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
+_STRING_OR_START = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:(")|\\?\Z)', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPENING = frozenset(b"[{")
 
@@ -82,12 +83,17 @@ class _NestingGuard:
                 self._ends_inside_string(piece)
                 return
             piece, self.in_string = piece[rest.end() :], False
-        outside = _STRING.sub(b"", piece)
-        unfinished = outside.find(b'"')
-        if unfinished >= 0:  # a string begins here and goes on in the next piece
-            outside = outside[:unfinished]
-            self.in_string = True
-            self._ends_inside_string(piece)
+        # Each string matched once, from its opening quote to its closing one or to the piece's end:
+        # no quote inside a string is ever retried as an opening one (linear in the piece).
+        kept, position = [], 0
+        for string in _STRING_OR_START.finditer(piece):
+            kept.append(piece[position : string.start()])
+            position = string.end()
+            if string.group(1) is None:  # a string begins here and goes on in the next piece
+                self.in_string = True
+                self._ends_inside_string(piece)
+        kept.append(piece[position:])
+        outside = b"".join(kept)
         depth = self.depth
         for bracket in outside.translate(None, _NOT_BRACKETS):
             depth += 1 if bracket in _OPENING else -1
