@@ -15,6 +15,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 
 PIECE = 64 * 1024
 _PARTS_MAX = 10  # the page sends one; a form of thousands of parts is refused early
+_BUFFER_MAX = 4 * PIECE
 
 
 class BadUpload(Exception):
@@ -23,8 +24,9 @@ class BadUpload(Exception):
 
 def uploaded_file(field: str) -> Iterator[bytes]:
     """The bytes of the form's file `field` (nothing if there is none) of a multipart request, or the
-    body of any other request, in pieces. Reading past the request's max_content_length raises
-    werkzeug's RequestEntityTooLarge; a malformed form raises BadUpload."""
+    body of any other request, in pieces. Reading past the request's max_content_length, or a
+    form of too many parts or headers too long, raises werkzeug's RequestEntityTooLarge; a
+    malformed form raises BadUpload."""
     stream = request.stream
     if request.mimetype != "multipart/form-data":
         while piece := stream.read(PIECE):
@@ -33,7 +35,9 @@ def uploaded_file(field: str) -> Iterator[bytes]:
     boundary = request.mimetype_params.get("boundary", "").encode("latin-1", "replace")
     if not boundary:
         raise BadUpload
-    decoder = MultipartDecoder(boundary, max_parts=_PARTS_MAX)
+    # Its buffer never holds more than a piece and a boundary: anything longer (a part's headers
+    # running for megabytes) is refused before werkzeug parses it in one go.
+    decoder = MultipartDecoder(boundary, _BUFFER_MAX, max_parts=_PARTS_MAX)
     in_field = False
     while True:
         piece = stream.read(PIECE)

@@ -365,6 +365,28 @@ def test_a_byte_order_mark_at_the_start_is_allowed(owner):
     assert import_file(owner, b"\xef\xbb\xbf" + json.dumps(valid_document()).encode()).json["added"] == 1
 
 
+def test_a_form_whose_part_headers_run_for_megabytes_is_refused_before_they_are_parsed(owner):
+    boundary = "XyZ"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="e.json"\r\n'.encode()
+        + b"a: b\r\n" * 500_000
+        + b"\r\n"
+        + json.dumps(valid_document()).encode()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    started = time.process_time()
+    response = owner.post("/api/chat/import", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 413 and response.json["code"] == "too_large"
+    assert time.process_time() - started < 0.5
+
+
+def test_an_object_with_a_million_unknown_fields_is_refused_naming_the_first(owner):
+    fields = ", ".join(f'"f{n}": 0' for n in range(1_000_000))
+    body = ('{"format": "aihelper-conversations", "conversations": [], ' + fields + "}").encode()
+    response = import_file(owner, body)
+    assert response.status_code == 400 and "“f0”" in response.json["error"]
+
+
 def test_one_conversation_holds_at_most_the_limit(owner, monkeypatch):
     monkeypatch.setattr(imports, "MESSAGES_PER_CONVERSATION_MAX", 3)
     document = breaking(lambda d: d["conversations"][0].update(messages=d["conversations"][0]["messages"] * 4))

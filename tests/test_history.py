@@ -350,6 +350,13 @@ def test_an_unreadable_message_cursor_is_refused(app, before):
     assert response.status_code == 400 and response.json["code"] == "invalid_cursor"
 
 
+def test_a_cursor_with_leading_zeros_is_the_same_id(app):
+    client = numbered_conversation(app, 5)
+    third = page(client)["conversation"][2]["id"]
+    padded = "0" * 30 + str(third)
+    assert contents(page(client, f"&before={padded}")) == ["message 0", "message 1"]
+
+
 def test_a_cursor_beyond_every_id_reads_from_the_newest(app):
     client = numbered_conversation(app, 3)
     for huge in (str(2**63), "9" * 40):

@@ -144,10 +144,11 @@ def _message_cursor(before: str | None) -> int | None:
         return None
     if not _DIGITS.fullmatch(before):
         raise ApiError(400, "invalid_cursor", t("invalid_cursor"))
+    digits = before.lstrip("0") or "0"
     # Beyond any id the column holds, everything is older (and int() of thousands of digits fails).
-    if len(before) > len(str(MESSAGE_ID_MAX)) or int(before) > MESSAGE_ID_MAX:
+    if len(digits) > len(str(MESSAGE_ID_MAX)) or int(digits) > MESSAGE_ID_MAX:
         return None
-    return int(before)
+    return int(digits)
 
 
 def _newest_messages(session_id: str, limit: int, before: int | None) -> tuple[list[dict[str, Any]], bool]:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ijson
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
@@ -34,7 +34,7 @@ from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.models.chat import DONE, ERROR, STOPPED, STREAMING
 from aihelper.services import search
 from aihelper.services.exports import FORMAT, VERSION
-from aihelper.services.history import SESSION_ID_MAX, TITLE_MAX
+from aihelper.services.history import SESSION_ID_MAX, TITLE_MAX, erase_conversations
 
 MESSAGES_MAX = 100_000  # per file
 MESSAGES_PER_CONVERSATION_MAX = 10_000
@@ -184,10 +184,11 @@ def _moment(value: Any, where: str) -> datetime:
 def _keys(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _Invalid(where, "import_not_object")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise _Invalid(where, "import_unknown_field", name=unknown[0][:40])
-    missing = sorted(required - set(value))
+    # The first unknown field in the file's order: an object may have millions (nothing sorted).
+    unknown = next((key for key in value if key not in allowed), None)
+    if unknown is not None:
+        raise _Invalid(where, "import_unknown_field", name=unknown[:40])
+    missing = sorted(required - value.keys())
     if missing:
         raise _Invalid(where, "import_missing_field", name=missing[0])
     return value
@@ -448,16 +449,17 @@ def _count_questions(connection, user_id: int, questions: int) -> None:
 
 
 def _undo(user_id: int, session_ids: list[str], questions: int) -> None:
-    """Delete what an import that failed half-way wrote (its messages go with each conversation)."""
+    """Delete what an import that failed half-way wrote."""
     db.session.rollback()
+    rows = []
     for offset in range(0, len(session_ids), 500):
         with fair_share():
-            db.session.execute(
-                delete(ChatSession)
-                .where(ChatSession.user_id == user_id, ChatSession.session_id.in_(session_ids[offset : offset + 500]))
-                .execution_options(synchronize_session=False)
-            )
-            db.session.commit()
+            rows += db.session.scalars(
+                select(ChatSession.id).where(
+                    ChatSession.user_id == user_id, ChatSession.session_id.in_(session_ids[offset : offset + 500])
+                )
+            ).all()
+    erase_conversations(rows)
     with fair_share():
         _count_questions(db.session.connection(), user_id, -questions)
         db.session.commit()
