@@ -274,6 +274,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "共有 {count} 条消息，一个文件最多 {limit} 条",
         "en": "hold {count} messages; one file may hold {limit}",
     },
+    "import_too_many_values": {
+        "zh": "含有的对象或值多于 {limit} 条消息的导出文件所能有的",
+        "en": "holds more objects or values than an export of {limit} messages can",
+    },
     "import_conversation_too_long": {
         "zh": "共有 {count} 条消息，一个对话最多 {limit} 条",
         "en": "hold {count} messages; one conversation may hold {limit}",

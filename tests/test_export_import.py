@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 
 import pytest
 from sqlalchemy import func, select
@@ -356,6 +357,20 @@ def test_strings_of_escaped_quotes_across_every_piece_are_read_in_linear_time():
     assert len(document["exported_at"]) == 8 and time.monotonic() - started < 1
 
 
+@pytest.mark.parametrize("item", [b"{},", b"[],", b'"ab",', b"0,"])
+def test_a_file_of_more_values_than_any_export_is_refused_before_it_is_built(item):
+    body = b'{"format": "aihelper-conversations", "conversations": [' + item * 3_000_000 + b"0]}"
+    tracemalloc.start()
+    try:
+        with pytest.raises(ApiError) as refused:
+            imports.read_file([body])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refused.value.code == "import_invalid" and "100000" in refused.value.message
+    assert peak < 200 * 1024 * 1024, f"{peak / 2**20:.0f} MB"
+
+
 def test_brackets_inside_text_are_only_text():
     document = {"format": "aihelper-conversations", "conversations": [], "exported_at": "[" * 100 + '\\"' + "{" * 100}
     assert imports.read_file([json.dumps(document).encode()]) == document
@@ -395,9 +410,17 @@ def test_one_conversation_holds_at_most_the_limit(owner, monkeypatch):
     assert "3" in response.json["error"]
 
 
-def test_long_and_short_conversations_written_in_slices_arrive_whole(app, owner, monkeypatch):
-    monkeypatch.setattr(imports, "SLICE_MESSAGES", 4)
-    monkeypatch.setattr(imports, "SLICE_CONVERSATIONS", 2)
+@pytest.mark.parametrize(
+    "messages, characters, conversations",
+    [(4, 200_000, 2), (100, 40, 50), (100, 1, 50), (1, 200_000, 1)],
+    ids=["by messages", "by characters", "a message a slice", "a conversation a slice"],
+)
+def test_long_and_short_conversations_written_in_slices_arrive_whole(
+    app, owner, monkeypatch, messages, characters, conversations
+):
+    monkeypatch.setattr(imports, "SLICE_MESSAGES", messages)
+    monkeypatch.setattr(imports, "SLICE_CHARS", characters)
+    monkeypatch.setattr(imports, "SLICE_CONVERSATIONS", conversations)
     client, _ = user(app, "sliced")
     exported = export_all(owner)
     assert import_file(client, exported).json["added"] == 2
@@ -413,41 +436,43 @@ def test_an_import_that_fails_half_way_takes_back_all_it_wrote(app, owner, monke
     add_session(app, user_id, "mine", "2026-04-03T00:00:00", [("user", "keep me", "2026-04-03T00:00:00")])
     before = conversations_of(app, "unlucky")
     calls = []
-    index = search.index_messages
+    index = search.write_index
 
-    def failing_index(connection, messages):
+    def failing_index(connection, entries):
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("the database went away")
-        index(connection, messages)
+        index(connection, entries)
 
-    monkeypatch.setattr(search, "index_messages", failing_index)
+    monkeypatch.setattr(search, "write_index", failing_index)
     with app.test_request_context(), pytest.raises(RuntimeError):
         imports.import_conversations(user_id, imports.parse_import([export_all(owner)], 32000))
     assert conversations_of(app, "unlucky") == before
     assert client.get("/api/user/info").json["message_count"] == 0
 
 
-def test_a_conversation_cut_short_by_a_crash_is_imported_again_whole(app, owner, monkeypatch):
+def test_a_conversation_cut_short_by_a_crash_is_replaced_by_the_next_import(app, owner, monkeypatch):
     monkeypatch.setattr(imports, "SLICE_MESSAGES", 2)
     client, user_id = user(app, "crashed")
     exported = export_all(owner)
     calls = []
-    index = search.index_messages
+    index = search.write_index
 
-    def dying_index(connection, messages):
+    def dying_index(connection, entries):
         calls.append(1)
         if len(calls) == 2:
             raise SystemExit  # the process ends: nothing is taken back
-        index(connection, messages)
+        index(connection, entries)
 
-    monkeypatch.setattr(search, "index_messages", dying_index)
+    monkeypatch.setattr(search, "write_index", dying_index)
     with app.test_request_context(), pytest.raises(SystemExit):
         imports.import_conversations(user_id, imports.parse_import([exported], 32000))
-    monkeypatch.setattr(search, "index_messages", index)
+    assert [len(c["messages"]) for c in conversations_of(app, "crashed")] == [2], "cut short after one slice"
+
+    monkeypatch.setattr(search, "write_index", index)
     assert import_file(client, exported).json["added"] == 2
-    whole = [c for c in conversations_of(app, "crashed") if len(c["messages"]) == len(MESSAGES)]
-    assert len(whole) == 1, "the conversation cut short came again, complete"
+    assert conversations_of(app, "crashed") == conversations_of(app, "exporter")
+    assert client.get("/api/user/info").json["message_count"] == 4
 
 
 def test_the_same_conversations_imported_twice_at_once_are_added_once(app, owner, monkeypatch):

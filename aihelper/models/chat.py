@@ -18,6 +18,9 @@ ERROR = "error"
 # A placeholder answer older than the longest possible answer belongs to a generation that died
 # with its process: it is reported as an error and no longer makes its conversation busy.
 STALE_STREAMING = timedelta(minutes=20)
+# The origin_id of a conversation an import is still writing (services/imports.py), followed by a
+# digest of its real origin: one left so by a crash is replaced by the next import of its file.
+IMPORTING = "importing:"
 
 
 class ChatSession(db.Model):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
 from aihelper.models import ChatMessage, ChatSession
-from aihelper.models.chat import DONE
+from aihelper.models.chat import DONE, IMPORTING
 from aihelper.services.history import message_dict, message_rows, owned_session
 from aihelper.timefmt import iso_utc
 
@@ -32,7 +32,10 @@ CHUNK_CHARS = 32 * 1024
 def _session_document(session: Any) -> dict[str, Any]:
     return {
         "session_id": session.session_id,
-        "origin_id": session.origin_id or session.session_id,
+        # One an import is still writing (or left half-written) is its own origin.
+        "origin_id": session.session_id
+        if not session.origin_id or session.origin_id.startswith(IMPORTING)
+        else session.origin_id,
         "title": session.title,
         "model_id": session.model_id,
         "pinned": bool(session.pinned),

@@ -15,15 +15,17 @@ wrote is deleted again.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import ijson
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
@@ -31,7 +33,7 @@ from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import t
 from aihelper.models import ChatMessage, ChatSession, User
-from aihelper.models.chat import DONE, ERROR, STOPPED, STREAMING
+from aihelper.models.chat import DONE, ERROR, IMPORTING, STOPPED, STREAMING
 from aihelper.services import search
 from aihelper.services.exports import FORMAT, VERSION
 from aihelper.services.history import SESSION_ID_MAX, TITLE_MAX, erase_conversations
@@ -43,10 +45,17 @@ ANSWER_MAX = 500_000  # characters of an answer or its reasoning (far beyond any
 YEARS = (1970, 9999)  # what every supported database's DATETIME holds
 ROLES = ("user", "assistant")
 STATUSES = (DONE, STOPPED, ERROR)
-SLICE_MESSAGES = 100  # written per transaction
+SLICE_MESSAGES = 100  # written per transaction, and at most SLICE_CHARS characters
+SLICE_CHARS = 200_000
 SLICE_CONVERSATIONS = 50
 PARSE_PIECE = 64 * 1024  # bytes parsed between turns (about a millisecond)
 NESTING_MAX = 16  # an export nests 5 deep
+# What an export within the limits holds at most, outside strings: a message is an object with
+# 8 fields and a usage object, a conversation an object with 8 fields and a list.
+CONTAINERS_MAX = 2 * MESSAGES_MAX + 2 * CONVERSATIONS_MAX + 2
+SEPARATORS_MAX = 10 * MESSAGES_MAX + 8 * CONVERSATIONS_MAX + 4
+FIELDS_MAX = 16  # of one object
+ITEMS_MAX = max(CONVERSATIONS_MAX, MESSAGES_PER_CONVERSATION_MAX)  # of one list
 
 
 # --- reading the file ------------------------------------------------------------------------------
@@ -56,21 +65,30 @@ class _TooDeep(Exception):
     pass
 
 
+class _TooMany(Exception):
+    pass
+
+
 # The rest of a string through its closing quote; a string from its opening quote to its closing
 # one (group 1) or to the end of the piece. Possessive: no backtracking.
 _STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+"', re.S)
 _STRING_OR_START = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:(")|\\?\Z)', re.S)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_OPENING = frozenset(b"[{")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
+_OPEN_OBJECT, _OPEN_LIST, _SEPARATOR = b"{"[0], b"["[0], b","[0]
 
 
-class _NestingGuard:
-    """Follows the nesting of brackets outside strings, piece by piece, and refuses a file nested
-    deeper than NESTING_MAX before the parser sees it: ijson's work grows with the square of the
-    depth, so 200 KB of "[" would hold a worker for minutes and take gigabytes."""
+class _ShapeGuard:
+    """Follows the brackets and commas outside strings, piece by piece, and refuses a file before
+    the parser builds it when it nests deeper than NESTING_MAX (ijson's work grows with the square
+    of the depth: 200 KB of "[" would hold a worker for minutes and take gigabytes), when one object
+    or list is longer than any in an export within the limits (one dict of a million keys is
+    rebuilt in one step as it grows), or when it holds more objects, lists or values in all than
+    such an export can (32 MB of "{}," would become 0.8 GB of Python objects)."""
 
     def __init__(self) -> None:
-        self.depth = 0
+        self.open: list[list[int]] = []  # [kind, separators so far] of each open object or list
+        self.containers = 0
+        self.separators = 0
         self.in_string = False
         self.escaped = False  # the last piece ended on a backslash inside a string
 
@@ -93,13 +111,27 @@ class _NestingGuard:
                 self.in_string = True
                 self._ends_inside_string(piece)
         kept.append(piece[position:])
-        outside = b"".join(kept)
-        depth = self.depth
-        for bracket in outside.translate(None, _NOT_BRACKETS):
-            depth += 1 if bracket in _OPENING else -1
-            if depth > NESTING_MAX:
-                raise _TooDeep
-        self.depth = depth
+        self._follow(b"".join(kept).translate(None, _NOT_STRUCTURE))
+
+    def _follow(self, structure: bytes) -> None:
+        open_ = self.open
+        for char in structure:
+            if char == _SEPARATOR:
+                if open_:
+                    current = open_[-1]
+                    current[1] += 1
+                    if current[1] >= (FIELDS_MAX if current[0] == _OPEN_OBJECT else ITEMS_MAX):
+                        raise _TooMany
+                self.separators += 1
+            elif char in (_OPEN_OBJECT, _OPEN_LIST):
+                open_.append([char, 0])
+                self.containers += 1
+                if len(open_) > NESTING_MAX:
+                    raise _TooDeep
+            elif open_:
+                open_.pop()
+        if self.containers > CONTAINERS_MAX or self.separators > SEPARATORS_MAX:
+            raise _TooMany
 
     def _ends_inside_string(self, piece: bytes) -> None:
         backslashes = len(piece) - len(piece.rstrip(b"\\"))
@@ -119,7 +151,7 @@ def _parts(pieces: Iterable[bytes]) -> Iterator[bytes]:
 def read_file(pieces: Iterable[bytes]) -> Any:
     """The JSON document of an upload given in pieces of any size, parsed as they come."""
     turns = Turns()
-    guard = _NestingGuard()
+    guard = _ShapeGuard()
     parsed = ijson.sendable_list()
     parser = ijson.items_coro(parsed, "", use_float=True)
     try:
@@ -130,6 +162,9 @@ def read_file(pieces: Iterable[bytes]) -> Any:
         parser.close()
     except (ijson.JSONError, _TooDeep):
         raise ApiError(400, "import_not_json", t("import_not_json")) from None
+    except _TooMany:
+        problem = t("import_too_many_values", limit=str(MESSAGES_MAX))
+        raise ApiError(400, "import_invalid", t("import_invalid", where="file", problem=problem)) from None
     return parsed[0]
 
 
@@ -372,31 +407,44 @@ class _Piece:
     def completes(self) -> bool:
         return self.end == len(self.written.conversation["messages"])
 
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.written.conversation["messages"][self.start : self.end]
+
 
 def _slices(conversations: list[dict[str, Any]]) -> Iterator[list[_Piece]]:
-    """The conversations cut into slices of at most SLICE_MESSAGES messages and SLICE_CONVERSATIONS
-    conversations: small ones share a slice, a long one spans several."""
+    """The conversations cut into slices of at most SLICE_MESSAGES messages, SLICE_CHARS characters
+    (a message longer than that is a slice alone) and SLICE_CONVERSATIONS conversations: small
+    ones share a slice, a long one spans several."""
     pieces: list[_Piece] = []
-    size = 0
+    count = characters = 0
     for conversation in conversations:
         written = _Written(conversation, str(uuid.uuid4()))
-        count, start = len(conversation["messages"]), 0
-        while True:
-            end = start + min(count - start, SLICE_MESSAGES - size)
-            pieces.append(_Piece(written, start, end))
-            size += end - start
-            start = end
-            if size >= SLICE_MESSAGES or len(pieces) >= SLICE_CONVERSATIONS:
+        messages, start = conversation["messages"], 0
+        for index, message in enumerate(messages):
+            size = len(message["content"]) + len(message["reasoning"] or "")
+            if count and (count >= SLICE_MESSAGES or characters + size > SLICE_CHARS):
+                if index > start:
+                    pieces.append(_Piece(written, start, index))
                 yield pieces
-                pieces, size = [], 0
-            if start >= count:
-                break
+                pieces, count, characters, start = [], 0, 0, index
+            count += 1
+            characters += size
+        pieces.append(_Piece(written, start, len(messages)))
+        if len(pieces) >= SLICE_CONVERSATIONS:
+            yield pieces
+            pieces, count, characters = [], 0, 0
     if pieces:
         yield pieces
 
 
-def _write(connection, user_id: int, piece: _Piece) -> int:
-    """One piece of a conversation, in the slice's transaction; returns its number of questions."""
+def _pending(origin: str) -> str:
+    return IMPORTING + hashlib.sha256(origin.encode()).hexdigest()[:40]
+
+
+def _write(connection, user_id: int, piece: _Piece, index_terms: list[str]) -> int:
+    """One piece of a conversation (its messages' search terms made beforehand), in the slice's
+    transaction; returns its number of questions."""
     written, conversation = piece.written, piece.written.conversation
     if piece.begins:
         connection.execute(
@@ -409,7 +457,7 @@ def _write(connection, user_id: int, piece: _Piece) -> int:
                 "pinned": conversation["pinned"],
                 "create_time": conversation["create_time"],
                 "update_time": conversation["update_time"],
-                "origin_id": conversation["origin_id"] if piece.completes else None,
+                "origin_id": conversation["origin_id"] if piece.completes else _pending(conversation["origin_id"]),
             },
         )
     elif piece.completes:
@@ -418,7 +466,7 @@ def _write(connection, user_id: int, piece: _Piece) -> int:
             .where(ChatSession.__table__.c.session_id == written.session_id)
             .values(origin_id=conversation["origin_id"])
         )
-    messages = conversation["messages"][piece.start : piece.end]
+    messages = piece.messages
     if not messages:
         return 0
     connection.execute(
@@ -436,7 +484,7 @@ def _write(connection, user_id: int, piece: _Piece) -> int:
         .all()
     )
     written.last_message_id = ids[-1]
-    search.index_messages(connection, zip(ids, (m["content"] for m in messages), strict=True))
+    search.write_index(connection, list(zip(ids, index_terms, strict=True)))
     return sum(1 for m in messages if m["role"] == "user")
 
 
@@ -465,17 +513,57 @@ def _undo(user_id: int, session_ids: list[str], questions: int) -> None:
         db.session.commit()
 
 
+def _index_terms(piece: _Piece, turns: Turns) -> list[str]:
+    """The search terms of a piece's messages: the costly part of indexing, done outside the
+    database's turn and a message at a time."""
+    made = []
+    for message in piece.messages:
+        made.append(search.indexed_terms(message["content"]))
+        turns.take()
+    return made
+
+
+def _replace_leftovers(user_id: int, conversations: list[dict[str, Any]]) -> None:
+    """Delete what an earlier import of these conversations left half-written when its process
+    died (their `origin_id` is still the pending one), and take back the questions it counted."""
+    pending = [_pending(c["origin_id"]) for c in conversations]
+    rows: list[int] = []
+    questions = 0
+    for offset in range(0, len(pending), 500):
+        with fair_share():
+            found = db.session.scalars(
+                select(ChatSession.id).where(
+                    ChatSession.user_id == user_id, ChatSession.origin_id.in_(pending[offset : offset + 500])
+                )
+            ).all()
+            if found:
+                questions += db.session.scalar(
+                    select(func.count(ChatMessage.id))
+                    .join(ChatSession, ChatSession.session_id == ChatMessage.session_id)
+                    .where(ChatSession.id.in_(found), ChatMessage.role == "user")
+                )
+            db.session.commit()
+        rows += found
+    if rows:
+        erase_conversations(rows)
+        with fair_share():
+            _count_questions(db.session.connection(), user_id, -questions)
+            db.session.commit()
+
+
 def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> dict[str, int]:
     """Add the conversations the user does not have yet; returns {added, skipped}."""
     new, skipped = _new(user_id, conversations)
+    _replace_leftovers(user_id, new)
     turns = Turns()
     started: list[str] = []
     questions = 0
     try:
         for pieces in _slices(new):
+            index_terms = [_index_terms(piece, turns) for piece in pieces]
             with fair_share():
                 connection = db.session.connection()
-                in_slice = sum(_write(connection, user_id, piece) for piece in pieces)
+                in_slice = sum(map(partial(_write, connection, user_id), pieces, index_terms))
                 _count_questions(connection, user_id, in_slice)
                 db.session.commit()
             started += [piece.written.session_id for piece in pieces if piece.begins]

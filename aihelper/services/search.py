@@ -52,7 +52,10 @@ RECENT_SCAN = 2000  # MySQL: the newest messages read directly before the FULLTE
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _SEARCH_TABLE = table("message_search", column("rowid"), column("message_id"), column("terms"))
 _TOKENS = re.compile(rf"([{_CJK}]+)|([^\W{_CJK}]+)")
-_INDEXED_CHARS = 200_000  # of one message: the rest of a huge answer is not searchable
+# Of one message, whichever comes first: the rest of a huge answer is not searchable. Both bound
+# the work of indexing one message (~20 ms) however long and varied it is.
+_INDEXED_CHARS = 50_000
+TERMS_MAX = 20_000
 
 
 def normalize(value: str) -> str:
@@ -60,17 +63,27 @@ def normalize(value: str) -> str:
 
 
 def terms(value: str) -> list[str]:
-    """The distinct search terms of a text, in order of first appearance."""
+    """The distinct search terms of a text, in order of first appearance, at most TERMS_MAX."""
     found: dict[str, None] = {}
-    for cjk, word in _TOKENS.findall(normalize(value[:_INDEXED_CHARS])):
+    for match in _TOKENS.finditer(normalize(value[:_INDEXED_CHARS])):
+        cjk, word = match.groups()
         if word:
             found[TERM_PREFIX + word[:WORD_MAX]] = None
-            continue
-        for index, char in enumerate(cjk):
-            found[TERM_PREFIX + char] = None
-            if index + 1 < len(cjk):
-                found[TERM_PREFIX + cjk[index : index + 2]] = None
-    return list(found)
+        else:
+            for index, char in enumerate(cjk):
+                found[TERM_PREFIX + char] = None
+                if index + 1 < len(cjk):
+                    found[TERM_PREFIX + cjk[index : index + 2]] = None
+                if len(found) >= TERMS_MAX:
+                    break
+        if len(found) >= TERMS_MAX:
+            break
+    return list(found)[:TERMS_MAX]
+
+
+def indexed_terms(content: str | None) -> str:
+    """What the index holds for a message: its terms, space separated."""
+    return " ".join(terms(content or ""))
 
 
 def _query_terms(segment: str) -> list[str]:
@@ -100,7 +113,12 @@ _INDEX_MYSQL = text(
 
 def index_messages(connection: Connection, messages: Iterable[tuple[int, str]]) -> None:
     """Index (or re-index) messages given as (id, content), in the caller's transaction."""
-    rows = [{"message_id": message_id, "terms": " ".join(terms(content or ""))} for message_id, content in messages]
+    write_index(connection, [(message_id, indexed_terms(content)) for message_id, content in messages])
+
+
+def write_index(connection: Connection, entries: list[tuple[int, str]]) -> None:
+    """Index (or re-index) messages given as (id, indexed_terms(content)), in the caller's transaction."""
+    rows = [{"message_id": message_id, "terms": terms_text} for message_id, terms_text in entries]
     if not rows:
         return
     if connection.dialect.name == "sqlite":
