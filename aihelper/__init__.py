@@ -1,8 +1,8 @@
 """aihelper: a self-hosted, multi-user AI chat system.
 
-`create_app()` builds the app in this order: config -> the host check in front of it (and ProxyFix
-before that) -> extensions -> blueprints -> cli -> error handlers and request guards -> schema on an
-empty database.
+`create_app()` builds the app in this order: config -> the host check in front of it (ProxyFix
+before that, and the reading away of unread bodies before everything) -> extensions ->
+blueprints -> cli -> error handlers and request guards -> schema on an empty database.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from aihelper.host_check import HostCheck
 from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
 from aihelper.payload import BodyJSONProvider
+from aihelper.unread_body import DrainUnreadBody
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,8 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
     if app.config["AIHELPER_PROXY_FIX"]:
         hops = app.config["AIHELPER_PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    # Outermost: whatever refused a request before reading its body, the rest is read away here.
+    app.wsgi_app = DrainUnreadBody(app.wsgi_app)
 
     _init_extensions(app)
     _register_blueprints(app)

@@ -8,6 +8,8 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from urllib3 import encode_multipart_formdata
@@ -68,9 +70,34 @@ class Listener(threading.Thread):
                 return
 
     def worst_gap(self, start: float, end: float) -> float:
-        times = [at for at, frame in self.arrivals if frame["type"] == "delta" and start <= at <= end]
-        assert len(times) > 20, "the answer streamed all along"
-        return max(later - earlier for earlier, later in itertools.pairwise(times))
+        """The longest wait between two frames of the answer over [start, end], counting the
+        frames just before and after it."""
+        times = [at for at, frame in self.arrivals if frame["type"] == "delta"]
+        before = [at for at in times if at <= start]
+        after = [at for at in times if at >= end]
+        assert before and after, "the answer streamed all along"
+        inside = [before[-1], *(at for at in times if start < at < end), after[0]]
+        return max(later - earlier for earlier, later in itertools.pairwise(inside))
+
+
+@contextmanager
+def another_users_answer(chat, fake_provider) -> Iterator[Listener]:
+    """An answer streaming to another user on the same worker, at 200 tokens a second."""
+    fake_provider.script(tokens=[f"t{i} " for i in range(20_000)], token_delay=0.005)
+    socket = chat["user"].socket()
+    socket.send(type="chat", message="talk for a while", model_id=chat["model_id"], session_id=None)
+    listener = Listener(socket)
+    listener.start()
+    while not any(frame["type"] == "delta" for _, frame in listener.arrivals):
+        time.sleep(0.01)
+    yield listener
+    assert listener.is_alive(), "the answer outlasted the work it was measured against"
+    done = time.monotonic()
+    while not any(at > done for at, frame in listener.arrivals if frame["type"] == "delta"):
+        time.sleep(0.01)  # a frame after the work, for its last gap
+    socket.send(type="stop", session_id=listener.arrivals[0][1]["session_id"])
+    listener.join(timeout=30)
+    socket.close()
 
 
 def test_the_largest_import_and_reading_it_back_never_stall_another_users_stream(chat, live_server, app, fake_provider):
@@ -79,40 +106,29 @@ def test_the_largest_import_and_reading_it_back_never_stall_another_users_stream
         {"file": ("export.json", largest_import(app.config["AIHELPER_IMPORT_MAX_MB"]), "application/json")}
     )
     importer = ChatUser.register(live_server.url, "importer")
-    fake_provider.script(tokens=[f"t{i} " for i in range(20_000)], token_delay=0.005)
-    socket = chat["user"].socket()
-    socket.send(type="chat", message="talk for a while", model_id=chat["model_id"], session_id=None)
-    listener = Listener(socket)
-    listener.start()
-    while not any(frame["type"] == "delta" for _, frame in listener.arrivals):
-        time.sleep(0.01)
-
-    started = time.monotonic()
-    imported = importer.http.post(
-        live_server.url + "/api/chat/import", data=form, headers={"Content-Type": form_type}, timeout=300
-    )
-    assert imported.status_code == 200, imported.text
-    assert imported.json()["added"] == MESSAGES_MAX // MESSAGES_PER_CONVERSATION_MAX
-    imported_at = time.monotonic()
-
-    # What is read back is checked once the measurement is over: parsing 30 MB here would hold
-    # this process (and the listener's clock) instead of the server.
-    longest = importer.get("/api/chat/history?limit=1").json()["sessions"][0]["session_id"]
-    newest = importer.get(f"/api/chat/history?session_id={longest}")
-    exports = [
-        importer.http.get(live_server.url + path, timeout=300)
-        for path in (
-            f"/api/chat/session/{longest}/export?format=json",
-            f"/api/chat/session/{longest}/export?format=md",
-            "/api/chat/export",
+    with another_users_answer(chat, fake_provider) as listener:
+        started = time.monotonic()
+        imported = importer.http.post(
+            live_server.url + "/api/chat/import", data=form, headers={"Content-Type": form_type}, timeout=300
         )
-    ]
-    finished = time.monotonic()
+        assert imported.status_code == 200, imported.text
+        assert imported.json()["added"] == MESSAGES_MAX // MESSAGES_PER_CONVERSATION_MAX
+        imported_at = time.monotonic()
 
-    assert listener.is_alive(), "the answer outlasted the work it was measured against"
-    socket.send(type="stop", session_id=listener.arrivals[0][1]["session_id"])
-    listener.join(timeout=30)
-    socket.close()
+        # What is read back is checked once the measurement is over: parsing 30 MB here would hold
+        # this process (and the listener's clock) instead of the server.
+        longest = importer.get("/api/chat/history?limit=1").json()["sessions"][0]["session_id"]
+        newest = importer.get(f"/api/chat/history?session_id={longest}")
+        exports = [
+            importer.http.get(live_server.url + path, timeout=300)
+            for path in (
+                f"/api/chat/session/{longest}/export?format=json",
+                f"/api/chat/session/{longest}/export?format=md",
+                "/api/chat/export",
+            )
+        ]
+        finished = time.monotonic()
+
     import_gap = listener.worst_gap(started, imported_at)
     reading_gap = listener.worst_gap(imported_at, finished)
     assert import_gap < GAP_MAX, f"the import held the worker for {import_gap * 1000:.0f} ms"
@@ -123,3 +139,29 @@ def test_the_largest_import_and_reading_it_back_never_stall_another_users_stream
     assert len(json.loads(one_json.content)["conversations"][0]["messages"]) == MESSAGES_PER_CONVERSATION_MAX
     assert one_markdown.text.count("\n### ") == MESSAGES_PER_CONVERSATION_MAX
     assert len(json.loads(everything.content)["conversations"]) == MESSAGES_MAX // MESSAGES_PER_CONVERSATION_MAX
+
+
+def test_uploads_refused_at_their_first_bytes_never_stall_another_users_stream(chat, live_server, app, fake_provider):
+    """The rest of such a body is read away between the worker's other work, and the connection
+    serves the next request."""
+    limit = app.config["AIHELPER_IMPORT_MAX_MB"] * 1024 * 1024
+    bodies = [
+        (b'{"format": "aihelper-conversations", "conversations": [' + b"{}," * (limit // 3 - 100) + b"{}]}", 400),
+        (b"[" + b" " * (limit + 1024) + b"]", 413),
+        (b"nonsense" * (limit // 8 - 8), 400),
+    ]
+    uploader = ChatUser.register(live_server.url, "uploader")
+    with another_users_answer(chat, fake_provider) as listener:
+        started = time.monotonic()
+        for body, status in bodies:
+            refused = uploader.http.post(
+                live_server.url + "/api/chat/import",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
+            assert refused.status_code == status, refused.text
+            assert uploader.get("/api/user/info").status_code == 200
+        finished = time.monotonic()
+    gap = listener.worst_gap(started, finished)
+    assert gap < GAP_MAX, f"a refused upload held the worker for {gap * 1000:.0f} ms"
