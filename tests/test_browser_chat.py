@@ -185,29 +185,64 @@ def test_a_refused_resume_on_reconnect_is_not_taken_for_a_pending_message(chat_p
     assert refused, "the resume was refused on the reconnect"
 
 
-def test_the_time_range_filter_and_clearing_it(chat_page, app):
-    page = chat_page["page"]
+def add_conversation(app, username: str, title: str, moment: datetime) -> None:
+    """A stored conversation of one message at `moment` (naive UTC, as the database keeps it)."""
     with app.app_context():
-        user_id = db.session.scalar(select(User.id).where(User.username == "page_user"))
-        for name, moment in (("旧的对话", datetime(2026, 1, 10, 9, 0)), ("新的对话", datetime(2026, 3, 5, 9, 0))):
-            db.session.add(
-                ChatSession(session_id=name, user_id=user_id, title=name, create_time=moment, update_time=moment)
-            )
-            db.session.add(ChatMessage(session_id=name, user_id=user_id, role="user", content=name, timestamp=moment))
+        user_id = db.session.scalar(select(User.id).where(User.username == username))
+        db.session.add(
+            ChatSession(session_id=title, user_id=user_id, title=title, create_time=moment, update_time=moment)
+        )
+        db.session.add(ChatMessage(session_id=title, user_id=user_id, role="user", content=title, timestamp=moment))
         db.session.commit()
+
+
+@pytest.mark.browser_context_args(timezone_id="Asia/Shanghai")
+def test_a_picked_date_range_includes_its_end_day_whole_in_the_browsers_time_zone(chat_page, app):
+    page = chat_page["page"]
+    # In Shanghai (UTC+8): 03-01 08:30, 03-31 23:30, 04-01 00:30 and 01-10.
+    add_conversation(app, "page_user", "三月第一天", datetime(2026, 3, 1, 0, 30))
+    add_conversation(app, "page_user", "三月最后一晚", datetime(2026, 3, 31, 15, 30))
+    add_conversation(app, "page_user", "四月凌晨", datetime(2026, 3, 31, 16, 30))
+    add_conversation(app, "page_user", "一月的对话", datetime(2026, 1, 10, 9, 0))
     page.reload()
     sessions = page.get_by_test_id("session-list")
-    expect(sessions).to_contain_text("旧的对话")
-    expect(sessions).to_contain_text("新的对话")
-    start, end = page.get_by_placeholder("开始时间").first, page.get_by_placeholder("结束时间").first
+    expect(sessions).to_contain_text("一月的对话")
+    start, end = page.get_by_label("开始日期"), page.get_by_label("结束日期")
     start.click()
-    start.fill("2026-03-01 00:00:00")
-    end.fill("2026-03-31 23:59:59")
-    end.press("Enter")  # applies the typed range
-    expect(sessions).to_contain_text("新的对话")
-    expect(sessions).not_to_contain_text("旧的对话")
+    start.fill("2026-03-01")
+    end.fill("2026-03-31")
+    end.press("Enter")
+    expect(sessions).to_contain_text("三月最后一晚")
+    expect(sessions).to_contain_text("三月第一天")
+    expect(sessions).not_to_contain_text("四月凌晨")
+    expect(sessions).not_to_contain_text("一月的对话")
+    # The range text fits the sidebar.
+    picker = page.locator(".range-picker").first
+    assert picker.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
     page.get_by_test_id("clear-filter").click()
-    expect(sessions).to_contain_text("旧的对话")
+    expect(sessions).to_contain_text("一月的对话")
+
+
+def test_the_date_shortcuts_include_today_and_the_calendar_opens_on_this_month(chat_page, app, fake_provider):
+    page = chat_page["page"]
+    send(page, "今天的问题")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("Hello from the fake provider.")
+    add_conversation(app, "page_user", "很久以前", datetime(2025, 1, 1, 9, 0))
+    page.reload()
+    sessions = page.get_by_test_id("session-list")
+    expect(sessions).to_contain_text("很久以前")
+    page.get_by_label("开始日期").click()
+    today = datetime.now()
+    expect(page.locator(".el-date-range-picker__header").first).to_contain_text(
+        re.compile(rf"{today.year} 年\s*{today.month} 月")
+    )
+    page.get_by_role("button", name="今天").click()
+    expect(sessions.locator(".session-item")).to_have_count(1)
+    expect(sessions).not_to_contain_text("很久以前")
+    page.get_by_label("开始日期").click()
+    page.get_by_role("button", name="最近 30 天").click()
+    expect(sessions.locator(".session-item")).to_have_count(1)
+    expect(sessions).not_to_contain_text("很久以前")
 
 
 def test_rename_and_delete_from_the_conversation_menu(chat_page, app):

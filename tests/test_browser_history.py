@@ -72,15 +72,41 @@ def test_more_search_results_load_on_demand(history_page):
     page = history_page["page"]
     document = {
         "format": "aihelper-conversations",
-        "conversations": [conversation("很多", *[f"反复出现的话题 {i}" for i in range(40)])],
+        "conversations": [conversation(f"很多 {i}", f"反复出现的话题 {i}") for i in range(40)],
     }
+    for minute, item in enumerate(document["conversations"]):  # one moment each: results page by time
+        item["messages"][0]["timestamp"] = f"2026-05-02T09:{minute:02d}:00"
     history_page["user"].http.post(history_page["url"] + "/api/chat/import", json=document)
     page.get_by_test_id("search-input").fill("话题")
-    hits = page.get_by_test_id("search-hit")
-    expect(hits).to_have_count(30)
+    groups = page.get_by_test_id("search-group")
+    expect(groups).to_have_count(30)
     page.get_by_test_id("search-more").click()
-    expect(hits).to_have_count(40)
+    expect(groups).to_have_count(40)
     expect(page.get_by_test_id("search-more")).to_have_count(0)
+
+
+def test_results_are_grouped_per_conversation_and_a_hit_opens_at_its_message(history_page):
+    page = history_page["page"]
+    filler = [f"无关的第 {i} 条消息，" + "内容 " * 40 for i in range(120)]
+    document = {
+        "format": "aihelper-conversations",
+        "conversations": [
+            conversation("长对话", "第一次提到银杏", *filler[:60], "第二次提到银杏", *filler[60:], "第三次提到银杏")
+        ],
+    }
+    assert history_page["user"].http.post(history_page["url"] + "/api/chat/import", json=document).ok
+    page.get_by_test_id("search-input").fill("银杏")
+    groups = page.get_by_test_id("search-group")
+    expect(groups).to_have_count(1)
+    expect(groups.first.get_by_test_id("search-group-title")).to_have_text("长对话")
+    hits = groups.first.get_by_test_id("search-hit")
+    expect(hits).to_have_count(3)
+    # The oldest mention sits beyond the first page of the conversation: it is fetched, shown and marked.
+    hits.filter(has_text="第一次提到银杏").click()
+    found = page.locator(".message.highlighted")
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text("第一次提到银杏")
+    expect(found).to_be_in_viewport()
 
 
 def test_pin_moves_a_conversation_to_the_top(history_page):

@@ -27,6 +27,7 @@
 
   const SEARCH_DELAY_MS = 250;
   const SEARCH_PAGE = 30;
+  const HITS_PER_GROUP = 3;
 
   function fill(text, values) {
     return Object.entries(values).reduce((out, [key, value]) => out.split('{' + key + '}').join(String(value)), text);
@@ -132,9 +133,23 @@
       tools.query = '';
       runSearch();
     }
+    /* The conversation of a hit, scrolled to the message found (a title hit opens at the end). */
     function openHit(hit) {
-      app.openSession(hit.session_id);
+      app.openSession(hit.session_id, true, hit.message_id || null);
     }
+    // One entry per conversation, in the order of its best hit, with up to HITS_PER_GROUP snippets.
+    const groupedResults = Vue.computed(() => {
+      const groups = new Map();
+      for (const hit of tools.results) {
+        let group = groups.get(hit.session_id);
+        if (!group) {
+          group = { session_id: hit.session_id, title: hit.title, hits: [] };
+          groups.set(hit.session_id, group);
+        }
+        if (group.hits.length < HITS_PER_GROUP) group.hits.push(hit);
+      }
+      return [...groups.values()];
+    });
 
     // --- several at once --------------------------------------------------------------------------
     function toggleSelecting() {
@@ -184,7 +199,8 @@
       return response;
     }
     async function exportSession(session, format) {
-      const url = '/api/chat/session/' + encodeURIComponent(session.session_id) + '/export?format=' + format;
+      const url = '/api/chat/session/' + encodeURIComponent(session.session_id) + '/export?format=' + format +
+        '&tz=' + encodeURIComponent(window.AIHelperChat.timeZone());
       try { await download(url, 'conversation.' + format); } catch (error) { ElementPlus.ElMessage.error(error.message); }
     }
     async function exportAll() {
@@ -216,7 +232,7 @@
 
     return Vue.reactive({
       state: tools, highlight: (snippet) => highlight(snippet, tools.query), onSearchInput, clearSearch, runSearch, openHit,
-      moreResults,
+      groupedResults, moreResults,
       toggleSelecting, toggleSelected, deleteSelected, exportSession, exportAll, exportLabel, importFile,
       retentionNote, selectedLabel,
     });

@@ -1,0 +1,112 @@
+/* The composer: the draft, how Enter behaves, sending a message, editing the last one,
+ * regenerating or continuing the last answer, and stopping. `useComposer(app, streams)` is called
+ * by chat.js; turns go out through chat-streams.js. */
+(function () {
+  'use strict';
+  const { t } = window.AIHelper;
+  const { newClientId, messageFrom, IS_MAC } = window.AIHelperChat;
+
+  const MAX_FRAME_CHARS = 64 * 1024;
+
+  function useComposer(app, streams) {
+    const { state } = app;
+    const limit = app.page.max_message_chars;
+
+    const busy = Vue.computed(() => Boolean(state.current && state.current.messages.some((m) => m.status === 'streaming')));
+    const lastAnswer = Vue.computed(() => {
+      const list = state.current ? state.current.messages : [];
+      const last = list[list.length - 1];
+      return last && last.role === 'assistant' ? last : null;
+    });
+    const lastQuestion = Vue.computed(() => {
+      const list = state.current ? state.current.messages : [];
+      for (let i = list.length - 1; i >= 0; i -= 1) if (list[i].role === 'user') return list[i];
+      return null;
+    });
+    const tooLong = Vue.computed(() => state.draft.length > limit);
+    const placeholder = Vue.computed(() => t(state.enterSends ? 'placeholderEnter' : (IS_MAC ? 'placeholderMac' : 'placeholderCtrl')));
+    const canSend = Vue.computed(() => Boolean(state.draft.trim()) && !tooLong.value);
+
+    function onKeydown(event) {
+      if (event.key !== 'Enter' || event.isComposing) return;
+      const modifier = event.ctrlKey || event.metaKey;
+      if (state.enterSends ? !event.shiftKey && !modifier : modifier) {
+        event.preventDefault();
+        send();
+      }
+    }
+
+    function streamingAnswer() {
+      const answer = messageFrom({ id: null, role: 'assistant', content: '', status: 'streaming', timestamp: new Date().toISOString() });
+      answer.model_id = app.modelIdOf(state.modelChoice);
+      return answer;
+    }
+
+    /* Sends `text` (the draft unless given) as the next message of the open conversation. */
+    function send(text = state.draft) {
+      if (!text.trim() || text.length > limit || busy.value) return;
+      if (state.modelChoice === null) {
+        ElementPlus.ElMessage.warning(t('chooseModel'));
+        return;
+      }
+      const edit = state.editing && state.current && state.current.session_id;
+      if (!state.current || state.current.notFound) app.startConversation();
+      const conversation = state.current;
+      if (edit) {
+        // Edit and resend replaces the last exchange.
+        const list = conversation.messages;
+        const at = list.lastIndexOf(lastQuestion.value);
+        list.splice(at, list.length - at);
+      }
+      const frame = {
+        type: 'chat', message: text, model_id: state.modelChoice, session_id: conversation.session_id,
+        client_id: newClientId(), ...(edit ? { edit: true } : {}),
+      };
+      if (JSON.stringify(frame).length > MAX_FRAME_CHARS) {
+        // Escaped control characters can make a message under the limit too big to send.
+        ElementPlus.ElMessage.error(t('tooLong'));
+        return;
+      }
+      const question = messageFrom({ id: null, role: 'user', content: text, timestamp: new Date().toISOString() });
+      const answer = streamingAnswer();
+      conversation.messages.push(question, answer);
+      if (text === state.draft) state.draft = '';
+      state.editing = false;
+      app.followAnswer();
+      streams.sendTurn({ frame, conversation, question, answer, draft: text, edit });
+    }
+    function regenerate() {
+      const conversation = state.current;
+      const answer = lastAnswer.value;
+      if (!conversation || !answer || busy.value) return;
+      const fresh = streamingAnswer();
+      conversation.messages.splice(conversation.messages.indexOf(answer), 1, fresh);
+      const frame = { type: 'regenerate', session_id: conversation.session_id, model_id: state.modelChoice, client_id: newClientId() };
+      app.followAnswer();
+      streams.sendTurn({ frame, conversation, question: null, answer: fresh, draft: null });
+    }
+    /* An answer cut short (stopped, interrupted, at the length limit) goes on in a new turn. */
+    function continueAnswer() {
+      send(t('continuePrompt'));
+    }
+    function startEdit() {
+      state.editing = true;
+      state.draft = lastQuestion.value.content;
+      app.focusComposer();
+    }
+    function cancelEdit() {
+      state.editing = false;
+      state.draft = '';
+    }
+    function stop() {
+      if (state.current) streams.stop(state.current.session_id);
+    }
+
+    return {
+      limit, busy, lastAnswer, lastQuestion, tooLong, placeholder, canSend, onKeydown, send, regenerate,
+      continueAnswer, startEdit, cancelEdit, stop,
+    };
+  }
+
+  Object.assign(window.AIHelperChat, { useComposer });
+})();
