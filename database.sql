@@ -112,6 +112,8 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   `prompt_tokens` int(11) DEFAULT NULL,
   `completion_tokens` int(11) DEFAULT NULL,
   `client_id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
+  `error_code` varchar(32) DEFAULT NULL,
+  `generation_ms` int(11) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_ai_chat_messages_user_id_client_id` (`user_id`,`client_id`),
   KEY `ix_ai_chat_messages_session_id_id` (`session_id`,`id`),
@@ -133,4 +135,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('9b7e3c5a1d42');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('e5f1a7c3b9d0');

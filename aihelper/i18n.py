@@ -154,6 +154,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The provider answered with something that is not an OpenAI-compatible response.",
     },
     "provider_error_network": {"zh": "连接供应商时网络出错", "en": "A network error occurred reaching the provider."},
+    "provider_error_ask_admin": {
+        "zh": "这个模型现在无法使用（供应商的设置有问题）。请联系管理员检查这个模型的供应商。",
+        "en": "This model cannot be used right now: its provider's settings are wrong. "
+        "Ask your administrator to check this model's provider.",
+    },
+    "answer_failed_internal": {
+        "zh": "服务器在生成这条回答时出错，请重试",
+        "en": "The server failed while writing this answer; try again.",
+    },
+    "answer_interrupted": {
+        "zh": "已中断：服务器重启了",
+        "en": "Interrupted: the server restarted.",
+    },
     "empty_message": {"zh": "消息不能为空", "en": "The message is empty."},
     "message_too_long": {
         "zh": "消息太长，最多 {limit} 个字符",

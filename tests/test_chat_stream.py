@@ -162,10 +162,10 @@ def test_resume_after_a_reload_continues_without_gap_or_duplicate(chat, fake_pro
 @pytest.mark.parametrize(
     ("behaviour", "code", "words"),
     [
-        ({"status": 401}, "unauthorized", "API Key"),
+        ({"status": 401}, "unauthorized", "请联系管理员"),
         ({"status": 429, "retry_after": 17}, "rate_limited", "17"),
         ({"status": 500}, "provider_down", "不可用"),
-        ({"status": 404}, "model_not_found", "模型"),
+        ({"status": 404}, "model_not_found", "请联系管理员"),
         ({"hang_before_headers": True}, "timeout", "超时"),
         ({"tokens": ["partial ", "answer ", "never ", "ends"], "stall_after": 2}, "timeout", "超时"),
         ({"tokens": ["cut ", "off ", "here ", "x"], "cut_after": 2}, "provider_down", "不可用"),
@@ -187,6 +187,45 @@ def test_provider_failures_give_one_clear_error_and_keep_the_partial_text(
     if "stall_after" in behaviour or "cut_after" in behaviour:
         assert answer.content in ("partial answer ", "cut off ")
     socket.close()
+
+
+ASK_ADMIN = "这个模型现在无法使用（供应商的设置有问题）。请联系管理员检查这个模型的供应商。"
+
+
+@pytest.mark.parametrize(
+    ("who", "live_words", "stored_words"),
+    [
+        ("user", ASK_ADMIN, ASK_ADMIN),
+        ("admin", "供应商拒绝了 API Key（密钥错误或已失效） (HTTP 401)", "供应商拒绝了 API Key（密钥错误或已失效）"),
+    ],
+)
+def test_a_failed_answer_says_why_when_reopened_to_each_reader_in_their_terms(
+    chat, app, fake_provider, who, live_words, stored_words
+):
+    fake_provider.script(status=401)
+    reader = chat[who]
+    socket = reader.socket()
+    frames = socket.chat("trouble", chat["model_id"])
+    socket.close()
+    assert frames[-1]["error"] == live_words
+    reopened = reader.http.get(f"{reader.base_url}/api/chat/history?session_id={frames[0]['session_id']}").json()
+    answer = reopened["conversation"][-1]
+    assert (answer["status"], answer["error"], answer["model_id"]) == ("error", stored_words, chat["model_id"])
+    assert stored(app, id=frames[0]["message_id"])[0].error_code == "unauthorized"
+
+
+def test_an_answer_keeps_how_long_it_took(chat, app, fake_provider):
+    fake_provider.script(tokens=["a ", "b ", "c"], token_delay=0.1)
+    socket = chat["user"].socket()
+    frames = socket.chat("timed", chat["model_id"])
+    socket.close()
+    reopened = (
+        chat["user"].http.get(f"{chat['user'].base_url}/api/chat/history?session_id={frames[0]['session_id']}").json()
+    )
+    answer = reopened["conversation"][-1]
+    assert 200 <= answer["generation_ms"] < 10_000
+    assert answer["usage"]["completion_tokens"] > 0
+    assert "error" not in answer
 
 
 def test_emoji_and_split_utf8_round_trip(chat, app, fake_provider):

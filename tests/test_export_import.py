@@ -149,7 +149,9 @@ def test_importing_twice_adds_nothing_and_the_owner_reimporting_adds_nothing(app
 def test_one_conversation_as_json_imports_too(app, owner):
     response = owner.get("/api/chat/session/conv-a/export?format=json")
     assert response.status_code == 200 and response.mimetype == "application/json"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="aihelper-conv-a.json"'
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=\"aihelper-conv-a.json\"; filename*=UTF-8''%E5%AF%BC%E5%87%BA%E6%B5%8B%E8%AF%95.json"
+    )
     other, _ = user(app, "single")
     assert import_file(other, response.get_data()).json["added"] == 1
     assert conversations_of(app, "single") == conversations_of(app, "exporter")[:1]
@@ -160,6 +162,7 @@ def test_one_conversation_as_markdown(owner):
     assert response.status_code == 200 and response.mimetype == "text/markdown"
     text = response.get_data(as_text=True)
     assert text.startswith("# 导出测试\n")
+    assert "2026-04-01 08:00:00 (UTC+0000)" in text
     assert "第一个问题 😀" in text and "```python\nprint('hi')\n```" in text
     assert "（已停止生成）" in text and text.index("Second question") < text.index("Partial")
 
@@ -254,11 +257,32 @@ def test_times_in_the_future_become_now(app, owner):
     assert session["update_time"] < "2099" and session["create_time"] < "2099"
 
 
-def test_export_file_names_hold_only_plain_characters(app):
+def test_a_markdown_export_writes_times_in_the_readers_time_zone(owner):
+    text = owner.get("/api/chat/session/conv-a/export?format=md&tz=Asia/Shanghai").get_data(as_text=True)
+    assert "2026-04-01 16:00:00 (UTC+0800)" in text and "08:00:00" not in text
+    assert owner.get("/api/chat/session/conv-a/export?format=md&tz=Mars/Base").json["code"] == "invalid_timezone"
+
+
+def test_export_files_are_named_after_the_conversation(app, owner):
+    response = owner.get("/api/chat/session/conv-b/export?format=md")
+    assert response.headers["Content-Disposition"] == ("attachment; filename=\"Second.md\"; filename*=UTF-8''Second.md")
+
+
+@pytest.mark.parametrize(
+    ("title", "named"),
+    [
+        ('legacy"; x=1', 'filename="legacy; x=1.md"'),
+        ("a/b\\c:d*e?f<g>h|i\x07", 'filename="abcdefghi.md"'),
+        ("", 'filename="aihelper-legacy; x=1.md"'),
+    ],
+)
+def test_export_file_names_hold_no_quote_separator_or_control_character(app, title, named):
     client, user_id = user(app, "odd_ids")
-    add_session(app, user_id, 'legacy"; x=1', "2026-01-01T00:00:00", [("user", "hi", "2026-01-01T00:00:00")])
+    add_session(
+        app, user_id, 'legacy"; x=1', "2026-01-01T00:00:00", [("user", "hi", "2026-01-01T00:00:00")], title=title
+    )
     response = client.get("/api/chat/session/legacy%22%3B%20x%3D1/export?format=md")
-    assert response.headers["Content-Disposition"] == 'attachment; filename="aihelper-legacyx1.md"'
+    assert response.headers["Content-Disposition"].startswith("attachment; " + named + "; filename*=UTF-8''")
 
 
 def test_the_place_and_the_problem_are_told_in_the_users_language(owner):

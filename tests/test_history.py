@@ -16,7 +16,18 @@ from aihelper.services.history import owned_session
 from tests.helpers import register
 
 SUMMARY_FIELDS = {"session_id", "title", "model_id", "create_time", "update_time", "preview", "pinned"}
-MESSAGE_FIELDS = {"id", "role", "content", "timestamp", "status", "model_id", "reasoning", "finish_reason", "usage"}
+MESSAGE_FIELDS = {
+    "id",
+    "role",
+    "content",
+    "timestamp",
+    "status",
+    "model_id",
+    "reasoning",
+    "finish_reason",
+    "usage",
+    "generation_ms",
+}
 
 
 def at(text: str) -> datetime:
@@ -254,6 +265,7 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
                 "finish_reason": "stop",
                 "prompt_tokens": 12,
                 "completion_tokens": 34,
+                "generation_ms": 1700,
             },
             {"role": "user", "content": "again", "timestamp": "2026-11-24T14:16:00"},
             {"role": "assistant", "content": "partial", "timestamp": "2026-11-24T14:16:01", "status": "stopped"},
@@ -289,6 +301,7 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
         "reasoning": "thinking",
         "finish_reason": "stop",
         "usage": {"prompt_tokens": 12, "completion_tokens": 34},
+        "generation_ms": 1700,
     }
     assert messages[0]["usage"] is None and messages[0]["reasoning"] is None
     assert messages[3]["status"] == "stopped"

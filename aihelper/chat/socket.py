@@ -60,6 +60,7 @@ def chat_socket(ws) -> None:
         app=current_app._get_current_object(),
         hub=live_hub(),
         user_id=current_user.id,
+        is_admin=current_user.is_admin,
         login_token=current_user.login_token,
         language=current_language(),
         request_id=g.get("request_id", "-"),
@@ -71,13 +72,23 @@ def chat_socket(ws) -> None:
 
 class ChatConnection:
     def __init__(
-        self, ws, *, app: Flask, hub: LiveHub, user_id: int, login_token: str, language: str, request_id: str
+        self,
+        ws,
+        *,
+        app: Flask,
+        hub: LiveHub,
+        user_id: int,
+        is_admin: bool,
+        login_token: str,
+        language: str,
+        request_id: str,
     ) -> None:
         self.ws = ws
         self.writer = SocketWriter(ws)
         self.app = app
         self.hub = hub
         self.user_id = user_id
+        self.is_admin = is_admin
         self.login_token = login_token
         self.language = language
         self.request_id = request_id
@@ -305,10 +316,16 @@ class ChatConnection:
             db.session.remove()
 
     def on_chat(self, frame: dict[str, Any]) -> None:
-        self.start(turns.turn_request_from(frame, self.user_id, kind="chat", language=self.language))
+        self.start(
+            turns.turn_request_from(frame, self.user_id, kind="chat", language=self.language, by_admin=self.is_admin)
+        )
 
     def on_regenerate(self, frame: dict[str, Any]) -> None:
-        self.start(turns.turn_request_from(frame, self.user_id, kind="regenerate", language=self.language))
+        self.start(
+            turns.turn_request_from(
+                frame, self.user_id, kind="regenerate", language=self.language, by_admin=self.is_admin
+            )
+        )
 
     def start(self, request) -> None:
         opened = turns.open_turn(request, language=self.language, request_id=self.request_id)

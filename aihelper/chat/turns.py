@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from aihelper.models.chat import DONE, ERROR, STOPPED, STREAMING
 from aihelper.services import conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
-from aihelper.services.providers import provider_error_message
+from aihelper.services.providers import failure_explained, provider_error_message
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
     app = current_app._get_current_object()
     threading.Thread(
         target=_generate,
-        args=(app, turn, generation, request.user_id, language, request_id),
+        args=(app, turn, generation, request, language, request_id),
         name=f"turn-{turn.answer_id}",
         daemon=True,
     ).start()
@@ -115,12 +116,13 @@ def _timeouts(app: Flask) -> Timeouts:
 
 
 def _generate(
-    app: Flask, turn: PreparedTurn, generation: LiveGeneration, user_id: int, language: str, request_id: str
+    app: Flask, turn: PreparedTurn, generation: LiveGeneration, request: TurnRequest, language: str, request_id: str
 ) -> None:
     """Runs in its own greenlet: relay the provider's stream to the live feed, then store the answer."""
     content: list[str] = []
     reasoning: list[str] = []
     status, finish_reason, usage, failure, completed = DONE, None, None, None, False
+    user_id, started = request.user_id, time.monotonic()
     with app.app_context():
         stream = provider_client().stream(turn.base_url, turn.api_key, turn.payload, timeouts=_timeouts(app))
         # A stop (from any worker) cuts the provider's connection, which ends the loop below at once.
@@ -165,13 +167,22 @@ def _generate(
                     status=status,
                     finish_reason=finish_reason,
                     usage=usage,
+                    error_code=_failure_code(status, failure),
+                    generation_ms=round((time.monotonic() - started) * 1000),
                 )
         finally:
             db.session.remove()
-            final = _final_frame(turn, generation, status, finish_reason, usage, failure, language, request_id)
+            final = _final_frame(turn, generation, status, finish_reason, usage, failure, request, language, request_id)
             generation.finish(final)
         if status == DONE and turn.is_new_session and app.config["AIHELPER_AUTO_TITLE"]:
             _generate_title(turn, user_id)
+
+
+def _failure_code(status: str, failure: ProviderError | None) -> str | None:
+    """What an answer that failed keeps of why, to explain it when the conversation is reopened."""
+    if status != ERROR:
+        return None
+    return failure.code if failure is not None else "internal_error"
 
 
 def _final_frame(
@@ -181,13 +192,14 @@ def _final_frame(
     finish_reason: str | None,
     usage: dict[str, int] | None,
     failure: ProviderError | None,
+    request: TurnRequest,
     language: str,
     request_id: str,
 ) -> Frame:
     seq = generation.next_seq
     if status == ERROR:
         if failure is not None:
-            message, code = provider_error_message(failure, language), failure.code
+            message, code = provider_error_message(failure, language, for_admin=request.by_admin), failure.code
         else:
             message, code = t_in(language, "internal_turn_error", request_id=request_id), "internal_error"
         return frames.error(
@@ -243,7 +255,7 @@ def _replay(existing: ExistingTurn, request: TurnRequest, language: str) -> Open
     )
     with fair_share():
         answer = conversations.stored_answer(existing.answer_id) if existing.answer_id else None
-        stored = _stored_feed(existing, request.user_id, answer, language)
+        stored = _stored_feed(existing, request, answer, language)
     hub = live_hub()
 
     def follow(waker: Waker) -> Cursor:
@@ -255,9 +267,9 @@ def _replay(existing: ExistingTurn, request: TurnRequest, language: str) -> Open
     return OpenedTurn(start, follow)
 
 
-def _stored_feed(existing: ExistingTurn, user_id: int, answer: Any, language: str) -> Feed:
+def _stored_feed(existing: ExistingTurn, request: TurnRequest, answer: Any, language: str) -> Feed:
     """The stored answer as a finished feed: its text in one delta, then how it ended."""
-    feed = Feed(existing.session_id, user_id)
+    feed = Feed(existing.session_id, request.user_id)
     content = answer.content if answer is not None else ""
     status = answer.status if answer is not None else ERROR
     message_id = existing.answer_id
@@ -265,8 +277,11 @@ def _stored_feed(existing: ExistingTurn, user_id: int, answer: Any, language: st
         feed.append(frames.delta(existing.session_id, message_id, 1, content))
     seq = len(feed.frames) + 1
     if status == ERROR:
-        failed = t_in(language, "answer_failed")
-        feed.append(frames.error(failed, "answer_failed", session_id=feed.session_id, message_id=message_id, seq=seq))
+        code = answer.error_code if answer is not None else None
+        failed = failure_explained(code, language, for_admin=request.by_admin)
+        feed.append(
+            frames.error(failed, code or "answer_failed", session_id=feed.session_id, message_id=message_id, seq=seq)
+        )
     else:
         usage = (
             {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens}
@@ -290,7 +305,9 @@ def _stored_feed(existing: ExistingTurn, user_id: int, answer: Any, language: st
 # --- reading a request -------------------------------------------------------------------------
 
 
-def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, language: str) -> TurnRequest:
+def turn_request_from(
+    fields: dict[str, Any], user_id: int, *, kind: str, language: str, by_admin: bool = False
+) -> TurnRequest:
     """A TurnRequest from a websocket frame or an SSE request body; wrong types are refused."""
     session_id, model_ref = fields.get("session_id"), fields.get("model_id")
     client_id, edit, message = fields.get("client_id"), fields.get("edit", False), fields.get("message")
@@ -313,6 +330,7 @@ def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, langua
         message=message,
         client_id=client_id,
         edit=edit,
+        by_admin=by_admin,
     )
 
 

@@ -6,9 +6,9 @@ Thin views: every rule (ownership, cursors, time parsing, file checks) lives in 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request, stream_with_context
 from flask_login import current_user, login_required
@@ -30,7 +30,15 @@ from aihelper.web_security import accepts_multipart
 def api_history():
     if "session_id" in request.args:
         args = request.args
-        return jsonify(history.conversation(current_user.id, args["session_id"], args.get("limit"), args.get("before")))
+        return jsonify(
+            history.conversation(
+                current_user.id,
+                args["session_id"],
+                args.get("limit"),
+                args.get("before"),
+                for_admin=current_user.is_admin,
+            )
+        )
     sessions = history.list_sessions(current_user.id, request.args.get("limit"), request.args.get("before"))
     return jsonify(sessions=sessions)
 
@@ -74,9 +82,12 @@ def api_delete_sessions():
     return jsonify(message=t("deleted_count", count=str(len(deleted))), deleted=deleted)
 
 
-def _download(body, filename: str, mimetype: str, **headers: str) -> Response:
+def _download(body, filename: str, mimetype: str, *, ascii_name: str | None = None, **headers: str) -> Response:
+    """An attachment named `filename` (RFC 6266: a name in UTF-8 for browsers, `ascii_name` for the
+    rest when the name is not ASCII). Names come from exports.download_name: no quote or backslash."""
     response = Response(body, mimetype=mimetype, headers=headers)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    plain = filename if filename.isascii() else (ascii_name or "download")
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
     return response
 
 
@@ -86,18 +97,18 @@ def api_export_session(session_id: str):
     kind = request.args.get("format", "json")
     if kind not in ("md", "json"):
         raise ApiError(400, "invalid_export_format", t("invalid_export_format"))
-    # Only plain characters in a header value, whatever an old id may contain.
-    filename = f"aihelper-{re.sub(r'[^A-Za-z0-9-]', '', session_id)[:36]}.{kind}"
+    session = history.owned_session(current_user.id, session_id)
+    filename, ascii_name = exports.download_name(session, kind), exports.download_name(session, kind, ascii=True)
     if kind == "json":
         return _download(
-            stream_with_context(exports.export_one(current_user.id, session_id)), filename, "application/json"
+            stream_with_context(exports.export_one(session)), filename, "application/json", ascii_name=ascii_name
         )
     labels = {
         key: t("export_" + key)
         for key in ("model", "created", "you", "assistant", "status_stopped", "status_error", "status_streaming")
     }
-    markdown = exports.export_markdown(current_user.id, session_id, labels)
-    return _download(stream_with_context(markdown), filename, "text/markdown")
+    markdown = exports.export_markdown(session, labels, history.zone(request.args.get("tz")))
+    return _download(stream_with_context(markdown), filename, "text/markdown", ascii_name=ascii_name)
 
 
 @bp.get("/api/chat/export")

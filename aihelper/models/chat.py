@@ -78,6 +78,10 @@ class ChatMessage(db.Model):
     finish_reason: Mapped[str | None] = mapped_column(String(20))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    # Why an answer failed (a provider error code, or internal_error), to explain it when reopened.
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    # From the request to the provider until its last token: the answer's speed in tokens per second.
+    generation_ms: Mapped[int | None] = mapped_column(Integer)
     # Compared byte for byte: "Msg-1" and "msg-1 " are different messages on MySQL too.
     client_id: Mapped[str | None] = mapped_column(exact_string(64))
 

@@ -60,6 +60,8 @@ class TurnRequest:
     message: str | None = None
     client_id: str | None = None
     edit: bool = False  # chat only: replace the last exchange instead of adding one
+    # Failures are explained to admins in technical terms, to everyone else as what they can do.
+    by_admin: bool = False
 
 
 @dataclass
@@ -511,6 +513,8 @@ _FINISH_ANSWER = (
         finish_reason=bindparam("finish_reason"),
         prompt_tokens=bindparam("prompt_tokens"),
         completion_tokens=bindparam("completion_tokens"),
+        error_code=bindparam("error_code"),
+        generation_ms=bindparam("generation_ms"),
     )
 )
 _TOUCH_SESSION = (
@@ -535,6 +539,8 @@ def finish_answer(
     status: str,
     finish_reason: str | None,
     usage: dict[str, int] | None,
+    error_code: str | None = None,
+    generation_ms: int | None = None,
 ) -> None:
     """Store the answer, once, with what was received; mark the conversation active now with the
     model it used, and count the user's message. A regenerated or edited exchange replaces the
@@ -553,6 +559,8 @@ def finish_answer(
                 "finish_reason": finish_reason,
                 "prompt_tokens": usage.get("prompt_tokens") if usage else None,
                 "completion_tokens": usage.get("completion_tokens") if usage else None,
+                "error_code": error_code,
+                "generation_ms": generation_ms,
             },
         )
         if stored.rowcount == 0:  # the conversation was deleted while the answer streamed

@@ -10,8 +10,9 @@ and the worker serves its other users between them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,8 +21,11 @@ from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import DONE, IMPORTING
-from aihelper.services.history import message_dict, message_rows, owned_session
+from aihelper.services.history import message_dict, message_rows
 from aihelper.timefmt import iso_utc
+
+# Characters no file system (or Content-Disposition) takes in a name.
+_UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 FORMAT, VERSION = "aihelper-conversations", 1
 SESSIONS_PAGE = 50  # conversations read per query by "export everything"
@@ -175,9 +179,22 @@ def _conversations_json(sessions: list[Any]) -> Iterator[str]:
         yield (",\n" if current is not None or index else "") + opening + "]}"
 
 
-def export_one(user_id: int, session_id: str) -> Iterator[str]:
-    """One conversation as an export document, in pieces; 404 (before any piece) unless it is the user's."""
-    session = owned_session(user_id, session_id)
+def download_name(session: ChatSession, extension: str, *, ascii: bool = False) -> str:
+    """A file name a person recognises: the conversation's title, else its id, without the
+    characters no file system takes; with `ascii`, for clients that only read ASCII names."""
+
+    def cleaned(text: str) -> str:
+        if ascii:
+            text = text.encode("ascii", "ignore").decode()
+        return _UNSAFE_IN_NAMES.sub("", " ".join(text.split()))[:80].strip(" .")
+
+    title = session.title or ""
+    name = (cleaned(title) if not ascii or title.isascii() else "") or "aihelper-" + cleaned(session.session_id)
+    return f"{name}.{extension}"
+
+
+def export_one(session: ChatSession) -> Iterator[str]:
+    """One conversation (an owned_session) as an export document, in pieces."""
     db.session.remove()
 
     def pieces() -> Iterator[str]:
@@ -220,24 +237,32 @@ def export_count(user_id: int) -> int:
 # --- Markdown --------------------------------------------------------------------------------------
 
 
-def export_markdown(user_id: int, session_id: str, labels: dict[str, str]) -> Iterator[str]:
-    """One conversation as Markdown, in pieces: the title, then each message under its author and
-    time; 404 (before any piece) unless it is the user's."""
-    session = owned_session(user_id, session_id)
+def export_markdown(session: ChatSession, labels: dict[str, str], time_zone: tzinfo) -> Iterator[str]:
+    """One conversation (an owned_session) as Markdown, in pieces: the title, then each message
+    under its author and time (in `time_zone`, the reader's)."""
     db.session.remove()
     messages = (message for _, message in _long_conversation(session.session_id))
-    return _written_out(_markdown_pieces(session, messages, labels))
+    return _written_out(_markdown_pieces(session, messages, labels, time_zone))
 
 
-def _markdown_pieces(session: ChatSession, messages: Iterable[dict[str, Any]], labels: dict[str, str]) -> Iterator[str]:
+def _local_time(moment: datetime, time_zone: tzinfo) -> str:
+    """A moment (naive ones are UTC, as stored) as a person reads it, with the zone's offset."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(time_zone).strftime("%Y-%m-%d %H:%M:%S (UTC%z)")
+
+
+def _markdown_pieces(
+    session: ChatSession, messages: Iterable[dict[str, Any]], labels: dict[str, str], time_zone: tzinfo
+) -> Iterator[str]:
     head = [f"# {session.title or session.session_id}", ""]
     if session.model_id:
         head.append(f"- {labels['model']}: {session.model_id}")
-    head += [f"- {labels['created']}: {iso_utc(session.create_time)}", "", ""]
+    head += [f"- {labels['created']}: {_local_time(session.create_time, time_zone)}", "", ""]
     yield "\n".join(head)
     for message in messages:
         author = labels["you"] if message["role"] == "user" else (message["model_id"] or labels["assistant"])
-        lines = ["---", "", f"### {author} · {message['timestamp']}", ""]
+        written = _local_time(datetime.fromisoformat(message["timestamp"]), time_zone)
+        lines = ["---", "", f"### {author} · {written}", ""]
         if message["status"] != DONE:
             lines += [f"> {labels['status_' + message['status']]}", ""]
         lines += [message["content"], "", ""]

@@ -20,12 +20,13 @@ from sqlalchemy import and_, delete, func, or_, select
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
-from aihelper.i18n import t
+from aihelper.i18n import current_language, t
 from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import ERROR, STALE_STREAMING, STREAMING
 from aihelper.models.types import utcnow
 from aihelper.services import fields
+from aihelper.services.providers import failure_explained
 from aihelper.timefmt import iso_utc
 
 SESSION_ID_MAX = 64  # the column's length: anything longer cannot exist
@@ -59,6 +60,8 @@ _MESSAGE_FIELDS = tuple(
         "finish_reason",
         "prompt_tokens",
         "completion_tokens",
+        "error_code",
+        "generation_ms",
     )
 )
 _SESSION_ROW = tuple(ChatSession.__table__.columns)
@@ -133,6 +136,20 @@ def message_dict(message: ChatMessage) -> dict[str, Any]:
     }
 
 
+def shown_message(row: Any, *, for_admin: bool) -> dict[str, Any]:
+    """A message of an open conversation: as message_dict, with how long the answer took and, for
+    one that failed, why, in the reader's words (an admin reads the technical reason)."""
+    shown = message_dict(row)
+    shown["generation_ms"] = row.generation_ms
+    if shown["status"] == ERROR:
+        code = row.error_code
+        if row.status == STREAMING:  # its generation died with its process
+            code = "interrupted"
+            shown["finish_reason"] = "interrupted"
+        shown["error"] = failure_explained(code, current_language(), for_admin=for_admin)
+    return shown
+
+
 def message_rows():
     """A SELECT of the message fields the API shows (add the conditions and the order)."""
     return select(*_MESSAGE_FIELDS)
@@ -151,7 +168,9 @@ def _message_cursor(before: str | None) -> int | None:
     return int(digits)
 
 
-def _newest_messages(session_id: str, limit: int, before: int | None) -> tuple[list[dict[str, Any]], bool]:
+def _newest_messages(
+    session_id: str, limit: int, before: int | None, *, for_admin: bool
+) -> tuple[list[dict[str, Any]], bool]:
     """The newest `limit` messages older than `before`, in order, and whether older ones remain.
     A page also stops growing past PAGE_CHARS characters (after one message at least), and is
     read a slice at a time, so that however long the conversation the work is the page's."""
@@ -168,7 +187,7 @@ def _newest_messages(session_id: str, limit: int, before: int | None) -> tuple[l
             if len(kept) >= limit or characters >= PAGE_CHARS:
                 kept.reverse()
                 return kept, True
-            kept.append(message_dict(row))
+            kept.append(shown_message(row, for_admin=for_admin))
             characters += len(row.content) + len(row.reasoning or "")
         if len(rows) < want:
             kept.reverse()
@@ -176,12 +195,14 @@ def _newest_messages(session_id: str, limit: int, before: int | None) -> tuple[l
         before = rows[-1].id
 
 
-def conversation(user_id: int, session_id: str, limit: str | None = None, before: str | None = None) -> dict[str, Any]:
+def conversation(
+    user_id: int, session_id: str, limit: str | None = None, before: str | None = None, *, for_admin: bool = False
+) -> dict[str, Any]:
     """GET /api/chat/history?session_id=X: the conversation's newest messages (all of an ordinary
     one), `has_more` when older ones remain; `before` (a message id) reads further back."""
     session = owned_session(user_id, session_id)
     messages, has_more = _newest_messages(
-        session.session_id, _limit(limit, PAGE_DEFAULT, PAGE_DEFAULT), _message_cursor(before)
+        session.session_id, _limit(limit, PAGE_DEFAULT, PAGE_DEFAULT), _message_cursor(before), for_admin=for_admin
     )
     return {**_session_fields(session), "conversation": messages, "has_more": has_more}
 

@@ -156,14 +156,37 @@ def _connection_details(provider_id: int) -> tuple[str, str | None]:
     return details
 
 
-def provider_error_message(error: ProviderError, language: str | None = None) -> str:
-    """A sentence for a person, in their language; the provider's own words stay in the log."""
+# Failures only an administrator can fix (the key, the URL, the model's id): anyone else is told
+# to ask one, rather than given a reason they can do nothing about.
+_FIXED_BY_ADMIN = frozenset({"unauthorized", "model_not_found", "redirect", "blocked_url", "bad_response"})
+
+
+def provider_error_message(error: ProviderError, language: str | None = None, *, for_admin: bool = True) -> str:
+    """A sentence for a person, in their language; the provider's own words stay in the log. An
+    admin also reads the HTTP status the provider answered with."""
     language = language or current_language()
-    if error.code == "rate_limited":
-        if error.retry_after:
-            return t_in(language, "provider_error_rate_limited", wait=str(error.retry_after))
+    if error.code == "rate_limited" and error.retry_after:
+        return t_in(language, "provider_error_rate_limited", wait=str(error.retry_after))
+    sentence = failure_explained(error.code, language, for_admin=for_admin)
+    if for_admin and error.status:
+        sentence += f" (HTTP {error.status})"
+    return sentence
+
+
+def failure_explained(code: str | None, language: str, *, for_admin: bool) -> str:
+    """Why an answer failed, from the code it was stored with (None: an answer from before codes
+    were kept)."""
+    if code is None:
+        return t_in(language, "answer_failed")
+    if code == "rate_limited":
         return t_in(language, "provider_error_rate_limited_no_wait")
-    key = f"provider_error_{error.code}"
+    if code == "internal_error":
+        return t_in(language, "answer_failed_internal")
+    if code == "interrupted":
+        return t_in(language, "answer_interrupted")
+    if code in _FIXED_BY_ADMIN and not for_admin:
+        return t_in(language, "provider_error_ask_admin")
+    key = f"provider_error_{code}"
     return t_in(language, key if key in MESSAGES else "provider_error_network")
 
 

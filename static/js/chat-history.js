@@ -75,9 +75,15 @@
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
+  /* The name the server gave the file: its UTF-8 form (RFC 6266 filename*) when there is one. */
   function filenameOf(response, fallback) {
-    const match = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '');
-    return match ? match[1] : fallback;
+    const header = response.headers.get('Content-Disposition') || '';
+    const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(header);
+    if (utf8) {
+      try { return decodeURIComponent(utf8[1]); } catch (_malformed) { /* the plain name then */ }
+    }
+    const plain = /filename="([^"]+)"/.exec(header);
+    return plain ? plain[1] : fallback;
   }
 
   function useHistoryTools(app, page) {
