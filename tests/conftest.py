@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, inspect, text
 
 from aihelper import create_app
@@ -343,6 +344,19 @@ def chat(live_server, app, fake_provider):
     )
     user = ChatUser.register(live_server.url, "streamer")
     return {"user": user, "model_id": model["model_id"], "model": model, "admin": admin}
+
+
+@pytest.fixture
+def chat_page(page, live_server, fake_provider, app):
+    """A user logged in on the chat page; the admin connected the fake provider with one model."""
+    admin, provider, model = connect_fake_provider(
+        live_server.url, fake_provider, "page_admin", model_name="Fake Model"
+    )
+    user = ChatUser.register(live_server.url, "page_user")
+    page.context.add_cookies([{"name": "aihelper_session", "value": user.cookie, "url": live_server.url}])
+    page.goto(live_server.url + "/")
+    expect(page.get_by_test_id("model-select")).to_be_visible()
+    return {"page": page, "url": live_server.url, "user": user, "admin": admin, "provider": provider, "model": model}
 
 
 @pytest.fixture

@@ -14,23 +14,9 @@ from sqlalchemy import select
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
 from tests.chat_client import ChatUser
-from tests.conftest import connect_fake_provider
 from tests.test_browser_auth import collect_problems
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def chat_page(page: Page, live_server, fake_provider, app):
-    """A user logged in on the chat page; the admin connected the fake provider with one model."""
-    admin, provider, model = connect_fake_provider(
-        live_server.url, fake_provider, "page_admin", model_name="Fake Model"
-    )
-    user = ChatUser.register(live_server.url, "page_user")
-    page.context.add_cookies([{"name": "aihelper_session", "value": user.cookie, "url": live_server.url}])
-    page.goto(live_server.url + "/")
-    expect(page.get_by_test_id("model-select")).to_be_visible()
-    return {"page": page, "url": live_server.url, "user": user, "admin": admin, "provider": provider, "model": model}
 
 
 def send(page: Page, text: str) -> None:

@@ -8,8 +8,6 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser_chat import chat_page  # noqa: F401 (fixture)
-
 pytestmark = pytest.mark.browser
 
 HOSTILE = '<img src=x onerror="window.__xss=1"> {{7*7}}'
@@ -27,7 +25,7 @@ def conversation(title: str, *contents: str) -> dict:
 
 
 @pytest.fixture
-def history_page(chat_page):  # noqa: F811
+def history_page(chat_page):
     document = {
         "format": "aihelper-conversations",
         "conversations": [
@@ -164,7 +162,7 @@ def test_users_see_the_retention_note(history_page):
     expect(page.get_by_test_id("retention-note")).to_contain_text("保留 30 天")
 
 
-def test_a_long_conversation_opens_at_its_newest_messages_and_earlier_ones_load_on_scrolling_up(chat_page):  # noqa: F811
+def test_a_long_conversation_opens_at_its_newest_messages_and_earlier_ones_load_on_scrolling_up(chat_page):
     long_one = conversation("很长的对话")
     long_one["messages"] = [
         {

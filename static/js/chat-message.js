@@ -7,8 +7,9 @@
   const { render, copyText } = window.AIHelperMarkdown;
   const { shortTime } = window.AIHelperChat;
 
-  // Without a token for this long, a streaming answer says it is still waiting for the model.
-  const WAITING_NOTE_MS = 4000;
+  // Without a token for this long, a streaming answer says it is still waiting for the model
+  // (an object, so that a test can shorten it).
+  const timing = { waitingNoteMs: 4000 };
 
   /* A message as the page keeps it; `html` is the sanitized rendering of an assistant answer. */
   function messageFrom(raw) {
@@ -102,7 +103,7 @@
       function rearm() {
         clearTimeout(timer);
         waiting.value = false;
-        if (props.message.status === 'streaming') timer = setTimeout(() => { waiting.value = true; }, WAITING_NOTE_MS);
+        if (props.message.status === 'streaming') timer = setTimeout(() => { waiting.value = true; }, timing.waitingNoteMs);
       }
       Vue.watch(() => [props.message.status, props.message.content.length, props.message.reasoning.length], rearm, { immediate: true });
       Vue.onBeforeUnmount(() => clearTimeout(timer));
@@ -110,5 +111,5 @@
     },
   };
 
-  Object.assign(window.AIHelperChat, { messageFrom, Message, render });
+  Object.assign(window.AIHelperChat, { messageFrom, Message, render, timing });
 })();

@@ -65,7 +65,7 @@
                 <span class="session-title">{{ session.title || t('newChat') }}</span>
                 <el-icon v-if="session.pinned" class="pin-mark" :aria-label="t('pin')" data-testid="pin-mark"><el-icon-star-filled /></el-icon>
               </a>
-              <el-dropdown v-if="!tools.state.selecting" :ref="(menu) => { menus[session.session_id] = menu; }" trigger="click"
+              <el-dropdown v-if="!tools.state.selecting" :ref="(menu) => { menus[session.session_id] = menu; }" trigger="click" :tabindex="-1"
                            @command="command => app.onSessionCommand(session, command)">
                 <el-button link class="session-more" tabindex="-1" :aria-label="t('actions')" data-testid="session-menu">⋯</el-button>
                 <template #dropdown>
