@@ -10,7 +10,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.fake_provider import FakeProvider
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, background_luminance, contrast
 from tests.test_browser_auth import collect_problems, register_in_browser
 
 pytestmark = pytest.mark.browser
@@ -128,3 +128,44 @@ def test_an_ordinary_user_has_no_admin_link_and_gets_403(page: Page, live_server
     response = page.goto(live_server.url + "/admin")
     assert response.status == 403
     expect(page.locator("body")).to_contain_text(re.compile("没有权限"))
+
+
+SECTIONS = ("dashboard", "providers", "models", "users", "settings")
+
+
+def admin_page(page: Page, base: str, name: str = "admin_ada") -> None:
+    """The first account (so the admin) registers; the page's context holds its session."""
+    registered = page.request.post(base + "/api/register", data={"username": name, "password": PASSWORD})
+    assert registered.status == 201
+
+
+def section_url(base: str, section: str) -> str:
+    return base + ("/admin" if section == "dashboard" else "/admin/" + section)
+
+
+def test_every_admin_surface_follows_the_dark_theme_with_readable_text(page: Page, live_server, fake_provider):
+    base = live_server.url
+    admin_page(page, base)
+    assert page.request.post(
+        base + "/api/admin/providers", data={"name": "Dark", "base_url": fake_provider.base_url}
+    ).ok
+    page.emulate_media(color_scheme="dark")
+    for section in SECTIONS:
+        page.goto(section_url(base, section))
+        expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+        for surface in (".shell-header", ".admin-menu", ".el-card", ".admin-main"):
+            assert background_luminance(page.locator(surface).first) < 0.05, f"{surface} on {section} is light"
+        for text in (".admin-title", ".el-menu-item.is-active", ".el-card__header"):
+            assert contrast(page.locator(text).first) >= 4.5, f"{text} on {section}"
+        primary = page.locator(".admin-main .el-button--primary:not(.is-disabled)")
+        for index in range(primary.count()):
+            assert contrast(primary.nth(index)) >= 4.5, f"a primary button on {section}"
+
+    # The switch in the header brings the light theme back, remembered on the next page.
+    page.get_by_test_id("theme-toggle").click()
+    expect(page.locator("html")).not_to_have_class(re.compile(r"\bdark\b"))
+    page.goto(section_url(base, "providers"))
+    expect(page.locator("html")).not_to_have_class(re.compile(r"\bdark\b"))
+    assert background_luminance(page.locator(".el-card").first) > 0.9
+    assert contrast(page.get_by_test_id("add-provider")) >= 4.5
+    assert contrast(page.locator(".el-table th .cell").first) >= 4.5

@@ -30,6 +30,7 @@
       checking: '检测中…', noProviders: '还没有供应商，先添加一个吧', noModels: '还没有模型：在供应商页面导入，或手动添加',
       addProvider: '添加供应商', addModel: '添加模型', editProvider: '编辑供应商', editModel: '编辑模型',
       saved: '已保存', loadFailed: '加载失败', providerDisabled: '供应商已停用',
+      darkMode: '深色模式',
     },
     en: {
       dashboard: 'Overview', providers: 'Providers', models: 'Models', users: 'Users', settings: 'Settings',
@@ -59,6 +60,7 @@
       noModels: 'No models yet: import them on the Providers page, or add one by hand',
       addProvider: 'Add provider', addModel: 'Add model', editProvider: 'Edit provider', editModel: 'Edit model',
       saved: 'Saved', loadFailed: 'Loading failed', providerDisabled: 'Provider disabled',
+      darkMode: 'Dark mode',
     },
   });
 
@@ -566,6 +568,8 @@
             <span>{{ t('appName') }} · {{ t('admin') }}</span>
           </div>
           <div class="shell-actions">
+            <el-button text circle :icon="dark ? icons.Sunny : icons.Moon" @click="toggleTheme"
+                       :aria-label="t('darkMode')" :aria-pressed="String(dark)" data-testid="theme-toggle" />
             <language-switch />
             <el-button tag="a" href="/" text>{{ t('backToChat') }}</el-button>
           </div>
@@ -587,8 +591,15 @@
     setup() {
       Vue.onMounted(() => (page.flash || []).forEach(message => ElementPlus.ElMessage.success(message)));
       const icons = Object.fromEntries(SECTIONS.map(name => [name, ElementPlusIconsVue[ICONS[name]]]));
+      icons.Sunny = ElementPlusIconsVue.Sunny;
+      icons.Moon = ElementPlusIconsVue.Moon;
+      const dark = Vue.ref(document.documentElement.classList.contains('dark'));
+      function toggleTheme() {
+        dark.value = !dark.value;
+        window.AIHelper.applyTheme(dark.value ? 'dark' : 'light');
+      }
       return {
-        section: page.section, sections: SECTIONS, icons,
+        section: page.section, sections: SECTIONS, icons, dark, toggleTheme,
         go: name => { window.location.href = name === 'dashboard' ? '/admin' : '/admin/' + name; },
       };
     },
