@@ -169,3 +169,19 @@ def test_every_admin_surface_follows_the_dark_theme_with_readable_text(page: Pag
     assert background_luminance(page.locator(".el-card").first) > 0.9
     assert contrast(page.get_by_test_id("add-provider")) >= 4.5
     assert contrast(page.locator(".el-table th .cell").first) >= 4.5
+
+
+def test_the_browser_tab_names_the_page(page: Page, live_server):
+    base = live_server.url
+    page.goto(base + "/login")
+    expect(page).to_have_title("登录 · AI助手")
+    page.goto(base + "/register")
+    expect(page).to_have_title("注册 · AI助手")
+    admin_page(page, base)
+    titles = {"dashboard": "管理后台", "providers": "供应商", "models": "模型", "users": "用户", "settings": "设置"}
+    for section, title in titles.items():
+        page.goto(section_url(base, section))
+        expect(page).to_have_title(title + " · AI助手")
+    page.get_by_role("button", name="语言").click()
+    page.get_by_role("menuitem", name="English").click()
+    expect(page).to_have_title("Settings · AI Assistant")
