@@ -132,6 +132,11 @@ def _claim_first_admin(user: User) -> bool:
     return True
 
 
+def any_account() -> bool:
+    """Whether anyone has an account yet (on a fresh install, the first one becomes the admin)."""
+    return db.session.scalar(select(User.id).limit(1)) is not None
+
+
 def find_user(username: str) -> User | None:
     keys = (earlier_username_key(username), username_key(username))
     found = {user.username_key: user for user in db.session.scalars(select(User).where(User.username_key.in_(keys)))}
