@@ -133,6 +133,23 @@ def test_a_hostile_username_is_shown_as_text(page: Page, live_server):
     assert problems == []
 
 
+def test_the_login_form_checks_fields_when_sent_not_when_focus_leaves(page: Page, live_server):
+    page.goto(live_server.url + "/login")
+    expect(page.locator("input[name=username]")).to_be_focused()
+    page.get_by_role("button", name="语言").click()  # focus leaves the empty name field
+    expect(page.get_by_role("menuitem", name="English")).to_be_visible()
+    expect(page.get_by_text("请输入用户名")).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_text("请输入用户名")).to_be_visible()
+    expect(page.get_by_text("请输入密码")).to_be_visible()
+    # Once a send was refused, a field is checked again as it changes.
+    page.locator("input[name=username]").fill("someone")
+    expect(page.get_by_text("请输入用户名")).to_have_count(0)
+    expect(page.get_by_text("请输入密码")).to_be_visible()
+    expect(page).to_have_url(live_server.url + "/login")
+
+
 def close_registration(base_url: str) -> requests.Session:
     admin = requests.Session()
     assert admin.post(base_url + "/api/register", json={"username": "the_admin", "password": PASSWORD}, timeout=10).ok

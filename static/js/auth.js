@@ -47,7 +47,7 @@
               <a v-if="isLogin" :href="'/register' + nextQuery" class="auth-first-link">{{ t('createFirstAccount') }}</a>
             </el-alert>
             <el-form ref="formRef" :model="form" :rules="rules" label-position="top" method="post"
-                     :action="action" @submit.prevent="submit" class="auth-form">
+                     :action="action" @submit.prevent="submit" class="auth-form" :validate-on-rule-change="false">
               <input type="hidden" name="csrf_token" :value="page.csrf_token">
               <el-form-item :label="t('username')" prop="username">
                 <el-input v-model="form.username" name="username" autocomplete="username" size="large"
@@ -82,40 +82,47 @@
       const form = Vue.reactive({ username: page.username || '', password: '', confirm: '' });
       const nextQuery = page.next && page.next !== '/' ? '?next=' + encodeURIComponent(page.next) : '';
       const action = (isLogin ? '/login' : '/register') + nextQuery;
-      const rules = {
-        username: [
-          { required: true, message: t('usernameRequired'), trigger: 'blur' },
-          {
-            validator: (_rule, value, done) => {
-              const name = (value || '').normalize('NFKC').trim();
-              if (isLogin) return done();
-              if ([...name].length < 3 || [...name].length > 50) return done(new Error(t('usernameLength')));
-              if (!USERNAME_CHARS.test(name)) return done(new Error(t('usernameChars')));
-              done();
+      // Checked when the form is sent (not when focus leaves a field: opening the language menu is
+      // no mistake); after a refused send, each field is checked again as it changes.
+      const submitted = Vue.ref(false);
+      const rules = Vue.computed(() => ruleSet(submitted.value ? ['change'] : []));
+      function ruleSet(trigger) {
+        return {
+          username: [
+            { required: true, message: t('usernameRequired'), trigger },
+            {
+              validator: (_rule, value, done) => {
+                const name = (value || '').normalize('NFKC').trim();
+                if (isLogin) return done();
+                if ([...name].length < 3 || [...name].length > 50) return done(new Error(t('usernameLength')));
+                if (!USERNAME_CHARS.test(name)) return done(new Error(t('usernameChars')));
+                done();
+              },
+              trigger,
             },
-            trigger: 'blur',
-          },
-        ],
-        password: [
-          { required: true, message: t('passwordRequired'), trigger: 'blur' },
-          {
-            validator: (_rule, value, done) =>
-              !isLogin && ((value || '').length < 8 || value.length > 128) ? done(new Error(t('passwordLength'))) : done(),
-            trigger: 'blur',
-          },
-        ],
-        confirm: [
-          {
-            validator: (_rule, value, done) =>
-              value !== form.password ? done(new Error(t('passwordMismatch'))) : done(),
-            trigger: 'blur',
-          },
-        ],
-      };
+          ],
+          password: [
+            { required: true, message: t('passwordRequired'), trigger },
+            {
+              validator: (_rule, value, done) =>
+                !isLogin && ((value || '').length < 8 || value.length > 128) ? done(new Error(t('passwordLength'))) : done(),
+              trigger,
+            },
+          ],
+          confirm: [
+            {
+              validator: (_rule, value, done) =>
+                value !== form.password ? done(new Error(t('passwordMismatch'))) : done(),
+              trigger,
+            },
+          ],
+        };
+      }
       async function submit() {
         try {
           await formRef.value.validate();
         } catch (_invalid) {
+          submitted.value = true;
           return;
         }
         submitting.value = true;
