@@ -73,13 +73,19 @@ def stored(app, **where) -> list[ChatMessage]:
 # The WCAG contrast ratio of an element's text against the first mostly opaque background behind
 # it, as the browser computed them (runs in the page).
 CONTRAST_JS = """(element) => {
-  const rgba = text => { const v = text.match(/[\\d.]+/g).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const rgba = text => {
+    const v = text.match(/[\\d.]+/g).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
   const background = el => {
-    for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0.5) return c; }
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0.5) return c;
+    }
     return [255, 255, 255, 1];
   };
-  const luminance = c => c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
-    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const linear = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = c => c.slice(0, 3).map(linear).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
   const fg = luminance(rgba(getComputedStyle(element).color)), bg = luminance(background(element));
   return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
 }"""
