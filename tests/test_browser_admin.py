@@ -88,7 +88,8 @@ def test_moving_a_provider_to_another_host_asks_for_its_key_and_clears_the_old_o
     expect(table).to_contain_text("sk-…0077")
 
     with FakeProvider() as new_host:
-        table.get_by_role("button", name="编辑").click()
+        table.get_by_test_id("more-actions").click()
+        page.get_by_test_id("edit-provider").click()
         url_field, key_field = page.get_by_test_id("provider-url"), page.get_by_test_id("provider-key")
         notice = page.get_by_test_id("key-cleared-notice")
         key_item = page.locator(".el-form-item.is-required").filter(has=key_field)
@@ -185,3 +186,153 @@ def test_the_browser_tab_names_the_page(page: Page, live_server):
     page.get_by_role("button", name="语言").click()
     page.get_by_role("menuitem", name="English").click()
     expect(page).to_have_title("Settings · AI Assistant")
+
+
+def add_provider_via_api(page: Page, base: str, fake_provider, name: str = "Fake AI") -> dict:
+    values = {"name": name, "base_url": fake_provider.base_url, "api_key": "sk-fake-0001"}
+    created = page.request.post(base + "/api/admin/providers", data=values)
+    assert created.status == 201
+    return created.json()
+
+
+def add_user_via_api(page: Page, base: str, username: str) -> None:
+    assert page.request.post(base + "/api/admin/users", data={"username": username, "password": PASSWORD}).status == 201
+
+
+def user_status(page: Page, base: str, username: str) -> str | None:
+    users = page.request.get(base + "/api/admin/users").json()["users"]
+    return next((u["status"] for u in users if u["username"] == username), None)
+
+
+def test_disabling_or_deleting_a_user_asks_first(page: Page, live_server):
+    base = live_server.url
+    admin_page(page, base)
+    add_user_via_api(page, base, "bob_b")
+    page.goto(base + "/admin/users")
+    row = page.locator(".el-table__row").filter(has_text="bob_b")
+    box = page.locator(".el-message-box")
+
+    row.get_by_test_id("toggle-user").click()
+    expect(box).to_contain_text("停用 bob_b？")
+    box.get_by_role("button", name="取消").click()
+    expect(box).to_be_hidden()
+    expect(row.get_by_test_id("user-status")).to_have_text("启用")
+    assert user_status(page, base, "bob_b") == "active"
+
+    row.get_by_test_id("toggle-user").click()
+    box.get_by_role("button", name="停用").click()
+    expect(row.get_by_test_id("user-status")).to_have_text("停用")
+    assert user_status(page, base, "bob_b") == "disabled"
+    row.get_by_test_id("toggle-user").click()  # enabling again needs no confirmation
+    expect(row.get_by_test_id("user-status")).to_have_text("启用")
+
+    row.get_by_test_id("more-actions").click()
+    page.get_by_test_id("delete-user").click()
+    expect(box).to_contain_text("删除用户 bob_b 及其全部对话？")
+    box.get_by_role("button", name="取消").click()
+    expect(box).to_be_hidden()
+    assert user_status(page, base, "bob_b") == "active"
+    row.get_by_test_id("more-actions").click()
+    page.get_by_test_id("delete-user").click()
+    box.get_by_role("button", name="删除").click()
+    expect(page.get_by_text("已删除")).to_be_visible()
+    expect(page.get_by_test_id("users-table")).not_to_contain_text("bob_b")
+    assert user_status(page, base, "bob_b") is None
+
+
+def inside_viewport(locator, width: int) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
+def test_on_a_390px_phone_names_and_every_action_are_reachable(page: Page, live_server, fake_provider):
+    base = live_server.url
+    admin_page(page, base)
+    add_user_via_api(page, base, "bob_b")
+    add_provider_via_api(page, base, fake_provider, "Phone AI")
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    page.goto(base + "/admin/users")
+    row = page.locator(".el-table__row").filter(has_text="bob_b")
+    name = page.locator(".el-table__row .user-cell-name", has_text="bob_b").first
+    expect(name).to_be_visible()
+    assert inside_viewport(name, 390)
+    actions = page.locator(".el-table__fixed-right, .el-table-fixed-column--right").get_by_test_id("more-actions")
+    expect(actions.first).to_be_visible()
+    row.get_by_test_id("more-actions").last.click()
+    for item in ("toggle-user", "admin-user", "reset-user", "delete-user"):
+        expect(page.get_by_test_id(item).last).to_be_visible()
+        assert inside_viewport(page.get_by_test_id(item).last, 390)
+    page.get_by_test_id("delete-user").last.click()
+    expect(page.locator(".el-message-box")).to_contain_text("bob_b")
+    page.locator(".el-message-box").get_by_role("button", name="取消").click()
+
+    page.goto(base + "/admin/providers")
+    expect(page.get_by_text("Phone AI")).to_be_visible()
+    assert inside_viewport(page.locator(".el-table__row").get_by_text("Phone AI").first, 390)
+    more = page.get_by_test_id("providers-table").get_by_test_id("more-actions").last
+    assert inside_viewport(more, 390)
+    more.click()
+    for item in ("test-provider", "import-models", "edit-provider", "delete-provider"):
+        expect(page.get_by_test_id(item).last).to_be_visible()
+    page.get_by_test_id("import-models").last.click()
+    expect(page.get_by_role("dialog")).to_contain_text("导入模型 · Phone AI")
+
+    page.goto(base + "/admin")
+    for name in ("概览", "供应商", "模型", "用户", "设置"):  # icons only, still named for assistive technology
+        expect(page.get_by_role("menuitem", name=name, exact=True)).to_be_visible()
+
+
+def test_the_connection_status_is_visible_at_1280px(page: Page, live_server, fake_provider):
+    base = live_server.url
+    admin_page(page, base)
+    add_provider_via_api(page, base, fake_provider)
+    page.goto(base + "/admin/providers")
+    page.get_by_test_id("test-provider").click()
+    result = page.get_by_test_id("health-result")
+    expect(result).to_contain_text("可连接")
+    # Not merely present: nothing (the fixed actions column) covers its cell.
+    covered = result.evaluate(
+        """tag => { const r = tag.getBoundingClientRect();
+                   const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                   if (top && tag.closest('td').contains(top)) return null;
+                   return top ? top.outerHTML.slice(0, 200) : 'nothing'; }"""
+    )
+    assert covered is None
+    assert inside_viewport(result, 1280)
+
+
+def test_the_import_dialog_filters_hundreds_of_models_and_selects_all_shown(page: Page, live_server, fake_provider):
+    fake_provider.models = [f"chat-{i:03d}" for i in range(250)] + [f"embed-{i:02d}" for i in range(50)]
+    base = live_server.url
+    admin_page(page, base)
+    provider = add_provider_via_api(page, base, fake_provider)
+    import_url = base + f"/api/admin/providers/{provider['id']}/import"
+    already = page.request.post(import_url, data={"model_ids": ["embed-00"]})
+    assert already.status == 201
+    page.goto(base + "/admin/providers")
+    page.get_by_test_id("import-models").click()
+    dialog = page.get_by_role("dialog")
+    options = dialog.locator(".import-options .el-checkbox")
+    expect(options).to_have_count(300)
+
+    page.get_by_test_id("import-filter").fill("embed")
+    expect(options).to_have_count(50)
+    page.get_by_test_id("import-select-all").click()
+    expect(page.get_by_test_id("import-count")).to_have_text("已选 49 个")  # embed-00 is already there
+    page.get_by_test_id("import-filter").fill("chat-00")
+    expect(options).to_have_count(10)
+    page.get_by_test_id("import-select-all").click()
+    expect(page.get_by_test_id("import-count")).to_have_text("已选 59 个")
+    dialog.get_by_text("chat-003", exact=True).click()  # one unticked: select-all is partly ticked
+    expect(page.get_by_test_id("import-select-all").locator(".el-checkbox__input")).to_have_class(
+        re.compile("is-indeterminate")
+    )
+    page.get_by_test_id("import-filter").fill("nothing-like-this")
+    expect(dialog.get_by_text("没有匹配的模型")).to_be_visible()
+    page.get_by_test_id("run-import").click()
+    expect(page.get_by_text("已导入 58 个模型")).to_be_visible()
+    stored = page.request.get(base + "/api/admin/models").json()["models"]
+    assert sorted(m["model_id"] for m in stored) == sorted(
+        [f"embed-{i:02d}" for i in range(50)] + [f"chat-00{i}" for i in range(10) if i != 3]
+    )
