@@ -132,6 +132,12 @@ def test_an_ordinary_user_has_no_admin_link_and_gets_403(page: Page, live_server
 
 
 SECTIONS = ("dashboard", "providers", "models", "users", "settings")
+# Element Plus fades colours in over 0.1 s; a test reading computed colours reads the final ones.
+NO_TRANSITIONS_JS = """document.addEventListener('DOMContentLoaded', () => {
+  const style = document.createElement('style');
+  style.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; }';
+  document.head.appendChild(style);
+});"""
 
 
 def admin_page(page: Page, base: str, name: str = "admin_ada") -> None:
@@ -146,6 +152,7 @@ def section_url(base: str, section: str) -> str:
 
 def test_every_admin_surface_follows_the_dark_theme_with_readable_text(page: Page, live_server, fake_provider):
     base = live_server.url
+    page.add_init_script(NO_TRANSITIONS_JS)  # colours are read the moment they change
     admin_page(page, base)
     assert page.request.post(
         base + "/api/admin/providers", data={"name": "Dark", "base_url": fake_provider.base_url}
@@ -336,3 +343,123 @@ def test_the_import_dialog_filters_hundreds_of_models_and_selects_all_shown(page
     assert sorted(m["model_id"] for m in stored) == sorted(
         [f"embed-{i:02d}" for i in range(50)] + [f"chat-00{i}" for i in range(10) if i != 3]
     )
+
+
+def test_an_admin_adds_a_user_from_the_users_page_while_registration_is_closed(page: Page, live_server):
+    base = live_server.url
+    admin_page(page, base)
+    assert page.request.put(base + "/api/admin/settings", data={"registration_open": False}).ok
+    page.goto(base + "/admin/users")
+    page.get_by_test_id("add-user").click()
+    dialog = page.get_by_role("dialog", name="新增用户")
+    expect(page.get_by_test_id("save-user")).to_be_disabled()
+    page.get_by_test_id("new-username").fill("admin_ada")  # taken: said once, in the dialog
+    page.get_by_test_id("new-password").fill(PASSWORD)
+    page.get_by_test_id("save-user").click()
+    expect(page.get_by_test_id("create-user-error")).to_have_text("该用户名已被注册")
+    expect(page.get_by_text("该用户名已被注册")).to_have_count(1)
+
+    page.get_by_test_id("new-username").fill("new_nina")
+    dialog.locator(".el-switch").click()
+    page.get_by_test_id("save-user").click()
+    expect(page.get_by_text("已创建用户 new_nina")).to_be_visible()
+    expect(dialog).to_be_hidden()
+    row = page.locator(".el-table__row").filter(has_text="new_nina")
+    expect(row).to_contain_text("管理员")
+    page.reload()
+    expect(page.get_by_test_id("users-table")).to_contain_text("new_nina")
+
+    nina = requests.Session()
+    logged_in = nina.post(base + "/api/login", json={"username": "new_nina", "password": PASSWORD}, timeout=10)
+    assert logged_in.status_code == 200 and logged_in.json()["user"]["is_admin"] is True
+
+
+def test_empty_admin_pages_speak_to_the_admin_and_offer_the_next_step(page: Page, live_server):
+    base = live_server.url
+    admin_page(page, base)
+    page.goto(base + "/admin/models")
+    empty = page.get_by_test_id("empty-models")
+    expect(empty).to_contain_text("你还没有添加模型。先添加一个供应商")
+    empty.get_by_role("link", name="添加供应商").click()
+    expect(page).to_have_url(base + "/admin/providers")
+    empty = page.get_by_test_id("empty-providers")
+    expect(empty).to_contain_text("你还没有添加供应商")
+    assert "管理员" not in empty.inner_text()
+    empty.get_by_role("button", name="添加供应商").click()
+    expect(page.get_by_role("dialog", name="添加供应商")).to_be_visible()
+
+
+def test_the_settings_help_says_what_people_see(page: Page, live_server):
+    base = live_server.url
+    admin_page(page, base)
+    page.goto(base + "/admin/settings")
+    help_text = page.locator(".form-help").first
+    expect(help_text).to_contain_text("新来的人无法自己创建账号")
+    expect(help_text).to_contain_text("“用户”页面")
+    page.get_by_role("button", name="语言").click()
+    page.get_by_role("menuitem", name="English").click()
+    expect(help_text).to_contain_text("new people cannot create accounts themselves: you add them on the Users page")
+    assert "/api" not in page.locator(".admin-main").inner_text()
+
+
+# Every form control in the page names itself to assistive technology (WCAG 1.3.1, 4.1.2).
+UNLABELLED_JS = """() => [...document.querySelectorAll('input, textarea, select')]
+  .filter(el => el.type !== 'hidden')
+  .filter(el => {
+    const labelled = el.getAttribute('aria-labelledby');
+    const byId = labelled && labelled.split(/\\s+/).some(id => (document.getElementById(id)?.textContent || '').trim());
+    const byLabel = [...(el.labels || [])].some(label => label.textContent.trim());
+    return !((el.getAttribute('aria-label') || '').trim() || byId || byLabel);
+  })
+  .map(el => el.outerHTML.slice(0, 160))"""
+
+
+def test_every_control_is_labelled_focus_shows_and_disabled_looks_disabled(page: Page, live_server, fake_provider):
+    base = live_server.url
+    page.add_init_script(NO_TRANSITIONS_JS)  # colours are read the moment they change
+    page.goto(base + "/login")
+    assert page.evaluate(UNLABELLED_JS) == []
+    page.goto(base + "/register")
+    assert page.evaluate(UNLABELLED_JS) == []
+    admin_page(page, base)
+    add_provider_via_api(page, base, fake_provider)
+    add_user_via_api(page, base, "bob_b")
+    for section in SECTIONS:
+        page.goto(section_url(base, section))
+        expect(page.locator(".admin-title")).to_be_visible()
+        assert page.evaluate(UNLABELLED_JS) == [], section
+    page.goto(base + "/admin/providers")
+    page.get_by_test_id("add-provider").click()
+    expect(page.get_by_test_id("provider-name")).to_be_visible()
+    assert page.evaluate(UNLABELLED_JS) == []
+    page.goto(base + "/admin/models")
+    page.get_by_test_id("add-model").click()
+    expect(page.get_by_role("dialog", name="添加模型")).to_be_visible()
+    assert page.evaluate(UNLABELLED_JS) == []
+    page.goto(base + "/admin/users")
+    page.get_by_test_id("add-user").click()
+    expect(page.get_by_test_id("new-username")).to_be_visible()
+    assert page.evaluate(UNLABELLED_JS) == []
+
+    # The keyboard's focus is drawn in a colour that stands out (≥ 3:1 against the header).
+    page.goto(base + "/admin/users")
+    page.keyboard.press("Tab")
+    focused = page.locator(":focus-visible")
+    expect(focused).to_have_count(1)
+    ring = focused.evaluate("el => [getComputedStyle(el).outlineStyle, getComputedStyle(el).outlineWidth]")
+    assert ring[0] != "none" and ring[1] != "0px"
+
+    # In the dark, a disabled primary button is flat and dim; an enabled one stands out, readable.
+    page.get_by_test_id("theme-toggle").click()
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    page.get_by_test_id("reset-user").first.click()
+    disabled = page.get_by_test_id("save-reset")
+    expect(disabled).to_be_disabled()
+    enabled = page.get_by_test_id("add-user")
+    assert contrast(enabled) >= 4.5
+    assert background_luminance(enabled) > 0.25, "an enabled primary button is bright"
+    assert background_luminance(disabled) < 0.05, "a disabled one is as dark as the dialog"
+    assert contrast(disabled) < 4.5, "and its text dim"
+    page.get_by_test_id("reset-password").fill("long-enough-password")
+    expect(disabled).to_be_enabled()
+    assert background_luminance(disabled) > 0.25
