@@ -10,7 +10,7 @@
     zh: {
       dashboard: '概览', providers: '供应商', models: '模型', users: '用户', settings: '设置',
       backToChat: '返回聊天', add: '新增', edit: '编辑', delete: '删除', cancel: '取消', save: '保存',
-      confirmDelete: '确定删除吗？此操作无法撤销。', name: '名称', baseUrl: '接口地址', apiKey: 'API Key',
+      name: '名称', baseUrl: '接口地址', apiKey: 'API Key',
       apiKeyKeep: '留空则保留原密钥', apiKeyNew: '供应商提供的密钥（本地 Ollama 可留空）', description: '描述',
       status: '状态', enabled: '启用', disabled: '停用', actions: '操作', test: '测试连接', testing: '测试中…',
       reachable: '可连接', unreachable: '无法连接', latency: '延迟', modelCount: '模型数',
@@ -41,7 +41,7 @@
     en: {
       dashboard: 'Overview', providers: 'Providers', models: 'Models', users: 'Users', settings: 'Settings',
       backToChat: 'Back to chat', add: 'Add', edit: 'Edit', delete: 'Delete', cancel: 'Cancel', save: 'Save',
-      confirmDelete: 'Delete this? It cannot be undone.', name: 'Name', baseUrl: 'Base URL', apiKey: 'API key',
+      name: 'Name', baseUrl: 'Base URL', apiKey: 'API key',
       apiKeyKeep: 'Leave empty to keep the stored key', apiKeyNew: "The provider's key (may stay empty for a local Ollama)",
       description: 'Description', status: 'Status', enabled: 'Enabled', disabled: 'Disabled', actions: 'Actions',
       test: 'Test connection', testing: 'Testing…', reachable: 'Reachable', unreachable: 'Unreachable',
