@@ -345,7 +345,12 @@ UI_STRINGS: dict[str, dict[str, str]] = {
     "register_title": {"zh": "注册", "en": "Register"},
     "noscript": {"zh": "请启用 JavaScript 后使用本系统。", "en": "Please enable JavaScript to use this site."},
     "back_home": {"zh": "返回首页", "en": "Back to the start page"},
-    "admin_title": {"zh": "管理后台", "en": "Administration"},
+    # The browser tab of each admin page names that page (the dashboard is the admin area itself).
+    "admin_dashboard": {"zh": "管理后台", "en": "Administration"},
+    "admin_providers": {"zh": "供应商", "en": "Providers"},
+    "admin_models": {"zh": "模型", "en": "Models"},
+    "admin_users": {"zh": "用户", "en": "Users"},
+    "admin_settings": {"zh": "设置", "en": "Settings"},
 }
 
 

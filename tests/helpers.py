@@ -68,3 +68,39 @@ def stored(app, **where) -> list[ChatMessage]:
         rows = db.session.scalars(select(ChatMessage).filter_by(**where).order_by(ChatMessage.id)).all()
         db.session.expunge_all()
         return rows
+
+
+# The WCAG contrast ratio of an element's text against the first mostly opaque background behind
+# it, as the browser computed them (runs in the page).
+CONTRAST_JS = """(element) => {
+  const rgba = text => {
+    const v = text.match(/[\\d.]+/g).map(Number);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0.5) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const linear = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = c => c.slice(0, 3).map(linear).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const fg = luminance(rgba(getComputedStyle(element).color)), bg = luminance(background(element));
+  return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+}"""
+
+# The relative luminance of an element's own background colour (0 black … 1 white).
+BACKGROUND_LUMINANCE_JS = """(element) => {
+  const v = getComputedStyle(element).backgroundColor.match(/[\\d.]+/g).map(Number);
+  return v.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, x, i) => sum + x * [0.2126, 0.7152, 0.0722][i], 0);
+}"""
+
+
+def contrast(locator) -> float:
+    return locator.evaluate(CONTRAST_JS)
+
+
+def background_luminance(locator) -> float:
+    return locator.evaluate(BACKGROUND_LUMINANCE_JS)

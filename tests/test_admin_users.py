@@ -148,3 +148,58 @@ def test_registration_can_be_closed_and_reopened_from_the_settings(app):
         "sessions": 0,
         "messages_today": 0,
     }
+
+
+def test_an_admin_creates_an_account_while_registration_is_closed(app):
+    admin, _user = make_admin_and_user(app)
+    assert admin.put("/api/admin/settings", json={"registration_open": False}).status_code == 200
+    response = admin.post("/api/admin/users", json={"username": "  carol ", "password": PASSWORD, "status": "disabled"})
+    assert response.status_code == 201
+    created = response.json
+    assert (created["username"], created["is_admin"], created["status"]) == ("carol", False, "active")
+    assert created["id"] == user_id(app, "carol")
+    assert login(app.test_client(), "carol").status_code == 200, "the new account logs in with its password"
+
+    made_admin = admin.post("/api/admin/users", json={"username": "dave", "password": PASSWORD, "is_admin": True})
+    assert (made_admin.status_code, made_admin.json["is_admin"]) == (201, True)
+    assert [u["username"] for u in admin.get("/api/admin/users").json["users"]] == [
+        "admin_ann",
+        "user_bob",
+        "carol",
+        "dave",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"username": "ab", "password": PASSWORD}, 400, "username_length"),
+        ({"username": "bad name!", "password": PASSWORD}, 400, "username_chars"),
+        ({"username": "erin", "password": "short"}, 400, "password_length"),
+        ({"password": PASSWORD}, 400, "missing_field"),
+        ({"username": "erin"}, 400, "missing_field"),
+        ({"username": "erin", "password": PASSWORD, "is_admin": "maybe"}, 400, "invalid_field"),
+        ({"username": "USER_BOB", "password": PASSWORD}, 409, "username_taken"),
+        # A full-width ｂ, a Cyrillic а: the same names to a reader, so taken.
+        ({"username": "user_\uff42ob", "password": PASSWORD}, 409, "username_taken"),
+        ({"username": "\u0430dmin_ann", "password": PASSWORD}, 409, "username_taken"),
+    ],
+)
+def test_creating_an_account_follows_the_registration_rules(app, body, status, code):
+    admin, _user = make_admin_and_user(app)
+    response = admin.post("/api/admin/users", json=body)
+    assert (response.status_code, response.json["code"]) == (status, code)
+    assert len(admin.get("/api/admin/users").json["users"]) == 2, "nothing was created"
+
+
+def test_only_admins_create_accounts_and_only_from_the_app_itself(app):
+    admin, user = make_admin_and_user(app)
+    body = {"username": "mallory", "password": PASSWORD, "is_admin": True}
+    assert app.test_client().post("/api/admin/users", json=body).status_code == 401
+    assert user.post("/api/admin/users", json=body).status_code == 403
+    foreign = admin.post("/api/admin/users", json=body, headers={"Origin": "https://evil.example"})
+    assert (foreign.status_code, foreign.json["code"]) == (403, "foreign_origin")
+    as_form = admin.post("/api/admin/users", data=body)
+    assert as_form.status_code == 415
+    assert user_id(app, "mallory") is None
+    assert admin.post("/api/admin/users", json=body, headers={"Origin": "http://localhost"}).status_code == 201

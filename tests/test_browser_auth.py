@@ -131,3 +131,75 @@ def test_a_hostile_username_is_shown_as_text(page: Page, live_server):
     assert page.evaluate("window.__pwned") is False
     assert "49" not in page.locator("#app").inner_text()
     assert problems == []
+
+
+def test_the_login_form_checks_fields_when_sent_not_when_focus_leaves(page: Page, live_server):
+    page.goto(live_server.url + "/login")
+    expect(page.locator("input[name=username]")).to_be_focused()
+    page.get_by_role("button", name="语言").click()  # focus leaves the empty name field
+    expect(page.get_by_role("menuitem", name="English")).to_be_visible()
+    expect(page.get_by_text("请输入用户名")).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_text("请输入用户名")).to_be_visible()
+    expect(page.get_by_text("请输入密码")).to_be_visible()
+    # Once a send was refused, a field is checked again as it changes.
+    page.locator("input[name=username]").fill("someone")
+    expect(page.get_by_text("请输入用户名")).to_have_count(0)
+    expect(page.get_by_text("请输入密码")).to_be_visible()
+    expect(page).to_have_url(live_server.url + "/login")
+
+
+def close_registration(base_url: str) -> requests.Session:
+    admin = requests.Session()
+    assert admin.post(base_url + "/api/register", json={"username": "the_admin", "password": PASSWORD}, timeout=10).ok
+    closed = admin.put(base_url + "/api/admin/settings", json={"registration_open": False}, timeout=10)
+    assert closed.json()["registration_open"] is False
+    return admin
+
+
+def test_with_registration_closed_no_page_offers_it_and_a_refusal_is_said_once(page: Page, live_server):
+    problems = collect_problems(page)
+    base = live_server.url
+    page.goto(base + "/register")  # still open: the form is there
+    fill_credentials(page, "latecomer", PASSWORD)
+    page.locator("input[autocomplete=new-password]").last.fill(PASSWORD)
+    close_registration(base)
+    page.get_by_role("button", name="注册").click()  # sent after registration closed
+    notice = page.get_by_test_id("registration-closed")
+    expect(notice).to_contain_text("注册已关闭")
+    expect(page.get_by_role("alert")).to_have_count(1)
+    expect(page.get_by_text("管理员已关闭注册")).to_have_count(0)  # the server's words are not said again
+    expect(page.locator("form")).to_have_count(0)
+    expect(page.locator("input[name=password]")).to_have_count(0)
+    expect(page.get_by_role("link", name="去登录")).to_be_visible()
+
+    page.goto(base + "/register")
+    expect(notice).to_be_visible()
+    expect(page.locator("input")).to_have_count(0)
+    page.goto(base + "/login")
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
+    expect(page.get_by_role("link", name="立即注册")).to_have_count(0)
+    expect(page.get_by_text("还没有账号")).to_have_count(0)
+    assert [p for p in problems if "/register" not in p] == []
+
+
+def test_a_fresh_install_says_the_first_account_becomes_the_admin(page: Page, live_server):
+    base = live_server.url
+    page.goto(base + "/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    first = page.get_by_test_id("first-account")
+    expect(first).to_contain_text("第一个注册的账号将成为管理员")
+    first.get_by_role("link", name="创建第一个账号").click()
+    expect(page).to_have_url(re.compile(r"/register"))
+    expect(first).to_contain_text("这个账号将成为管理员")
+    fill_credentials(page, "founder", PASSWORD)
+    page.locator("input[autocomplete=new-password]").last.fill(PASSWORD)
+    page.get_by_role("button", name="注册").click()
+    expect(page.get_by_test_id("user-menu")).to_be_visible()
+
+    page.context.clear_cookies()
+    for path in ("/login", "/register"):
+        page.goto(base + path)
+        expect(page.locator("input[name=username]")).to_be_visible()
+        expect(first).to_have_count(0)

@@ -80,6 +80,11 @@ def api_list_users():
     return jsonify(users=admin_users.list_users())
 
 
+@bp.post("/api/admin/users")
+def api_create_user():
+    return jsonify(admin_users.user_dict(admin_users.create_user(json_object()))), 201
+
+
 @bp.put("/api/admin/users/<id:user_id>")
 def api_update_user(user_id: int):
     return jsonify(admin_users.user_dict(admin_users.update_user(current_user, user_id, json_object())))

@@ -22,6 +22,8 @@ def _render(mode: str, form: CredentialsForm, error: str | None = None, status: 
         "error": error,
         "next": safe_next(request.args.get("next")),
         "registration_open": registration_open(),
+        # A fresh install: the pages say that the first account becomes the admin.
+        "no_users": not accounts.any_account(),
     }
     return render_template("auth/auth.html", page=page, mode=mode), status
 

@@ -97,12 +97,26 @@ def register(username: str, password: str) -> User:
     _check_new_credentials(username, password)
     if not registration_open():
         raise ApiError(403, "registration_closed", t("registration_closed"))
+    user = _insert_account(username, password, is_admin=False)
+    _claim_first_admin(user)
+    return user
+
+
+def create_account(username: str, password: str, *, is_admin: bool = False) -> User:
+    """An account an admin creates: the rules of registration (names, passwords, look-alikes
+    taken), whether registration is open or not."""
+    username = normalize_username(username)
+    _check_new_credentials(username, password)
+    return _insert_account(username, password, is_admin=is_admin)
+
+
+def _insert_account(username: str, password: str, *, is_admin: bool) -> User:
     user = User(
         username=username,
         username_key=username_key(username),
         password_hash=hash_password(password),
         status=ACTIVE,
-        is_admin=False,
+        is_admin=is_admin,
     )
     db.session.add(user)
     try:
@@ -110,7 +124,6 @@ def register(username: str, password: str) -> User:
     except IntegrityError:
         db.session.rollback()
         raise ApiError(409, "username_taken", t("username_taken")) from None
-    _claim_first_admin(user)
     return user
 
 
@@ -130,6 +143,11 @@ def _claim_first_admin(user: User) -> bool:
         db.session.rollback()
         return False
     return True
+
+
+def any_account() -> bool:
+    """Whether anyone has an account yet (on a fresh install, the first one becomes the admin)."""
+    return db.session.scalar(select(User.id).limit(1)) is not None
 
 
 def find_user(username: str) -> User | None:

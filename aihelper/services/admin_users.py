@@ -38,6 +38,15 @@ def list_users() -> list[dict[str, Any]]:
     return [user_dict(u) for u in db.session.scalars(select(User).order_by(User.id))]
 
 
+def create_user(values: dict[str, Any]) -> User:
+    """An account made by an admin (also while registration is closed); only the named fields count."""
+    return accounts.create_account(
+        fields.required_text(values, "username", "field_username"),
+        fields.required_text(values, "password", "field_password"),
+        is_admin=fields.flag(values, "is_admin", "field_is_admin") if "is_admin" in values else False,
+    )
+
+
 def _get_user(user_id: int, *, lock: bool = False) -> User:
     statement = select(User).where(User.id == user_id)
     if lock:

@@ -10,7 +10,7 @@
     zh: {
       dashboard: '概览', providers: '供应商', models: '模型', users: '用户', settings: '设置',
       backToChat: '返回聊天', add: '新增', edit: '编辑', delete: '删除', cancel: '取消', save: '保存',
-      confirmDelete: '确定删除吗？此操作无法撤销。', name: '名称', baseUrl: '接口地址', apiKey: 'API Key',
+      name: '名称', baseUrl: '接口地址', apiKey: 'API Key',
       apiKeyKeep: '留空则保留原密钥', apiKeyNew: '供应商提供的密钥（本地 Ollama 可留空）', description: '描述',
       status: '状态', enabled: '启用', disabled: '停用', actions: '操作', test: '测试连接', testing: '测试中…',
       reachable: '可连接', unreachable: '无法连接', latency: '延迟', modelCount: '模型数',
@@ -24,17 +24,24 @@
       roleAdmin: '管理员', roleUser: '普通用户', messages: '消息数', lastLogin: '上次登录', created: '注册时间',
       enable: '启用', disable: '停用', makeAdmin: '设为管理员', removeAdmin: '取消管理员',
       resetPassword: '重置密码', newPassword: '新密码（8–128 个字符）', you: '（你）',
-      registrationOpen: '开放注册', registrationHelp: '关闭后新用户无法注册（/api/register 返回 403），已有用户不受影响。',
-      retentionDays: '对话保留天数', retentionHelp: '0 表示永久保留。设置后，每天自动删除超过该天数没有新消息的对话（正在生成的除外），用户会在侧栏看到提示。',
+      registrationOpen: '开放注册', registrationHelp: '关闭后，新来的人无法自己创建账号：你可以在“用户”页面为他们添加。已有的账号照常使用。',
+      retentionDays: '对话保留天数', retentionHelp: '0 表示永久保留。设为天数后，一段对话若这么多天没有新消息，会在每天的清理中删除（正在生成回答的除外）；用户会在侧栏看到这条规则。',
       countProviders: '供应商', countModels: '已启用模型', countUsers: '用户', countSessions: '对话', countMessagesToday: '今日消息', health: '连接状态',
-      checking: '检测中…', noProviders: '还没有供应商，先添加一个吧', noModels: '还没有模型：在供应商页面导入，或手动添加',
+      checking: '检测中…', noProviders: '你还没有添加供应商。添加一个，用户就能开始对话。',
+      noModels: '你还没有添加模型：从供应商导入，或手动添加一个。', noModelsNoProvider: '你还没有添加模型。先添加一个供应商，再从它导入模型。',
+      goProviders: '去供应商页面', moreActions: '更多操作', confirmTitle: '请确认', confirmDisable: '停用 {name}？ta 会立即退出登录，直到你重新启用。',
+      confirmDeleteNamed: '删除 {name}？此操作无法撤销。', confirmDeleteUser: '删除用户 {name} 及其全部对话？此操作无法撤销。',
+      addUser: '新增用户', createUser: '创建', userCreated: '已创建用户 {name}', makeAdminOnCreate: '设为管理员',
+      password: '密码', usernameHint: '3–50 个字符：字母、数字、_ - .', statusOf: '{name} 的启用状态',
+      filterModels: '筛选模型', selectAll: '全选', chosenCount: '已选 {n} 个', noMatch: '没有匹配的模型',
       addProvider: '添加供应商', addModel: '添加模型', editProvider: '编辑供应商', editModel: '编辑模型',
       saved: '已保存', loadFailed: '加载失败', providerDisabled: '供应商已停用',
+      darkMode: '深色模式',
     },
     en: {
       dashboard: 'Overview', providers: 'Providers', models: 'Models', users: 'Users', settings: 'Settings',
       backToChat: 'Back to chat', add: 'Add', edit: 'Edit', delete: 'Delete', cancel: 'Cancel', save: 'Save',
-      confirmDelete: 'Delete this? It cannot be undone.', name: 'Name', baseUrl: 'Base URL', apiKey: 'API key',
+      name: 'Name', baseUrl: 'Base URL', apiKey: 'API key',
       apiKeyKeep: 'Leave empty to keep the stored key', apiKeyNew: "The provider's key (may stay empty for a local Ollama)",
       description: 'Description', status: 'Status', enabled: 'Enabled', disabled: 'Disabled', actions: 'Actions',
       test: 'Test connection', testing: 'Testing…', reachable: 'Reachable', unreachable: 'Unreachable',
@@ -51,14 +58,23 @@
       enable: 'Enable', disable: 'Disable', makeAdmin: 'Make admin', removeAdmin: 'Remove admin',
       resetPassword: 'Reset password', newPassword: 'New password (8–128 characters)', you: ' (you)',
       registrationOpen: 'Registration open',
-      registrationHelp: 'When closed, nobody can register (/api/register answers 403); existing users are not affected.',
+      registrationHelp: 'When off, new people cannot create accounts themselves: you add them on the Users page. Existing accounts keep working.',
       retentionDays: 'Keep conversations (days)',
-      retentionHelp: '0 keeps them for ever. Otherwise a daily job deletes conversations without a new message for longer (never one being answered); users see a note in the sidebar.',
+      retentionHelp: '0 keeps them for ever. Otherwise a conversation without a new message for this many days is deleted in the daily clean-up (never one being answered); users see this rule in their sidebar.',
       countProviders: 'Providers', countModels: 'Enabled models', countUsers: 'Users', countSessions: 'Conversations', countMessagesToday: 'Messages today', health: 'Connection',
-      checking: 'Checking…', noProviders: 'No providers yet: add one first',
-      noModels: 'No models yet: import them on the Providers page, or add one by hand',
+      checking: 'Checking…', noProviders: 'You have not added a provider yet. Add one and people can start chatting.',
+      noModels: 'You have not added a model yet: import some from a provider, or add one by hand.',
+      noModelsNoProvider: 'You have not added a model yet. Add a provider first, then import its models.',
+      goProviders: 'Go to Providers', moreActions: 'More actions', confirmTitle: 'Please confirm',
+      confirmDisable: 'Disable {name}? They are logged out at once, until you enable the account again.',
+      confirmDeleteNamed: 'Delete {name}? This cannot be undone.',
+      confirmDeleteUser: 'Delete the user {name} and all their conversations? This cannot be undone.',
+      addUser: 'Add user', createUser: 'Create', userCreated: 'User {name} created', makeAdminOnCreate: 'Make admin',
+      password: 'Password', usernameHint: '3–50 characters: letters, digits, _ - .', statusOf: '{name} enabled',
+      filterModels: 'Filter models', selectAll: 'Select all', chosenCount: '{n} selected', noMatch: 'No model matches',
       addProvider: 'Add provider', addModel: 'Add model', editProvider: 'Edit provider', editModel: 'Edit model',
       saved: 'Saved', loadFailed: 'Loading failed', providerDisabled: 'Provider disabled',
+      darkMode: 'Dark mode',
     },
   });
 
@@ -93,6 +109,47 @@
   function notify(error) {
     ElementPlus.ElMessage.error(error.message || t('loadFailed'));
   }
+
+  /* Resolves when the admin confirms, rejects when they cancel (ElMessageBox). */
+  function confirmAction(message, confirmText, danger) {
+    return ElementPlus.ElMessageBox.confirm(message, t('confirmTitle'), {
+      confirmButtonText: confirmText, cancelButtonText: t('cancel'), type: 'warning',
+      confirmButtonClass: danger ? 'el-button--danger' : '', autofocus: false,
+    });
+  }
+
+  /* Phones: tables keep the name in view and put a row's actions in one menu. */
+  const narrowQuery = window.matchMedia('(max-width: 640px)');
+  const narrow = Vue.ref(narrowQuery.matches);
+  narrowQuery.addEventListener('change', event => { narrow.value = event.matches; });
+
+  /* A row's actions: the first `inline` as buttons, the rest (on a phone, all) in a menu.
+   * actions: [{ key, label, danger?, testid? }]; emits run(key). */
+  const RowActions = {
+    props: { actions: Array, inline: { type: Number, default: 2 } },
+    emits: ['run'],
+    template: `
+      <span class="row-actions">
+        <el-button v-for="action in shown" :key="action.key" size="small" :type="action.danger ? 'danger' : undefined"
+                   :plain="action.danger" :data-testid="action.testid" @click="$emit('run', action.key)">{{ action.label }}</el-button>
+        <el-dropdown v-if="rest.length" trigger="click" @command="key => $emit('run', key)">
+          <el-button size="small" :aria-label="t('moreActions')" data-testid="more-actions">
+            <template v-if="narrow">{{ t('actions') }}</template><el-icon :class="{ 'el-icon--right': narrow }"><el-icon-arrow-down /></el-icon>
+          </el-button>
+          <template #dropdown>
+            <el-dropdown-menu>
+              <el-dropdown-item v-for="action in rest" :key="action.key" :command="action.key" :data-testid="action.testid"
+                                :class="{ 'danger-item': action.danger }">{{ action.label }}</el-dropdown-item>
+            </el-dropdown-menu>
+          </template>
+        </el-dropdown>
+      </span>`,
+    setup(props) {
+      const shown = Vue.computed(() => (narrow.value ? [] : props.actions.slice(0, props.inline)));
+      const rest = Vue.computed(() => (narrow.value ? props.actions : props.actions.slice(props.inline)));
+      return { shown, rest, narrow };
+    },
+  };
 
   /* Runs a connection test for one provider and shows the outcome (never the key or the body). */
   const HealthTag = {
@@ -164,7 +221,7 @@
   };
 
   const Providers = {
-    components: { HealthTag },
+    components: { HealthTag, RowActions },
     template: `
       <el-card shadow="never" class="admin-card">
         <template #header>
@@ -173,34 +230,32 @@
             <el-button type="primary" @click="openEditor(null)" data-testid="add-provider">{{ t('addProvider') }}</el-button>
           </div>
         </template>
-        <el-empty v-if="!providers.length" :description="t('noProviders')" />
-        <el-table v-else :data="providers" row-key="id" data-testid="providers-table">
-          <el-table-column prop="name" :label="t('name')" min-width="130" />
-          <el-table-column prop="base_url" :label="t('baseUrl')" min-width="220" show-overflow-tooltip />
-          <el-table-column :label="t('apiKey')" min-width="120">
+        <el-empty v-if="!providers.length" :description="t('noProviders')" data-testid="empty-providers">
+          <el-button type="primary" @click="openEditor(null)">{{ t('addProvider') }}</el-button>
+        </el-empty>
+        <el-table v-else :data="providers" row-key="id" data-testid="providers-table" :key="narrow ? 'narrow' : 'wide'">
+          <el-table-column prop="name" :label="t('name')" :min-width="narrow ? 110 : 120" :fixed="narrow ? 'left' : false" />
+          <el-table-column prop="base_url" :label="t('baseUrl')" min-width="150" show-overflow-tooltip />
+          <el-table-column :label="t('apiKey')" min-width="110">
             <template #default="{ row }">
               <el-tag v-if="row.key_status === 'needs_reentry'" type="warning">{{ t('needsReentry') }}</el-tag>
               <code v-else-if="row.api_key_hint">{{ row.api_key_hint }}</code>
               <span v-else class="muted">{{ t('noKey') }}</span>
             </template>
           </el-table-column>
-          <el-table-column prop="model_count" :label="t('modelCount')" width="90" />
-          <el-table-column :label="t('status')" width="90">
+          <el-table-column prop="model_count" :label="t('modelCount')" width="80" />
+          <el-table-column :label="t('status')" width="76">
             <template #default="{ row }">
-              <el-switch :model-value="row.status === 'active'" @change="value => setStatus(row, value)" />
+              <el-switch :model-value="row.status === 'active'" @change="value => setStatus(row, value)"
+                         :aria-label="t('statusOf', { name: row.name })" />
             </template>
           </el-table-column>
-          <el-table-column :label="t('health')" min-width="220">
+          <el-table-column :label="t('health')" min-width="200">
             <template #default="{ row }"><health-tag :provider="row" :auto="false" :ref="el => healthRefs[row.id] = el" /></template>
           </el-table-column>
-          <el-table-column :label="t('actions')" min-width="330" fixed="right">
+          <el-table-column :label="t('actions')" :width="narrow ? 96 : 230" fixed="right">
             <template #default="{ row }">
-              <el-button size="small" @click="healthRefs[row.id].run()" data-testid="test-provider">{{ t('test') }}</el-button>
-              <el-button size="small" @click="openImport(row)" data-testid="import-models">{{ t('importModels') }}</el-button>
-              <el-button size="small" @click="openEditor(row)">{{ t('edit') }}</el-button>
-              <el-popconfirm :title="t('confirmDelete')" @confirm="remove(row)" width="220">
-                <template #reference><el-button size="small" type="danger" plain>{{ t('delete') }}</el-button></template>
-              </el-popconfirm>
+              <row-actions :actions="actions" @run="key => act(key, row)" />
             </template>
           </el-table-column>
         </el-table>
@@ -237,9 +292,19 @@
         <el-dialog v-model="importer.open" :title="t('importModels') + ' · ' + (importer.provider ? importer.provider.name : '')" width="520px" align-center>
           <div v-loading="importer.loading" class="import-list">
             <el-alert v-if="importer.error" :title="importer.error" type="error" show-icon :closable="false" />
-            <p v-else class="muted">{{ t('importHint') }}</p>
-            <el-checkbox-group v-model="importer.chosen" class="import-options">
-              <el-checkbox v-for="model in importer.models" :key="model.model_id" :value="model.model_id"
+            <template v-else>
+              <p class="muted">{{ t('importHint') }}</p>
+              <div class="import-tools" v-if="importer.models.length">
+                <el-input v-model="importer.filter" clearable :placeholder="t('filterModels')" :aria-label="t('filterModels')"
+                          :prefix-icon="icons.Search" data-testid="import-filter" />
+                <el-checkbox :model-value="allShownChosen" :indeterminate="someShownChosen && !allShownChosen"
+                             :disabled="!choosable.length" @change="chooseAllShown" data-testid="import-select-all">{{ t('selectAll') }}</el-checkbox>
+                <span class="muted" data-testid="import-count">{{ t('chosenCount', { n: importer.chosen.length }) }}</span>
+              </div>
+              <p v-if="importer.models.length && !shownModels.length" class="muted">{{ t('noMatch') }}</p>
+            </template>
+            <el-checkbox-group v-model="importer.chosen" class="import-options" :aria-label="t('importModels')">
+              <el-checkbox v-for="model in shownModels" :key="model.model_id" :value="model.model_id"
                            :label="model.model_id" :disabled="model.imported" />
             </el-checkbox-group>
           </div>
@@ -266,7 +331,35 @@
         if (movesKey.value) return t('apiKeyForNewHost');
         return t('apiKeyKeep') + (editor.hint ? ' (' + editor.hint + ')' : '');
       });
-      const importer = Vue.reactive({ open: false, provider: null, models: [], chosen: [], loading: false, error: '' });
+      const importer = Vue.reactive({ open: false, provider: null, models: [], chosen: [], filter: '', loading: false, error: '' });
+      // Providers list hundreds of models: the filter narrows the list, and "select all" ticks what
+      // it shows (never those already imported); ticks hidden by the filter stay ticked.
+      const shownModels = Vue.computed(() => {
+        const words = importer.filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
+        return importer.models.filter(m => words.every(word => m.model_id.toLowerCase().includes(word)));
+      });
+      const choosable = Vue.computed(() => shownModels.value.filter(m => !m.imported).map(m => m.model_id));
+      const allShownChosen = Vue.computed(() => choosable.value.length > 0 && choosable.value.every(id => importer.chosen.includes(id)));
+      const someShownChosen = Vue.computed(() => choosable.value.some(id => importer.chosen.includes(id)));
+      function chooseAllShown(on) {
+        const shown = new Set(choosable.value);
+        const others = importer.chosen.filter(id => !shown.has(id));
+        importer.chosen = on ? others.concat(choosable.value) : others;
+      }
+      const actions = [
+        { key: 'test', label: t('test'), testid: 'test-provider' },
+        { key: 'import', label: t('importModels'), testid: 'import-models' },
+        { key: 'edit', label: t('edit'), testid: 'edit-provider' },
+        { key: 'delete', label: t('delete'), danger: true, testid: 'delete-provider' },
+      ];
+      function act(key, row) {
+        if (key === 'test') healthRefs[row.id].run();
+        else if (key === 'import') openImport(row);
+        else if (key === 'edit') openEditor(row);
+        else if (key === 'delete') {
+          confirmAction(t('confirmDeleteNamed', { name: row.name }), t('delete'), true).then(() => remove(row), () => {});
+        }
+      }
 
       function openEditor(row) {
         editor.id = row ? row.id : null;
@@ -296,7 +389,7 @@
         } catch (error) { notify(error); }
       }
       async function openImport(row) {
-        Object.assign(importer, { open: true, provider: row, models: [], chosen: [], loading: true, error: '' });
+        Object.assign(importer, { open: true, provider: row, models: [], chosen: [], filter: '', loading: true, error: '' });
         try {
           importer.models = (await api('GET', '/api/admin/providers/' + row.id + '/remote-models')).models;
         } catch (error) {
@@ -324,11 +417,14 @@
       return {
         providers, healthRefs, editor, movesKey, keyPlaceholder, importer, presets: PRESETS,
         openEditor, usePreset, saveEditor, remove, setStatus, openImport, runImport,
+        narrow, actions, act, shownModels, choosable, allShownChosen, someShownChosen, chooseAllShown,
+        icons: ElementPlusIconsVue,
       };
     },
   };
 
   const Models = {
+    components: { RowActions },
     template: `
       <el-card shadow="never" class="admin-card">
         <template #header>
@@ -337,7 +433,10 @@
             <el-button type="primary" @click="openEditor(null)" :disabled="!providers.length" data-testid="add-model">{{ t('addModel') }}</el-button>
           </div>
         </template>
-        <el-empty v-if="!models.length" :description="t('noModels')" />
+        <el-empty v-if="!models.length" :description="providers.length ? t('noModels') : t('noModelsNoProvider')" data-testid="empty-models">
+          <el-button type="primary" tag="a" href="/admin/providers">{{ providers.length ? t('importModels') : t('addProvider') }}</el-button>
+          <el-button v-if="providers.length" @click="openEditor(null)">{{ t('addModel') }}</el-button>
+        </el-empty>
         <template v-else>
           <p class="muted">{{ t('sortHint') }}</p>
           <div class="model-list" data-testid="model-list" role="list">
@@ -353,14 +452,12 @@
               <code>{{ model.model_id }}</code>
               <span>{{ model.provider_name }}</span>
               <span>{{ model.max_tokens }}</span>
-              <span><el-switch :model-value="model.status === 'active'" @change="value => setStatus(model, value)" /></span>
+              <span><el-switch :model-value="model.status === 'active'" @change="value => setStatus(model, value)"
+                               :aria-label="t('statusOf', { name: model.model_name || model.model_id })" /></span>
               <span class="row-actions">
                 <el-button size="small" circle :disabled="index === 0" @click="move(index, -1)" :aria-label="t('moveUp')" data-testid="move-up">↑</el-button>
                 <el-button size="small" circle :disabled="index === models.length - 1" @click="move(index, 1)" :aria-label="t('moveDown')" data-testid="move-down">↓</el-button>
-                <el-button size="small" @click="openEditor(model)">{{ t('edit') }}</el-button>
-                <el-popconfirm :title="t('confirmDelete')" @confirm="remove(model)" width="220">
-                  <template #reference><el-button size="small" type="danger" plain>{{ t('delete') }}</el-button></template>
-                </el-popconfirm>
+                <row-actions :actions="actions" @run="key => act(key, model)" />
               </span>
             </div>
           </div>
@@ -450,57 +547,86 @@
         if (editor.values.provider_id) editor.values.provider_id = Number(editor.values.provider_id);
         editor.error = failed.message;
       }
-      return { models, providers, dragIndex, editor, openEditor, saveEditor, remove, move, dropOn, setStatus };
+      const actions = [
+        { key: 'edit', label: t('edit'), testid: 'edit-model' },
+        { key: 'delete', label: t('delete'), danger: true, testid: 'delete-model' },
+      ];
+      function act(key, model) {
+        if (key === 'edit') openEditor(model);
+        else confirmAction(t('confirmDeleteNamed', { name: model.model_name || model.model_id }), t('delete'), true)
+          .then(() => remove(model), () => {});
+      }
+      return { models, providers, dragIndex, editor, openEditor, saveEditor, remove, move, dropOn, setStatus, actions, act };
     },
   };
 
   const Users = {
+    components: { RowActions },
     template: `
       <el-card shadow="never" class="admin-card">
-        <template #header>{{ t('users') }}</template>
-        <el-table :data="users" row-key="id" data-testid="users-table">
-          <el-table-column :label="t('username')" min-width="150">
+        <template #header>
+          <div class="admin-card-header">
+            <span>{{ t('users') }}</span>
+            <el-button type="primary" @click="openCreate" data-testid="add-user">{{ t('addUser') }}</el-button>
+          </div>
+        </template>
+        <el-table :data="users" row-key="id" data-testid="users-table" :key="narrow ? 'narrow' : 'wide'">
+          <el-table-column :label="t('username')" :min-width="narrow ? 120 : 150" :fixed="narrow ? 'left' : false">
             <template #default="{ row }">
               <span class="user-cell"><el-avatar :size="24" :src="row.avatar || undefined">{{ [...row.username][0] }}</el-avatar>
-              {{ row.username }}<span v-if="row.id === me.id" class="muted">{{ t('you') }}</span></span>
+              <span class="user-cell-name">{{ row.username }}</span><span v-if="row.id === me.id" class="muted">{{ t('you') }}</span></span>
             </template>
           </el-table-column>
-          <el-table-column :label="t('role')" width="110">
+          <el-table-column :label="t('role')" width="100">
             <template #default="{ row }"><el-tag :type="row.is_admin ? 'warning' : 'info'">{{ row.is_admin ? t('roleAdmin') : t('roleUser') }}</el-tag></template>
           </el-table-column>
-          <el-table-column :label="t('status')" width="90">
-            <template #default="{ row }"><el-tag :type="row.status === 'active' ? 'success' : 'danger'">{{ row.status === 'active' ? t('enabled') : t('disabled') }}</el-tag></template>
+          <el-table-column :label="t('status')" width="80">
+            <template #default="{ row }"><el-tag :type="row.status === 'active' ? 'success' : 'danger'" data-testid="user-status">{{ row.status === 'active' ? t('enabled') : t('disabled') }}</el-tag></template>
           </el-table-column>
-          <el-table-column prop="message_count" :label="t('messages')" width="90" />
-          <el-table-column :label="t('lastLogin')" min-width="160"><template #default="{ row }">{{ formatTime(row.last_login) }}</template></el-table-column>
-          <el-table-column :label="t('created')" min-width="160"><template #default="{ row }">{{ formatTime(row.create_time) }}</template></el-table-column>
-          <el-table-column :label="t('actions')" min-width="380" fixed="right">
+          <el-table-column prop="message_count" :label="t('messages')" width="80" />
+          <el-table-column :label="t('lastLogin')" min-width="150"><template #default="{ row }">{{ formatTime(row.last_login) }}</template></el-table-column>
+          <el-table-column :label="t('created')" min-width="150"><template #default="{ row }">{{ formatTime(row.create_time) }}</template></el-table-column>
+          <el-table-column :label="t('actions')" :width="narrow ? 96 : 200" fixed="right">
             <template #default="{ row }">
-              <template v-if="row.id !== me.id">
-                <el-button size="small" @click="update(row, { status: row.status === 'active' ? 'disabled' : 'active' })">
-                  {{ row.status === 'active' ? t('disable') : t('enable') }}
-                </el-button>
-                <el-button size="small" @click="update(row, { is_admin: !row.is_admin })">{{ row.is_admin ? t('removeAdmin') : t('makeAdmin') }}</el-button>
-              </template>
-              <el-button size="small" @click="openReset(row)">{{ t('resetPassword') }}</el-button>
-              <el-popconfirm v-if="row.id !== me.id" :title="t('confirmDelete')" @confirm="remove(row)" width="220">
-                <template #reference><el-button size="small" type="danger" plain>{{ t('delete') }}</el-button></template>
-              </el-popconfirm>
+              <row-actions :actions="actionsFor(row)" :inline="1" @run="key => act(key, row)" />
             </template>
           </el-table-column>
         </el-table>
         <el-dialog v-model="reset.open" :title="t('resetPassword') + ' · ' + reset.username" width="420px" align-center>
           <el-alert v-if="reset.error" :title="reset.error" type="error" show-icon :closable="false" class="dialog-error" />
-          <el-input v-model="reset.password" type="password" show-password :placeholder="t('newPassword')" autocomplete="new-password" />
+          <el-input v-model="reset.password" type="password" show-password :placeholder="t('newPassword')"
+                    :aria-label="t('newPassword')" autocomplete="new-password" data-testid="reset-password" />
           <template #footer>
             <el-button @click="reset.open = false">{{ t('cancel') }}</el-button>
-            <el-button type="primary" :disabled="reset.password.length < 8" @click="saveReset">{{ t('save') }}</el-button>
+            <el-button type="primary" :disabled="reset.password.length < 8" @click="saveReset" data-testid="save-reset">{{ t('save') }}</el-button>
+          </template>
+        </el-dialog>
+        <el-dialog v-model="creator.open" :title="t('addUser')" width="420px" align-center>
+          <el-alert v-if="creator.error" :title="creator.error" type="error" show-icon :closable="false" class="dialog-error"
+                    data-testid="create-user-error" />
+          <el-form label-position="top" @submit.prevent="saveCreate">
+            <el-form-item :label="t('username')" required>
+              <el-input v-model="creator.username" autocomplete="off" :placeholder="t('usernameHint')" data-testid="new-username" />
+            </el-form-item>
+            <el-form-item :label="t('password')" required>
+              <el-input v-model="creator.password" type="password" show-password autocomplete="new-password"
+                        :placeholder="t('newPassword')" data-testid="new-password" />
+            </el-form-item>
+            <el-form-item :label="t('makeAdminOnCreate')">
+              <el-switch v-model="creator.is_admin" data-testid="new-is-admin" />
+            </el-form-item>
+          </el-form>
+          <template #footer>
+            <el-button @click="creator.open = false">{{ t('cancel') }}</el-button>
+            <el-button type="primary" :loading="creator.saving" :disabled="!creator.username.trim() || creator.password.length < 8"
+                       @click="saveCreate" data-testid="save-user">{{ t('createUser') }}</el-button>
           </template>
         </el-dialog>
       </el-card>`,
     setup() {
       const users = Vue.reactive(page.users);
       const reset = Vue.reactive({ open: false, id: null, username: '', password: '', error: '' });
+      const creator = Vue.reactive({ open: false, username: '', password: '', is_admin: false, error: '', saving: false });
       async function update(row, change) {
         try {
           Object.assign(row, await api('PUT', '/api/admin/users/' + row.id, change));
@@ -516,13 +642,53 @@
       function saveReset() {
         postForm('/admin/users/' + reset.id, { password: reset.password }, page.csrf_token);
       }
+      function openCreate() {
+        Object.assign(creator, { open: true, username: '', password: '', is_admin: false, error: '', saving: false });
+      }
+      async function saveCreate() {
+        if (creator.saving) return;
+        creator.saving = true;
+        try {
+          const user = await api('POST', '/api/admin/users', { username: creator.username, password: creator.password, is_admin: creator.is_admin });
+          users.push(user);
+          creator.open = false;
+          ElementPlus.ElMessage.success(t('userCreated', { name: user.username }));
+        } catch (error) {
+          creator.error = error.message;
+        } finally {
+          creator.saving = false;
+        }
+      }
+      // No one can disable, demote or delete their own account: only the password on one's own row.
+      function actionsFor(row) {
+        const resetAction = { key: 'reset', label: t('resetPassword'), testid: 'reset-user' };
+        if (row.id === me.id) return [resetAction];
+        return [
+          { key: 'status', label: row.status === 'active' ? t('disable') : t('enable'), testid: 'toggle-user' },
+          { key: 'admin', label: row.is_admin ? t('removeAdmin') : t('makeAdmin'), testid: 'admin-user' },
+          resetAction,
+          { key: 'delete', label: t('delete'), danger: true, testid: 'delete-user' },
+        ];
+      }
+      function act(key, row) {
+        if (key === 'reset') openReset(row);
+        else if (key === 'admin') update(row, { is_admin: !row.is_admin });
+        else if (key === 'status' && row.status !== 'active') update(row, { status: 'active' });
+        else if (key === 'status') {
+          confirmAction(t('confirmDisable', { name: row.username }), t('disable'), true)
+            .then(() => update(row, { status: 'disabled' }), () => {});
+        } else if (key === 'delete') {
+          confirmAction(t('confirmDeleteUser', { name: row.username }), t('delete'), true).then(() => remove(row), () => {});
+        }
+      }
+      const me = page.me;
       const failed = formErrorFor('user');
       if (failed) {
         const row = users.find(u => u.id === failed.id);
         if (row) openReset(row);
         reset.error = failed.message;
       }
-      return { users, me: page.me, reset, update, remove, openReset, saveReset, formatTime };
+      return { users, me, reset, creator, narrow, actionsFor, act, openCreate, saveCreate, saveReset, formatTime };
     },
   };
 
@@ -566,6 +732,8 @@
             <span>{{ t('appName') }} · {{ t('admin') }}</span>
           </div>
           <div class="shell-actions">
+            <el-button text circle :icon="dark ? icons.Sunny : icons.Moon" @click="toggleTheme"
+                       :aria-label="t('darkMode')" :aria-pressed="String(dark)" data-testid="theme-toggle" />
             <language-switch />
             <el-button tag="a" href="/" text>{{ t('backToChat') }}</el-button>
           </div>
@@ -573,7 +741,8 @@
         <el-container>
           <el-aside width="200px" class="admin-aside">
             <el-menu :default-active="section" class="admin-menu">
-              <el-menu-item v-for="name in sections" :key="name" :index="name" @click="go(name)" :data-testid="'nav-' + name">
+              <el-menu-item v-for="name in sections" :key="name" :index="name" @click="go(name)" :data-testid="'nav-' + name"
+                            :aria-label="t(name)" :title="t(name)">
                 <el-icon><component :is="icons[name]" /></el-icon><span>{{ t(name) }}</span>
               </el-menu-item>
             </el-menu>
@@ -587,8 +756,15 @@
     setup() {
       Vue.onMounted(() => (page.flash || []).forEach(message => ElementPlus.ElMessage.success(message)));
       const icons = Object.fromEntries(SECTIONS.map(name => [name, ElementPlusIconsVue[ICONS[name]]]));
+      icons.Sunny = ElementPlusIconsVue.Sunny;
+      icons.Moon = ElementPlusIconsVue.Moon;
+      const dark = Vue.ref(document.documentElement.classList.contains('dark'));
+      function toggleTheme() {
+        dark.value = !dark.value;
+        window.AIHelper.applyTheme(dark.value ? 'dark' : 'light');
+      }
       return {
-        section: page.section, sections: SECTIONS, icons,
+        section: page.section, sections: SECTIONS, icons, dark, toggleTheme,
         go: name => { window.location.href = name === 'dashboard' ? '/admin' : '/admin/' + name; },
       };
     },

@@ -1,8 +1,25 @@
 /* The login and register page: a real form post (with its CSRF token), validated in the browser first. */
 (function () {
   'use strict';
-  const { t, pageData, mount, LanguageSwitch } = window.AIHelper;
+  const { t, pageData, mount, LanguageSwitch, addMessages } = window.AIHelper;
   const page = pageData();
+
+  addMessages({
+    zh: {
+      registrationClosedNotice: '注册已关闭：新账号由管理员在管理后台的“用户”页面创建。需要账号，请联系管理员。',
+      noAdminYetClosed: '还没有任何账号，而注册已关闭：服务器的管理者可以运行 flask --app app create-admin 用户名 创建第一个管理员。',
+      firstAccountLogin: '这里还没有任何账号。第一个注册的账号将成为管理员。',
+      firstAccountRegister: '你是第一个注册的人：这个账号将成为管理员。',
+      createFirstAccount: '创建第一个账号',
+    },
+    en: {
+      registrationClosedNotice: 'Registration is closed: new accounts are created by an administrator on the Users page. Ask one to add you.',
+      noAdminYetClosed: 'There are no accounts yet and registration is closed: whoever runs the server can create the first administrator with flask --app app create-admin NAME.',
+      firstAccountLogin: 'There are no accounts here yet. The first account registered becomes the administrator.',
+      firstAccountRegister: 'You are the first to register: this account becomes the administrator.',
+      createFirstAccount: 'Create the first account',
+    },
+  });
   const USERNAME_CHARS = /^[\p{L}\p{N}_.\-]+$/u;
 
   mount({
@@ -19,33 +36,41 @@
             </div>
           </div>
           <h2 class="auth-heading">{{ isLogin ? t('login') : t('register') }}</h2>
-          <el-alert v-if="error" :title="error" type="error" show-icon :closable="false" class="auth-error" role="alert" />
-          <el-alert v-if="!isLogin && !page.registration_open" :title="t('registrationClosed')"
-                    type="warning" show-icon :closable="false" class="auth-error" />
-          <el-form ref="formRef" :model="form" :rules="rules" label-position="top" method="post"
-                   :action="action" @submit.prevent="submit" class="auth-form">
-            <input type="hidden" name="csrf_token" :value="page.csrf_token">
-            <el-form-item :label="t('username')" prop="username">
-              <el-input v-model="form.username" name="username" autocomplete="username" size="large"
-                        :placeholder="t('usernamePlaceholder')" :prefix-icon="icons.User" autofocus />
-            </el-form-item>
-            <el-form-item :label="t('password')" prop="password">
-              <el-input v-model="form.password" name="password" type="password" show-password size="large"
-                        :autocomplete="isLogin ? 'current-password' : 'new-password'"
-                        :placeholder="t('passwordPlaceholder')" :prefix-icon="icons.Lock" />
-            </el-form-item>
-            <el-form-item v-if="!isLogin" :label="t('confirmPassword')" prop="confirm">
-              <el-input v-model="form.confirm" type="password" show-password size="large"
-                        autocomplete="new-password" :prefix-icon="icons.Lock" />
-            </el-form-item>
-            <el-button type="primary" native-type="submit" size="large" class="auth-submit" :loading="submitting">
-              {{ isLogin ? t('login') : t('register') }}
-            </el-button>
-          </el-form>
-          <p class="auth-switch" v-if="isLogin">
+          <template v-if="closed">
+            <el-alert :title="page.no_users ? t('noAdminYetClosed') : t('registrationClosedNotice')" type="warning"
+                      show-icon :closable="false" class="auth-error" data-testid="registration-closed" />
+          </template>
+          <template v-else>
+            <el-alert v-if="error" :title="error" type="error" show-icon :closable="false" class="auth-error" />
+            <el-alert v-if="page.no_users && page.registration_open" :title="isLogin ? t('firstAccountLogin') : t('firstAccountRegister')"
+                      type="info" show-icon :closable="false" class="auth-error" role="note" data-testid="first-account">
+              <a v-if="isLogin" :href="'/register' + nextQuery" class="auth-first-link">{{ t('createFirstAccount') }}</a>
+            </el-alert>
+            <el-form ref="formRef" :model="form" :rules="rules" label-position="top" method="post"
+                     :action="action" @submit.prevent="submit" class="auth-form" :validate-on-rule-change="false">
+              <input type="hidden" name="csrf_token" :value="page.csrf_token">
+              <el-form-item :label="t('username')" prop="username">
+                <el-input v-model="form.username" name="username" autocomplete="username" size="large"
+                          :placeholder="t('usernamePlaceholder')" :prefix-icon="icons.User" autofocus />
+              </el-form-item>
+              <el-form-item :label="t('password')" prop="password">
+                <el-input v-model="form.password" name="password" type="password" show-password size="large"
+                          :autocomplete="isLogin ? 'current-password' : 'new-password'"
+                          :placeholder="t('passwordPlaceholder')" :prefix-icon="icons.Lock" />
+              </el-form-item>
+              <el-form-item v-if="!isLogin" :label="t('confirmPassword')" prop="confirm">
+                <el-input v-model="form.confirm" type="password" show-password size="large"
+                          autocomplete="new-password" :prefix-icon="icons.Lock" />
+              </el-form-item>
+              <el-button type="primary" native-type="submit" size="large" class="auth-submit" :loading="submitting">
+                {{ isLogin ? t('login') : t('register') }}
+              </el-button>
+            </el-form>
+          </template>
+          <p class="auth-switch" v-if="isLogin && page.registration_open">
             {{ t('noAccount') }} <a :href="'/register' + nextQuery">{{ t('goRegister') }}</a>
           </p>
-          <p class="auth-switch" v-else>
+          <p class="auth-switch" v-else-if="!isLogin">
             {{ t('haveAccount') }} <a :href="'/login' + nextQuery">{{ t('goLogin') }}</a>
           </p>
         </el-card>
@@ -57,46 +82,55 @@
       const form = Vue.reactive({ username: page.username || '', password: '', confirm: '' });
       const nextQuery = page.next && page.next !== '/' ? '?next=' + encodeURIComponent(page.next) : '';
       const action = (isLogin ? '/login' : '/register') + nextQuery;
-      const rules = {
-        username: [
-          { required: true, message: t('usernameRequired'), trigger: 'blur' },
-          {
-            validator: (_rule, value, done) => {
-              const name = (value || '').normalize('NFKC').trim();
-              if (isLogin) return done();
-              if ([...name].length < 3 || [...name].length > 50) return done(new Error(t('usernameLength')));
-              if (!USERNAME_CHARS.test(name)) return done(new Error(t('usernameChars')));
-              done();
+      // Checked when the form is sent (not when focus leaves a field: opening the language menu is
+      // no mistake); after a refused send, each field is checked again as it changes.
+      const submitted = Vue.ref(false);
+      const rules = Vue.computed(() => ruleSet(submitted.value ? ['change'] : []));
+      function ruleSet(trigger) {
+        return {
+          username: [
+            { required: true, message: t('usernameRequired'), trigger },
+            {
+              validator: (_rule, value, done) => {
+                const name = (value || '').normalize('NFKC').trim();
+                if (isLogin) return done();
+                if ([...name].length < 3 || [...name].length > 50) return done(new Error(t('usernameLength')));
+                if (!USERNAME_CHARS.test(name)) return done(new Error(t('usernameChars')));
+                done();
+              },
+              trigger,
             },
-            trigger: 'blur',
-          },
-        ],
-        password: [
-          { required: true, message: t('passwordRequired'), trigger: 'blur' },
-          {
-            validator: (_rule, value, done) =>
-              !isLogin && ((value || '').length < 8 || value.length > 128) ? done(new Error(t('passwordLength'))) : done(),
-            trigger: 'blur',
-          },
-        ],
-        confirm: [
-          {
-            validator: (_rule, value, done) =>
-              value !== form.password ? done(new Error(t('passwordMismatch'))) : done(),
-            trigger: 'blur',
-          },
-        ],
-      };
+          ],
+          password: [
+            { required: true, message: t('passwordRequired'), trigger },
+            {
+              validator: (_rule, value, done) =>
+                !isLogin && ((value || '').length < 8 || value.length > 128) ? done(new Error(t('passwordLength'))) : done(),
+              trigger,
+            },
+          ],
+          confirm: [
+            {
+              validator: (_rule, value, done) =>
+                value !== form.password ? done(new Error(t('passwordMismatch'))) : done(),
+              trigger,
+            },
+          ],
+        };
+      }
       async function submit() {
         try {
           await formRef.value.validate();
         } catch (_invalid) {
+          submitted.value = true;
           return;
         }
         submitting.value = true;
         formRef.value.$el.submit();
       }
-      return { icons: ElementPlusIconsVue, page, isLogin, form, rules, formRef, submit, submitting, action, nextQuery, error: page.error };
+      // With registration closed the register page has no form to send, and says so once.
+      const closed = !isLogin && !page.registration_open;
+      return { icons: ElementPlusIconsVue, page, isLogin, closed, form, rules, formRef, submit, submitting, action, nextQuery, error: page.error };
     },
   });
 })();
