@@ -27,6 +27,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The page has expired. Reload it and try again.",
     },
     "unauthorized": {"zh": "请先登录", "en": "Please log in first."},
+    "login_ended": {
+        "zh": "你已退出登录：可能是在别处退出、修改了密码，或账号已被管理员停用。请重新登录。",
+        "en": "You were logged out: you logged out elsewhere, changed your password, or an administrator "
+        "disabled your account. Please log in again.",
+    },
     "forbidden": {"zh": "没有权限执行此操作", "en": "You are not allowed to do this."},
     "not_found": {"zh": "找不到请求的内容", "en": "Not found."},
     "method_not_allowed": {"zh": "不支持该请求方法", "en": "This method is not allowed here."},

@@ -195,3 +195,16 @@ def test_conversations_are_reached_with_tab_and_opened_with_enter(chat_page, app
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("chat-title")).to_have_text("第一个")
     expect(page.locator(".message-user .bubble")).to_have_text("第一个的问题")
+
+
+def test_a_user_disabled_mid_answer_lands_on_the_login_page_told_why(chat_page, fake_provider):
+    page = chat_page["page"]
+    fake_provider.script(tokens=SLOW_TOKENS, token_delay=0.25)
+    send(page, "a long answer, please")
+    expect(last_answer(page).locator(".assistant-bubble")).to_contain_text("piece1")
+    admin, user = chat_page["admin"], chat_page["user"]
+    user_id = user.http.get(user.base_url + "/api/user/info").json()["id"]
+    assert admin.http.put(f"{admin.base_url}/api/admin/users/{user_id}", json={"status": "disabled"}).ok
+    expect(page).to_have_url(chat_page["url"] + "/login?ended=1")
+    expect(page.get_by_test_id("login-notice")).to_contain_text("账号已被管理员停用")
+    expect(page.get_by_test_id("login-notice")).to_be_visible()

@@ -4,6 +4,7 @@ everything, import (twice: nothing added), delete several at once, and the reten
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -18,7 +19,11 @@ def conversation(title: str, *contents: str) -> dict:
         "session_id": "source-" + title,
         "title": title,
         "messages": [
-            {"role": "user" if i % 2 == 0 else "assistant", "content": c, "timestamp": f"2026-05-01T08:{i:02d}:00"}
+            {
+                "role": "user" if i % 2 == 0 else "assistant",
+                "content": c,
+                "timestamp": (datetime(2026, 5, 1, 8) + timedelta(minutes=i)).isoformat(),
+            }
             for i, c in enumerate(contents)
         ],
     }

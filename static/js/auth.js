@@ -41,6 +41,7 @@
                       show-icon :closable="false" class="auth-error" data-testid="registration-closed" />
           </template>
           <template v-else>
+            <el-alert v-if="page.notice && !error" :title="page.notice" type="info" show-icon :closable="false" class="auth-error" data-testid="login-notice" />
             <el-alert v-if="error" :title="error" type="error" show-icon :closable="false" class="auth-error" />
             <el-alert v-if="page.no_users && page.registration_open" :title="isLogin ? t('firstAccountLogin') : t('firstAccountRegister')"
                       type="info" show-icon :closable="false" class="auth-error" role="note" data-testid="first-account">

@@ -10,11 +10,12 @@
 
   class ChatSocket {
     /* onFrame(frame) for every server frame; onState('connecting' | 'open' | 'reconnecting');
-     * onOpen() each time a connection is ready. */
-    constructor({ onFrame, onState, onOpen, onTooBig }) {
+     * onOpen() each time a connection is ready; onLoginEnded() when the server ended the login. */
+    constructor({ onFrame, onState, onOpen, onTooBig, onLoginEnded }) {
       this.onFrame = onFrame;
       this.onState = onState;
       this.onOpen = onOpen;
+      this.onLoginEnded = onLoginEnded;
       // The server closed the socket over a frame too large to read: resending it would loop.
       this.onTooBig = onTooBig;
       this.backoff = 500;
@@ -58,8 +59,8 @@
         clearTimeout(this.pongTimer);
         if (ws !== this.ws) return;
         if (event.code === 1008) {
-          // The login ended (logout elsewhere, password change, account disabled).
-          window.location.href = '/login';
+          // The login ended (logout elsewhere, password change, account disabled): no reconnecting.
+          this.onLoginEnded();
           return;
         }
         if (event.code === 1009) this.onTooBig();

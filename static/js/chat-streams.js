@@ -25,6 +25,7 @@
     const socket = new window.AIHelperChatSocket({
       onFrame: handleFrame,
       onState: (value) => { state.connection = value; },
+      onLoginEnded: () => app.loginEnded(),
       onTooBig: () => {
         // The server closed the socket over the frame it was reading: the one sent last.
         const turn = pendingTurns.get(lastSentClientId);

@@ -260,10 +260,12 @@
       }
 
       // --- the page's parts ---------------------------------------------------------------------
+      // Set when this page logs out: the login it ends is then no news to tell.
+      let loggingOut = false;
       Object.assign(app, {
         focusComposer: () => Vue.nextTick(() => composerInput.value && composerInput.value.focus()),
         /* The server no longer knows this login: the login page says why. */
-        loginEnded: () => { window.location.href = '/login?ended=1'; },
+        loginEnded: () => { if (!loggingOut) window.location.href = '/login?ended=1'; },
       });
       Object.assign(app, Chat.useConversation(app));
       Object.assign(app, Chat.useSessions(app));
@@ -316,7 +318,10 @@
         },
         shortcuts: () => { state.shortcutsOpen = true; },
         admin: () => { window.location.href = '/admin'; },
-        logout: () => logoutForm.value.submit(),
+        logout: () => {
+          loggingOut = true;
+          logoutForm.value.submit();
+        },
       };
       function onUserCommand(command) {
         userCommands[command]();

@@ -72,8 +72,9 @@
   const lang = document.documentElement.lang === 'en' ? 'en' : 'zh';
 
   /* Light or dark: Element Plus switches on html.dark; the code style sheet follows. Applied as
-   * soon as this script runs, before the page is mounted. */
-  function applyTheme(theme) {
+   * soon as this script runs, before the page is mounted. A theme the person chose is remembered;
+   * until they choose, the page follows the system's setting, also when it changes. */
+  function showTheme(theme) {
     document.documentElement.classList.toggle('dark', theme === 'dark');
     const darkCode = document.getElementById('code-style-dark');
     const lightCode = document.getElementById('code-style-light');
@@ -81,11 +82,22 @@
       darkCode.media = theme === 'dark' ? 'all' : 'not all';
       lightCode.media = theme === 'dark' ? 'not all' : 'all';
     }
+  }
+  function applyTheme(theme) {
+    showTheme(theme);
     try { localStorage.setItem('aihelper.theme', theme); } catch (_private) { /* not remembered */ }
   }
   let savedTheme = null;
   try { savedTheme = localStorage.getItem('aihelper.theme'); } catch (_private) { /* default */ }
-  applyTheme(savedTheme || (window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
+  const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+  showTheme(savedTheme || (systemDark.matches ? 'dark' : 'light'));
+  if (!savedTheme) {
+    systemDark.addEventListener('change', (event) => {
+      let chosen = null;
+      try { chosen = localStorage.getItem('aihelper.theme'); } catch (_private) { /* none */ }
+      if (!chosen) showTheme(event.matches ? 'dark' : 'light');
+    });
+  }
 
   function t(key, values) {
     const text = MESSAGES[lang][key] || key;
