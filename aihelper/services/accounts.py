@@ -28,6 +28,10 @@ from aihelper.services.settings import registration_open
 from aihelper.services.skeletons import folded_skeleton
 
 USERNAME_MIN, USERNAME_MAX = 3, 50
+# NFKC composes a letter and its accents into one character, so a name as typed may be longer than
+# its normal form; one longer than this is no account's name and is never normalised (normalising a
+# multi-megabyte name would hold the worker for seconds).
+RAW_USERNAME_MAX = 4 * USERNAME_MAX
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 USERNAME_PUNCTUATION = frozenset("_-.")
 # Letters that render as nothing (Hangul fillers); with format characters they would let two
@@ -44,9 +48,19 @@ def normalize_username(username: str) -> str:
 
 
 def _as_looked_up(username: str) -> str:
-    # A name longer than any account's names none: only its beginning is looked at, so a huge
+    # A name longer than any account's names none: only its beginning is made a skeleton of, and
+    # one too long to normalise is looked up as "", which no account has (USERNAME_MIN), so a huge
     # one costs no more than a real one.
+    if len(username) > RAW_USERNAME_MAX:
+        return ""
     return normalize_username(username)[: USERNAME_MAX + 1]
+
+
+def _new_username(username: str) -> str:
+    """The normal form of a name to give an account, refused before normalising when too long."""
+    if len(username) > RAW_USERNAME_MAX:
+        raise ApiError(400, "username_length", t("username_length"))
+    return normalize_username(username)
 
 
 def username_key(username: str) -> str:
@@ -93,7 +107,7 @@ def hash_password(password: str) -> str:
 
 def register(username: str, password: str) -> User:
     """Create an account; the first account ever registered becomes the admin."""
-    username = normalize_username(username)
+    username = _new_username(username)
     _check_new_credentials(username, password)
     if not registration_open():
         raise ApiError(403, "registration_closed", t("registration_closed"))
@@ -150,7 +164,7 @@ def login_limits_epoch(username: str) -> str:
 def create_or_promote_admin(username: str, password: str | None) -> tuple[User, bool]:
     """For the `create-admin` command: returns the admin and whether the account is new; the
     account's login limits start afresh."""
-    username = normalize_username(username)
+    username = _new_username(username)
     user = find_user(username)
     created = user is None
     if created:
