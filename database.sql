@@ -133,4 +133,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('9b7e3c5a1d42');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('e5f1a7c3b9d2');

@@ -11,6 +11,7 @@ from aihelper.extensions import db
 from aihelper.models import LoginSession, User
 from aihelper.models.user import DISABLED
 from aihelper.services import accounts, settings
+from aihelper.services.accounts import username_key
 from tests.helpers import PASSWORD, login, register
 
 
@@ -114,6 +115,41 @@ def test_names_that_look_different_stay_different(client, app):
         registrant = app.test_client()
         registrant.environ_base["REMOTE_ADDR"] = f"198.51.100.{number}"  # past the per-address limit
         assert register(registrant, name).status_code == 201, name
+
+
+@pytest.mark.parametrize(
+    ("name", "look_alike"),
+    [
+        ("admin", "admln"),  # i and l
+        ("admln", "AdmIn"),  # l and a capital I
+        ("Admin", "\u0391DM\u0399N"),  # Greek capital alpha and iota
+        ("kate", "\u039aATE"),  # Greek capital kappa
+        ("KATE", "\u041aate"),  # Cyrillic capital ka
+        ("xena", "\u03a7ENA"),  # Greek capital chi
+        ("max", "\u039cAX"),  # Greek capital mu
+    ],
+)
+def test_capitals_that_look_like_other_letters_are_taken_too(client, app, name, look_alike):
+    register(client, name)
+    response = register(app.test_client(), look_alike)
+    assert (response.status_code, response.json["code"]) == (409, "username_taken")
+    assert login(app.test_client(), look_alike).json["user"]["username"] == name
+
+
+def test_case_still_does_not_matter_where_a_capital_looks_like_a_latin_one(client, app):
+    register(client, "\u041a\u0438\u0440\u0438\u043b\u043b")  # Кирилл: К looks like K, к like ĸ
+    assert login(app.test_client(), "\u043a\u0438\u0440\u0438\u043b\u043b").status_code == 200
+    assert register(app.test_client(), "\u041a\u0418\u0420\u0418\u041b\u041b").status_code == 409
+
+
+def test_every_capital_is_one_name_with_its_small_letter():
+    """Capitals are mapped before case is folded, and that must never make case count."""
+    split = [
+        letter
+        for letter in map(chr, range(0x20000))
+        if letter.casefold() != letter and username_key(letter) != username_key(letter.casefold())
+    ]
+    assert split == []
 
 
 def test_digits_that_look_like_letters_are_taken_too(client, app):

@@ -65,8 +65,8 @@ def _new_username(username: str) -> str:
 
 def username_key(username: str) -> str:
     """What makes two usernames the same account: they look alike, case and width aside (the same
-    folded skeleton), so "admin" spelt with a Cyrillic a, a dotless i, a small capital A or in
-    full-width letters is "admin".
+    folded skeleton), so "admin" spelt with a Cyrillic a, a dotless i, an l, a small capital A, a
+    Greek capital A or in full-width letters is "admin".
     Stored as a digest: a skeleton can be several times longer than the name (a Hangul syllable
     becomes several jamo), and the key column has a fixed size and a unique index."""
     digest = hashlib.sha256(folded_skeleton(_as_looked_up(username)).encode()).digest()
@@ -76,7 +76,8 @@ def username_key(username: str) -> str:
 def earlier_username_key(username: str) -> str:
     """The key from before look-alikes counted (NFKC, case folded). An account whose name looked
     like an earlier account's when keys changed kept it (migration 9b7e3c5a1d42): by it, that
-    account is still found under its own name, in any case."""
+    account is still found under its own name, in any case; so is one that came to look like an
+    earlier account when capitals began to count (migration e5f1a7c3b9d2)."""
     return _as_looked_up(username).casefold()
 
 
