@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException
 
 from aihelper.i18n import t
 
@@ -52,6 +53,10 @@ def error_response(status: int, code: str, message: str):
         response = jsonify(error=message, code=code)
         response.status_code = status
         return response
+    if request_ctx.url_adapter is None:
+        # Werkzeug could build no URLs for this request (it refused the Host), and the page links
+        # its stylesheet by URL: the message alone, rather than a 500 from the error page.
+        return Response(message, status, mimetype="text/plain")
     return render_template("errors/error.html", status=status, message=message), status
 
 
@@ -63,6 +68,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):
         return error_response(400, "csrf_failed", t("csrf_failed"))
+
+    @app.errorhandler(BadHost)
+    def handle_bad_host(error: BadHost):
+        # A Host that passed the host check but that Werkzeug can't encode (say a label longer
+        # than DNS allows under a wildcard name) is refused like the names nobody configured.
+        return error_response(400, "bad_host", t("bad_host"))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

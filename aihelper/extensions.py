@@ -1,7 +1,6 @@
 """Unbound extension singletons; `create_app` binds them to an app."""
 
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sock import Sock
@@ -9,6 +8,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from aihelper.client_address import client_key
 
 
 class Base(DeclarativeBase):
@@ -30,4 +31,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 sock = Sock()
 # Storage (memory:// or Redis) comes from RATELIMIT_STORAGE_URI, set in config.load_settings.
-limiter = Limiter(key_func=get_remote_address)
+# Per-address limits count an IPv6 client by its /64.
+limiter = Limiter(key_func=client_key)

@@ -36,13 +36,20 @@ LISTENING_ON_ALL = frozenset({ipaddress.ip_address("0.0.0.0"), ipaddress.ip_addr
 
 
 def host_name(host: str) -> str:
-    """A Host header or a configured name without its port, brackets and final dot, in lower case."""
+    """A Host header or a configured name without its port, brackets and final dot, in lower case.
+    Only one final dot goes: "localhost.." keeps an empty label, and is no name (`_well_formed`)."""
     host = host.strip().lower()
     if host.startswith("["):
         host = host[1:].split("]", 1)[0]
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
-    return host.rstrip(".")
+    return host.removesuffix(".")
+
+
+def _well_formed(name: str) -> bool:
+    """No empty label: DNS has none, and Werkzeug can't build URLs for such a Host (it would reach
+    the app only to fail there)."""
+    return "" not in name.split(".")
 
 
 @lru_cache(maxsize=16)
@@ -67,6 +74,8 @@ def host_allowed(environ: dict, allowed: frozenset[str]) -> bool:
     if not given:
         return True  # an HTTP/1.0 client without Host is no browser, so no rebinding page
     name = host_name(given)
+    if not _well_formed(name):
+        return False
     if name == "localhost" or _named(name, allowed):
         return True
     address = _address(name)

@@ -71,12 +71,14 @@ def register_request_guards(app: Flask) -> None:
     def guard_state_changes():
         if request.method not in STATE_CHANGING:
             return
+        # Every path, pages too: a page form does not rest on its CSRF token alone (a token that
+        # leaked, a form that forgot it); browsers name the posting page's origin on every POST.
+        if not origin_allowed(request.headers.get("Origin")):
+            raise ApiError(403, "foreign_origin", t("foreign_origin"))
         if not request.path.startswith("/api/"):
             # Pages post Jinja forms, which carry a CSRF token.
             csrf.protect()
             return
-        if not origin_allowed(request.headers.get("Origin")):
-            raise ApiError(403, "foreign_origin", t("foreign_origin"))
         view = app.view_functions.get(request.endpoint or "")
         mimetype = request.mimetype
         if view is not None and getattr(view, "accepts_multipart", False) and mimetype == "multipart/form-data":

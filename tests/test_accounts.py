@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +11,7 @@ from aihelper.extensions import db
 from aihelper.models import LoginSession, User
 from aihelper.models.user import DISABLED
 from aihelper.services import accounts, settings
+from aihelper.services.accounts import username_key
 from tests.helpers import PASSWORD, login, register
 
 
@@ -112,6 +115,41 @@ def test_names_that_look_different_stay_different(client, app):
         registrant = app.test_client()
         registrant.environ_base["REMOTE_ADDR"] = f"198.51.100.{number}"  # past the per-address limit
         assert register(registrant, name).status_code == 201, name
+
+
+@pytest.mark.parametrize(
+    ("name", "look_alike"),
+    [
+        ("admin", "admln"),  # i and l
+        ("admln", "AdmIn"),  # l and a capital I
+        ("Admin", "\u0391DM\u0399N"),  # Greek capital alpha and iota
+        ("kate", "\u039aATE"),  # Greek capital kappa
+        ("KATE", "\u041aate"),  # Cyrillic capital ka
+        ("xena", "\u03a7ENA"),  # Greek capital chi
+        ("max", "\u039cAX"),  # Greek capital mu
+    ],
+)
+def test_capitals_that_look_like_other_letters_are_taken_too(client, app, name, look_alike):
+    register(client, name)
+    response = register(app.test_client(), look_alike)
+    assert (response.status_code, response.json["code"]) == (409, "username_taken")
+    assert login(app.test_client(), look_alike).json["user"]["username"] == name
+
+
+def test_case_still_does_not_matter_where_a_capital_looks_like_a_latin_one(client, app):
+    register(client, "\u041a\u0438\u0440\u0438\u043b\u043b")  # Кирилл: К looks like K, к like ĸ
+    assert login(app.test_client(), "\u043a\u0438\u0440\u0438\u043b\u043b").status_code == 200
+    assert register(app.test_client(), "\u041a\u0418\u0420\u0418\u041b\u041b").status_code == 409
+
+
+def test_every_capital_is_one_name_with_its_small_letter():
+    """Capitals are mapped before case is folded, and that must never make case count."""
+    split = [
+        letter
+        for letter in map(chr, range(0x20000))
+        if letter.casefold() != letter and username_key(letter) != username_key(letter.casefold())
+    ]
+    assert split == []
 
 
 def test_digits_that_look_like_letters_are_taken_too(client, app):
@@ -334,6 +372,56 @@ def test_invisible_or_overlong_usernames_are_refused(client):
     assert register(client, "admin\u3164").json["code"] == "username_chars"
     assert register(client, "\u3164\u3164\u3164").json["code"] == "username_chars"
     assert register(client, "x" * 51).json["code"] == "username_length"
+
+
+@pytest.fixture
+def normalised_lengths(monkeypatch) -> list[int]:
+    """The length of every string Unicode-normalised meanwhile (usernames are, before lookup)."""
+    lengths: list[int] = []
+    normalize = unicodedata.normalize
+
+    def recording(form: str, text: str) -> str:
+        lengths.append(len(text))
+        return normalize(form, text)
+
+    monkeypatch.setattr(unicodedata, "normalize", recording)
+    return lengths
+
+
+HUGE = 1_000_000
+
+
+def test_a_huge_username_logs_in_nobody_and_is_never_normalised(client, app, monkeypatch, normalised_lengths):
+    register(client, "victim")
+    checked_against = []
+    check = accounts.check_password_hash
+
+    def recording(pwhash: str, password: str) -> bool:
+        checked_against.append(pwhash)
+        return check(pwhash, password)
+
+    monkeypatch.setattr(accounts, "check_password_hash", recording)
+    # Normalising would strip the padding and find "victim"; the name as sent is no account's.
+    response = login(app.test_client(), " " * HUGE + "victim")
+    assert (response.status_code, response.json["code"]) == (401, "bad_credentials")
+    assert max(normalised_lengths) <= accounts.RAW_USERNAME_MAX
+    # Answered like an unknown name, after as long a check: against the dummy hash.
+    with app.app_context():
+        assert checked_against == [accounts._dummy_hash()]
+
+
+def test_a_huge_username_is_refused_at_registration_before_it_is_normalised(client, app, normalised_lengths):
+    response = register(client, " " * HUGE + "newcomer")
+    assert (response.status_code, response.json["code"]) == (400, "username_length")
+    assert max(normalised_lengths, default=0) <= accounts.RAW_USERNAME_MAX
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_a_name_typed_with_separate_accents_may_be_longer_than_its_normal_form(client, app):
+    typed = "e\u0301" * accounts.USERNAME_MAX  # 100 code points, 50 letters é once composed
+    assert register(client, typed).status_code == 201
+    assert login(app.test_client(), typed).json["user"]["username"] == "\u00e9" * accounts.USERNAME_MAX
 
 
 def test_logins_expire_after_the_session_lifetime(client, app):

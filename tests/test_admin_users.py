@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
-from aihelper.models import ChatMessage, ChatSession, User
+from aihelper.models import ChatMessage, ChatSession, LoginSession, User
 from aihelper.services import admin_users
 from tests.helpers import PASSWORD, login, make_admin_and_user, page_data, register
 
@@ -106,6 +106,59 @@ def test_deleting_a_user_removes_their_conversations(app):
         assert db.session.scalar(select(func.count()).select_from(ChatSession)) == 0
         assert db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
     assert admin.delete(f"/api/admin/users/{bob}").status_code == 404
+
+
+def test_two_admins_deleting_each_other_at_once_leave_one_admin_and_lose_nothing_half_way(app, monkeypatch):
+    """Ann deletes Bob while Bob, meanwhile, deletes Ann: Bob's deletion is decided (and Bob
+    disabled) before his conversations go, so his own request is refused as the last admin's, and
+    Ann's deletion of Bob completes instead of failing with his conversations already gone."""
+    admin, _user = make_admin_and_user(app)
+    ann, bob = user_id(app, "admin_ann"), user_id(app, "user_bob")
+    assert admin.put(f"/api/admin/users/{bob}", json={"is_admin": True}).status_code == 200
+    with app.app_context():
+        db.session.add(ChatSession(session_id="bob-chat", user_id=bob, title="hello"))
+        db.session.add(ChatMessage(session_id="bob-chat", user_id=bob, role="user", content="hi"))
+        db.session.commit()
+    bob_meanwhile: list[ApiError] = []
+    erase = admin_users.erase_conversations
+
+    def bob_deletes_ann_meanwhile(conversations):
+        monkeypatch.setattr(admin_users, "erase_conversations", erase)  # Bob's request comes once
+        with app.app_context():  # another request: its own session and transaction
+            with pytest.raises(ApiError) as refused:
+                admin_users.delete_user(db.session.get(User, bob), ann)
+            bob_meanwhile.append(refused.value)
+        erase(conversations)
+
+    monkeypatch.setattr(admin_users, "erase_conversations", bob_deletes_ann_meanwhile)
+    with app.app_context():
+        admin_users.delete_user(db.session.get(User, ann), bob)
+    assert [error.code for error in bob_meanwhile] == ["last_admin"]
+    with app.app_context():
+        assert db.session.get(User, bob) is None
+        assert db.session.get(User, ann).is_admin is True
+        assert db.session.scalar(select(func.count()).select_from(ChatSession)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+    assert admin.get("/api/admin/users").status_code == 200
+
+
+def test_a_user_being_deleted_is_disabled_and_logged_out_before_their_conversations_go(app, monkeypatch):
+    admin, _user = make_admin_and_user(app)
+    bob = user_id(app, "user_bob")
+    seen_while_erasing = []
+    erase = admin_users.erase_conversations
+
+    def look_at_bob_first(conversations):
+        with app.app_context():  # what any other request sees meanwhile
+            logins = db.session.scalar(
+                select(func.count()).select_from(LoginSession).where(LoginSession.user_id == bob)
+            )
+            seen_while_erasing.append((db.session.get(User, bob).status, logins))
+        erase(conversations)
+
+    monkeypatch.setattr(admin_users, "erase_conversations", look_at_bob_first)
+    assert admin.delete(f"/api/admin/users/{bob}").status_code == 200
+    assert seen_while_erasing == [("disabled", 0)]
 
 
 def test_user_pages_use_forms_with_csrf(app):

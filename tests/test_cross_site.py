@@ -1,4 +1,4 @@
-"""Cross-site protection: JSON-only API with an Origin check, CSRF tokens on page forms."""
+"""Cross-site protection: JSON-only API, CSRF tokens on page forms, an Origin check on both."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from aihelper.extensions import db
 from aihelper.models import User
-from tests.helpers import PASSWORD, page_data, register
+from tests.helpers import PASSWORD, make_admin_and_user, page_data, register
 
 
 def user_count(app) -> int:
@@ -101,3 +101,54 @@ def test_page_forms_work_with_their_csrf_token(client, app):
     logout_token = page_data(home.get_data(as_text=True))["csrf_token"]
     assert client.post("/logout", data={"csrf_token": logout_token}).status_code == 302
     assert client.get("/api/user/info").status_code == 401
+
+
+def form_token(client, path: str) -> str:
+    return page_data(client.get(path).get_data(as_text=True))["csrf_token"]
+
+
+def test_a_page_form_from_a_foreign_origin_is_refused_even_with_a_valid_csrf_token(client, app):
+    token = form_token(client, "/register")
+    response = client.post(
+        "/register",
+        data={"username": "eve", "password": PASSWORD, "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert response.mimetype == "text/html", "a page's refusal is a page"
+    assert user_count(app) == 0
+    own = client.post(
+        "/register",
+        data={"username": "formuser", "password": PASSWORD, "csrf_token": token},
+        headers={"Origin": "http://localhost"},
+    )
+    assert own.status_code == 302
+    assert user_count(app) == 1
+
+
+def test_login_and_logout_forms_from_a_foreign_origin_change_nothing(client):
+    register(client, "sticky")
+    logout = client.post("/logout", data={"csrf_token": form_token(client, "/")}, headers={"Origin": "null"})
+    assert logout.status_code == 403
+    assert client.get("/api/user/info").json["username"] == "sticky"
+    stranger = client.application.test_client()
+    login = stranger.post(
+        "/login",
+        data={"username": "sticky", "password": PASSWORD, "csrf_token": form_token(stranger, "/login")},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert login.status_code == 403
+    assert stranger.get("/api/user/info").status_code == 401
+
+
+def test_an_admin_page_form_from_a_foreign_origin_is_refused(app):
+    admin, _user = make_admin_and_user(app)
+    with app.app_context():
+        bob = db.session.scalar(select(User.id).where(User.username == "user_bob"))
+    response = admin.post(
+        f"/admin/users/{bob}/delete",
+        data={"csrf_token": form_token(admin, "/admin/users")},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert user_count(app) == 2

@@ -77,6 +77,28 @@ def test_loopback_names_are_always_allowed(client, host):
     assert client.get("/login", headers={"Host": host}).status_code == 200
 
 
+@pytest.mark.parametrize("host", ["localhost..", "localhost..:8000", "a..b", ".localhost", ".."])
+@pytest.mark.parametrize("path", ["/api/user/info", "/login"])
+def test_a_host_with_an_empty_label_is_refused_not_a_server_error(client, host, path):
+    """One final dot is DNS's root ("localhost." is localhost); more leave an empty label."""
+    response = client.get(path, headers={"Host": host, "Accept-Language": "en"})
+    assert response.status_code == 400
+    assert "host name" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/api/user/info", "/login"])
+def test_a_configured_name_werkzeug_cannot_encode_is_refused_not_a_server_error(app, monkeypatch, path):
+    """A label longer than DNS allows passes the wildcard, and then Werkzeug can build no URLs for
+    the request: its error page, which links its stylesheet by URL, must still be an answer."""
+    monkeypatch.setitem(app.config, "AIHELPER_ALLOWED_HOSTS", "*.corp.example")
+    client = app.test_client(use_cookies=False)  # the test client's cookie jar can't parse that Host either
+    response = client.get(path, headers={"Host": "a" * 64 + ".corp.example", "Accept-Language": "en"})
+    assert response.status_code == 400
+    assert "host name" in response.get_data(as_text=True)
+    if path.startswith("/api/"):
+        assert response.json["code"] == "bad_host"
+
+
 @pytest.mark.parametrize(
     ("host", "allowed"),
     [

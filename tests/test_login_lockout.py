@@ -4,6 +4,9 @@ that has not failed against that account gets in, and only with the right passwo
 
 from __future__ import annotations
 
+import pytest
+
+from aihelper.client_address import address_key
 from tests.helpers import login, register
 
 WRONG = "not-the-password"
@@ -78,3 +81,42 @@ def test_create_admin_resets_the_accounts_login_limits(app, client, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "login limits are reset" in result.output
     assert login(owner, "forgetful").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("198.51.100.20", "198.51.100.20"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.20", "198.51.100.20"),
+    ],
+)
+def test_an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address(address, counted_as):
+    assert address_key(address) == counted_as
+
+
+def test_guessing_from_many_addresses_of_one_ipv6_64_counts_as_one_address(app, client, monkeypatch):
+    # Only the per-account limits here: the per-address limit on every login is the next test's.
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "1000 per minute")
+    register(client, "six")
+    guesses = [login(from_address(app, f"2001:db8:1:2::{host:x}"), "six", WRONG).status_code for host in range(1, 11)]
+    assert guesses == [401] * 10
+    assert login(from_address(app, "2001:db8:1:2:ffff::1"), "six").status_code == 429
+    # The next /64 is another client.
+    assert login(from_address(app, "2001:db8:1:3::1"), "six").status_code == 200
+
+
+def test_every_address_limit_counts_an_ipv6_client_by_its_64(app):
+    registrations = [
+        register(from_address(app, f"2001:db8:5:6::{host:x}"), f"ipv6_user{host}").status_code for host in range(1, 7)
+    ]
+    assert registrations == [201] * 5 + [429]
+    assert register(from_address(app, "2001:db8:5:7::1"), "next_prefix").status_code == 201
+
+
+def test_an_ipv4_client_seen_as_ipv4_mapped_ipv6_is_that_ipv4_client(app, client):
+    register(client, "dual_stack")
+    mapped = from_address(app, "::ffff:198.51.100.30")
+    assert [login(mapped, "dual_stack", WRONG).status_code for _ in range(10)] == [401] * 10
+    assert login(from_address(app, "198.51.100.30"), "dual_stack").status_code == 429

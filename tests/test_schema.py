@@ -202,6 +202,71 @@ def test_upgrading_gives_look_alike_names_one_key_and_every_account_still_logs_i
     assert "'b0b' (id 2) looks like 'bob' (id 1)" in warnings[0]
 
 
+BEFORE_CAPITAL_KEYS = "9b7e3c5a1d42"
+
+
+def test_upgrading_gives_capital_look_alikes_one_key_and_every_account_still_logs_in(tmp_path, instance_dir):
+    database_url = scratch_database_url(tmp_path, "aihelper_capital_upgrade")
+    scratch = app_on(database_url, instance_dir)
+    password_hash = generate_password_hash(PASSWORD, method=FAST_PASSWORD_HASH)
+    # Keys as the previous rules stored them (digests of skeletons made after case folding): "Admin"
+    # and "admln" were two names, as were "KATE" and "ΚATE" (a Greek capital kappa); "b0b" kept its
+    # earlier key when it came to look like "bob". The new key of "Admin" is the old one of "admln".
+    accounts_before = [
+        (1, "Admin", "7kxF3HUSFXjI5F1krjLErXHqGPAHeR_ogfVCHX_G95Q"),
+        (2, "admln", "W81TlUCWhbPWoe8JfcGfCYezzrquBEugbCMdnf2R3n0"),
+        (3, "KATE", "LCSUc6pQHEPxVMxb0jMsTFq1KBzcfCK6BJckiC7aJfc"),
+        (4, "\u039aATE", "8Bo8_SZoU4brjFsHmFUIxSJUmzn55u0-VfcrRoAAWic"),
+        (5, "bill", "YjIQFnVTk5yH7YxfK_4LPgaE4Sw6PdJRNhPE5nJjtaE"),
+        (6, "bob", "gbY32PzSxtpjWeaWMROhFw3nleS3JbhNHgtM_Z7FjOk"),
+        (7, "b0b", "b0b"),
+    ]
+    with scratch.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision=BEFORE_CAPITAL_KEYS)
+        with db.engine.begin() as connection:
+            for user_id, username, key in accounts_before:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, username, username_key, password_hash, is_admin, status, "
+                        "message_count, create_time) VALUES (:id, :name, :key, :hash, 0, 'active', 0, '2025-01-02')"
+                    ),
+                    {"id": user_id, "name": username, "key": key, "hash": password_hash},
+                )
+        with captured_logs() as records:
+            upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            keys = dict(connection.execute(text("SELECT username, username_key FROM users")).all())
+        assert keys["Admin"] == username_key("admln") == username_key("AdmIn")
+        assert keys["KATE"] == username_key("\u039aATE")
+        assert (keys["bill"], keys["bob"]) == (username_key("BILL"), username_key("b0b"))
+        # The later look-alikes get (or keep) their earlier keys; each name still opens its own account.
+        assert (keys["admln"], keys["\u039aATE"], keys["b0b"]) == ("admln", "\u03baate", "b0b")
+        for typed, user_id in (
+            ("admin", 1),
+            ("AdmIn", 1),
+            ("admln", 2),
+            ("ADMLN", 2),
+            ("kate", 3),
+            ("\u039aATE", 4),
+            ("\u03baate", 4),
+            ("BILL", 5),
+            ("bob", 6),
+            ("b0b", 7),
+        ):
+            assert accounts.authenticate(typed, PASSWORD).id == user_id, typed
+        # A new look-alike of any of them is taken.
+        for look_alike in ("\u0430dmin", "\u041aATE", "blll"):
+            with pytest.raises(ApiError) as taken:
+                accounts.register(look_alike, PASSWORD)
+            assert taken.value.code == "username_taken", look_alike
+        db.session.remove()
+        db.engine.dispose()
+    warnings = [r.getMessage() for r in records if r.name == "aihelper.migrations"]
+    assert len(warnings) == 2, "b0b was named when it kept its earlier key, and is not again"
+    assert "'admln' (id 2) now looks like 'Admin' (id 1)" in warnings[0]
+    assert "'ΚATE' (id 4) now looks like 'KATE' (id 3)" in warnings[1]
+
+
 def test_the_schema_is_created_on_first_start_of_an_empty_database(tmp_path, instance_dir):
     database_url = scratch_database_url(tmp_path, "aihelper_first_start")
     fresh = create_app(

@@ -22,10 +22,11 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import current_app, request
+from flask import current_app
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import TooManyRequests
 
+from aihelper.client_address import client_key
 from aihelper.errors import ApiError
 from aihelper.extensions import limiter
 from aihelper.models import User
@@ -76,7 +77,7 @@ class _AccountGuard:
         config = current_app.config
         account = accounts.username_key(username)
         epoch = accounts.login_limits_epoch(username)
-        address = request.remote_addr or ""
+        address = client_key()
         self.here = _Counter(
             _limits(config["RATELIMIT_LOGIN_PER_ACCOUNT"]), ("login-account-address", account, epoch, address)
         )

@@ -28,6 +28,10 @@ from aihelper.services.settings import registration_open
 from aihelper.services.skeletons import folded_skeleton
 
 USERNAME_MIN, USERNAME_MAX = 3, 50
+# NFKC composes a letter and its accents into one character, so a name as typed may be longer than
+# its normal form; one longer than this is no account's name and is never normalised (normalising a
+# multi-megabyte name would hold the worker for seconds).
+RAW_USERNAME_MAX = 4 * USERNAME_MAX
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 USERNAME_PUNCTUATION = frozenset("_-.")
 # Letters that render as nothing (Hangul fillers); with format characters they would let two
@@ -44,15 +48,25 @@ def normalize_username(username: str) -> str:
 
 
 def _as_looked_up(username: str) -> str:
-    # A name longer than any account's names none: only its beginning is looked at, so a huge
+    # A name longer than any account's names none: only its beginning is made a skeleton of, and
+    # one too long to normalise is looked up as "", which no account has (USERNAME_MIN), so a huge
     # one costs no more than a real one.
+    if len(username) > RAW_USERNAME_MAX:
+        return ""
     return normalize_username(username)[: USERNAME_MAX + 1]
+
+
+def _new_username(username: str) -> str:
+    """The normal form of a name to give an account, refused before normalising when too long."""
+    if len(username) > RAW_USERNAME_MAX:
+        raise ApiError(400, "username_length", t("username_length"))
+    return normalize_username(username)
 
 
 def username_key(username: str) -> str:
     """What makes two usernames the same account: they look alike, case and width aside (the same
-    folded skeleton), so "admin" spelt with a Cyrillic a, a dotless i, a small capital A or in
-    full-width letters is "admin".
+    folded skeleton), so "admin" spelt with a Cyrillic a, a dotless i, an l, a small capital A, a
+    Greek capital A or in full-width letters is "admin".
     Stored as a digest: a skeleton can be several times longer than the name (a Hangul syllable
     becomes several jamo), and the key column has a fixed size and a unique index."""
     digest = hashlib.sha256(folded_skeleton(_as_looked_up(username)).encode()).digest()
@@ -62,7 +76,8 @@ def username_key(username: str) -> str:
 def earlier_username_key(username: str) -> str:
     """The key from before look-alikes counted (NFKC, case folded). An account whose name looked
     like an earlier account's when keys changed kept it (migration 9b7e3c5a1d42): by it, that
-    account is still found under its own name, in any case."""
+    account is still found under its own name, in any case; so is one that came to look like an
+    earlier account when capitals began to count (migration e5f1a7c3b9d2)."""
     return _as_looked_up(username).casefold()
 
 
@@ -93,7 +108,7 @@ def hash_password(password: str) -> str:
 
 def register(username: str, password: str) -> User:
     """Create an account; the first account ever registered becomes the admin."""
-    username = normalize_username(username)
+    username = _new_username(username)
     _check_new_credentials(username, password)
     if not registration_open():
         raise ApiError(403, "registration_closed", t("registration_closed"))
@@ -168,7 +183,7 @@ def login_limits_epoch(username: str) -> str:
 def create_or_promote_admin(username: str, password: str | None) -> tuple[User, bool]:
     """For the `create-admin` command: returns the admin and whether the account is new; the
     account's login limits start afresh."""
-    username = normalize_username(username)
+    username = _new_username(username)
     user = find_user(username)
     created = user is None
     if created:

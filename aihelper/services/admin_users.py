@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import t
-from aihelper.live import live_hub
 from aihelper.models import ChatSession, User
 from aihelper.models.user import ACTIVE, DISABLED
 from aihelper.services import accounts, fields
@@ -99,15 +98,17 @@ def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
 
 
 def delete_user(actor: User, user_id: int) -> None:
-    """Delete an account with its conversations and messages (those a slice at a time first)."""
-    _guard_admin_removal(actor, _get_user(user_id, lock=True))
-    db.session.commit()
-    conversations = db.session.scalars(select(ChatSession.id).where(ChatSession.user_id == user_id)).all()
-    erase_conversations(conversations)
-    # Checked again: the last other admin may have gone meanwhile.
+    """Delete an account with its conversations and messages (those a slice at a time first).
+
+    Decided once, before anything is erased: the guard and disabling the account are one locked
+    transaction, so a concurrent removal of the last other admin sees this one already disabled
+    and is refused, and nothing can refuse the deletion once its conversations start to go.
+    """
     target = _get_user(user_id, lock=True)
     _guard_admin_removal(actor, target)
+    # Commits: its logins and running generations end, and no new ones start while it is erased.
+    accounts.set_status(target, DISABLED)
+    conversations = db.session.scalars(select(ChatSession.id).where(ChatSession.user_id == user_id)).all()
+    erase_conversations(conversations)
     db.session.delete(target)
     db.session.commit()
-    live_hub().stop_user(user_id)
-    accounts.logins_ended(user_id)

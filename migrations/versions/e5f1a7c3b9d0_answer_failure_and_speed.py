@@ -5,7 +5,7 @@ the key), and no speed: `error_code` keeps the reason's code, `generation_ms` th
 request to the last token.
 
 Revision ID: e5f1a7c3b9d0
-Revises: 9b7e3c5a1d42
+Revises: e5f1a7c3b9d2
 Create Date: 2026-12-01 20:30:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "e5f1a7c3b9d0"
-down_revision = "9b7e3c5a1d42"
+down_revision = "e5f1a7c3b9d2"
 branch_labels = None
 depends_on = None
 
