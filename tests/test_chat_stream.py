@@ -139,6 +139,8 @@ def test_a_client_gone_mid_answer_still_gets_the_whole_answer_stored(chat, app, 
 def test_resume_after_a_reload_continues_without_gap_or_duplicate(chat, fake_provider, request, where):
     """After a reload the page may land on another worker, or (behind a balancer) on another
     instance of the app sharing the database and Redis."""
+    # Started before the turn: the answer must still be running when the reload lands there.
+    url = chat["user"].base_url if where == "the same server" else request.getfixturevalue("second_instance").url
     tokens = [f"w{i} " for i in range(15)]
     fake_provider.script(tokens=tokens, token_delay=0.06)
     first = chat["user"].socket()
@@ -147,7 +149,6 @@ def test_resume_after_a_reload_continues_without_gap_or_duplicate(chat, fake_pro
     seen = [first.receive(), first.receive(), first.receive()]
     first.close()  # the tab reloads
 
-    url = chat["user"].base_url if where == "the same server" else request.getfixturevalue("second_instance").url
     second = ChatUser(url, chat["user"].http).socket()
     second.send(type="resume", session_id=start["session_id"], after=seen[-1]["seq"])
     rest = second.receive_until_end()
