@@ -379,7 +379,9 @@ class RedisHub(LiveHub):
             for generation, upto in written:
                 claim: _Claim = generation.hub_state
                 claim.mirrored_upto = upto
-                if generation.released and upto == len(generation.frames):
+                # A released generation's final frame is appended just after the release: it is
+                # mirrored until that frame is written too.
+                if generation.released and upto == len(generation.frames) and generation.frames[-1].final:
                     state.mirrored.pop(claim.gen, None)
         if running:
             for index in results[-2]:
@@ -402,9 +404,13 @@ class RedisHub(LiveHub):
             pipe.pexpire(key, _ms(self.linger))
             pipe.execute()
             return
-        if not claim.mirrored:
-            claim.mirrored = True
-            state.mirrored[gen] = generation
+        # Under the flush lock, like _released: a request that arrives while the generation is being
+        # released is either seen by it (the final frame goes out with the release) or comes after
+        # it (the flusher writes what there is, the final frame included).
+        with self._flush_lock:
+            if not claim.mirrored:
+                claim.mirrored = True
+                state.mirrored[gen] = generation
         state.flush_wanted.set()
 
     # -- following and stopping generations elsewhere --------------------------------------------
