@@ -7,12 +7,13 @@ import json
 from datetime import datetime
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.models.types import utcnow
+from tests.chat_client import ChatUser
 from tests.test_browser_chat import last_answer, send
 
 pytestmark = pytest.mark.browser
@@ -208,3 +209,29 @@ def test_a_user_disabled_mid_answer_lands_on_the_login_page_told_why(chat_page, 
     expect(page).to_have_url(chat_page["url"] + "/login?ended=1")
     expect(page.get_by_test_id("login-notice")).to_contain_text("账号已被管理员停用")
     expect(page.get_by_test_id("login-notice")).to_be_visible()
+
+
+@pytest.mark.browser_context_args(has_touch=True, is_mobile=True, viewport={"width": 390, "height": 844})
+def test_on_a_touch_screen_the_message_actions_need_no_hover(chat_page):
+    page = chat_page["page"]
+    send(page, "on a phone")
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("Hello from the fake provider.")
+    actions = last_answer(page).locator(".message-actions")
+    assert actions.evaluate("el => getComputedStyle(el).opacity") == "1"
+    last_answer(page).get_by_test_id("regenerate").tap()
+    expect(last_answer(page).locator(".assistant-bubble")).to_have_text("Hello from the fake provider.")
+
+
+def test_without_models_the_welcome_tells_each_reader_what_to_do(page: Page, live_server):
+    admin = ChatUser.register(live_server.url, "lonely_admin")
+    user = ChatUser.register(live_server.url, "lonely_user")
+    for who, says in ((admin, "你还没有添加模型"), (user, "请联系管理员")):
+        page.context.clear_cookies()
+        page.context.add_cookies([{"name": "aihelper_session", "value": who.cookie, "url": live_server.url}])
+        page.goto(live_server.url + "/")
+        expect(page.get_by_test_id("no-models")).to_contain_text(says)
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "aihelper_session", "value": admin.cookie, "url": live_server.url}])
+    page.goto(live_server.url + "/")
+    page.get_by_test_id("go-admin").click()
+    expect(page).to_have_url(live_server.url + "/admin/providers")

@@ -103,8 +103,8 @@
               </el-option-group>
             </el-select>
             <el-dropdown trigger="click" @command="onUserCommand">
-              <button type="button" class="user-menu" data-testid="user-menu" :aria-label="t('profile') + ': ' + user.username">
-                <el-avatar :size="32" :src="user.avatar || undefined" data-testid="user-avatar">{{ initial }}</el-avatar>
+              <button type="button" class="user-menu" data-testid="user-menu" :title="t('profile')">
+                <el-avatar :size="32" :src="user.avatar || undefined" aria-hidden="true" data-testid="user-avatar">{{ initial }}</el-avatar>
                 <span class="user-name">{{ user.username }}</span>
               </button>
               <template #dropdown>

@@ -187,7 +187,7 @@
   const LanguageSwitch = {
     template: `
       <el-dropdown trigger="click" @command="setLanguage">
-        <el-button text class="language-switch" :aria-label="t('language')">
+        <el-button text class="language-switch" :aria-label="t('language') + ': ' + (lang === 'zh' ? '中文' : 'English')">
           {{ lang === 'zh' ? '中文' : 'English' }}
         </el-button>
         <template #dropdown>
