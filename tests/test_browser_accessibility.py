@@ -42,7 +42,8 @@ def violations(page: Page) -> list[dict]:
 
 @pytest.fixture(params=["light", "dark"])
 def theme(request, page: Page) -> str:
-    """The system's colour scheme: a page follows it until the person picks a theme."""
+    """The system's colour scheme, set before a page is opened (a page follows it until the person
+    picks a theme; switched on an open page, colours would be checked mid-transition)."""
     page.emulate_media(color_scheme=request.param)
     return request.param
 
@@ -55,8 +56,9 @@ def test_the_login_and_register_pages(page: Page, live_server, theme):
         assert violations(page) == [], path
 
 
-def test_the_chat_page_with_a_conversation(chat_page, fake_provider, theme):
+def test_the_chat_page_with_a_conversation(theme, chat_page, fake_provider):
     page = chat_page["page"]
+    assert page.evaluate("document.documentElement.classList.contains('dark')") == (theme == "dark")
     assert violations(page) == [], "the welcome screen"
     fake_provider.script(reply="Here is **an answer** with `code`:\n\n```python\nprint('hi')\n```")
     send(page, "show me some code")
@@ -65,7 +67,7 @@ def test_the_chat_page_with_a_conversation(chat_page, fake_provider, theme):
     assert violations(page) == [], "a conversation"
 
 
-def test_the_admin_pages(chat_page, theme):
+def test_the_admin_pages(theme, chat_page):
     page, base = chat_page["page"], chat_page["url"]
     page.context.clear_cookies()
     page.context.add_cookies([{"name": "aihelper_session", "value": chat_page["admin"].cookie, "url": base}])

@@ -14,7 +14,7 @@ from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.models.types import utcnow
 from tests.chat_client import ChatUser
-from tests.test_browser_chat import last_answer, send
+from tests.test_browser_chat import add_conversation, last_answer, send
 
 pytestmark = pytest.mark.browser
 
@@ -162,16 +162,7 @@ def test_the_welcome_screen_offers_prompts_and_the_shortcuts_are_listed(chat_pag
 def test_conversations_are_reached_with_tab_and_opened_with_enter(chat_page, app):
     page = chat_page["page"]
     for title in ("第一个", "第二个"):
-        with app.app_context():
-            user_id = db.session.scalar(select(User.id).where(User.username == "page_user"))
-            moment = datetime(2026, 5, 1, 9, 0)
-            db.session.add(
-                ChatSession(session_id=title, user_id=user_id, title=title, create_time=moment, update_time=moment)
-            )
-            db.session.add(
-                ChatMessage(session_id=title, user_id=user_id, role="user", content=f"{title}的问题", timestamp=moment)
-            )
-            db.session.commit()
+        add_conversation(app, "page_user", title, datetime(2026, 5, 1, 9, 0))
     page.reload()
     first = page.locator('[data-session-id="第一个"]').get_by_test_id("session-link")
     expect(first).to_be_visible()
@@ -195,7 +186,7 @@ def test_conversations_are_reached_with_tab_and_opened_with_enter(chat_page, app
     first.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("chat-title")).to_have_text("第一个")
-    expect(page.locator(".message-user .bubble")).to_have_text("第一个的问题")
+    expect(page.locator(".message-user .bubble")).to_have_text("第一个")
 
 
 def test_a_user_disabled_mid_answer_lands_on_the_login_page_told_why(chat_page, fake_provider):

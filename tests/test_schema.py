@@ -164,23 +164,28 @@ def test_upgrading_a_database_made_by_the_first_migration_keeps_every_row(tmp_pa
 BEFORE_LOOKALIKE_KEYS = "d4a8c2e61f37"
 
 
+def insert_users(rows: list[tuple[int, str, str]]) -> None:
+    """Accounts (id, username, username_key) written as an earlier revision stored them, all with PASSWORD."""
+    password_hash = generate_password_hash(PASSWORD, method=FAST_PASSWORD_HASH)
+    with db.engine.begin() as connection:
+        for user_id, username, key in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, username_key, password_hash, is_admin, status, "
+                    "message_count, create_time) VALUES (:id, :name, :key, :hash, 0, 'active', 0, '2025-01-02')"
+                ),
+                {"id": user_id, "name": username, "key": key, "hash": password_hash},
+            )
+
+
 def test_upgrading_gives_look_alike_names_one_key_and_every_account_still_logs_in(tmp_path, instance_dir):
     database_url = scratch_database_url(tmp_path, "aihelper_lookalike_upgrade")
     scratch = app_on(database_url, instance_dir)
-    password_hash = generate_password_hash(PASSWORD, method=FAST_PASSWORD_HASH)
     # Distinct accounts under the earlier keys (NFKC, case folded); "b0b" looks like "bob".
     accounts_before = [(1, "bob", "bob"), (2, "b0b", "b0b"), (3, "Alice", "alice"), (4, "\u0430lice", "\u0430lice")]
     with scratch.app_context():
         upgrade(directory=str(MIGRATIONS_DIR), revision=BEFORE_LOOKALIKE_KEYS)
-        with db.engine.begin() as connection:
-            for user_id, username, key in accounts_before:
-                connection.execute(
-                    text(
-                        "INSERT INTO users (id, username, username_key, password_hash, is_admin, status, "
-                        "message_count, create_time) VALUES (:id, :name, :key, :hash, 0, 'active', 0, '2025-01-02')"
-                    ),
-                    {"id": user_id, "name": username, "key": key, "hash": password_hash},
-                )
+        insert_users(accounts_before)
         with captured_logs() as records:
             upgrade(directory=str(MIGRATIONS_DIR))
         with db.engine.connect() as connection:
@@ -208,7 +213,6 @@ BEFORE_CAPITAL_KEYS = "9b7e3c5a1d42"
 def test_upgrading_gives_capital_look_alikes_one_key_and_every_account_still_logs_in(tmp_path, instance_dir):
     database_url = scratch_database_url(tmp_path, "aihelper_capital_upgrade")
     scratch = app_on(database_url, instance_dir)
-    password_hash = generate_password_hash(PASSWORD, method=FAST_PASSWORD_HASH)
     # Keys as the previous rules stored them (digests of skeletons made after case folding): "Admin"
     # and "admln" were two names, as were "KATE" and "ΚATE" (a Greek capital kappa); "b0b" kept its
     # earlier key when it came to look like "bob". The new key of "Admin" is the old one of "admln".
@@ -223,15 +227,7 @@ def test_upgrading_gives_capital_look_alikes_one_key_and_every_account_still_log
     ]
     with scratch.app_context():
         upgrade(directory=str(MIGRATIONS_DIR), revision=BEFORE_CAPITAL_KEYS)
-        with db.engine.begin() as connection:
-            for user_id, username, key in accounts_before:
-                connection.execute(
-                    text(
-                        "INSERT INTO users (id, username, username_key, password_hash, is_admin, status, "
-                        "message_count, create_time) VALUES (:id, :name, :key, :hash, 0, 'active', 0, '2025-01-02')"
-                    ),
-                    {"id": user_id, "name": username, "key": key, "hash": password_hash},
-                )
+        insert_users(accounts_before)
         with captured_logs() as records:
             upgrade(directory=str(MIGRATIONS_DIR))
         with db.engine.connect() as connection:
