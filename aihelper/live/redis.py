@@ -147,6 +147,9 @@ class _Mirror(Feed):
         self.key = _key(session_id, "frames", owner.gen)
         self.last_id = "0-0"
         self.heard_at = time.monotonic()
+        # The owner's claim was found gone while nothing more had come: one more quiet spell and
+        # the generation is lost.
+        self.claim_gone = False
 
     def add_entry(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         self.heard_at = time.monotonic()
@@ -561,7 +564,9 @@ class RedisHub(LiveHub):
 
     def _check_lost(self, mirrors: list[_Mirror]) -> None:
         """A mirrored generation whose owner let its claim go without writing the final frame is lost
-        (its worker died); the claim is looked at only once the stream has been quiet for a while."""
+        (its worker died); the claim is looked at only once the stream has been quiet for a while.
+        A claim found gone gets one more quiet spell: a busy owner (a thousand follow requests in
+        its inbox) may have released before it got to ours, and its answer is on the way."""
         now = time.monotonic()
         quiet = [m for m in mirrors if now - m.heard_at >= self.lost_after]
         if not quiet:
@@ -575,9 +580,10 @@ class RedisHub(LiveHub):
             return
         for mirror, raw in zip(quiet, claims, strict=True):
             owner = _Owner.parse(raw)
-            if owner is None or owner.gen != mirror.owner.gen:
+            if (owner is None or owner.gen != mirror.owner.gen) and mirror.claim_gone:
                 mirror.lose()
             else:
+                mirror.claim_gone = owner is None or owner.gen != mirror.owner.gen
                 mirror.heard_at = now
 
 
