@@ -114,10 +114,12 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   `client_id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
   `error_code` varchar(32) DEFAULT NULL,
   `generation_ms` int(11) DEFAULT NULL,
+  `lease_until` datetime DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_ai_chat_messages_user_id_client_id` (`user_id`,`client_id`),
   KEY `ix_ai_chat_messages_session_id_id` (`session_id`,`id`),
   KEY `ix_ai_chat_messages_user_id_timestamp` (`user_id`,`timestamp`),
+  KEY `ix_ai_chat_messages_lease_until` (`lease_until`),
   CONSTRAINT `fk_ai_chat_messages_session_id_chat_sessions` FOREIGN KEY (`session_id`) REFERENCES `chat_sessions` (`session_id`) ON DELETE CASCADE,
   CONSTRAINT `fk_ai_chat_messages_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

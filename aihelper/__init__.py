@@ -73,6 +73,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
 def _init_extensions(app: Flask) -> None:
     from aihelper import models  # noqa: F401  (registers the tables)
     from aihelper.auth.session import register_login_loader
+    from aihelper.chat.checkpoints import Checkpoints
     from aihelper.schema import MIGRATIONS_DIR, enable_sqlite_foreign_keys
 
     db.init_app(app)
@@ -91,6 +92,10 @@ def _init_extensions(app: Flask) -> None:
     )
     # Generations running now: in memory, or in Redis (shared by all workers) when REDIS_URL is set.
     app.extensions["live_hub"] = create_hub(app.config["REDIS_URL"])
+    # Their text written to the rows as it grows, and answers whose worker died finished.
+    app.extensions["checkpoints"] = Checkpoints(app)
+    if not app.testing:
+        app.before_request(app.extensions["checkpoints"].start)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -98,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from aihelper.auth import bp as auth_bp
     from aihelper.chat import api, pages, socket  # noqa: F401  (the chat routes register on import)
     from aihelper.chat import bp as chat_bp
+    from aihelper.health import bp as health_bp
     from aihelper.history import bp as history_bp
     from aihelper.ids import IdConverter
 
@@ -107,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(chat_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(history_bp)
+    app.register_blueprint(health_bp)
 
 
 class _RequestIdFilter(logging.Filter):

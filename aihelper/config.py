@@ -48,6 +48,8 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_RETENTION_JOB": _flag,
     "AIHELPER_STALLED_SOCKET_SECONDS": float,
     "AIHELPER_LOGIN_CHECK_SECONDS": float,
+    "AIHELPER_CHECKPOINT_SECONDS": float,
+    "AIHELPER_ANSWER_LEASE_SECONDS": float,
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -117,6 +119,10 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN_ACCOUNT_TOTAL": "100 per hour",
     "RATELIMIT_PASSWORD_CHANGE": "10 per 5 minutes",
     "RATELIMIT_IMPORT": "20 per hour",
+    # A running answer's text is written to its row this often (aihelper/chat/checkpoints.py), and
+    # its lease renewed; an answer whose lease lapsed (its worker died) is stored as interrupted.
+    "AIHELPER_CHECKPOINT_SECONDS": 2.0,
+    "AIHELPER_ANSWER_LEASE_SECONDS": 30.0,
 }
 
 _SECRET_FILES = {

@@ -123,6 +123,8 @@ def _generate(
     reasoning: list[str] = []
     status, finish_reason, usage, failure, completed = DONE, None, None, None, False
     user_id, started = request.user_id, time.monotonic()
+    checkpoints = app.extensions["checkpoints"]
+    checkpoints.track(turn.answer_id, content, reasoning)
     with app.app_context():
         stream = provider_client().stream(turn.base_url, turn.api_key, turn.payload, timeouts=_timeouts(app))
         # A stop (from any worker) cuts the provider's connection, which ends the loop below at once.
@@ -157,6 +159,7 @@ def _generate(
             stream.close()
 
         answer_text = "".join(content)
+        checkpoints.forget(turn.answer_id)
         try:
             with fair_share():
                 conversations.finish_answer(

@@ -390,3 +390,8 @@ class LiveHub(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release what the hub holds outside this process's memory."""
+
+    def reachable(self) -> bool | None:
+        """Whether what the hub shares through answers now (for /readyz); None when it shares
+        nothing outside this process."""
+        return None

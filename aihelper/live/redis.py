@@ -238,6 +238,12 @@ class RedisHub(LiveHub):
                 ).start()
         return state
 
+    def reachable(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except redis.RedisError:
+            return False
+
     def close(self) -> None:
         self._closed = True
         self._state.flush_wanted.set()

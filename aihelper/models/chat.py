@@ -60,6 +60,8 @@ class ChatMessage(db.Model):
         # "A session's messages in order": ordered by id, since DATETIME keeps whole seconds.
         Index("ix_ai_chat_messages_session_id_id", "session_id", "id"),
         Index("ix_ai_chat_messages_user_id_timestamp", "user_id", "timestamp"),
+        # The sweep for answers whose worker died reads only the few rows with a lease.
+        Index("ix_ai_chat_messages_lease_until", "lease_until"),
         # A client may resend a message after a reconnect; its client_id makes that harmless.
         UniqueConstraint("user_id", "client_id"),
         MYSQL_TABLE_OPTIONS,
@@ -82,6 +84,9 @@ class ChatMessage(db.Model):
     error_code: Mapped[str | None] = mapped_column(String(32))
     # From the request to the provider until its last token: the answer's speed in tokens per second.
     generation_ms: Mapped[int | None] = mapped_column(Integer)
+    # Until when the worker generating the answer vouches for it (renewed by its checkpoints);
+    # None once the answer is stored whole. A lapsed lease means the worker died.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     # Compared byte for byte: "Msg-1" and "msg-1 " are different messages on MySQL too.
     client_id: Mapped[str | None] = mapped_column(exact_string(64))
 

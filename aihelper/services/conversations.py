@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -387,7 +388,8 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     rows = []
     if request.kind == "chat":
         rows.append(_message_row(plan, "user", plan.question_text, DONE, now, client_id=request.client_id))
-    rows.append(_message_row(plan, "assistant", "", STREAMING, now, model_id=model.model_id))
+    lease = now + timedelta(seconds=current_app.config["AIHELPER_ANSWER_LEASE_SECONDS"])
+    rows.append(_message_row(plan, "assistant", "", STREAMING, now, model_id=model.model_id, lease_until=lease))
     with _autocommit() as connection:
         if plan.is_new_session:
             connection.execute(
@@ -452,6 +454,7 @@ def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **ex
         "status": status,
         "client_id": None,
         "model_id": None,
+        "lease_until": None,
         **extra,
     }
 
@@ -515,6 +518,7 @@ _FINISH_ANSWER = (
         completion_tokens=bindparam("completion_tokens"),
         error_code=bindparam("error_code"),
         generation_ms=bindparam("generation_ms"),
+        lease_until=None,
     )
 )
 _TOUCH_SESSION = (

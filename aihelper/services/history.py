@@ -62,6 +62,7 @@ _MESSAGE_FIELDS = tuple(
         "completion_tokens",
         "error_code",
         "generation_ms",
+        "lease_until",
     )
 )
 _SESSION_ROW = tuple(ChatSession.__table__.columns)
@@ -113,10 +114,14 @@ def session_summary(session: ChatSession, preview: str | None = None) -> dict[st
 
 
 def reported_status(message: ChatMessage) -> str:
-    """The stored status, except that an answer whose generation died with its process shows as an error."""
-    if message.status == STREAMING and message.timestamp < utcnow() - STALE_STREAMING:
-        return ERROR
-    return message.status
+    """The stored status, except that an answer whose generation died with its process shows as an
+    error: its lease lapsed (before the sweep stores it so), or, for an answer from before leases,
+    it is older than STALE_STREAMING."""
+    if message.status != STREAMING:
+        return message.status
+    lease = message.lease_until
+    lapsed = lease < utcnow() if lease is not None else message.timestamp < utcnow() - STALE_STREAMING
+    return ERROR if lapsed else STREAMING
 
 
 def message_dict(message: ChatMessage) -> dict[str, Any]:

@@ -1,0 +1,145 @@
+"""Running answers written to their rows as they grow, and answers whose worker died finished.
+
+Every CHECKPOINT_SECONDS each worker writes the text so far of all its running answers that grew,
+and renews the lease of every one of them, in one UPDATE (never one per token or per stream). A
+worker killed mid-answer so loses at most the last interval of text.
+
+An answer's lease (`lease_until`, set when the turn is stored) says until when its worker vouches
+for it. Once it lapsed (at most AIHELPER_ANSWER_LEASE_SECONDS after the worker died) any worker's
+sweep finishes the answer: status `error`, `finish_reason` and `error_code` `interrupted`, the
+checkpointed text kept. Reads show a lapsed answer as interrupted even before a sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import bindparam, case, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from aihelper.config import AUTOCOMMIT_BIND
+from aihelper.extensions import db
+from aihelper.fair_db import fair_share
+from aihelper.models import ChatMessage
+from aihelper.models.chat import ERROR, STREAMING
+from aihelper.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+_messages = ChatMessage.__table__
+# Sweeps for answers whose worker died, once per this many checkpoint intervals.
+SWEEP_EVERY = 5
+
+
+class _Running:
+    """One answer being generated in this process: the pieces its turn appends to."""
+
+    __slots__ = ("content", "reasoning", "written")
+
+    def __init__(self, content: list[str], reasoning: list[str]) -> None:
+        self.content = content
+        self.reasoning = reasoning
+        self.written = 0  # pieces of content already in the row
+
+
+class Checkpoints:
+    """One per app. A serving app starts its writer in each worker process at its first request; in
+    tests (TESTING) nothing runs by itself: a test calls write() and sweep()."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.interval = app.config["AIHELPER_CHECKPOINT_SECONDS"]
+        self.lease = timedelta(seconds=app.config["AIHELPER_ANSWER_LEASE_SECONDS"])
+        self._running: dict[int, _Running] = {}
+        self._lock = threading.Lock()
+        self._pid = -1
+
+    def lease_until(self):
+        """The lease a newly stored answer gets."""
+        return utcnow() + self.lease
+
+    def track(self, answer_id: int, content: list[str], reasoning: list[str]) -> None:
+        """The answer's turn appends its pieces to these lists; they are written as they grow."""
+        with self._lock:
+            self._running[answer_id] = _Running(content, reasoning)
+
+    def forget(self, answer_id: int) -> None:
+        """The answer is being stored whole by its turn."""
+        with self._lock:
+            self._running.pop(answer_id, None)
+
+    def start(self) -> None:
+        """The writer of this process, started once: called before every request of a serving
+        app (cheap), so a worker that gunicorn forked or restarted runs its own."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._running = {}  # what the parent process ran is not this worker's
+        threading.Thread(target=self._loop, name="aihelper-checkpoints", daemon=True).start()
+
+    def _loop(self) -> None:
+        rounds = 0
+        while True:
+            time.sleep(self.interval)
+            rounds += 1
+            with self.app.app_context():
+                try:
+                    self.write()
+                    if rounds % SWEEP_EVERY == 0:
+                        self.sweep()
+                except SQLAlchemyError:
+                    log.warning("checkpoint failed; the next one writes what is missing", exc_info=True)
+                finally:
+                    db.session.remove()
+
+    def write(self) -> int:
+        """One statement: the text so far of the answers that grew, a new lease for all of them."""
+        with self._lock:
+            running = list(self._running.items())
+        if not running:
+            return 0
+        grown = {answer_id: answer for answer_id, answer in running if len(answer.content) > answer.written}
+        counts = {answer_id: len(answer.content) for answer_id, answer in grown.items()}
+        values: dict = {"lease_until": self.lease_until()}
+        if grown:
+            values["content"] = case(
+                {answer_id: "".join(answer.content[: counts[answer_id]]) for answer_id, answer in grown.items()},
+                value=_messages.c.id,
+                else_=_messages.c.content,
+            )
+            values["reasoning"] = case(
+                {answer_id: "".join(answer.reasoning) or None for answer_id, answer in grown.items()},
+                value=_messages.c.id,
+                else_=_messages.c.reasoning,
+            )
+        statement = (
+            update(_messages)
+            .where(_messages.c.id.in_(bindparam("ids", expanding=True)), _messages.c.status == STREAMING)
+            .values(**values)
+        )
+        with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection:
+            connection.execute(statement, {"ids": [answer_id for answer_id, _ in running]})
+        for answer_id, answer in grown.items():
+            answer.written = counts[answer_id]
+        return len(grown)
+
+    def sweep(self) -> int:
+        """Finish the answers whose lease lapsed: their worker died, with what was checkpointed."""
+        statement = (
+            update(_messages)
+            .where(_messages.c.lease_until < utcnow(), _messages.c.status == STREAMING)
+            .values(status=ERROR, finish_reason="interrupted", error_code="interrupted", lease_until=None)
+        )
+        with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection:
+            swept = connection.execute(statement).rowcount
+        if swept:
+            log.warning("%d answer(s) whose worker died were stored as interrupted", swept)
+        return swept

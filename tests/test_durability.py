@@ -1,0 +1,171 @@
+"""Answers that outlive the worker generating them: checkpoints write the text as it grows, and an
+answer whose worker died is finished as interrupted once its lease lapses, its text kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import suppress
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from aihelper.chat.checkpoints import Checkpoints
+from aihelper.config import AUTOCOMMIT_BIND
+from aihelper.extensions import db
+from aihelper.models import ChatMessage, ChatSession
+from aihelper.models.types import utcnow
+from tests.chat_client import ChatUser, text_of
+from tests.conftest import connect_fake_provider, running_gunicorn
+from tests.helpers import register
+
+CHECKPOINT_SECONDS = 0.5
+LEASE_SECONDS = 3.0
+
+
+def stored_answer(app, answer_id: int) -> ChatMessage:
+    with app.app_context():
+        answer = db.session.get(ChatMessage, answer_id)
+        db.session.expunge_all()
+        return answer
+
+
+def wait_for(condition, timeout: float = 40.0, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(step)
+    return value
+
+
+@pytest.fixture
+def crashable_server(database_url, instance_dir, tmp_path, monkeypatch, app):
+    """A gunicorn of its own (2 workers, Redis) with short checkpoint and lease intervals."""
+    monkeypatch.setenv("AIHELPER_CHECKPOINT_SECONDS", str(CHECKPOINT_SECONDS))
+    monkeypatch.setenv("AIHELPER_ANSWER_LEASE_SECONDS", str(LEASE_SECONDS))
+    with running_gunicorn(database_url, instance_dir, tmp_path, workers=2) as server:
+        yield server
+
+
+def test_a_killed_worker_loses_at_most_the_last_checkpoint_and_the_answer_ends_interrupted(
+    crashable_server, app, fake_provider
+):
+    base = crashable_server.url
+    _admin, _provider, model = connect_fake_provider(base, fake_provider, "crash_admin")
+    user = ChatUser.register(base, "crash_user")
+    fake_provider.script(tokens=[f"w{i} " for i in range(400)], token_delay=0.05)  # 20 s
+    socket = user.socket()
+    socket.send(type="chat", message="a long answer", model_id=model["model_id"], session_id=None)
+    start = socket.receive()
+    frames = []
+    while "w40 " not in text_of(frames):
+        frames.append(socket.receive())
+    received_before_kill = text_of(frames)
+    time.sleep(CHECKPOINT_SECONDS * 2)  # what arrived until now is in a checkpoint
+    for pid in crashable_server.worker_pids():
+        os.kill(pid, signal.SIGKILL)  # the generating worker among them
+    with suppress(OSError):
+        socket.close()
+
+    # The user goes on at once: a new turn in a new conversation, on the restarted workers.
+    fake_provider.script(reply="back again")
+    again = wait_for(lambda: _chat_or_none(user, model["model_id"]), timeout=20)
+    assert text_of(again) == "back again" and again[-1]["type"] == "done"
+
+    answer = wait_for(
+        lambda: (row := stored_answer(app, start["message_id"])) and row.status == "error" and row, timeout=40
+    )
+    assert (answer.finish_reason, answer.error_code, answer.lease_until) == ("interrupted", "interrupted", None)
+    assert answer.content.startswith(received_before_kill), "at most the last checkpoint's text is lost"
+    history = user.http.get(f"{base}/api/chat/history?session_id={start['session_id']}").json()
+    shown = history["conversation"][-1]
+    assert (shown["status"], shown["finish_reason"]) == ("error", "interrupted")
+    assert "服务器重启" in shown["error"]
+
+
+def _chat_or_none(user: ChatUser, model_id: str):
+    """A whole turn, or None while the restarted workers are not serving yet."""
+    try:
+        socket = user.socket()
+    except Exception:
+        return None
+    try:
+        return socket.chat("still there?", model_id)
+    finally:
+        socket.close()
+
+
+def test_checkpoints_write_the_text_so_far_in_one_statement_and_renew_the_lease(app):
+    client, _ = register_user(app, "checkpointed")
+    first, second = answer_rows(app, client, 2)
+    checkpoints = Checkpoints(app)
+    pieces = {first: ["Hello, ", "wor"], second: []}
+    for answer_id, content in pieces.items():
+        checkpoints.track(answer_id, content, [])
+    statements = []
+    with app.app_context():
+        engine = db.engines[AUTOCOMMIT_BIND]
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert checkpoints.write() == 1
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("UPDATE")
+    written = stored_answer(app, first)
+    assert written.content == "Hello, wor" and written.status == "streaming"
+    assert written.lease_until > utcnow() + timedelta(seconds=app.config["AIHELPER_ANSWER_LEASE_SECONDS"] - 5)
+    pieces[first].append("ld")
+    with app.app_context():
+        checkpoints.write()
+    assert stored_answer(app, first).content == "Hello, world"
+
+
+def test_an_answer_whose_lease_lapsed_reads_as_interrupted_and_the_sweep_stores_it_so(app):
+    client, _ = register_user(app, "orphaned")
+    (answer_id,) = answer_rows(app, client, 1, content="half a", lease_until=utcnow() - timedelta(seconds=1))
+    with app.app_context():
+        session_id = db.session.get(ChatMessage, answer_id).session_id
+    shown = client.get(f"/api/chat/history?session_id={session_id}").json["conversation"][-1]
+    assert (shown["status"], shown["finish_reason"], shown["content"]) == ("error", "interrupted", "half a")
+    with app.app_context():
+        assert Checkpoints(app).sweep() == 1
+    stored = stored_answer(app, answer_id)
+    assert (stored.status, stored.finish_reason, stored.content, stored.lease_until) == (
+        "error",
+        "interrupted",
+        "half a",
+        None,
+    )
+
+
+def register_user(app, name: str):
+    client = app.test_client()
+    user_id = register(client, name).json["user"]["id"]
+    return client, user_id
+
+
+def answer_rows(app, client, count: int, *, content: str = "", lease_until=None) -> list[int]:
+    """Streaming answers of the client's user, in a conversation of their own."""
+    user_id = client.get("/api/user/info").json["id"]
+    with app.app_context():
+        session = ChatSession(session_id=f"c-{user_id}", user_id=user_id, title="t")
+        db.session.add(session)
+        rows = [
+            ChatMessage(
+                session_id=session.session_id,
+                user_id=user_id,
+                role="assistant",
+                content=content,
+                status="streaming",
+                lease_until=lease_until or utcnow() + timedelta(seconds=30),
+            )
+            for _ in range(count)
+        ]
+        db.session.add_all(rows)
+        db.session.commit()
+        ids = [row.id for row in rows]
+        assert db.session.scalar(select(ChatMessage.id).where(ChatMessage.id == ids[0]))
+        return ids
