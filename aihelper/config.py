@@ -112,6 +112,10 @@ DEFAULTS: dict[str, Any] = {
     # Create the schema on start when the database is empty (tests turn this off and build their own).
     "AIHELPER_CREATE_SCHEMA_ON_START": True,
     "RATELIMIT_ENABLED": True,
+    # While Redis is away the limits are counted in each process's memory instead of failing
+    # requests; Redis is tried again now and then, and used once it answers.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_LOGIN": "10 per minute;50 per hour",
     "RATELIMIT_REGISTER": "5 per minute;30 per hour",

@@ -232,7 +232,9 @@ def fresh_redis(url: str) -> str:
 
 
 @contextmanager
-def running_gunicorn(database_url: str, instance_dir: Path, log_dir: Path, *, workers: int) -> Iterator[LiveServer]:
+def running_gunicorn(
+    database_url: str, instance_dir: Path, log_dir: Path, *, workers: int, redis_url: str = LIVE_SERVER_REDIS_URL
+) -> Iterator[LiveServer]:
     """gunicorn with the production config and worker class on a free port, sharing the test
     database, instance folder (secrets: the same cookies work) and Redis database."""
     port = free_port()
@@ -241,7 +243,7 @@ def running_gunicorn(database_url: str, instance_dir: Path, log_dir: Path, *, wo
         **os.environ,
         "AIHELPER_INSTANCE_PATH": str(instance_dir),
         "DATABASE_URL": database_url,
-        "REDIS_URL": LIVE_SERVER_REDIS_URL,
+        "REDIS_URL": redis_url,
     }
     command = [
         sys.executable,

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 import pytest
+import redis
+import requests
 from sqlalchemy import event, select
 
 from aihelper.chat.checkpoints import Checkpoints
@@ -18,8 +22,8 @@ from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.types import utcnow
 from tests.chat_client import ChatUser, text_of
-from tests.conftest import connect_fake_provider, running_gunicorn
-from tests.helpers import register
+from tests.conftest import FAST_PASSWORD_HASH, connect_fake_provider, die_with_parent, free_port, running_gunicorn
+from tests.helpers import PASSWORD, register
 
 CHECKPOINT_SECONDS = 0.5
 LEASE_SECONDS = 3.0
@@ -169,3 +173,55 @@ def answer_rows(app, client, count: int, *, content: str = "", lease_until=None)
         ids = [row.id for row in rows]
         assert db.session.scalar(select(ChatMessage.id).where(ChatMessage.id == ids[0]))
         return ids
+
+
+@contextmanager
+def own_redis(port: int) -> Iterator[subprocess.Popen]:
+    """A redis-server of this test's own (TESTING.md: faults), stopped by its pid."""
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    try:
+        wait_for(lambda: _pings(client), timeout=10)
+        yield process
+    finally:
+        client.close()
+        process.kill()
+        process.wait()
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_while_redis_is_away_rate_limits_count_in_memory_instead_of_failing(database_url, tmp_path):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\n"
+        "RATELIMIT_LOGIN = '3 per minute'\n"
+        "AIHELPER_RETENTION_JOB = False\n"
+    )
+    port = free_port()
+    with (
+        own_redis(port) as redis_process,
+        running_gunicorn(
+            database_url, instance, tmp_path, workers=1, redis_url=f"redis://127.0.0.1:{port}/0"
+        ) as server,
+    ):
+        http = requests.Session()
+        assert http.post(server.url + "/api/register", json={"username": "limited", "password": PASSWORD}).ok
+        redis_process.kill()
+        redis_process.wait()
+        assert http.get(server.url + "/readyz").json()["redis"] == "unreachable"
+        wrong = {"username": "limited", "password": "not-the-password"}
+        answers = [http.post(server.url + "/api/login", json=wrong).status_code for _ in range(4)]
+        assert answers == [401, 401, 401, 429], "counted in memory while Redis is away, never a 500"
+        with own_redis(port):
+            assert wait_for(lambda: http.get(server.url + "/readyz").status_code == 200, timeout=10)
