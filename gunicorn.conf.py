@@ -18,7 +18,9 @@ worker_class = "gevent"
 worker_connections = int(os.environ.get("AIHELPER_WORKER_CONNECTIONS", "2000"))
 # Heartbeat timeout; a long stream does not block the worker under gevent.
 timeout = 60
-graceful_timeout = 10
+# A stopping worker lets its running answers finish for AIHELPER_DRAIN_SECONDS (aihelper/chat/drain.py),
+# then stores the rest; gunicorn kills it only after that.
+graceful_timeout = int(float(os.environ.get("AIHELPER_DRAIN_SECONDS", "120"))) + 10
 keepalive = 5
 accesslog = os.environ.get("AIHELPER_ACCESS_LOG", "-")
 errorlog = "-"
@@ -33,3 +35,24 @@ def post_worker_init(worker):
 
     gc.collect()
     gc.freeze()
+    _drain_on_stop(worker)
+
+
+def _drain_on_stop(worker):
+    """SIGTERM (the master's graceful stop: a HUP's old workers, a shutdown) also starts the app's
+    drain: no new turns, idle sockets sent elsewhere, running answers finished or stored."""
+    import signal
+
+    import gevent
+
+    drain = worker.wsgi.extensions["drain"]
+    stop_worker = worker.handle_exit
+
+    def on_stop(signum, frame):
+        # Out of the signal handler (an event loop callback, which must not block), as gunicorn
+        # does for its own quit.
+        gevent.spawn(drain.begin)
+        stop_worker(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn had it: no system call cut short

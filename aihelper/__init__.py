@@ -74,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
     from aihelper import models  # noqa: F401  (registers the tables)
     from aihelper.auth.session import register_login_loader
     from aihelper.chat.checkpoints import Checkpoints
+    from aihelper.chat.drain import Drain
     from aihelper.schema import MIGRATIONS_DIR, enable_sqlite_foreign_keys
 
     db.init_app(app)
@@ -94,6 +95,8 @@ def _init_extensions(app: Flask) -> None:
     app.extensions["live_hub"] = create_hub(app.config["REDIS_URL"])
     # Their text written to the rows as it grows, and answers whose worker died finished.
     app.extensions["checkpoints"] = Checkpoints(app)
+    # A stopping worker's running answers finish, or are stored as interrupted, before it exits.
+    app.extensions["drain"] = Drain(app)
     if not app.testing:
         app.before_request(app.extensions["checkpoints"].start)
 

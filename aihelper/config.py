@@ -49,6 +49,7 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_STALLED_SOCKET_SECONDS": float,
     "AIHELPER_LOGIN_CHECK_SECONDS": float,
     "AIHELPER_CHECKPOINT_SECONDS": float,
+    "AIHELPER_DRAIN_SECONDS": float,
     "AIHELPER_ANSWER_LEASE_SECONDS": float,
 }
 
@@ -127,6 +128,9 @@ DEFAULTS: dict[str, Any] = {
     # its lease renewed; an answer whose lease lapsed (its worker died) is stored as interrupted.
     "AIHELPER_CHECKPOINT_SECONDS": 2.0,
     "AIHELPER_ANSWER_LEASE_SECONDS": 30.0,
+    # A stopping worker (a deploy, a shutdown) lets running answers finish for this long, then
+    # stores the rest as interrupted (aihelper/chat/drain.py); gunicorn.conf.py gives it the time.
+    "AIHELPER_DRAIN_SECONDS": 120.0,
 }
 
 _SECRET_FILES = {

@@ -168,6 +168,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "服务器在生成这条回答时出错，请重试",
         "en": "The server failed while writing this answer; try again.",
     },
+    "server_restarting": {
+        "zh": "服务器正在重启，请稍后再发送",
+        "en": "The server is restarting; send it again in a moment.",
+    },
     "answer_interrupted": {
         "zh": "已中断：服务器重启了",
         "en": "Interrupted: the server restarted.",

@@ -233,10 +233,17 @@ def fresh_redis(url: str) -> str:
 
 @contextmanager
 def running_gunicorn(
-    database_url: str, instance_dir: Path, log_dir: Path, *, workers: int, redis_url: str = LIVE_SERVER_REDIS_URL
+    database_url: str,
+    instance_dir: Path,
+    log_dir: Path,
+    *,
+    workers: int,
+    redis_url: str = LIVE_SERVER_REDIS_URL,
+    graceful_timeout: int | None = 2,
 ) -> Iterator[LiveServer]:
     """gunicorn with the production config and worker class on a free port, sharing the test
-    database, instance folder (secrets: the same cookies work) and Redis database."""
+    database, instance folder (secrets: the same cookies work) and Redis database. A short
+    graceful timeout unless the test is about graceful stops (None: gunicorn.conf.py's)."""
     port = free_port()
     log_path = log_dir / "gunicorn.log"
     env = {
@@ -257,8 +264,7 @@ def running_gunicorn(
         "--workers",
         str(workers),
         "--no-control-socket",
-        "--graceful-timeout",
-        "2",
+        *(["--graceful-timeout", str(graceful_timeout)] if graceful_timeout is not None else []),
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -281,7 +287,7 @@ def running_gunicorn(
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=(graceful_timeout or 130) + 10)
         except subprocess.TimeoutExpired:
             process.kill()
 

@@ -23,6 +23,7 @@ from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.types import utcnow
 from tests.chat_client import ChatUser, text_of
 from tests.conftest import FAST_PASSWORD_HASH, connect_fake_provider, die_with_parent, free_port, running_gunicorn
+from tests.fake_provider import FakeProvider
 from tests.helpers import PASSWORD, register
 
 CHECKPOINT_SECONDS = 0.5
@@ -225,3 +226,67 @@ def test_while_redis_is_away_rate_limits_count_in_memory_instead_of_failing(data
         assert answers == [401, 401, 401, 429], "counted in memory while Redis is away, never a 500"
         with own_redis(port):
             assert wait_for(lambda: http.get(server.url + "/readyz").status_code == 200, timeout=10)
+
+
+@pytest.fixture
+def stoppable_server(database_url, instance_dir, tmp_path, monkeypatch, app, request):
+    """A gunicorn of its own (2 workers, Redis) whose stopping workers drain for `drain` seconds,
+    with the graceful timeout gunicorn.conf.py gives that."""
+    monkeypatch.setenv("AIHELPER_DRAIN_SECONDS", str(request.param))
+    with running_gunicorn(database_url, instance_dir, tmp_path, workers=2, graceful_timeout=None) as server:
+        yield server
+
+
+@pytest.mark.parametrize("stoppable_server", [45], indirect=True)
+def test_a_deploy_lets_a_short_and_a_long_answer_finish_and_stores_both_whole(stoppable_server, app, fake_provider):
+    base = stoppable_server.url
+    admin, _provider, long_model = connect_fake_provider(base, fake_provider, "deploy_admin")
+    user = ChatUser.register(base, "deploy_user")
+    long_tokens, short_tokens = [f"L{i} " for i in range(300)], [f"s{i} " for i in range(30)]
+    fake_provider.script(tokens=long_tokens, token_delay=0.1)  # 30 s
+    with FakeProvider() as quick:
+        quick.script(tokens=short_tokens, token_delay=0.1)  # 3 s
+        provider = admin.http.post(
+            base + "/api/admin/providers", json={"name": "Quick", "base_url": quick.base_url, "api_key": "sk-quick-1"}
+        ).json()
+        admin.http.post(base + "/api/admin/models", json={"provider_id": provider["id"], "model_id": "quick-model"})
+        sockets = {}
+        for name, model_id in (("long", long_model["model_id"]), ("short", "quick-model")):
+            sockets[name] = user.socket()
+            sockets[name].send(type="chat", message=f"a {name} answer", model_id=model_id, session_id=None)
+        starts = {name: socket.receive() for name, socket in sockets.items()}
+        for socket in sockets.values():
+            assert socket.receive()["type"] == "delta"  # both are streaming
+
+        os.kill(stoppable_server.pid, signal.SIGHUP)  # a deploy: new workers, the old ones stop
+
+        ends = {name: socket.receive_until_end(timeout=60) for name, socket in sockets.items()}
+    for name, tokens in (("long", long_tokens), ("short", short_tokens)):
+        assert ends[name][-1]["type"] == "done", ends[name][-1]
+        answer = wait_for(
+            lambda n=name: (row := stored_answer(app, starts[n]["message_id"])) and row.status == "done" and row
+        )
+        assert answer.content == "".join(tokens), f"the {name} answer is stored whole"
+    fake_provider.script(reply="after the deploy")
+    again = wait_for(lambda: _chat_or_none(user, long_model["model_id"]), timeout=20)
+    assert text_of(again) == "after the deploy"
+
+
+@pytest.mark.parametrize("stoppable_server", [1], indirect=True)
+def test_a_shutdown_stores_the_running_answer_interrupted_with_its_text(stoppable_server, app, fake_provider):
+    base = stoppable_server.url
+    _admin, _provider, model = connect_fake_provider(base, fake_provider, "shutdown_admin")
+    user = ChatUser.register(base, "shutdown_user")
+    fake_provider.script(tokens=[f"w{i} " for i in range(400)], token_delay=0.05)  # 20 s
+    socket = user.socket()
+    socket.send(type="chat", message="a long answer", model_id=model["model_id"], session_id=None)
+    start = socket.receive()
+    assert socket.receive()["type"] == "delta"
+
+    os.kill(stoppable_server.pid, signal.SIGTERM)  # a shutdown: the drain lasts 1 s
+
+    frames = socket.receive_until_end(timeout=20)
+    assert (frames[-1]["type"], frames[-1]["code"]) == ("error", "server_restarting")
+    answer = wait_for(lambda: (row := stored_answer(app, start["message_id"])) and row.status == "error" and row)
+    assert (answer.finish_reason, answer.error_code) == ("interrupted", "interrupted")
+    assert answer.content and "w0 " in answer.content, "the text streamed so far is kept"

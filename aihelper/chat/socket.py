@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from contextlib import suppress
 from typing import Any
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # Close code for a login that ended while the socket was open (policy violation).
 CLOSE_LOGIN_ENDED = 1008
+# Close code for a worker going away (RFC 6455 "service restart"): the page reconnects elsewhere.
+CLOSE_SERVICE_RESTART = 1012
 # Beyond any real seq.
 MAX_SEQ = 2**53
 # Frames taken from one feed per write: a long backlog (a resume) goes out in bounded pieces.
@@ -51,6 +54,14 @@ BUSY_SECONDS = 0.002
 # replies is closed rather than queued for.
 MAX_OUTGOING = 256
 FRAME_TYPES = ("ping", "chat", "regenerate", "resume", "stop")
+
+
+# This worker's open sockets, for a graceful stop (aihelper/chat/drain.py).
+_OPEN: weakref.WeakSet[ChatConnection] = weakref.WeakSet()
+
+
+def open_connections() -> list[ChatConnection]:
+    return list(_OPEN)
 
 
 @sock.route("/ws/chat", bp=bp)
@@ -107,6 +118,7 @@ class ChatConnection:
         self._sender_waiting = False  # the sender greenlet waits for news (it is not mid-write)
         self._busy = False  # the last write had to wait for the client: waiting deltas merge
         self._sending_since: float | None = None
+        self.restarting = False  # the worker is stopping: close once no answer is followed
 
     # -- the sender ------------------------------------------------------------------------------
     #
@@ -203,6 +215,9 @@ class ChatConnection:
                             batch.append(self._stream_lost(cursor.session_id))
                 if batch:
                     self._write(self.writer.encode(batch))
+                if self.restarting and not self.cursors and not self.outgoing:
+                    self._close_for_restart()
+                    return
         except (OSError, ConnectionClosed):
             self.open = False  # the client is gone; the reading side notices too
         except Exception:
@@ -215,6 +230,17 @@ class ChatConnection:
         self.writer.sendall(data)
         self._sending_since = None
         self._busy = time.monotonic() - started > BUSY_SECONDS
+
+    def restart_when_idle(self) -> None:
+        """The worker is stopping: close as soon as the answers this socket follows have ended."""
+        self.restarting = True
+        self._wakeup.wake()
+
+    def _close_for_restart(self) -> None:
+        self.open = False
+        with suppress(OSError, ConnectionClosed):
+            self.ws.close(reason=CLOSE_SERVICE_RESTART)
+        self.writer.abort()
 
     def _stream_lost(self, session_id: str) -> Frame:
         return frames.error(t_in(self.language, "stream_lost"), "stream_lost", session_id=session_id)
@@ -232,6 +258,7 @@ class ChatConnection:
     # -- reading the client's frames -------------------------------------------------------------
 
     def serve(self) -> None:
+        _OPEN.add(self)
         sender = threading.Thread(target=self._send_loop, name=f"ws-sender-{self.request_id}", daemon=True)
         sender.start()
         self.hub.listen(self.user_id, self)
@@ -248,6 +275,7 @@ class ChatConnection:
         except ConnectionClosed:
             pass
         finally:
+            _OPEN.discard(self)
             self.open = False
             self._wakeup.wake()
             self.hub.unlisten(self.user_id, self)

@@ -66,6 +66,8 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
 
     Raises ApiError for a refused turn (nothing stored, no provider call). A message sent again
     with the same client_id is answered as the first time: live if it is still being generated."""
+    if current_app.extensions["drain"].draining:
+        raise ApiError(503, "server_restarting", t_in(language, "server_restarting"))
     hub = live_hub()
     with fair_share():
         plan = conversations.plan_turn(request)
@@ -140,8 +142,8 @@ def _generate(
                         )
                 elif isinstance(event, Done):
                     finish_reason, usage, completed = event.finish_reason, event.usage, True
-            if not completed:  # the stream was closed by a stop request
-                status = STOPPED
+            if not completed:  # the stream was closed by a stop request, or by a restart
+                status = ERROR if generation.interrupted else STOPPED
         except ProviderError as error:
             status, failure = ERROR, error
             log.warning(
@@ -168,9 +170,9 @@ def _generate(
                     content=answer_text,
                     reasoning="".join(reasoning),
                     status=status,
-                    finish_reason=finish_reason,
+                    finish_reason="interrupted" if generation.interrupted else finish_reason,
                     usage=usage,
-                    error_code=_failure_code(status, failure),
+                    error_code=_failure_code(status, failure, generation),
                     generation_ms=round((time.monotonic() - started) * 1000),
                 )
         finally:
@@ -181,10 +183,12 @@ def _generate(
             _generate_title(turn, user_id)
 
 
-def _failure_code(status: str, failure: ProviderError | None) -> str | None:
+def _failure_code(status: str, failure: ProviderError | None, generation: LiveGeneration) -> str | None:
     """What an answer that failed keeps of why, to explain it when the conversation is reopened."""
     if status != ERROR:
         return None
+    if generation.interrupted:
+        return "interrupted"
     return failure.code if failure is not None else "internal_error"
 
 
@@ -201,7 +205,9 @@ def _final_frame(
 ) -> Frame:
     seq = generation.next_seq
     if status == ERROR:
-        if failure is not None:
+        if generation.interrupted:
+            message, code = t_in(language, "answer_interrupted"), "server_restarting"
+        elif failure is not None:
             message, code = provider_error_message(failure, language, for_admin=request.by_admin), failure.code
         else:
             message, code = t_in(language, "internal_turn_error", request_id=request_id), "internal_error"

@@ -156,6 +156,7 @@ class LiveGeneration(Feed):
 
     def __init__(self, hub: LiveHub, session_id: str, user_id: int, client_id: str | None) -> None:
         super().__init__(session_id, user_id)
+        self.interrupted = False  # stopped by a restart (interrupt), not by its user
         self.hub = hub
         self.client_id = client_id
         self.stop_requested = False
@@ -194,6 +195,11 @@ class LiveGeneration(Feed):
         self.stop_requested = True
         if self._on_stop is not None:
             self._on_stop()
+
+    def interrupt(self) -> None:
+        """Stopped because this process is going away: stored as interrupted, not as stopped."""
+        self.interrupted = True
+        self.request_stop()
 
 
 class LiveHub(ABC):
@@ -312,6 +318,11 @@ class LiveHub(ABC):
             generation.request_stop()
             return True
         return self._stop_elsewhere(session_id, user_id)
+
+    def running_here(self) -> list[LiveGeneration]:
+        """The generations this process is running now."""
+        with self._lock:
+            return [generation for generation in self._generations.values() if not generation.released]
 
     def stop_user(self, user_id: int) -> None:
         """Stop every generation of the user, in every process (the account was disabled or deleted)."""
