@@ -50,6 +50,7 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_LOGIN_CHECK_SECONDS": float,
     "AIHELPER_CHECKPOINT_SECONDS": float,
     "AIHELPER_DRAIN_SECONDS": float,
+    "AIHELPER_STORE_RETRY_SECONDS": float,
     "AIHELPER_ANSWER_LEASE_SECONDS": float,
 }
 
@@ -131,6 +132,8 @@ DEFAULTS: dict[str, Any] = {
     # A stopping worker (a deploy, a shutdown) lets running answers finish for this long, then
     # stores the rest as interrupted (aihelper/chat/drain.py); gunicorn.conf.py gives it the time.
     "AIHELPER_DRAIN_SECONDS": 120.0,
+    # An answer that can't be stored because the database is away is tried again this long.
+    "AIHELPER_STORE_RETRY_SECONDS": 600.0,
 }
 
 _SECRET_FILES = {

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import BadHost, HTTPException
 
 from aihelper.i18n import t
@@ -60,7 +61,37 @@ def error_response(status: int, code: str, message: str):
     return render_template("errors/error.html", status=status, message=message), status
 
 
+# MySQL client errors meaning the server is away (can't connect, gone away, lost, shutting down).
+_SERVER_AWAY = frozenset({1053, 2002, 2003, 2006, 2013, 2055})
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database server (or the way to it) is away, rather than that a
+    statement failed: then the answer is 503 `database_unavailable` and a retry may succeed."""
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    if error.connection_invalidated:
+        return True
+    args = getattr(error.orig, "args", ())
+    return bool(args) and args[0] in _SERVER_AWAY
+
+
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError):
+        if not database_unreachable(error):
+            return handle_unexpected_error(error)
+        log.warning(
+            "the database is unreachable: %s %s answered 503 [%s]",
+            request.method,
+            request.path,
+            type(error.orig).__name__,
+        )
+        # Nobody is logged in for the error page: Flask-Login would read the login from the
+        # database to put it in the template.
+        g._login_user = current_app.login_manager.anonymous_user()
+        return error_response(503, "database_unavailable", t("database_unavailable"))
+
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
         return error_response(error.status, error.code, error.message)

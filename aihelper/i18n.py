@@ -168,6 +168,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "服务器在生成这条回答时出错，请重试",
         "en": "The server failed while writing this answer; try again.",
     },
+    "database_unavailable": {
+        "zh": "数据库暂时不可用，请稍后再试",
+        "en": "The database is unavailable right now; try again in a moment.",
+    },
     "server_restarting": {
         "zh": "服务器正在重启，请稍后再发送",
         "en": "The server is restarting; send it again in a moment.",

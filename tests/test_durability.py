@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
+from pathlib import Path
 
+import pymysql
 import pytest
 import redis
 import requests
@@ -22,7 +24,14 @@ from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.types import utcnow
 from tests.chat_client import ChatUser, text_of
-from tests.conftest import FAST_PASSWORD_HASH, connect_fake_provider, die_with_parent, free_port, running_gunicorn
+from tests.conftest import (
+    FAST_PASSWORD_HASH,
+    connect_fake_provider,
+    die_with_parent,
+    free_port,
+    on_mysql,
+    running_gunicorn,
+)
 from tests.fake_provider import FakeProvider
 from tests.helpers import PASSWORD, register
 
@@ -290,3 +299,96 @@ def test_a_shutdown_stores_the_running_answer_interrupted_with_its_text(stoppabl
     answer = wait_for(lambda: (row := stored_answer(app, start["message_id"])) and row.status == "error" and row)
     assert (answer.finish_reason, answer.error_code) == ("interrupted", "interrupted")
     assert answer.content and "w0 " in answer.content, "the text streamed so far is kept"
+
+
+@contextmanager
+def own_mariadb(datadir: Path, port: int) -> Iterator[subprocess.Popen]:
+    """A MariaDB of this test's own on `port` (TESTING.md: faults), stopped by its pid."""
+    process = subprocess.Popen(
+        [
+            "mariadbd",
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--user=root",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={datadir}/s.sock",
+            "--skip-log-bin",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
+    try:
+        wait_for(lambda: _connects(port), timeout=60)
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _connects(port: int) -> bool:
+    try:
+        pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=1).close()
+    except pymysql.MySQLError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(on_mysql(), reason="runs once per CI: its MariaDB is its own, whatever the suite's database")
+def test_a_database_outage_mid_answer_delays_done_until_the_answer_is_stored(tmp_path, fake_provider):
+    datadir, port = tmp_path / "mariadb", free_port()
+    datadir.mkdir()
+    subprocess.run(
+        [
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\nRATELIMIT_ENABLED = False\nAIHELPER_RETENTION_JOB = False\n"
+    )
+    database_url = f"mysql+pymysql://root@127.0.0.1:{port}/aihelper?charset=utf8mb4"
+    with own_mariadb(datadir, port) as database:
+        connection = pymysql.connect(host="127.0.0.1", port=port, user="root")
+        connection.cursor().execute("CREATE DATABASE aihelper CHARACTER SET utf8mb4")
+        connection.close()
+        with running_gunicorn(database_url, instance, tmp_path, workers=1, redis_url="") as server:
+            base = server.url
+            _admin, _provider, model = connect_fake_provider(base, fake_provider, "outage_admin")
+            user = ChatUser.register(base, "outage_user")
+            tokens = [f"t{i} " for i in range(30)]
+            fake_provider.script(tokens=tokens, token_delay=0.1)  # 3 s
+            socket = user.socket()
+            socket.send(type="chat", message="during an outage", model_id=model["model_id"], session_id=None)
+            start = socket.receive()
+            frames = [socket.receive()]
+            database.kill()  # the database goes away mid-answer
+            database.wait()
+            while text_of(frames) != "".join(tokens):
+                frames.append(socket.receive())
+            assert all(frame["type"] == "delta" for frame in frames)
+
+            outage = user.http.get(f"{base}/api/chat/history")
+            assert (outage.status_code, outage.json()["code"]) == (503, "database_unavailable")
+            assert user.http.get(f"{base}/readyz").json()["database"] == "unreachable"
+            page = user.http.get(f"{base}/")
+            assert page.status_code == 503 and "数据库暂时不可用" in page.text and "Traceback" not in page.text
+            with pytest.raises(AssertionError, match="no frame"):
+                socket.receive(timeout=1.5)  # no `done` while the answer is not stored
+
+            with own_mariadb(datadir, port):
+                end = socket.receive_until_end(timeout=30)
+                assert end[-1]["type"] == "done"
+                history = user.http.get(f"{base}/api/chat/history?session_id={start['session_id']}").json()
+                answer = history["conversation"][-1]
+                assert (answer["status"], answer["content"]) == ("done", "".join(tokens))
+                assert user.http.get(f"{base}/readyz").status_code == 200

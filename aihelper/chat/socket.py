@@ -28,7 +28,7 @@ from aihelper.auth.session import login_active
 from aihelper.chat import bp, frames, turns
 from aihelper.chat.frames import Frame
 from aihelper.chat.wire import SocketWriter
-from aihelper.errors import ApiError
+from aihelper.errors import ApiError, database_unreachable
 from aihelper.extensions import db, sock
 from aihelper.fair_db import fair_share
 from aihelper.i18n import current_language, t_in
@@ -330,16 +330,15 @@ class ChatConnection:
                     client_id=_text_field(frame, "client_id"),
                 )
             )
-        except Exception:
+        except Exception as error:
             # Never a crash: the socket stays open and says what happened.
-            log.exception("websocket frame %r failed [request %s]", kind, self.request_id)
-            self.say(
-                frames.error(
-                    t_in(self.language, "internal_error", request_id=self.request_id),
-                    "internal_error",
-                    client_id=_text_field(frame, "client_id"),
-                )
-            )
+            if database_unreachable(error):
+                log.warning("websocket frame %r: the database is unreachable [request %s]", kind, self.request_id)
+                message, code = t_in(self.language, "database_unavailable"), "database_unavailable"
+            else:
+                log.exception("websocket frame %r failed [request %s]", kind, self.request_id)
+                message, code = t_in(self.language, "internal_error", request_id=self.request_id), "internal_error"
+            self.say(frames.error(message, code, client_id=_text_field(frame, "client_id")))
         finally:
             db.session.remove()
 

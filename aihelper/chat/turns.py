@@ -19,13 +19,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.exc import DBAPIError
 
 from aihelper.chat import frames
 from aihelper.chat.frames import Frame
-from aihelper.errors import ApiError
+from aihelper.errors import ApiError, database_unreachable
 from aihelper.extensions import db
 from aihelper.fair_db import fair_share
 from aihelper.i18n import t_in
@@ -160,27 +162,70 @@ def _generate(
         finally:
             stream.close()
 
-        answer_text = "".join(content)
-        checkpoints.forget(turn.answer_id)
+        stored = False
         try:
-            with fair_share():
-                conversations.finish_answer(
+            stored = _store_despite_outages(
+                app,
+                turn.answer_id,
+                partial(
+                    conversations.finish_answer,
                     turn,
                     user_id,
-                    content=answer_text,
+                    content="".join(content),
                     reasoning="".join(reasoning),
                     status=status,
                     finish_reason="interrupted" if generation.interrupted else finish_reason,
                     usage=usage,
                     error_code=_failure_code(status, failure, generation),
                     generation_ms=round((time.monotonic() - started) * 1000),
-                )
+                ),
+            )
         finally:
+            checkpoints.forget(turn.answer_id)
             db.session.remove()
-            final = _final_frame(turn, generation, status, finish_reason, usage, failure, request, language, request_id)
+            if stored:
+                final = _final_frame(
+                    turn, generation, status, finish_reason, usage, failure, request, language, request_id
+                )
+            else:  # never `done` for an answer that is not stored
+                final = frames.error(
+                    t_in(language, "database_unavailable"),
+                    "database_unavailable",
+                    session_id=turn.session_id,
+                    message_id=turn.answer_id,
+                    client_id=generation.client_id,
+                    seq=generation.next_seq,
+                )
             generation.finish(final)
         if status == DONE and turn.is_new_session and app.config["AIHELPER_AUTO_TITLE"]:
             _generate_title(turn, user_id)
+
+
+# Storing an answer while the database is away: retried after 0.5 s, 1 s, 2 s, … at most 5 s apart.
+STORE_RETRY_FIRST, STORE_RETRY_LONGEST = 0.5, 5.0
+
+
+def _store_despite_outages(app: Flask, answer_id: int, store: Callable[[], None]) -> bool:
+    """Run `store` until it succeeds; while the database is unreachable it is tried again, for up
+    to AIHELPER_STORE_RETRY_SECONDS (the answer's text waits in memory meanwhile, and its page
+    gets no `done` before it is stored). False when it never could be."""
+    give_up = time.monotonic() + app.config["AIHELPER_STORE_RETRY_SECONDS"]
+    wait = STORE_RETRY_FIRST
+    while True:
+        try:
+            with fair_share():
+                store()
+            return True
+        except DBAPIError as error:
+            db.session.remove()
+            if not database_unreachable(error):
+                raise
+            if time.monotonic() + wait > give_up:
+                log.error("answer %s was not stored: the database stayed unreachable", answer_id)
+                return False
+            log.warning("answer %s not stored yet: the database is unreachable; again in %.1f s", answer_id, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, STORE_RETRY_LONGEST)
 
 
 def _failure_code(status: str, failure: ProviderError | None, generation: LiveGeneration) -> str | None:
