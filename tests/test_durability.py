@@ -29,6 +29,7 @@ from tests.conftest import (
     connect_fake_provider,
     die_with_parent,
     free_port,
+    fresh_redis,
     on_mysql,
     running_gunicorn,
 )
@@ -37,6 +38,22 @@ from tests.helpers import PASSWORD, register
 
 CHECKPOINT_SECONDS = 0.5
 LEASE_SECONDS = 3.0
+# The servers these tests kill or stop share no Redis with the suite's live server: a killed
+# worker's claims (a user's running turns) would otherwise outlive the test into the next ones.
+FAULT_REDIS_URL = os.environ.get("AIHELPER_TEST_FAULT_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+@contextmanager
+def fault_server(database_url, instance_dir, log_dir, **options) -> Iterator:
+    """A gunicorn of the test's own (2 workers) on a Redis database emptied before and after."""
+    fresh_redis(FAULT_REDIS_URL)
+    try:
+        with running_gunicorn(
+            database_url, instance_dir, log_dir, workers=2, redis_url=FAULT_REDIS_URL, **options
+        ) as server:
+            yield server
+    finally:
+        fresh_redis(FAULT_REDIS_URL)
 
 
 def stored_answer(app, answer_id: int) -> ChatMessage:
@@ -59,7 +76,7 @@ def crashable_server(database_url, instance_dir, tmp_path, monkeypatch, app):
     """A gunicorn of its own (2 workers, Redis) with short checkpoint and lease intervals."""
     monkeypatch.setenv("AIHELPER_CHECKPOINT_SECONDS", str(CHECKPOINT_SECONDS))
     monkeypatch.setenv("AIHELPER_ANSWER_LEASE_SECONDS", str(LEASE_SECONDS))
-    with running_gunicorn(database_url, instance_dir, tmp_path, workers=2) as server:
+    with fault_server(database_url, instance_dir, tmp_path) as server:
         yield server
 
 
@@ -242,7 +259,7 @@ def stoppable_server(database_url, instance_dir, tmp_path, monkeypatch, app, req
     """A gunicorn of its own (2 workers, Redis) whose stopping workers drain for `drain` seconds,
     with the graceful timeout gunicorn.conf.py gives that."""
     monkeypatch.setenv("AIHELPER_DRAIN_SECONDS", str(request.param))
-    with running_gunicorn(database_url, instance_dir, tmp_path, workers=2, graceful_timeout=None) as server:
+    with fault_server(database_url, instance_dir, tmp_path, graceful_timeout=None) as server:
         yield server
 
 
