@@ -17,6 +17,7 @@ import pytest
 import redis
 import requests
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from aihelper.chat.checkpoints import Checkpoints
 from aihelper.config import AUTOCOMMIT_BIND
@@ -409,3 +410,45 @@ def test_a_database_outage_mid_answer_delays_done_until_the_answer_is_stored(tmp
                 answer = history["conversation"][-1]
                 assert (answer["status"], answer["content"]) == ("done", "".join(tokens))
                 assert user.http.get(f"{base}/readyz").status_code == 200
+
+
+def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_round(app, monkeypatch):
+    from aihelper.chat import spool, turns
+    from aihelper.services import conversations
+    from aihelper.services.conversations import PreparedTurn
+
+    client, user_id = register_user(app, "spooled")
+    (answer_id,) = answer_rows(app, client, 1, content="so far")
+    with app.app_context():
+        answer = db.session.get(ChatMessage, answer_id)
+        question = ChatMessage(session_id=answer.session_id, user_id=user_id, role="user", content="q?")
+        db.session.add(question)
+        db.session.commit()
+        turn = PreparedTurn(
+            session_id=answer.session_id,
+            title="t",
+            is_new_session=False,
+            kind="regenerate",
+            user_message_id=question.id,
+            answer_id=answer_id,
+            model_id="m",
+            model_config_id=None,
+            base_url="http://provider.invalid/v1",
+            api_key="sk-never-on-disk-0001",
+            payload={"messages": ["never on disk either"]},
+            question_text="q?",
+        )
+    away = OperationalError("SELECT 1", {}, pymysql.err.OperationalError(2003, "Can't connect"))
+    monkeypatch.setitem(app.config, "AIHELPER_STORE_RETRY_SECONDS", 0)
+    with monkeypatch.context() as outage:
+        outage.setattr(conversations, "finish_answer", lambda *a, **k: (_ for _ in ()).throw(away))
+        with app.app_context():
+            fields = {"content": "the whole answer", "reasoning": "", "status": "done", "finish_reason": "stop"}
+            assert turns._store_despite_outages(app, turn, user_id, {**fields, "usage": None}) is False
+    [kept] = spool.folder(app).glob("answer-*.json")
+    assert "sk-never-on-disk" not in kept.read_text() and "never on disk either" not in kept.read_text()
+    assert stored_answer(app, answer_id).content == "so far"
+    with app.app_context():
+        assert spool.replay(app) == 1
+    assert (stored_answer(app, answer_id).status, stored_answer(app, answer_id).content) == ("done", "the whole answer")
+    assert list(spool.folder(app).glob("answer-*.json")) == []

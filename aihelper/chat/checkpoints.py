@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import bindparam, case, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from aihelper.chat import spool
 from aihelper.config import AUTOCOMMIT_BIND
 from aihelper.extensions import db
 from aihelper.fair_db import fair_share
@@ -92,6 +93,7 @@ class Checkpoints:
             rounds += 1
             with self.app.app_context():
                 try:
+                    spool.replay(self.app)
                     self.write()
                     if rounds % SWEEP_EVERY == 0:
                         self.sweep()

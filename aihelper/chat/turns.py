@@ -19,13 +19,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy.exc import DBAPIError
 
-from aihelper.chat import frames
+from aihelper.chat import frames, spool
 from aihelper.chat.frames import Frame
 from aihelper.errors import ApiError, database_unreachable
 from aihelper.extensions import db
@@ -166,19 +165,17 @@ def _generate(
         try:
             stored = _store_despite_outages(
                 app,
-                turn.answer_id,
-                partial(
-                    conversations.finish_answer,
-                    turn,
-                    user_id,
-                    content="".join(content),
-                    reasoning="".join(reasoning),
-                    status=status,
-                    finish_reason="interrupted" if generation.interrupted else finish_reason,
-                    usage=usage,
-                    error_code=_failure_code(status, failure, generation),
-                    generation_ms=round((time.monotonic() - started) * 1000),
-                ),
+                turn,
+                user_id,
+                {
+                    "content": "".join(content),
+                    "reasoning": "".join(reasoning),
+                    "status": status,
+                    "finish_reason": "interrupted" if generation.interrupted else finish_reason,
+                    "usage": usage,
+                    "error_code": _failure_code(status, failure, generation),
+                    "generation_ms": round((time.monotonic() - started) * 1000),
+                },
             )
         finally:
             checkpoints.forget(turn.answer_id)
@@ -205,23 +202,25 @@ def _generate(
 STORE_RETRY_FIRST, STORE_RETRY_LONGEST = 0.5, 5.0
 
 
-def _store_despite_outages(app: Flask, answer_id: int, store: Callable[[], None]) -> bool:
-    """Run `store` until it succeeds; while the database is unreachable it is tried again, for up
-    to AIHELPER_STORE_RETRY_SECONDS (the answer's text waits in memory meanwhile, and its page
-    gets no `done` before it is stored). False when it never could be."""
+def _store_despite_outages(app: Flask, turn: PreparedTurn, user_id: int, fields: dict[str, Any]) -> bool:
+    """Store the answer; while the database is unreachable it is tried again, for up to
+    AIHELPER_STORE_RETRY_SECONDS (the answer's text waits in memory meanwhile, and its page gets
+    no `done` before it is stored), then kept in the spool for a worker to store later. True when
+    it is stored now."""
     give_up = time.monotonic() + app.config["AIHELPER_STORE_RETRY_SECONDS"]
     wait = STORE_RETRY_FIRST
+    answer_id = turn.answer_id
     while True:
         try:
             with fair_share():
-                store()
+                conversations.finish_answer(turn, user_id, **fields)
             return True
         except DBAPIError as error:
             db.session.remove()
             if not database_unreachable(error):
                 raise
             if time.monotonic() + wait > give_up:
-                log.error("answer %s was not stored: the database stayed unreachable", answer_id)
+                spool.keep(app, turn, user_id, fields)
                 return False
             log.warning("answer %s not stored yet: the database is unreachable; again in %.1f s", answer_id, wait)
             time.sleep(wait)
