@@ -21,6 +21,8 @@ from sqlalchemy.engine import Engine
 from aihelper.extensions import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# How long a SQLite statement waits for another writer to finish.
+SQLITE_BUSY_TIMEOUT_MS = 10000
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +42,7 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             # In WAL mode NORMAL never corrupts the database and survives a crash of the app; only a

@@ -16,11 +16,12 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import bindparam, case, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from aihelper.chat import spool
 from aihelper.config import AUTOCOMMIT_BIND
@@ -29,6 +30,7 @@ from aihelper.fair_db import fair_share
 from aihelper.models import ChatMessage
 from aihelper.models.chat import ERROR, STREAMING
 from aihelper.models.types import utcnow
+from aihelper.schema import SQLITE_BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +129,53 @@ class Checkpoints:
             .where(_messages.c.id.in_(bindparam("ids", expanding=True)), _messages.c.status == STREAMING)
             .values(**values)
         )
-        with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection:
-            connection.execute(statement, {"ids": [answer_id for answer_id, _ in running]})
+        with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection, _never_waiting(connection) as free:
+            if free(lambda: connection.execute(statement, {"ids": [answer_id for answer_id, _ in running]})) is None:
+                return 0
         for answer_id, answer in grown.items():
             answer.written = counts[answer_id]
         return len(grown)
 
     def sweep(self) -> int:
         """Finish the answers whose lease lapsed: their worker died, with what was checkpointed."""
+        lapsed = (_messages.c.lease_until < utcnow(), _messages.c.status == STREAMING)
         statement = (
             update(_messages)
-            .where(_messages.c.lease_until < utcnow(), _messages.c.status == STREAMING)
+            .where(*lapsed)
             .values(status=ERROR, finish_reason="interrupted", error_code="interrupted", lease_until=None)
         )
         with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection:
-            swept = connection.execute(statement).rowcount
+            # A read first (it never waits): the write, rare, only when there is something to sweep.
+            if connection.execute(select(_messages.c.id).where(*lapsed).limit(1)).first() is None:
+                return 0
+            with _never_waiting(connection) as free:
+                result = free(lambda: connection.execute(statement))
+            swept = result.rowcount if result else 0
         if swept:
             log.warning("%d answer(s) whose worker died were stored as interrupted", swept)
         return swept
+
+
+@contextmanager
+def _never_waiting(connection):
+    """Statements that give up rather than wait for SQLite's write lock: under gevent that wait is
+    spent in C and holds every stream of the worker (while an import writes, say). What a skipped
+    checkpoint would have written, the next one writes. Other databases' drivers wait without
+    holding the loop."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA busy_timeout=0")
+
+    def free(run):
+        try:
+            return run()
+        except OperationalError as error:
+            if sqlite and "locked" in str(error.orig):
+                return None
+            raise
+
+    try:
+        yield free
+    finally:
+        if sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

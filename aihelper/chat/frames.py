@@ -20,7 +20,7 @@ import orjson
 # that one frame never holds up a socket's other conversations for long.
 MAX_DELTA_CHARS = 16 * 1024
 
-START, DELTA, DONE, ERROR, TITLE, PONG = "start", "delta", "done", "error", "title", "pong"
+START, DELTA, DONE, ERROR, TITLE, PONG, SAVING = "start", "delta", "done", "error", "title", "pong", "saving"
 
 
 class Frame:
@@ -143,6 +143,11 @@ def error(
             }
         )
     )
+
+
+def saving(session_id: str, message_id: int, seq: int) -> Frame:
+    """The answer is whole but not stored yet (the database is away): `done` comes once it is."""
+    return Frame({"type": SAVING, "session_id": session_id, "message_id": message_id, "seq": seq})
 
 
 def title(session_id: str, new_title: str) -> Frame:

@@ -166,6 +166,7 @@ def _generate(
             stored = _store_despite_outages(
                 app,
                 turn,
+                generation,
                 user_id,
                 {
                     "content": "".join(content),
@@ -202,7 +203,9 @@ def _generate(
 STORE_RETRY_FIRST, STORE_RETRY_LONGEST = 0.5, 5.0
 
 
-def _store_despite_outages(app: Flask, turn: PreparedTurn, user_id: int, fields: dict[str, Any]) -> bool:
+def _store_despite_outages(
+    app: Flask, turn: PreparedTurn, generation: LiveGeneration, user_id: int, fields: dict[str, Any]
+) -> bool:
     """Store the answer; while the database is unreachable it is tried again, for up to
     AIHELPER_STORE_RETRY_SECONDS (the answer's text waits in memory meanwhile, and its page gets
     no `done` before it is stored), then kept in the spool for a worker to store later. True when
@@ -222,6 +225,8 @@ def _store_despite_outages(app: Flask, turn: PreparedTurn, user_id: int, fields:
             if time.monotonic() + wait > give_up:
                 spool.keep(app, turn, user_id, fields)
                 return False
+            if wait == STORE_RETRY_FIRST:  # the page says "saving…" until done
+                generation.publish(frames.saving(turn.session_id, answer_id, generation.next_seq))
             log.warning("answer %s not stored yet: the database is unreachable; again in %.1f s", answer_id, wait)
             time.sleep(wait)
             wait = min(wait * 2, STORE_RETRY_LONGEST)

@@ -18,7 +18,7 @@
       timestamp: raw.timestamp, status: raw.status || 'done', finish_reason: raw.finish_reason || null,
       model_id: raw.model_id || null, error: raw.error || '', usage: raw.usage || null,
       generation_ms: raw.generation_ms || null, seq: 0, pending: '', pendingReasoning: '', html: '',
-      renderedAt: 0, renderCost: 0, startedAt: 0, highlighted: false,
+      renderedAt: 0, renderCost: 0, startedAt: 0, highlighted: false, saving: false,
     });
     if (message.role === 'assistant') message.html = render(message.content);
     return message;
@@ -58,7 +58,8 @@
           <div v-if="message.role === 'user'" class="bubble user-bubble">{{ message.content }}</div>
           <div v-else-if="message.content || message.status === 'streaming'" class="bubble assistant-bubble markdown"
                data-testid="answer" v-html="message.html"></div>
-          <div v-if="waiting" class="message-note note-waiting" role="status" data-testid="waiting-note">{{ t('stillWaiting') }}</div>
+          <div v-if="message.saving" class="message-note note-waiting" role="status" data-testid="saving-note">{{ t('saving') }}</div>
+          <div v-else-if="waiting" class="message-note note-waiting" role="status" data-testid="waiting-note">{{ t('stillWaiting') }}</div>
           <div v-if="note" class="message-note" :class="'note-' + noteKind" role="status" data-testid="message-note">
             <span>{{ note }}</span>
             <template v-if="isLastAnswer && !busy">
@@ -103,7 +104,7 @@
       function rearm() {
         clearTimeout(timer);
         waiting.value = false;
-        if (props.message.status === 'streaming') timer = setTimeout(() => { waiting.value = true; }, timing.waitingNoteMs);
+        if (props.message.status === 'streaming' && !props.message.saving) timer = setTimeout(() => { waiting.value = true; }, timing.waitingNoteMs);
       }
       Vue.watch(() => [props.message.status, props.message.content.length, props.message.reasoning.length], rearm, { immediate: true });
       Vue.onBeforeUnmount(() => clearTimeout(timer));

@@ -60,8 +60,11 @@
           message.status = 'error';
           message.finish_reason = 'interrupted';
         } else {
+          // The stored text is a checkpoint of what the feed replays from its start: shown until
+          // the first replayed piece, then replaced, never doubled.
           message.sessionId = sessionId;
           message.startedAt = performance.now();
+          message.replaceStored = true;
           live.set(message.id, message);
           askResume(sessionId, 0);
         }
@@ -79,6 +82,7 @@
       if (frame.type === 'done') return onEnd(frame);
       if (frame.type === 'error') return onError(frame);
       if (frame.type === 'title') return app.setTitle(frame.session_id, frame.title);
+      if (frame.type === 'saving') return onSaving(frame);
       return undefined;
     }
     function onStart(frame) {
@@ -107,6 +111,11 @@
       const message = live.get(frame.message_id);
       if (!message || frame.seq <= message.seq) return; // replays after a resume: never twice
       resuming.delete(frame.session_id);
+      if (message.replaceStored) {
+        message.replaceStored = false;
+        message.content = '';
+        message.reasoning = '';
+      }
       message.seq = frame.seq;
       message.pending += frame.content || '';
       message.pendingReasoning += frame.reasoning || '';
@@ -154,7 +163,7 @@
     /* The last frame of an answer: whatever arrived is shown, with how it ended. */
     function finish(message, fields) {
       takePending(message);
-      Object.assign(message, fields);
+      Object.assign(message, fields, { saving: false });
       if (message.startedAt) message.generation_ms = Math.round(performance.now() - message.startedAt);
       renderNow(message);
       live.delete(message.id);
@@ -166,6 +175,14 @@
       if (!message) return;
       finish(message, { status: frame.status, finish_reason: frame.finish_reason || null, usage: frame.usage || null });
       app.touchSession(frame.session_id, {});
+    }
+    /* The answer is whole, and waits for the database to be stored (then `done` comes). */
+    function onSaving(frame) {
+      const message = live.get(frame.message_id);
+      if (!message) return;
+      takePending(message);
+      renderNow(message);
+      message.saving = true;
     }
     function forgetLive(sessionId) {
       for (const [id, message] of live) if (message.sessionId === sessionId) live.delete(id);
