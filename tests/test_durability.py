@@ -82,16 +82,22 @@ def crashable_server(database_url, instance_dir, tmp_path, monkeypatch, app):
         yield server
 
 
+def long_answer_started(base: str, fake_provider, name: str):
+    """An admin who connected the fake provider, a user, and a 20 s answer of theirs under way:
+    (user, model, socket, its start frame)."""
+    _admin, _provider, model = connect_fake_provider(base, fake_provider, f"{name}_admin")
+    user = ChatUser.register(base, f"{name}_user")
+    fake_provider.script(tokens=[f"w{i} " for i in range(400)], token_delay=0.05)  # 20 s
+    socket = user.socket()
+    socket.send(type="chat", message="a long answer", model_id=model["model_id"], session_id=None)
+    return user, model, socket, socket.receive()
+
+
 def test_a_killed_worker_loses_at_most_the_last_checkpoint_and_the_answer_ends_interrupted(
     crashable_server, app, fake_provider
 ):
     base = crashable_server.url
-    _admin, _provider, model = connect_fake_provider(base, fake_provider, "crash_admin")
-    user = ChatUser.register(base, "crash_user")
-    fake_provider.script(tokens=[f"w{i} " for i in range(400)], token_delay=0.05)  # 20 s
-    socket = user.socket()
-    socket.send(type="chat", message="a long answer", model_id=model["model_id"], session_id=None)
-    start = socket.receive()
+    user, model, socket, start = long_answer_started(base, fake_provider, "crash")
     frames = []
     while "w40 " not in text_of(frames):
         frames.append(socket.receive())
@@ -303,13 +309,7 @@ def test_a_deploy_lets_a_short_and_a_long_answer_finish_and_stores_both_whole(st
 
 @pytest.mark.parametrize("stoppable_server", [1], indirect=True)
 def test_a_shutdown_stores_the_running_answer_interrupted_with_its_text(stoppable_server, app, fake_provider):
-    base = stoppable_server.url
-    _admin, _provider, model = connect_fake_provider(base, fake_provider, "shutdown_admin")
-    user = ChatUser.register(base, "shutdown_user")
-    fake_provider.script(tokens=[f"w{i} " for i in range(400)], token_delay=0.05)  # 20 s
-    socket = user.socket()
-    socket.send(type="chat", message="a long answer", model_id=model["model_id"], session_id=None)
-    start = socket.receive()
+    _user, _model, socket, start = long_answer_started(stoppable_server.url, fake_provider, "shutdown")
     assert socket.receive()["type"] == "delta"
 
     os.kill(stoppable_server.pid, signal.SIGTERM)  # a shutdown: the drain lasts 1 s

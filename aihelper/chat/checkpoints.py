@@ -1,6 +1,6 @@
 """Running answers written to their rows as they grow, and answers whose worker died finished.
 
-Every CHECKPOINT_SECONDS each worker writes the text so far of all its running answers that grew,
+Every AIHELPER_CHECKPOINT_SECONDS each worker writes the text so far of all its running answers that grew,
 and renews the lease of every one of them, in one UPDATE (never one per token or per stream). A
 worker killed mid-answer so loses at most the last interval of text.
 
@@ -8,6 +8,8 @@ An answer's lease (`lease_until`, set when the turn is stored) says until when i
 for it. Once it lapsed (at most AIHELPER_ANSWER_LEASE_SECONDS after the worker died) any worker's
 sweep finishes the answer: status `error`, `finish_reason` and `error_code` `interrupted`, the
 checkpointed text kept. Reads show a lapsed answer as interrupted even before a sweep.
+
+The same loop stores answers spooled while the database was away (aihelper/chat/spool.py).
 """
 
 from __future__ import annotations
