@@ -92,7 +92,7 @@ def _init_extensions(app: Flask) -> None:
         refuse_private_networks=app.config["AIHELPER_REFUSE_PRIVATE_NETWORKS"]
     )
     # Generations running now: in memory, or in Redis (shared by all workers) when REDIS_URL is set.
-    app.extensions["live_hub"] = create_hub(app.config["REDIS_URL"])
+    app.extensions["live_hub"] = create_hub(app.config["REDIS_URL"], app.config["AIHELPER_ANSWER_LEASE_SECONDS"])
     # Their text written to the rows as it grows, and answers whose worker died finished.
     app.extensions["checkpoints"] = Checkpoints(app)
     # A stopping worker's running answers finish, or are stored as interrupted, before it exits.

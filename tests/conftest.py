@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +207,31 @@ class LiveServer:
             if int(fields[1]) == self.pid:  # its parent
                 pids.append(int(stat.parent.name))
         return pids
+
+    def worker_serving(self, client_port: int) -> int | None:
+        """The worker holding the server's end of the connection from `client_port` (Linux: the
+        connection's socket inode in /proc/net/tcp, then whose descriptor it is)."""
+        server_port = int(self.url.rsplit(":", 1)[1])
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
+            if (local, remote) == (server_port, client_port):
+                inodes.add(f"socket:[{fields[9]}]")
+        for pid in self.worker_pids():
+            if inodes & _open_files(pid):
+                return pid
+        return None
+
+
+def _open_files(pid: int) -> set[str]:
+    """What the process's descriptors point at ("socket:[inode]" for a socket)."""
+    targets = set()
+    with suppress(OSError):  # the process ended meanwhile
+        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+            with suppress(OSError):  # the descriptor was closed meanwhile
+                targets.add(os.readlink(descriptor))
+    return targets
 
 
 # Another Redis database lets two suites run side by side (each flushes its own at the start).

@@ -171,6 +171,54 @@ def test_a_refused_resume_on_reconnect_is_not_taken_for_a_pending_message(chat_p
     assert refused, "the resume was refused on the reconnect"
 
 
+def test_an_answer_a_restart_cut_short_says_so_and_offers_continue(chat_page, fake_provider):
+    """A stopping worker ends its sockets' running answers with `error` `server_restarting` and
+    closes them with 1012: the page shows the answer as interrupted and reconnects."""
+    page = chat_page["page"]
+    routes, started = [], []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        routes.append((ws, server))
+
+        def from_server(message):
+            started.append(json.loads(message))
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws/chat$"), route)
+    page.reload()
+    expect(page.get_by_test_id("model-select")).to_be_visible()
+    fake_provider.script(tokens=SLOW_PIECES, token_delay=0.25)
+    send(page, "an answer a deploy cuts short")
+    expect(last_answer(page).locator(".assistant-bubble")).to_contain_text("part1")
+    start = next(frame for frame in started if frame["type"] == "start")
+    page_side, server_side = routes[0]
+    page_side.send(
+        json.dumps(
+            {
+                "type": "error",
+                "code": "server_restarting",
+                "error": "已中断：服务器重启了。",
+                "session_id": start["session_id"],
+                "message_id": start["message_id"],
+                "seq": 99,
+            }
+        )
+    )
+    page_side.close(code=1012)
+    server_side.close()
+    expect(last_answer(page).get_by_test_id("message-note")).to_contain_text("已中断")
+    expect(last_answer(page).get_by_test_id("continue")).to_be_visible()
+    expect(page.get_by_test_id("stop")).to_have_count(0)
+    expect(page.get_by_test_id("connection")).to_have_text("已连接")  # reconnected
+    assert len(routes) == 2
+
+
+SLOW_PIECES = [f"part{i} " for i in range(12)]
+
+
 def add_conversation(app, username: str, title: str, moment: datetime) -> None:
     """A stored conversation of one message at `moment` (naive UTC, as the database keeps it)."""
     with app.app_context():

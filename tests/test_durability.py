@@ -124,6 +124,35 @@ def test_a_killed_worker_loses_at_most_the_last_checkpoint_and_the_answer_ends_i
     assert "服务器重启" in shown["error"]
 
 
+def test_a_follower_in_another_worker_gets_the_final_frame_when_the_generating_worker_dies(
+    crashable_server, app, fake_provider
+):
+    user, _model, owner, start = long_answer_started(crashable_server.url, fake_provider, "orphan")
+    generating = crashable_server.worker_serving(owner.client.sock.getsockname()[1])
+    follower = wait_for(lambda: socket_in_another_worker(crashable_server, user, generating), timeout=20)
+    follower.send(type="resume", session_id=start["session_id"], after=0)
+    assert follower.receive()["type"] == "delta"  # following from the other worker
+
+    os.kill(generating, signal.SIGKILL)
+
+    end = follower.receive_until_end(timeout=40)[-1]
+    assert (end["type"], end["code"], end["message_id"]) == ("error", "interrupted", start["message_id"])
+    assert "服务器重启" in end["error"]
+    answer = stored_answer(app, start["message_id"])
+    assert (answer.status, answer.finish_reason) == ("error", "interrupted"), "stored so before the frame was sent"
+    follower.close()
+
+
+def socket_in_another_worker(server, user: ChatUser, worker: int):
+    """A socket of the user that another worker than `worker` serves, or None (this one did not)."""
+    socket = user.socket()
+    serving = server.worker_serving(socket.client.sock.getsockname()[1])
+    if serving not in (None, worker):
+        return socket
+    socket.close()
+    return None
+
+
 def _chat_or_none(user: ChatUser, model_id: str):
     """A whole turn, or None while the restarted workers are not serving yet."""
     try:
@@ -261,6 +290,42 @@ def test_while_redis_is_away_rate_limits_count_in_memory_instead_of_failing(data
         assert answers == [401, 401, 401, 429], "counted in memory while Redis is away, never a 500"
         with own_redis(port):
             assert wait_for(lambda: http.get(server.url + "/readyz").status_code == 200, timeout=10)
+
+
+def test_redis_stopped_mid_answer_loses_nothing_and_the_next_turn_works(database_url, tmp_path, fake_provider):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\nRATELIMIT_ENABLED = False\nAIHELPER_RETENTION_JOB = False\n"
+    )
+    port = free_port()
+    with own_redis(port) as redis_process:
+        redis_url = f"redis://127.0.0.1:{port}/0"
+        with running_gunicorn(database_url, instance, tmp_path, workers=2, redis_url=redis_url) as server:
+            base = server.url
+            _admin, _provider, model = connect_fake_provider(base, fake_provider, "redis_outage_admin")
+            user = ChatUser.register(base, "redis_outage_user")
+            tokens = [f"r{i} " for i in range(30)]
+            fake_provider.script(tokens=tokens, token_delay=0.1)  # 3 s
+            socket = user.socket()
+            socket.send(type="chat", message="while Redis is away", model_id=model["model_id"], session_id=None)
+            start = socket.receive()
+            frames = [socket.receive()]
+            redis_process.kill()  # Redis goes away mid-answer
+            redis_process.wait()
+            assert wait_for(lambda: user.http.get(f"{base}/readyz").json().get("redis") == "unreachable")
+            frames += socket.receive_until_end(timeout=20)
+            assert text_of(frames) == "".join(tokens) and frames[-1]["type"] == "done"
+
+            with own_redis(port):  # back, empty, as after a restart
+                assert wait_for(lambda: user.http.get(f"{base}/readyz").status_code == 200, timeout=10)
+                fake_provider.script(reply="the next turn")
+                again = socket.chat("and now?", model["model_id"], start["session_id"])
+                assert text_of(again) == "the next turn" and again[-1]["type"] == "done"
+            history = user.http.get(f"{base}/api/chat/history?session_id={start['session_id']}").json()
+            answers = [m for m in history["conversation"] if m["role"] == "assistant"]
+            stored = [(m["status"], m["content"]) for m in answers]
+            assert stored == [("done", "".join(tokens)), ("done", "the next turn")]
 
 
 @pytest.fixture

@@ -153,11 +153,11 @@ def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_create_hub_picks_the_implementation(redis_url: str):
-    assert isinstance(create_hub(None), MemoryHub)
-    assert isinstance(create_hub(""), MemoryHub)
-    hub = create_hub(redis_url)
-    assert isinstance(hub, RedisHub)
+def test_create_hub_picks_the_implementation_whose_claims_lapse_with_the_answer_lease(redis_url: str):
+    assert isinstance(create_hub(None, 30.0), MemoryHub)
+    assert isinstance(create_hub("", 30.0), MemoryHub)
+    hub = create_hub(redis_url, 12.0)
+    assert isinstance(hub, RedisHub) and hub.lock_ttl == 12.0
     hub.close()
 
 

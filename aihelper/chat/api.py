@@ -13,11 +13,12 @@ from aihelper.chat import bp, frames, turns
 from aihelper.chat.frames import Frame
 from aihelper.chat.turns import OpenedTurn
 from aihelper.extensions import db
-from aihelper.i18n import current_language, t_in
+from aihelper.i18n import current_language
 from aihelper.live import LiveHub, live_hub
 from aihelper.live.base import Wakeup
 from aihelper.payload import json_object
 from aihelper.services import providers
+from aihelper.services.conversations import TurnRequest
 
 
 @bp.get("/api/models")
@@ -40,7 +41,7 @@ def chat_stream():
     stop_when_gone = not current_app.config["AIHELPER_FINISH_IN_BACKGROUND"]
     login = _LoginWatch(current_app._get_current_object(), current_user.login_token)
     return Response(
-        _server_sent_events(opened, live_hub(), user_id, language, stop_when_gone, login),
+        _server_sent_events(opened, live_hub(), request, language, stop_when_gone, login),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -70,9 +71,10 @@ class _LoginWatch:
 
 
 def _server_sent_events(
-    opened: OpenedTurn, hub: LiveHub, user_id: int, language: str, stop_when_gone: bool, login: _LoginWatch
+    opened: OpenedTurn, hub: LiveHub, request: TurnRequest, language: str, stop_when_gone: bool, login: _LoginWatch
 ) -> Iterator[bytes]:
     """The same frames as the websocket gets, in the original format (frames.Frame.sse)."""
+    user_id = request.user_id
     wakeup = login.wakeup
     cursor = opened.follow(wakeup)
     hub.listen(user_id, login)
@@ -88,8 +90,8 @@ def _server_sent_events(
                     yield frame.sse
                 ended = ended or frame.final
             if cursor.at_end and not ended:
-                # The generating process went away; the answer so far is in the history.
-                yield frames.error(t_in(language, "stream_lost"), "stream_lost", session_id=opened.session_id).sse
+                # The generating process went away: how its answer was stored ends the stream.
+                yield turns.final_frame_after_loss(login.app, cursor, language, request.by_admin).sse
                 ended = True
     finally:
         cursor.close()

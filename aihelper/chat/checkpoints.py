@@ -140,22 +140,46 @@ class Checkpoints:
 
     def sweep(self) -> int:
         """Finish the answers whose lease lapsed: their worker died, with what was checkpointed."""
-        lapsed = (_messages.c.lease_until < utcnow(), _messages.c.status == STREAMING)
+        swept = self._interrupt_lapsed()
+        if swept:
+            log.warning("%d answer(s) whose worker died were stored as interrupted", swept)
+        return swept
+
+    def settled(self, answer_id: int) -> ChatMessage | None:
+        """An answer whose generating process went away (a follower saw its feed end without a
+        final frame), once it is final: stored by its own worker, or finished here as interrupted
+        when its lease lapsed. None when it is still vouched for after a whole lease: its worker
+        lives on, out of this one's reach."""
+        deadline = time.monotonic() + self.lease.total_seconds() + self.interval
+        while True:
+            with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection:
+                status = connection.execute(select(_messages.c.status).where(_messages.c.id == answer_id)).scalar()
+            if status is None:
+                return None
+            if status == STREAMING and self._interrupt_lapsed(_messages.c.id == answer_id) == 0:
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(self.interval)
+                continue
+            with fair_share():
+                answer = db.session.get(ChatMessage, answer_id, populate_existing=True)
+            return answer if answer is not None and answer.status != STREAMING else None
+
+    def _interrupt_lapsed(self, *only) -> int:
+        """Answers still streaming whose lease lapsed (of those `only` selects) become interrupted."""
+        lapsed = (_messages.c.lease_until < utcnow(), _messages.c.status == STREAMING, *only)
         statement = (
             update(_messages)
             .where(*lapsed)
             .values(status=ERROR, finish_reason="interrupted", error_code="interrupted", lease_until=None)
         )
         with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection:
-            # A read first (it never waits): the write, rare, only when there is something to sweep.
+            # A read first (it never waits): the write, rare, only when there is something to finish.
             if connection.execute(select(_messages.c.id).where(*lapsed).limit(1)).first() is None:
                 return 0
             with _never_waiting(connection) as free:
                 result = free(lambda: connection.execute(statement))
-            swept = result.rowcount if result else 0
-        if swept:
-            log.warning("%d answer(s) whose worker died were stored as interrupted", swept)
-        return swept
+            return result.rowcount if result else 0
 
 
 @contextmanager

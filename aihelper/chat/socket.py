@@ -211,8 +211,9 @@ class ChatConnection:
                     elif cursor.at_end:
                         self._unfollow(cursor)
                         if cursor.lost:
-                            # The generating process went away; the answer so far is in the history.
-                            batch.append(self._stream_lost(cursor.session_id))
+                            # The generating process went away: its answer's final frame comes once
+                            # the answer is stored (its lease lapses), from a thread of its own.
+                            threading.Thread(target=self._finish_lost, args=(cursor,), daemon=True).start()
                 if batch:
                     self._write(self.writer.encode(batch))
                 if self.restarting and not self.cursors and not self.outgoing:
@@ -242,8 +243,8 @@ class ChatConnection:
             self.ws.close(reason=CLOSE_SERVICE_RESTART)
         self.writer.abort()
 
-    def _stream_lost(self, session_id: str) -> Frame:
-        return frames.error(t_in(self.language, "stream_lost"), "stream_lost", session_id=session_id)
+    def _finish_lost(self, cursor: Cursor) -> None:
+        self.say(turns.final_frame_after_loss(self.app, cursor, self.language, self.is_admin))
 
     def _follow(self, cursor: Cursor) -> None:
         self.cursors.append(cursor)

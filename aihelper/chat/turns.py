@@ -329,35 +329,45 @@ def _stored_feed(existing: ExistingTurn, request: TurnRequest, answer: Any, lang
     """The stored answer as a finished feed: its text in one delta, then how it ended."""
     feed = Feed(existing.session_id, request.user_id)
     content = answer.content if answer is not None else ""
-    status = answer.status if answer is not None else ERROR
-    message_id = existing.answer_id
     if content:
-        feed.append(frames.delta(existing.session_id, message_id, 1, content))
+        feed.append(frames.delta(existing.session_id, existing.answer_id, 1, content))
     seq = len(feed.frames) + 1
+    feed.append(_stored_final_frame(feed.session_id, existing.answer_id, seq, answer, language, request.by_admin))
+    return feed
+
+
+def _stored_final_frame(
+    session_id: str, message_id: int, seq: int, answer: Any, language: str, by_admin: bool
+) -> Frame:
+    """How a stored answer ended, as its final frame (an answer that is gone reads as failed)."""
+    status = answer.status if answer is not None else ERROR
     if status == ERROR:
         code = answer.error_code if answer is not None else None
-        failed = failure_explained(code, language, for_admin=request.by_admin)
-        feed.append(
-            frames.error(failed, code or "answer_failed", session_id=feed.session_id, message_id=message_id, seq=seq)
-        )
-    else:
-        usage = (
-            {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens}
-            if answer is not None and answer.prompt_tokens is not None
-            else None
-        )
-        feed.append(
-            frames.done(
-                existing.session_id,
-                message_id,
-                seq,
-                status=status,
-                finish_reason=answer.finish_reason if answer is not None else None,
-                usage=usage,
-                title=None,
-            )
-        )
-    return feed
+        failed = failure_explained(code, language, for_admin=by_admin)
+        return frames.error(failed, code or "answer_failed", session_id=session_id, message_id=message_id, seq=seq)
+    usage = (
+        {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens}
+        if answer.prompt_tokens is not None
+        else None
+    )
+    return frames.done(
+        session_id, message_id, seq, status=status, finish_reason=answer.finish_reason, usage=usage, title=None
+    )
+
+
+def final_frame_after_loss(app: Flask, cursor: Cursor, language: str, by_admin: bool) -> Frame:
+    """The last frame for a follower whose feed ended without one (the generating process went
+    away): the answer as stored once it is final — by its own worker, or as interrupted once its
+    lease lapsed — else `stream_lost` (the page then reads the conversation again later). Waits up
+    to a lease: call it where waiting holds up nothing else."""
+    seen = cursor.feed.frames
+    message_id = seen[0].message_id if seen else None
+    if message_id is not None:
+        with app.app_context():
+            answer = app.extensions["checkpoints"].settled(message_id)
+            if answer is not None:
+                return _stored_final_frame(cursor.session_id, message_id, len(seen) + 1, answer, language, by_admin)
+    return frames.error(t_in(language, "stream_lost"), "stream_lost", session_id=cursor.session_id)
 
 
 # --- reading a request -------------------------------------------------------------------------

@@ -15,8 +15,11 @@ from aihelper.live.redis import RedisHub
 __all__ = ["Cursor", "LiveGeneration", "LiveHub", "MemoryHub", "RedisHub", "Refused", "create_hub", "live_hub"]
 
 
-def create_hub(redis_url: str | None) -> LiveHub:
-    return RedisHub(redis_url) if redis_url else MemoryHub()
+def create_hub(redis_url: str | None, lease_seconds: float) -> LiveHub:
+    """The claims a RedisHub keeps for a generation lapse with the answer's lease (checkpoints.py):
+    a worker that died frees its conversations and its users' running turns as its answers are
+    finished as interrupted."""
+    return RedisHub(redis_url, lock_ttl=lease_seconds) if redis_url else MemoryHub()
 
 
 def live_hub() -> LiveHub:

@@ -42,7 +42,7 @@ from aihelper.live.base import LINGER, Cursor, Feed, LiveGeneration, LiveHub, Re
 log = logging.getLogger(__name__)
 
 # A claim lives this long unless its worker renews it, so a killed worker frees its conversations
-# and its users' running-answer counts within this time.
+# and its users' running-answer counts within this time (the app passes its answer lease).
 LOCK_TTL = 30.0
 # How long mirrored frames are batched before they go to Redis (latency of a resume elsewhere).
 FLUSH_SECONDS = 0.025

@@ -189,7 +189,13 @@
     }
     function onError(frame) {
       if (frame.message_id && live.has(frame.message_id)) {
-        finish(live.get(frame.message_id), { status: 'error', error: frame.error, finish_reason: frame.finish_reason || null });
+        // A restart cut the answer short: it offers Continue like any answer cut short.
+        const cutByRestart = frame.code === 'server_restarting' || frame.code === 'interrupted';
+        finish(live.get(frame.message_id), { status: 'error', error: frame.error, finish_reason: cutByRestart ? 'interrupted' : null });
+        if (frame.code === 'interrupted' && state.current && state.current.session_id === frame.session_id) {
+          // Its worker died: what was stored (the last checkpoint) is what the conversation keeps.
+          app.openSession(frame.session_id, false);
+        }
         return;
       }
       if (frame.code === 'unauthorized' && !frame.client_id) {
