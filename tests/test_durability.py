@@ -292,7 +292,7 @@ def test_while_redis_is_away_rate_limits_count_in_memory_instead_of_failing(data
             assert wait_for(lambda: http.get(server.url + "/readyz").status_code == 200, timeout=10)
 
 
-def test_redis_stopped_mid_answer_loses_nothing_and_the_next_turn_works(database_url, tmp_path, fake_provider):
+def test_redis_stopped_mid_answer_loses_nothing_and_the_next_turn_works(database_url, app, tmp_path, fake_provider):
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "config.py").write_text(

@@ -404,6 +404,36 @@ def test_a_claim_is_renewed_while_it_runs_and_lapses_when_its_worker_dies(make_r
             time.sleep(0.05)
 
 
+def test_a_dead_workers_claims_are_void_once_it_stops_beating_long_before_they_lapse(make_redis_hub: HubFactory):
+    owner = make_redis_hub(lock_ttl=30, alive_seconds=0.3)
+    elsewhere = make_redis_hub(lock_ttl=30, alive_seconds=0.3)
+    begin(owner, "first")
+    begin(owner, "second")
+    time.sleep(0.7)  # more than twice the alive key's lifetime: the worker said it lives meanwhile
+    with pytest.raises(Refused) as refused:
+        begin(elsewhere, "first")
+    assert refused.value.code == "busy"
+    with pytest.raises(Refused) as refused:
+        begin(elsewhere, "third", max_running=2)
+    assert refused.value.code == "too_many_turns"
+    owner.close()  # the worker dies: its claims would live 30 s more
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            begin(elsewhere, "first", max_running=2)
+            break
+        except Refused:
+            assert time.monotonic() < deadline, "the dead worker's claim still counts"
+            time.sleep(0.05)
+    begin(elsewhere, "third", max_running=2)  # "second" no longer counts either
+
+
+def test_a_renewal_while_a_claim_is_on_its_way_never_refuses_the_claim_itself(make_redis_hub: HubFactory):
+    hub = make_redis_hub(lock_ttl=0.03)  # the flusher renews every 10 ms
+    for turn in range(500):
+        finish(begin(hub, "s1", client_id=f"c-{turn}"))  # each would be refused "busy" by its own lock
+
+
 def test_a_follower_elsewhere_learns_that_the_generation_was_lost(make_redis_hub: HubFactory):
     owner = make_redis_hub(lock_ttl=0.3)
     elsewhere = make_redis_hub(lock_ttl=0.3, block_seconds=0.2, lost_after=0.3)

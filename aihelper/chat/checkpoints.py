@@ -92,13 +92,17 @@ class Checkpoints:
 
     def _loop(self) -> None:
         rounds = 0
+        due = time.monotonic()
         while True:
-            time.sleep(self.interval)
+            # On a fixed beat, not `interval` after the last write ended: a kill loses at most an
+            # interval of text, and the write it interrupted.
+            due = max(due + self.interval, time.monotonic())
+            time.sleep(max(due - time.monotonic(), 0))
             rounds += 1
             with self.app.app_context():
                 try:
-                    spool.replay(self.app)
                     self.write()
+                    spool.replay(self.app)
                     if rounds % SWEEP_EVERY == 0:
                         self.sweep()
                 except SQLAlchemyError:
@@ -182,12 +186,17 @@ class Checkpoints:
             return result.rowcount if result else 0
 
 
+# MySQL/MariaDB: the statement lost a deadlock, or waited too long for a row lock.
+_MYSQL_GAVE_WAY = {1213, 1205}
+
+
 @contextmanager
 def _never_waiting(connection):
     """Statements that give up rather than wait for SQLite's write lock: under gevent that wait is
-    spent in C and holds every stream of the worker (while an import writes, say). What a skipped
-    checkpoint would have written, the next one writes. Other databases' drivers wait without
-    holding the loop."""
+    spent in C and holds every stream of the worker (while an import writes, say). Other
+    databases' drivers wait without holding the loop; a statement there that lost a deadlock to a
+    turn storing its answer gives way the same. What a skipped checkpoint would have written, the
+    next one writes."""
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         connection.exec_driver_sql("PRAGMA busy_timeout=0")
@@ -197,6 +206,9 @@ def _never_waiting(connection):
             return run()
         except OperationalError as error:
             if sqlite and "locked" in str(error.orig):
+                return None
+            if not sqlite and error.orig.args and error.orig.args[0] in _MYSQL_GAVE_WAY:
+                log.info("checkpoint gave way to another transaction (%s); the next one writes it", error.orig.args[0])
                 return None
             raise
 

@@ -4,7 +4,8 @@ A generation is streamed, followed and stopped in the worker that runs it, strai
 (base.py); Redis carries only what another process needs:
 
 - claims: which conversation is generating and how many answers each user runs (for `busy` and
-  `too_many_turns` across processes), kept alive by the owning worker and gone with it;
+  `too_many_turns` across processes), kept alive by the owning worker and void as soon as that
+  worker stops saying it is alive;
 - stop requests and follow requests, sent to the owning worker's inbox;
 - frames for a page that resumes in another worker: the owner mirrors a generation's frames into
   a stream only once someone elsewhere follows it, in batches (one pipelined round trip per flush
@@ -20,6 +21,7 @@ Keys:
   aihelper:live:user:{user_id}:running   sorted set of "{session_id} {gen}" by expiry time (ms)
   aihelper:live:{session_id}:frames:{gen}  mirrored frames: fields first (seq), frames, final; or gone
   aihelper:live:worker:{worker}:inbox    requests to one worker: kind stop|follow, session, gen
+  aihelper:live:worker:{worker}:alive    set while the worker lives (WORKER_ALIVE_SECONDS): its claims count
   aihelper:live:notices                  for users' pages: user, worker, frame (none: a login ended)
 """
 
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 # A claim lives this long unless its worker renews it, so a killed worker frees its conversations
 # and its users' running-answer counts within this time (the app passes its answer lease).
 LOCK_TTL = 30.0
+# A worker that has not said it is alive for this long is dead (killed, crashed): its claims are
+# void for other workers at once. It says so with every renewal, a third of this apart.
+WORKER_ALIVE_SECONDS = 10.0
 # How long mirrored frames are batched before they go to Redis (latency of a resume elsewhere).
 FLUSH_SECONDS = 0.025
 # The blocking reader returns at least this often, to notice generations lost elsewhere.
@@ -56,15 +61,33 @@ READ_COUNT = 1000
 NOTICES_KEEP = 1000
 INBOX_KEEP = 10000
 
-# Busy when the conversation has a claim; too many when the user's unexpired claims reach the limit.
-# Redis's own clock, so that instances with skewed clocks agree.
+# Busy when the conversation has a claim whose worker is alive; too many when the user's claims that
+# count reach the limit. A claim counts while its conversation's lock names it and its worker beats:
+# a dead worker's claims are void at once, long before they lapse. Redis's own clock, so that
+# instances with skewed clocks agree.
+# KEYS: lock, running. ARGV: owner, claim ttl ms, max running, member, own alive key, alive ttl ms.
 _BEGIN = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('SET', ARGV[5], '1', 'PX', ARGV[6])
+local function beating(raw)
+  local ok, owner = pcall(cjson.decode, raw)
+  if not ok or type(owner) ~= 'table' or type(owner['worker']) ~= 'string' then return true end
+  return redis.call('EXISTS', 'aihelper:live:worker:' .. owner['worker'] .. ':alive') == 1
+end
 local current = redis.call('GET', KEYS[1])
-if current then return {'busy', current} end
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {'too_many_turns', ''} end
+if current and beating(current) then return {'busy', current} end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    local session, gen = string.match(member, '^(.+) (%x+)$')
+    local lock = session and redis.call('GET', 'aihelper:live:' .. session .. ':lock')
+    local ok, owner = pcall(cjson.decode, lock or '')
+    local counts = lock and (not ok or type(owner) ~= 'table' or (owner['gen'] == gen and beating(lock)))
+    if not counts then redis.call('ZREM', KEYS[2], member) end
+  end
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {'too_many_turns', ''} end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
@@ -104,6 +127,10 @@ def _key(*parts: object) -> str:
     return ":".join(("aihelper:live", *map(str, parts)))
 
 
+def _alive_key(worker: str) -> str:
+    return _key("worker", worker, "alive")
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -117,6 +144,9 @@ class _Claim:
     member: str  # in the user's running set
     mirrored: bool = False  # someone elsewhere follows it: its frames go to Redis
     mirrored_upto: int = 0  # frames already written there
+    # Redis said yes. Until then the flusher must not renew it: a renewal that ran before the claim
+    # would take the free lock for it, and the claim would then find its own lock and be refused.
+    confirmed: bool = False
 
 
 @dataclass
@@ -184,6 +214,10 @@ class _WorkerState:
     def inbox(self) -> str:
         return _key("worker", self.worker, "inbox")
 
+    @property
+    def alive_key(self) -> str:
+        return _alive_key(self.worker)
+
 
 class RedisHub(LiveHub):
     """Shared by every worker and process that uses the same Redis database."""
@@ -199,9 +233,11 @@ class RedisHub(LiveHub):
         flush_seconds: float = FLUSH_SECONDS,
         block_seconds: float = BLOCK_SECONDS,
         lost_after: float = LOST_AFTER,
+        alive_seconds: float = WORKER_ALIVE_SECONDS,
     ) -> None:
         super().__init__(linger=linger)
         self.lock_ttl = lock_ttl
+        self.alive_ttl = min(alive_seconds, lock_ttl)
         self.flush_seconds = flush_seconds
         self.block_seconds = block_seconds
         self.lost_after = lost_after
@@ -264,7 +300,7 @@ class RedisHub(LiveHub):
         try:
             verdict, current = self._begin_script(
                 keys=[_key(generation.session_id, "lock"), _key("user", generation.user_id, "running")],
-                args=[owner, _ms(self.lock_ttl), max_running, member],
+                args=[owner, _ms(self.lock_ttl), max_running, member, state.alive_key, _ms(self.alive_ttl)],
             )
         except redis.RedisError:
             # Redis is away: chat goes on in this worker; other workers cannot see or stop this turn.
@@ -278,6 +314,7 @@ class RedisHub(LiveHub):
         if verdict == b"too_many_turns":
             generation.hub_state = None
             raise Refused("too_many_turns")
+        generation.hub_state.confirmed = True
 
     def _released(self, generation: LiveGeneration, final: Frame | None) -> None:
         claim: _Claim | None = generation.hub_state
@@ -332,7 +369,7 @@ class RedisHub(LiveHub):
         return last
 
     def _flush_loop(self, state: _WorkerState) -> None:
-        renew_every = self.lock_ttl / 3
+        renew_every = self.alive_ttl / 3
         renewed_at = time.monotonic()
         while not self._closed:
             wait = renewed_at + renew_every - time.monotonic()
@@ -368,6 +405,8 @@ class RedisHub(LiveHub):
                 self._release_script(
                     keys=[_key(session_id, "lock"), _key("user", user_id, "running")], args=[owner, member], client=pipe
                 )
+            if renew:  # first: the renewal's answer stays second to last
+                pipe.set(state.alive_key, b"1", px=_ms(self.alive_ttl))
             running = self._running_claims() if renew else []
             if running:
                 keys: list[str] = []
@@ -399,8 +438,11 @@ class RedisHub(LiveHub):
 
     def _running_claims(self) -> list[tuple[LiveGeneration, _Claim]]:
         with self._lock:
-            generations = [g for g in self._generations.values() if not g.released and g.hub_state is not None]
-        return [(g, g.hub_state) for g in generations]
+            return [
+                (g, claim)
+                for g in self._generations.values()
+                if not g.released and (claim := g.hub_state) is not None and claim.confirmed
+            ]
 
     def _mirror_requested(self, state: _WorkerState, session_id: str, gen: str) -> None:
         generation = self.local(session_id)
@@ -580,16 +622,18 @@ class RedisHub(LiveHub):
         pipe = self.redis.pipeline(transaction=False)
         for mirror in quiet:
             pipe.get(_key(mirror.session_id, "lock"))
+            pipe.exists(_alive_key(mirror.owner.worker))
         try:
-            claims = pipe.execute()
+            replies = pipe.execute()
         except redis.RedisError:
             return
-        for mirror, raw in zip(quiet, claims, strict=True):
+        for mirror, raw, beating in zip(quiet, replies[::2], replies[1::2], strict=True):
             owner = _Owner.parse(raw)
-            if (owner is None or owner.gen != mirror.owner.gen) and mirror.claim_gone:
+            gone = owner is None or owner.gen != mirror.owner.gen or not beating
+            if gone and mirror.claim_gone:
                 mirror.lose()
             else:
-                mirror.claim_gone = owner is None or owner.gen != mirror.owner.gen
+                mirror.claim_gone = gone
                 mirror.heard_at = now
 
 
