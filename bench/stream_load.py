@@ -4,7 +4,7 @@ from the fake provider, in the same run, on the same machine (PERFORMANCE.md).
 
 The script starts everything itself and stops it at the end:
 
-- the fake OpenAI-compatible provider (tests/fake_provider.py) in its own process, so that it does
+- the fake OpenAI-compatible provider (tests/fixtures/fake_provider.py) in its own process, so that it does
   not share a GIL with the load generator (it also counts the requests it gets: streaming answers
   and the non-streaming title requests);
 - gunicorn with the production config (gevent workers) on a free port, with a temporary instance
@@ -426,7 +426,7 @@ class WorkerWatch:
 
 
 class _PollSelect:
-    """Stands in for the `select` module inside tests/fake_provider.py (provider process only):
+    """Stands in for the `select` module inside tests/fixtures/fake_provider.py (provider process only):
     select.select() on the read list through poll(), which has no FD_SETSIZE limit."""
 
     def __getattr__(self, name: str) -> Any:
@@ -457,8 +457,8 @@ def serve_provider(config_json: str) -> None:
     """Entry point of the provider process: prints its port, serves until stdin closes."""
     config = json.loads(config_json)
     sys.path.insert(0, str(ROOT))
-    import tests.fake_provider as fake_provider_module
-    from tests.fake_provider import FakeProvider
+    import tests.fixtures.fake_provider as fake_provider_module
+    from tests.fixtures.fake_provider import FakeProvider
 
     # The fake provider waits between tokens with select.select(), which cannot watch a file
     # descriptor >= 1024 (FD_SETSIZE): past ~1000 open connections its handlers fail that call

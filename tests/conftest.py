@@ -8,54 +8,33 @@ test starts with empty tables.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, inspect, text
 
 from aihelper import create_app
 from aihelper.extensions import db, limiter
-from tests.chat_client import ChatUser
-from tests.fake_provider import FakeProvider
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEST_DATABASE_URL = os.environ.get("AIHELPER_TEST_DATABASE_URL")
-IN_CI = bool(os.environ.get("CI"))
-CHROMIUM = "/usr/bin/chromium"
-# Slow hashes are the point in production and only cost time here.
-FAST_PASSWORD_HASH = "pbkdf2:sha256:1000"
-
-
-def require(condition: bool, missing: str, how_to_get_it: str) -> None:
-    """Skip on a developer's machine, fail in CI (TESTING.md: no test is skipped in CI)."""
-    if condition:
-        return
-    message = f"{missing}; {how_to_get_it}"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def on_mysql() -> bool:
-    return bool(TEST_DATABASE_URL) and TEST_DATABASE_URL.startswith("mysql")
-
-
-# MySQL-specific checks (database.sql) use this server even when the suite itself runs on SQLite.
-MYSQL_SERVER_URL = TEST_DATABASE_URL if on_mysql() else "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+from tests.fixtures.actions import captured_logs
+from tests.fixtures.chat_client import ChatUser
+from tests.fixtures.fake_provider import FakeProvider
+from tests.fixtures.servers import (
+    CHROMIUM,
+    FAST_PASSWORD_HASH,
+    LIVE_SERVER_REDIS_URL,
+    MYSQL_SERVER_URL,
+    TEST_DATABASE_URL,
+    LiveServer,
+    connect_fake_provider,
+    fresh_redis,
+    require,
+    running_gunicorn,
+)
 
 
 def require_reachable(database_url: str) -> None:
@@ -146,21 +125,6 @@ def client(app):
     return app.test_client()
 
 
-@contextmanager
-def captured_logs() -> Iterator[list[logging.LogRecord]]:
-    """The records the app logs meanwhile (its logger does not propagate to pytest's; creating an
-    app replaces the logger's handlers, so capture after that)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = logging.getLogger("aihelper")
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-
-
 @pytest.fixture
 def app_log(app) -> Iterator[list[logging.LogRecord]]:
     """The records the app logs during the test."""
@@ -173,148 +137,6 @@ def app_context(app):
     with app.app_context():
         yield
         db.session.remove()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def die_with_parent() -> None:
-    """Runs in the server's process before exec: if the test run is killed (a timeout, Ctrl+C
-    twice), Linux sends the server SIGTERM instead of leaving it running."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-@dataclass
-class LiveServer:
-    url: str
-    log_path: Path
-    pid: int  # gunicorn's master: its children are the workers
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def worker_pids(self) -> list[int]:
-        pids = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended meanwhile
-                continue
-            if int(fields[1]) == self.pid:  # its parent
-                pids.append(int(stat.parent.name))
-        return pids
-
-    def worker_serving(self, client_port: int) -> int | None:
-        """The worker holding the server's end of the connection from `client_port` (Linux: the
-        connection's socket inode in /proc/net/tcp, then whose descriptor it is)."""
-        server_port = int(self.url.rsplit(":", 1)[1])
-        inodes = set()
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            fields = line.split()
-            local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
-            if (local, remote) == (server_port, client_port):
-                inodes.add(f"socket:[{fields[9]}]")
-        for pid in self.worker_pids():
-            if inodes & _open_files(pid):
-                return pid
-        return None
-
-
-def _open_files(pid: int) -> set[str]:
-    """What the process's descriptors point at ("socket:[inode]" for a socket)."""
-    targets = set()
-    with suppress(OSError):  # the process ended meanwhile
-        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
-            with suppress(OSError):  # the descriptor was closed meanwhile
-                targets.add(os.readlink(descriptor))
-    return targets
-
-
-# Another Redis database lets two suites run side by side (each flushes its own at the start).
-LIVE_SERVER_REDIS_URL = os.environ.get("AIHELPER_TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def fresh_redis(url: str) -> str:
-    """An emptied Redis database at `url` (fails in CI, skips elsewhere, when Redis is down)."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as error:
-        require(
-            False,
-            f"Redis is not reachable at {url} ({type(error).__name__})",
-            'start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
-        )
-    finally:
-        client.close()
-    return url
-
-
-@contextmanager
-def running_gunicorn(
-    database_url: str,
-    instance_dir: Path,
-    log_dir: Path,
-    *,
-    workers: int,
-    redis_url: str = LIVE_SERVER_REDIS_URL,
-    graceful_timeout: int | None = 2,
-) -> Iterator[LiveServer]:
-    """gunicorn with the production config and worker class on a free port, sharing the test
-    database, instance folder (secrets: the same cookies work) and Redis database. A short
-    graceful timeout unless the test is about graceful stops (None: gunicorn.conf.py's)."""
-    port = free_port()
-    log_path = log_dir / "gunicorn.log"
-    env = {
-        **os.environ,
-        "AIHELPER_INSTANCE_PATH": str(instance_dir),
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "gunicorn.conf.py",
-        "wsgi:app",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--no-control-socket",
-        *(["--graceful-timeout", str(graceful_timeout)] if graceful_timeout is not None else []),
-    ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
-        )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", log_path=log_path, pid=process.pid)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(server.url + "/login", timeout=2).status_code == 200:
-                break
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still booting
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the live server did not start:\n" + server.log()[-3000:])
-        time.sleep(0.1)
-    try:
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=(graceful_timeout or 130) + 10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -347,19 +169,6 @@ def live_server(app, _live_server) -> LiveServer:
 def fake_provider() -> Iterator[FakeProvider]:
     with FakeProvider() as provider:
         yield provider
-
-
-def connect_fake_provider(base_url: str, fake_provider: FakeProvider, admin_name: str, **model_fields):
-    """The first account (the admin) connects the fake provider and adds `fake-model`."""
-    admin = ChatUser.register(base_url, admin_name)
-    provider = admin.http.post(
-        base_url + "/api/admin/providers",
-        json={"name": "Fake AI", "base_url": fake_provider.base_url, "api_key": "sk-fake-test-key-0001"},
-    ).json()
-    model = admin.http.post(
-        base_url + "/api/admin/models", json={"provider_id": provider["id"], "model_id": "fake-model", **model_fields}
-    ).json()
-    return admin, provider, model
 
 
 @pytest.fixture

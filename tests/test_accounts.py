@@ -12,7 +12,7 @@ from aihelper.models import LoginSession, User
 from aihelper.models.user import DISABLED
 from aihelper.services import accounts, settings
 from aihelper.services.accounts import username_key
-from tests.helpers import PASSWORD, login, register
+from tests.fixtures.actions import PASSWORD, login, register
 
 
 def test_register_logs_in_and_returns_the_public_user(client):
@@ -349,15 +349,6 @@ def test_registration_is_rate_limited_per_address(client, app):
     assert statuses == [201] * 5 + [429]
 
 
-def test_anonymous_api_calls_get_401_and_pages_redirect_to_login(client):
-    assert client.get("/api/user/info").status_code == 401
-    assert client.get("/api/user/info").json["code"] == "unauthorized"
-    assert client.post("/api/user/password", json={}).status_code == 401
-    page = client.get("/")
-    assert page.status_code == 302
-    assert page.headers["Location"].startswith("/login")
-
-
 def test_logging_in_as_someone_else_ends_the_previous_login(client, app):
     register(client, "first_one")
     old_cookie = client.get_cookie("aihelper_session").value
@@ -438,7 +429,7 @@ def test_logins_expire_after_the_session_lifetime(client, app):
 
 
 def test_page_and_api_logins_share_their_limits(client, app):
-    from tests.helpers import page_data
+    from tests.fixtures.actions import page_data
 
     register(client, "shared")
     app.config["RATELIMIT_LOGIN_PER_ACCOUNT"] = "3 per minute"

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.helpers import make_admin_and_user, page_data
+from tests.fixtures.actions import make_admin_and_user, page_data
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -73,7 +73,7 @@ def test_admins_get_every_page(app, path):
 def test_a_demoted_admin_loses_access_on_the_next_request(app):
     admin, _user = make_admin_and_user(app)
     second = app.test_client()
-    from tests.helpers import register
+    from tests.fixtures.actions import register
 
     second_id = register(second, "second_admin").json["user"]["id"]
     assert admin.put(f"/api/admin/users/{second_id}", json={"is_admin": True}).status_code == 200

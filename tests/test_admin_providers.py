@@ -6,8 +6,8 @@ from sqlalchemy import select, text
 
 from aihelper.extensions import db
 from aihelper.models import ApiProvider
-from tests.fake_provider import FakeProvider
-from tests.helpers import add_provider, make_admin_and_user, page_data
+from tests.fixtures.actions import add_provider, make_admin_and_user, page_data
+from tests.fixtures.fake_provider import FakeProvider
 
 
 def test_a_provider_key_is_write_only_and_shown_as_a_hint(app, fake_provider):

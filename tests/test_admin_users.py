@@ -9,7 +9,7 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, LoginSession, User
 from aihelper.services import admin_users
-from tests.helpers import PASSWORD, login, make_admin_and_user, page_data, register
+from tests.fixtures.actions import PASSWORD, login, make_admin_and_user, page_data, register
 
 
 def user_id(app, username: str) -> int:

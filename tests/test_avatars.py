@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 
-from tests.helpers import make_admin_and_user
+from tests.fixtures.actions import make_admin_and_user
 
 
 def image_bytes(fmt: str = "PNG", size=(300, 200), color=(200, 30, 30)) -> bytes:
@@ -51,7 +51,7 @@ def test_avatars_are_visible_to_their_owner_and_admins_only(app):
     url = upload(user, image_bytes()).json["avatar"]
     assert admin.get(url).status_code == 200
     stranger = app.test_client()
-    from tests.helpers import register
+    from tests.fixtures.actions import register
 
     register(stranger, "stranger")
     assert stranger.get(url).status_code == 404

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser_chat import last_answer, send
+from tests.fixtures.browser import last_answer, send
 
 pytestmark = pytest.mark.browser
 

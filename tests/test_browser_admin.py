@@ -9,9 +9,9 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.fake_provider import FakeProvider
-from tests.helpers import PASSWORD, background_luminance, contrast
-from tests.test_browser_auth import collect_problems, register_in_browser
+from tests.fixtures.actions import PASSWORD, background_luminance, contrast
+from tests.fixtures.browser import collect_problems, register_in_browser
+from tests.fixtures.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.browser
 

@@ -8,53 +8,10 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.helpers import PASSWORD
+from tests.fixtures.actions import PASSWORD
+from tests.fixtures.browser import collect_problems, fill_credentials, register_in_browser
 
 pytestmark = pytest.mark.browser
-
-
-def collect_problems(page: Page) -> list[str]:
-    """Console errors and failed requests: a page that works shows none."""
-    problems: list[str] = []
-    # Failed loads are judged by the response handler below, which knows the resource type.
-    page.on(
-        "console",
-        lambda message: (
-            message.type == "error"
-            and not message.text.startswith("Failed to load resource")
-            and problems.append(message.text)
-        ),
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    # ERR_ABORTED is a request cut short by the page navigating on, not a failure.
-    page.on(
-        "requestfailed",
-        lambda request: "ERR_ABORTED" not in (request.failure or "") and problems.append(f"failed {request.url}"),
-    )
-    # Documents may answer 4xx on purpose (a failed login re-renders the form with 401).
-    page.on(
-        "response",
-        lambda response: (
-            response.status >= 400
-            and response.request.resource_type != "document"
-            and problems.append(f"{response.status} {response.url}")
-        ),
-    )
-    return problems
-
-
-def fill_credentials(page: Page, username: str, password: str) -> None:
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(password)
-
-
-def register_in_browser(page: Page, base_url: str, username: str) -> None:
-    page.goto(base_url + "/register")
-    fill_credentials(page, username, PASSWORD)
-    page.locator("input[autocomplete=new-password]").last.fill(PASSWORD)
-    page.get_by_role("button", name="注册").click()
-    # Logged in once the app page is there (and the session cookie with it).
-    expect(page.get_by_test_id("user-menu")).to_be_visible()
 
 
 def test_register_lands_logged_in_on_the_chat_page(page: Page, live_server):
@@ -198,10 +155,12 @@ def test_a_fresh_install_says_the_first_account_becomes_the_admin(page: Page, li
     page.get_by_role("button", name="注册").click()
     expect(page.get_by_test_id("user-menu")).to_be_visible()
 
-    # Left first: a response still on its way to the chat page would set the cookie again.
-    page.goto("about:blank")
-    page.context.clear_cookies()
+    # Someone else, in a browser of their own (a response still on its way to the founder's page
+    # would set a cleared cookie again).
+    elsewhere = page.context.browser.new_context(locale="zh-CN")
+    visitor = elsewhere.new_page()
     for path in ("/login", "/register"):
-        page.goto(base + path)
-        expect(page.locator("input[name=username]")).to_be_visible()
-        expect(first).to_have_count(0)
+        visitor.goto(base + path)
+        expect(visitor.locator("input[name=username]")).to_be_visible()
+        expect(visitor.get_by_test_id("first-account")).to_have_count(0)
+    elsewhere.close()

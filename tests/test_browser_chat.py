@@ -8,24 +8,15 @@ from datetime import datetime
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from aihelper.extensions import db
-from aihelper.models import ChatMessage, ChatSession, User
-from tests.chat_client import ChatUser
-from tests.test_browser_auth import collect_problems
+from aihelper.models import ChatSession, User
+from tests.fixtures.browser import add_conversation, collect_problems, last_answer, send
+from tests.fixtures.chat_client import ChatUser
 
 pytestmark = pytest.mark.browser
-
-
-def send(page: Page, text: str) -> None:
-    page.get_by_test_id("composer").fill(text)
-    page.get_by_test_id("composer").press("Control+Enter")
-
-
-def last_answer(page: Page):
-    return page.locator(".message-assistant").last
 
 
 def test_a_message_streams_its_answer_and_it_stays_after_reload(chat_page, fake_provider):
@@ -217,17 +208,6 @@ def test_an_answer_a_restart_cut_short_says_so_and_offers_continue(chat_page, fa
 
 
 SLOW_PIECES = [f"part{i} " for i in range(12)]
-
-
-def add_conversation(app, username: str, title: str, moment: datetime) -> None:
-    """A stored conversation of one message at `moment` (naive UTC, as the database keeps it)."""
-    with app.app_context():
-        user_id = db.session.scalar(select(User.id).where(User.username == username))
-        db.session.add(
-            ChatSession(session_id=title, user_id=user_id, title=title, create_time=moment, update_time=moment)
-        )
-        db.session.add(ChatMessage(session_id=title, user_id=user_id, role="user", content=title, timestamp=moment))
-        db.session.commit()
 
 
 @pytest.mark.browser_context_args(timezone_id="Asia/Shanghai")

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.models.types import utcnow
-from tests.chat_client import ChatUser
-from tests.test_browser_chat import add_conversation, last_answer, send
+from tests.fixtures.browser import add_conversation, last_answer, send
+from tests.fixtures.chat_client import ChatUser
 
 pytestmark = pytest.mark.browser
 

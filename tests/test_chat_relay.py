@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from aihelper.extensions import db
 from aihelper.models import ChatMessage
-from tests.chat_client import ChatUser, send_text_frame, text_of
-from tests.fake_provider import FakeProvider
-from tests.helpers import stored, wait_for
+from tests.fixtures.actions import stored, wait_for
+from tests.fixtures.chat_client import ChatUser, send_text_frame, text_of
+from tests.fixtures.fake_provider import FakeProvider
 
 
 def answer_row(app, answer_id: int) -> ChatMessage | None:

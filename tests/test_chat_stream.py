@@ -4,7 +4,6 @@ the fake provider: answers arrive token by token and are stored whatever happens
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -13,9 +12,9 @@ from sqlalchemy import delete, func, select
 
 from aihelper.extensions import db
 from aihelper.models import ChatSession, LoginSession, User
-from tests.chat_client import ChatUser, text_of
-from tests.fake_provider import FakeProvider
-from tests.helpers import PASSWORD, stored, wait_for
+from tests.fixtures.actions import PASSWORD, stored, wait_for
+from tests.fixtures.chat_client import ChatUser, text_of
+from tests.fixtures.fake_provider import FakeProvider
 
 
 def chat_requests(fake_provider):
@@ -467,12 +466,17 @@ def test_history_lists_the_new_conversation(chat):
     socket.close()
 
 
-def test_a_rename_before_the_generated_title_arrives_is_kept(chat, fake_provider):
-    fake_provider.script(reply="generated title", token_delay=0.0)
+def test_a_rename_before_the_generated_title_arrives_is_kept(chat, fake_provider, live_server):
+    fake_provider.script(reply="generated title", hold_completions=True)  # the title request waits
     socket = chat["user"].socket()
     session_id = socket.chat("what is the weather", chat["model_id"])[0]["session_id"]
-    chat["user"].http.put(f"{chat['user'].base_url}/api/chat/session/{session_id}", json={"title": "my own name"})
-    time.sleep(1.0)  # the background title request has had its chance
+    assert fake_provider.wait_for_requests(2), "the title was asked for"
+    renamed = chat["user"].http.put(
+        f"{chat['user'].base_url}/api/chat/session/{session_id}", json={"title": "my own name"}
+    )
+    assert renamed.status_code == 200
+    fake_provider.release()  # now the generated title arrives
+    wait_for(lambda: f"title for {session_id} not used" in live_server.log())
     assert chat["user"].get(f"/api/chat/history?session_id={session_id}").json()["title"] == "my own name"
     socket.close()
 

@@ -12,7 +12,7 @@ from aihelper import create_app
 from aihelper.config import engine_options, load_settings
 from aihelper.extensions import db
 from aihelper.models import User
-from tests.helpers import PASSWORD, login, register
+from tests.fixtures.actions import PASSWORD, login, register
 
 
 def test_missing_secrets_are_generated_once_and_kept_private(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from aihelper.extensions import db
 from aihelper.models import User
-from tests.helpers import PASSWORD, make_admin_and_user, page_data, register
+from tests.fixtures.actions import PASSWORD, make_admin_and_user, page_data, register
 
 
 def user_count(app) -> int:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 try:
-    from tests.fake_provider import FakeProvider
+    from tests.fixtures.fake_provider import FakeProvider
 except ImportError:  # tests/ not importable as a package: run from inside it
     from fake_provider import FakeProvider  # type: ignore[no-redef]
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from aihelper.services import accounts
-from tests.helpers import PASSWORD, register
+from tests.fixtures.actions import PASSWORD, register
 
 
 @pytest.mark.parametrize("path", ["/login", "/register", "/api/user/info", "/no-such-page", "/static/css/app.css"])
@@ -131,7 +131,7 @@ def test_a_deeply_nested_body_to_an_authenticated_json_endpoint_is_a_400(client,
 
 @pytest.mark.parametrize("page", ["/login", "/register"])
 def test_a_deeply_nested_json_post_to_a_form_page_is_a_400(client, app_log, page):
-    from tests.helpers import page_data
+    from tests.fixtures.actions import page_data
 
     token = page_data(client.get(page).get_data(as_text=True))["csrf_token"]
     response = client.post(page, data=DEEPLY_NESTED, content_type="application/json", headers={"X-CSRFToken": token})

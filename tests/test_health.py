@@ -7,7 +7,7 @@ import pytest
 
 from aihelper import create_app
 from aihelper.live import RedisHub
-from tests.conftest import free_port
+from tests.fixtures.servers import free_port
 
 
 def app_without_servers(tmp_path, **config):

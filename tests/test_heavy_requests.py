@@ -15,7 +15,8 @@ from typing import Any
 from urllib3 import encode_multipart_formdata
 
 from aihelper.services.imports import MESSAGES_MAX, MESSAGES_PER_CONVERSATION_MAX
-from tests.chat_client import ChatUser
+from tests.fixtures.actions import wait_for
+from tests.fixtures.chat_client import ChatUser
 
 GAP_MAX = 0.1
 
@@ -88,13 +89,12 @@ def another_users_answer(chat, fake_provider) -> Iterator[Listener]:
     socket.send(type="chat", message="talk for a while", model_id=chat["model_id"], session_id=None)
     listener = Listener(socket)
     listener.start()
-    while not any(frame["type"] == "delta" for _, frame in listener.arrivals):
-        time.sleep(0.01)
+    wait_for(lambda: any(frame["type"] == "delta" for _, frame in listener.arrivals), step=0.01)
     yield listener
     assert listener.is_alive(), "the answer outlasted the work it was measured against"
     done = time.monotonic()
-    while not any(at > done for at, frame in listener.arrivals if frame["type"] == "delta"):
-        time.sleep(0.01)  # a frame after the work, for its last gap
+    # A frame after the work, for its last gap.
+    wait_for(lambda: any(at > done for at, frame in listener.arrivals if frame["type"] == "delta"), step=0.01)
     socket.send(type="stop", session_id=listener.arrivals[0][1]["session_id"])
     listener.join(timeout=30)
     socket.close()

@@ -3,8 +3,6 @@ filter, deletion — and nobody reaches another user's conversations (SECURITY.m
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 from sqlalchemy import event, func, select, text
 
@@ -13,7 +11,8 @@ from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.services import history, search
 from aihelper.services.history import owned_session
-from tests.helpers import register
+from tests.fixtures.actions import register
+from tests.fixtures.records import add_session, at, user
 
 SUMMARY_FIELDS = {"session_id", "title", "model_id", "create_time", "update_time", "preview", "pinned"}
 MESSAGE_FIELDS = {
@@ -28,44 +27,6 @@ MESSAGE_FIELDS = {
     "usage",
     "generation_ms",
 }
-
-
-def at(text: str) -> datetime:
-    """A stored timestamp: naive UTC."""
-    return datetime.fromisoformat(text)
-
-
-def user(app, username: str):
-    """A registered, logged-in client and its user id."""
-    client = app.test_client()
-    response = register(client, username)
-    assert response.status_code == 201, response.json
-    return client, response.json["user"]["id"]
-
-
-def add_session(app, user_id: int, session_id: str, updated: str, messages=(), **fields) -> None:
-    """A session with messages given as (role, content, timestamp) or dicts of message columns."""
-    with app.app_context():
-        db.session.add(
-            ChatSession(
-                session_id=session_id,
-                user_id=user_id,
-                title=fields.pop("title", f"title of {session_id}"),
-                model_id=fields.pop("model_id", "gpt-test"),
-                create_time=at(fields.pop("created", "2026-01-01T00:00:00")),
-                update_time=at(updated),
-                **fields,
-            )
-        )
-        db.session.flush()
-        for message in messages:
-            if not isinstance(message, dict):
-                role, content, timestamp = message
-                message = {"role": role, "content": content, "timestamp": timestamp}
-            values = {**message, "timestamp": at(message["timestamp"])}
-            db.session.add(ChatMessage(session_id=session_id, user_id=user_id, **values))
-            db.session.flush()  # ids in the order given
-        db.session.commit()
 
 
 def listed(client, query: str = "") -> list[str]:
@@ -93,17 +54,6 @@ def message_count(app, session_id: str | None = None) -> int:
 
 
 # --- who may ask -------------------------------------------------------------------------------
-
-
-def test_anonymous_requests_get_401(client):
-    for response in (
-        client.get("/api/chat/history"),
-        client.get("/api/chat/history?session_id=s1"),
-        client.post("/api/chat/history/time-range", json={"start_time": "2026-11-24", "end_time": "2026-11-24"}),
-        client.post("/api/chat/history/date-range", json={"start_time": "2026-11-24", "end_time": "2026-11-24"}),
-        client.delete("/api/chat/session/s1"),
-    ):
-        assert (response.status_code, response.json["code"]) == (401, "unauthorized")
 
 
 # --- the list ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from aihelper import create_app
 from aihelper.extensions import db
 from aihelper.models import User
-from tests.helpers import PASSWORD, register
+from tests.fixtures.actions import PASSWORD, register
 
 REBINDING_HOST = "rebind.attacker.example"
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from aihelper.extensions import db
 from aihelper.models import ApiProvider, ChatSession, ModelConfig, User
-from tests.helpers import add_provider, make_admin_and_user, page_data
+from tests.fixtures.actions import add_provider, make_admin_and_user, page_data
 
 IMPOSSIBLE_IDS = [2**31, 2**63, 2**64, 10**40]
 MISSING_ID = 999_999

@@ -15,8 +15,8 @@ import requests
 from sqlalchemy import text
 
 from aihelper.extensions import db
-from tests.chat_client import ChatUser
-from tests.fake_provider import KEY_ECHOING_ANSWERS
+from tests.fixtures.chat_client import ChatUser
+from tests.fixtures.fake_provider import KEY_ECHOING_ANSWERS
 
 
 class Witness:

@@ -23,7 +23,8 @@ from aihelper.chat.frames import Frame
 from aihelper.live import LiveGeneration, LiveHub, MemoryHub, RedisHub, Refused, create_hub
 from aihelper.live.base import Cursor, Wakeup
 from aihelper.live.redis import COMMAND_CONNECTIONS
-from tests.conftest import free_port, require
+from tests.fixtures.actions import wait_for
+from tests.fixtures.servers import free_port, require
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 USER = 7
@@ -146,13 +147,6 @@ def in_thread(target: Callable[[], object]) -> tuple[threading.Thread, list]:
     return thread, result
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_create_hub_picks_the_implementation_whose_claims_lapse_with_the_answer_lease(redis_url: str):
     assert isinstance(create_hub(None, 30.0), MemoryHub)
     assert isinstance(create_hub("", 30.0), MemoryHub)
@@ -203,8 +197,8 @@ def test_a_resuming_follower_gets_the_missed_frames_then_the_live_ones(hub: Live
     def publish_the_rest() -> None:
         for n in range(6, 201):
             publish(generation, f"t{n}")
-            if n % 10 == 0:
-                time.sleep(0.002)  # the follower catches up and waits, so it sees live frames too
+            if n % 10 == 0:  # the follower catches up and waits, so it sees live frames too
+                wait_for(lambda n=n: len(reader.frames) >= n - 2, step=0.001)
         finish(generation)
 
     publisher, _ = in_thread(publish_the_rest)
@@ -229,21 +223,16 @@ def test_two_followers_each_get_every_frame_and_a_frame_is_encoded_once(hub: Liv
     assert all(a is b for a, b in zip(first.frames[1:], second.frames, strict=True)), "the same frame objects"
 
 
-def test_a_published_frame_wakes_a_waiting_follower_at_once(hub: LiveHub):
+def test_a_published_frame_wakes_a_waiting_follower(hub: LiveHub):
     generation = begin(hub)
     reader = Reader()
     reader.follow(hub)
-    latencies = []
     for n in range(3):
-        waiting, woken = in_thread(lambda: (reader.wakeup.wait(2), time.perf_counter()))
-        time.sleep(0.03)  # the follower is blocked waiting by now
-        sent_at = time.perf_counter()
+        waiting, woken = in_thread(lambda: reader.wakeup.wait(60))
         publish(generation, f"t{n}")
-        waiting.join(2)
-        latencies.append(woken[0][1] - sent_at)
-        assert woken[0][0]
+        waiting.join(10)
+        assert woken == [True], "woken by the frame, long before its wait would have ended"
     assert seqs(reader.cursor.take()) == [1, 2, 3]
-    assert min(latencies) < 0.02, latencies
 
 
 def test_follow_and_stop_need_a_generation_of_the_same_user(make_hub: HubFactory):
@@ -255,21 +244,18 @@ def test_follow_and_stop_need_a_generation_of_the_same_user(make_hub: HubFactory
         assert Reader().follow(worker, user_id=OTHER_USER) is None
         assert not worker.request_stop("s1", OTHER_USER)
         assert not worker.request_stop("unknown", USER)
-    time.sleep(0.1)
-    assert not generation.stop_requested
+    assert not generation.stop_requested  # and none was sent: each answered no
 
 
-def test_a_stop_reaches_the_generation_within_100_ms(make_hub: HubFactory):
+def test_a_stop_reaches_the_generation_from_any_worker(make_hub: HubFactory):
     hub, other_worker = make_hub(), make_hub()
     for worker in {hub, other_worker}:
         generation = begin(hub)
         stopped = threading.Event()
         generation.when_stopped(stopped.set)
         publish(generation, "t1")
-        requested_at = time.monotonic()
         assert worker.request_stop("s1", USER)
-        assert stopped.wait(2)
-        assert time.monotonic() - requested_at < 0.1
+        assert stopped.wait(10)
         assert generation.stop_requested
         # Stopping does not finish: the generation still publishes its last frames and the final one.
         publish(generation, "t2")
@@ -277,8 +263,19 @@ def test_a_stop_reaches_the_generation_within_100_ms(make_hub: HubFactory):
         assert not worker.request_stop("s1", USER)  # nothing runs any more
 
 
+class Clock:
+    """A clock the test moves on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_finished_generation_lingers_then_is_forgotten(make_hub: HubFactory):
-    hub = make_hub(linger=0.2)
+    clock = Clock()
+    hub = make_hub(linger=30, clock=clock)
     generation = begin(hub)
     publish(generation, "t1")
     publish(generation, "t2")
@@ -290,7 +287,9 @@ def test_a_finished_generation_lingers_then_is_forgotten(make_hub: HubFactory):
     assert reader.frames[-1].type == "error"
     assert Reader().follow(hub, user_id=OTHER_USER) is None
 
-    time.sleep(0.25)
+    clock.now += 29
+    assert Reader().follow(hub, after=3) is not None  # still lingering
+    clock.now += 2
     assert Reader().follow(hub) is None
     assert begin(hub) is not None
 
@@ -331,18 +330,16 @@ def test_notices_reach_the_users_pages_in_every_worker(make_hub: HubFactory):
     hub.listen(USER, here)
     other_worker.listen(USER, elsewhere)
     other_worker.listen(OTHER_USER, stranger)
-    if isinstance(hub, RedisHub):
-        time.sleep(0.2)  # the other worker's reader is reading the notices by now
     hub.announce(USER, frames.title("s1", "A new title"))
     hub.logins_ended(USER)
-    wait_until(lambda: elsewhere.frames and elsewhere.rechecks)
+    wait_for(lambda: elsewhere.frames and elsewhere.rechecks)
     assert [f.fields["title"] for f in here.frames] == ["A new title"]
     assert [f.fields["title"] for f in elsewhere.frames] == ["A new title"]
     assert (here.rechecks, elsewhere.rechecks) == (1, 1)
     assert (stranger.frames, stranger.rechecks) == ([], 0)
     hub.unlisten(USER, here)
     hub.announce(USER, frames.title("s1", "Again"))
-    wait_until(lambda: len(elsewhere.frames) == 2)
+    wait_for(lambda: len(elsewhere.frames) == 2)
     assert len(here.frames) == 1
 
 
@@ -358,10 +355,8 @@ def test_a_follower_in_another_worker_gets_every_frame_once(make_redis_hub: HubF
     assert reader.follow(elsewhere, after=3) is not None
     assert seqs(reader.read_until(7)) == list(range(4, 11))
 
-    sent_at = time.perf_counter()
     publish(generation, "t11")
-    reader.read_until(8)
-    assert time.perf_counter() - sent_at < 0.1, "batched, yet within a flush interval"
+    assert seqs(reader.read_until(8))[-1] == 11  # a live frame, through the batching
     for n in range(12, 31):
         publish(generation, f"t{n}")
     finish(generation)
@@ -387,29 +382,43 @@ def test_a_generation_nobody_follows_elsewhere_writes_no_frames_to_redis(make_re
         client.close()
 
 
-def test_a_claim_is_renewed_while_it_runs_and_lapses_when_its_worker_dies(make_redis_hub: HubFactory):
+def renewed_twice(redis_url: str, key: str) -> None:
+    """Waits until the key's time to live went up twice: whoever keeps it renewed it."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for _ in range(2):
+            before = client.pttl(key)
+            wait_for(lambda before=before: client.pttl(key) > before, step=0.01)
+    finally:
+        client.close()
+
+
+def begun(hub: LiveHub, session_id: str = "s1", **options) -> LiveGeneration | None:
+    """The generation, or None while the hub refuses it."""
+    try:
+        return begin(hub, session_id, **options)
+    except Refused:
+        return None
+
+
+def test_a_claim_is_renewed_while_it_runs_and_lapses_when_its_worker_dies(make_redis_hub: HubFactory, redis_url: str):
     owner, elsewhere = make_redis_hub(lock_ttl=0.3), make_redis_hub(lock_ttl=0.3)
     begin(owner)
-    time.sleep(0.7)  # more than twice the claim's lifetime: renewed meanwhile
+    renewed_twice(redis_url, "aihelper:live:s1:lock")
     with pytest.raises(Refused):
         begin(elsewhere)
     owner.close()  # the worker dies without finishing: nobody renews the claim
-    deadline = time.monotonic() + 3
-    while True:
-        try:
-            begin(elsewhere)
-            break
-        except Refused:
-            assert time.monotonic() < deadline, "the dead worker's claim never lapsed"
-            time.sleep(0.05)
+    wait_for(lambda: begun(elsewhere), timeout=3)
 
 
-def test_a_dead_workers_claims_are_void_once_it_stops_beating_long_before_they_lapse(make_redis_hub: HubFactory):
+def test_a_dead_workers_claims_are_void_once_it_stops_beating_long_before_they_lapse(
+    make_redis_hub: HubFactory, redis_url: str
+):
     owner = make_redis_hub(lock_ttl=30, alive_seconds=0.3)
     elsewhere = make_redis_hub(lock_ttl=30, alive_seconds=0.3)
     begin(owner, "first")
     begin(owner, "second")
-    time.sleep(0.7)  # more than twice the alive key's lifetime: the worker said it lives meanwhile
+    renewed_twice(redis_url, f"aihelper:live:worker:{owner._state.worker}:alive")
     with pytest.raises(Refused) as refused:
         begin(elsewhere, "first")
     assert refused.value.code == "busy"
@@ -417,14 +426,7 @@ def test_a_dead_workers_claims_are_void_once_it_stops_beating_long_before_they_l
         begin(elsewhere, "third", max_running=2)
     assert refused.value.code == "too_many_turns"
     owner.close()  # the worker dies: its claims would live 30 s more
-    deadline = time.monotonic() + 3
-    while True:
-        try:
-            begin(elsewhere, "first", max_running=2)
-            break
-        except Refused:
-            assert time.monotonic() < deadline, "the dead worker's claim still counts"
-            time.sleep(0.05)
+    wait_for(lambda: begun(elsewhere, "first", max_running=2), timeout=3)
     begin(elsewhere, "third", max_running=2)  # "second" no longer counts either
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from aihelper.extensions import db
 from aihelper.models import AppSetting, User
-from tests.helpers import PASSWORD
+from tests.fixtures.actions import PASSWORD
 
 
 def test_exactly_one_admin_when_twenty_registrations_race(live_server, app):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from aihelper.client_address import address_key
-from tests.helpers import login, register
+from tests.fixtures.actions import login, register
 
 WRONG = "not-the-password"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import PASSWORD, page_data, register
+from tests.fixtures.actions import PASSWORD, page_data, register
 
 
 def csrf_token(client, path: str) -> str:

@@ -4,7 +4,6 @@ workers ask, and users are told on the chat page."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,8 +13,8 @@ from aihelper.extensions import db
 from aihelper.models import ChatSession
 from aihelper.models.types import utcnow
 from aihelper.services import retention, settings
-from tests.helpers import make_admin_and_user, page_data
-from tests.test_history import add_session
+from tests.fixtures.actions import make_admin_and_user, page_data, wait_for
+from tests.fixtures.records import add_session
 
 
 def iso(moment: datetime) -> str:
@@ -111,7 +110,4 @@ def test_the_purge_command(app, aged):
 def test_the_background_job_cleans_up_as_soon_as_a_worker_starts(app, aged):
     aged["admin"].put("/api/admin/settings", json={"retention_days": 30})
     retention.start_daily_job(app)
-    deadline = time.monotonic() + 10
-    while remaining(app) != {"fresh", "answering"}:
-        assert time.monotonic() < deadline, "the job did not run"
-        time.sleep(0.05)
+    wait_for(lambda: remaining(app) == {"fresh", "answering"})

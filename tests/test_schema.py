@@ -4,7 +4,6 @@ and upgraded without losing rows."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -20,10 +19,9 @@ from aihelper.extensions import db
 from aihelper.schema import MIGRATIONS_DIR, current_revision, described_by_models, head_revision
 from aihelper.services import accounts, search
 from aihelper.services.accounts import username_key
-from tests.conftest import FAST_PASSWORD_HASH, TEST_DATABASE_URL, captured_logs, on_mysql
-from tests.helpers import PASSWORD
+from tests.fixtures.actions import PASSWORD, captured_logs
+from tests.fixtures.servers import FAST_PASSWORD_HASH, PROJECT_ROOT, TEST_DATABASE_URL, on_mysql
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIRST_REVISION = "2fa20d34e11d"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from aihelper.extensions import db
 from aihelper.models import ChatSession
 from aihelper.services import imports, search
-from tests.test_history import user
+from tests.fixtures.records import user
 
 RESULT_FIELDS = {"session_id", "title", "message_id", "role", "snippet", "timestamp"}
 

@@ -19,7 +19,7 @@ from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, 
 from aihelper.services import conversations
 from aihelper.services.conversations import DuplicateClientId, TurnRequest
 from aihelper.services.provider_keys import encrypt_key
-from tests.conftest import on_mysql
+from tests.fixtures.servers import on_mysql
 
 
 @contextmanager

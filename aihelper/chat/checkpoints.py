@@ -193,13 +193,17 @@ _MYSQL_GAVE_WAY = {1213, 1205}
 @contextmanager
 def _never_waiting(connection):
     """Statements that give up rather than wait for SQLite's write lock: under gevent that wait is
-    spent in C and holds every stream of the worker (while an import writes, say). Other
-    databases' drivers wait without holding the loop; a statement there that lost a deadlock to a
-    turn storing its answer gives way the same. What a skipped checkpoint would have written, the
-    next one writes."""
+    spent in C and holds every stream of the worker (while an import writes, say). On MySQL and
+    MariaDB a statement that lost a deadlock to a turn storing its answer, or waited a second for
+    a row, gives way the same. What a skipped checkpoint would have written, the next one writes."""
     sqlite = connection.dialect.name == "sqlite"
+    mysql = connection.dialect.name in ("mysql", "mariadb")
     if sqlite:
         connection.exec_driver_sql("PRAGMA busy_timeout=0")
+    elif mysql:
+        # InnoDB would wait 50 s for a row lock, longer than a lease: the answer would meanwhile
+        # be taken for one whose worker died.
+        connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
 
     def free(run):
         try:
@@ -207,7 +211,7 @@ def _never_waiting(connection):
         except OperationalError as error:
             if sqlite and "locked" in str(error.orig):
                 return None
-            if not sqlite and error.orig.args and error.orig.args[0] in _MYSQL_GAVE_WAY:
+            if mysql and error.orig.args and error.orig.args[0] in _MYSQL_GAVE_WAY:
                 log.info("checkpoint gave way to another transaction (%s); the next one writes it", error.orig.args[0])
                 return None
             raise
@@ -217,3 +221,5 @@ def _never_waiting(connection):
     finally:
         if sqlite:
             connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        elif mysql:
+            connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = DEFAULT")

@@ -145,6 +145,12 @@ def error(
     )
 
 
+def from_store(final: Frame) -> Frame:
+    """A final frame built from the stored answer, not by its generation (whose process went away):
+    `stored: true` tells the page that the stored text is the one to show."""
+    return Frame({**final.fields, "stored": True})
+
+
 def saving(session_id: str, message_id: int, seq: int) -> Frame:
     """The answer is whole but not stored yet (the database is away): `done` comes once it is."""
     return Frame({"type": SAVING, "session_id": session_id, "message_id": message_id, "seq": seq})

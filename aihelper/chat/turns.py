@@ -301,6 +301,8 @@ def _generate_title(turn: PreparedTurn, user_id: int) -> None:
         db.session.remove()
     if changed:
         live_hub().announce(user_id, frames.title(turn.session_id, title))
+    else:
+        log.info("title for %s not used: the conversation was renamed meanwhile", turn.session_id)
 
 
 # --- a message sent again ----------------------------------------------------------------------
@@ -358,16 +360,22 @@ def _stored_final_frame(
 def final_frame_after_loss(app: Flask, cursor: Cursor, language: str, by_admin: bool) -> Frame:
     """The last frame for a follower whose feed ended without one (the generating process went
     away): the answer as stored once it is final — by its own worker, or as interrupted once its
-    lease lapsed — else `stream_lost` (the page then reads the conversation again later). Waits up
-    to a lease: call it where waiting holds up nothing else."""
+    lease lapsed —, marked `stored` because its text may differ from what the follower saw (the
+    page reads it again); else `stream_lost` (the page reads the conversation again later). Waits
+    up to a lease: call it where waiting holds up nothing else."""
     seen = cursor.feed.frames
     message_id = seen[0].message_id if seen else None
-    if message_id is not None:
-        with app.app_context():
-            answer = app.extensions["checkpoints"].settled(message_id)
+    with app.app_context():
+        if message_id is not None:
+            try:
+                answer = app.extensions["checkpoints"].settled(message_id)
+            except DBAPIError:
+                log.warning("answer %s: how it ended could not be read; its follower reads it later", message_id)
+                answer = None
             if answer is not None:
-                return _stored_final_frame(cursor.session_id, message_id, len(seen) + 1, answer, language, by_admin)
-    return frames.error(t_in(language, "stream_lost"), "stream_lost", session_id=cursor.session_id)
+                final = _stored_final_frame(cursor.session_id, message_id, len(seen) + 1, answer, language, by_admin)
+                return frames.from_store(final)
+        return frames.error(t_in(language, "stream_lost"), "stream_lost", session_id=cursor.session_id)
 
 
 # --- reading a request -------------------------------------------------------------------------

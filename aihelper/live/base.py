@@ -208,8 +208,9 @@ class LiveHub(ABC):
     # Whether other processes share the conversations (then _claim decides who may begin).
     shared = False
 
-    def __init__(self, *, linger: float = LINGER) -> None:
+    def __init__(self, *, linger: float = LINGER, clock: Callable[[], float] = time.monotonic) -> None:
         self.linger = linger
+        self.clock = clock  # when a finished generation is forgotten (tests pass their own)
         self._lock = threading.Lock()
         # Each conversation's latest generation here, running or lingering.
         self._generations: dict[str, LiveGeneration] = {}
@@ -276,12 +277,12 @@ class LiveHub(ABC):
                     running.discard(generation.session_id)
                     if not running:
                         del self._running_of_user[generation.user_id]
-                self._lingering.append((time.monotonic() + self.linger, generation))
+                self._lingering.append((self.clock() + self.linger, generation))
         self._released(generation, final)
 
     def _prune(self) -> None:
         """Forget generations whose linger is over. The caller holds self._lock."""
-        now = time.monotonic()
+        now = self.clock()
         while self._lingering and self._lingering[0][0] <= now:
             _, gone = self._lingering.popleft()
             if self._generations.get(gone.session_id) is gone:

@@ -17,7 +17,7 @@ COMMAND_CONNECTIONS for commands and one for a single blocking reader, which mul
 worker's inbox, the notices and every stream it mirrors from elsewhere.
 
 Keys:
-  aihelper:live:{session_id}:lock        the running generation's owner: JSON {gen, user_id, worker, client_id}
+  aihelper:live:{session_id}:lock        the running generation's owner: JSON {gen, user_id, worker, client_id, beats}
   aihelper:live:user:{user_id}:running   sorted set of "{session_id} {gen}" by expiry time (ms)
   aihelper:live:{session_id}:frames:{gen}  mirrored frames: fields first (seq), frames, final; or gone
   aihelper:live:worker:{worker}:inbox    requests to one worker: kind stop|follow, session, gen
@@ -32,6 +32,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +63,8 @@ NOTICES_KEEP = 1000
 INBOX_KEEP = 10000
 
 # Busy when the conversation has a claim whose worker is alive; too many when the user's claims that
-# count reach the limit. A claim counts while its conversation's lock names it and its worker beats:
+# count reach the limit. A claim counts while its conversation's lock names it and its worker beats
+# (locks that say `beats`; older ones count until they lapse):
 # a dead worker's claims are void at once, long before they lapse. Redis's own clock, so that
 # instances with skewed clocks agree.
 # KEYS: lock, running. ARGV: owner, claim ttl ms, max running, member, own alive key, alive ttl ms.
@@ -73,7 +75,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('SET', ARGV[5], '1', 'PX', ARGV[6])
 local function beating(raw)
   local ok, owner = pcall(cjson.decode, raw)
-  if not ok or type(owner) ~= 'table' or type(owner['worker']) ~= 'string' then return true end
+  if not ok or type(owner) ~= 'table' or owner['beats'] ~= 1 or type(owner['worker']) ~= 'string' then return true end
   return redis.call('EXISTS', 'aihelper:live:worker:' .. owner['worker'] .. ':alive') == 1
 end
 local current = redis.call('GET', KEYS[1])
@@ -177,9 +179,10 @@ class _Mirror(Feed):
         self.key = _key(session_id, "frames", owner.gen)
         self.last_id = "0-0"
         self.heard_at = time.monotonic()
-        # The owner's claim was found gone while nothing more had come: one more quiet spell and
-        # the generation is lost.
-        self.claim_gone = False
+        # Since when the owner's claim (or its worker) has been found gone while nothing more came:
+        # gone for a whole alive period, the generation is lost. A Redis restart that forgot every
+        # key looks the same for a moment, until the owner's next renewal takes its claims back.
+        self.gone_since: float | None = None
 
     def add_entry(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         self.heard_at = time.monotonic()
@@ -234,8 +237,9 @@ class RedisHub(LiveHub):
         block_seconds: float = BLOCK_SECONDS,
         lost_after: float = LOST_AFTER,
         alive_seconds: float = WORKER_ALIVE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(linger=linger)
+        super().__init__(linger=linger, clock=clock)
         self.lock_ttl = lock_ttl
         self.alive_ttl = min(alive_seconds, lock_ttl)
         self.flush_seconds = flush_seconds
@@ -260,6 +264,7 @@ class RedisHub(LiveHub):
         state = self._state
         if state.pid == os.getpid():
             return state
+        notices_from = self._newest_notice()  # a round trip: not under the lock
         with self._lock:
             if self._state.pid != os.getpid():  # first use in this process (gunicorn forked)
                 self._state = _WorkerState(pid=os.getpid())
@@ -267,7 +272,7 @@ class RedisHub(LiveHub):
             if not state.started:
                 state.started = True
                 threading.Thread(
-                    target=self._read_loop, args=(state,), name="aihelper-live-reader", daemon=True
+                    target=self._read_loop, args=(state, notices_from), name="aihelper-live-reader", daemon=True
                 ).start()
                 threading.Thread(
                     target=self._flush_loop, args=(state,), name="aihelper-live-flush", daemon=True
@@ -293,7 +298,13 @@ class RedisHub(LiveHub):
         state = self._started()
         gen = secrets.token_hex(8)
         owner = orjson.dumps(
-            {"gen": gen, "user_id": generation.user_id, "worker": state.worker, "client_id": generation.client_id}
+            {
+                "gen": gen,
+                "user_id": generation.user_id,
+                "worker": state.worker,
+                "client_id": generation.client_id,
+                "beats": 1,  # its worker keeps an alive key (an owner written before that is judged by its TTL)
+            }
         )
         member = f"{generation.session_id} {gen}"
         generation.hub_state = _Claim(gen, owner, member)  # known before Redis answers (see begin)
@@ -474,10 +485,12 @@ class RedisHub(LiveHub):
         state = self._started()
         try:
             owner = _Owner.parse(self.redis.get(_key(session_id, "lock")))
+            if owner is None or owner.user_id != user_id or owner.worker == state.worker:
+                return None
+            if not self.redis.exists(_alive_key(owner.worker)):
+                return None  # its worker died: nothing more comes from it
         except redis.RedisError:
             log.warning("live: Redis is away; only this worker's generations can be followed", exc_info=True)
-            return None
-        if owner is None or owner.user_id != user_id or owner.worker == state.worker:
             return None
         return owner
 
@@ -549,8 +562,17 @@ class RedisHub(LiveHub):
 
     # -- the one blocking reader ---------------------------------------------------------------
 
-    def _read_loop(self, state: _WorkerState) -> None:
-        notices_from = None
+    def _newest_notice(self) -> str | None:
+        """Where this worker's reading of the notices starts, taken before anyone here listens: a
+        notice announced once listen() returned is never missed. None while Redis is away (the
+        reader then starts from the newest when Redis answers)."""
+        try:
+            newest = self.redis.xrevrange(_key("notices"), count=1)
+        except redis.RedisError:
+            return None
+        return newest[0][0].decode() if newest else "0-0"
+
+    def _read_loop(self, state: _WorkerState, notices_from: str | None) -> None:
         inbox_from = "0-0"
         while not self._closed:
             try:
@@ -611,10 +633,11 @@ class RedisHub(LiveHub):
             log.warning("live: answering a %s request for %s failed", kind, session_id, exc_info=True)
 
     def _check_lost(self, mirrors: list[_Mirror]) -> None:
-        """A mirrored generation whose owner let its claim go without writing the final frame is lost
-        (its worker died); the claim is looked at only once the stream has been quiet for a while.
-        A claim found gone gets one more quiet spell: a busy owner (a thousand follow requests in
-        its inbox) may have released before it got to ours, and its answer is on the way."""
+        """A mirrored generation whose owner let its claim go without writing the final frame, or whose
+        worker stopped beating, is lost (its worker died); the claim is looked at only once the
+        stream has been quiet for a while, and must stay gone for a whole alive period: a busy owner
+        (a thousand follow requests in its inbox) may have released before it got to ours, and its
+        answer is on the way."""
         now = time.monotonic()
         quiet = [m for m in mirrors if now - m.heard_at >= self.lost_after]
         if not quiet:
@@ -629,12 +652,14 @@ class RedisHub(LiveHub):
             return
         for mirror, raw, beating in zip(quiet, replies[::2], replies[1::2], strict=True):
             owner = _Owner.parse(raw)
-            gone = owner is None or owner.gen != mirror.owner.gen or not beating
-            if gone and mirror.claim_gone:
+            if owner is not None and owner.gen == mirror.owner.gen and beating:
+                mirror.gone_since = None
+            elif mirror.gone_since is None:
+                mirror.gone_since = now
+            elif now - mirror.gone_since >= self.alive_ttl:
                 mirror.lose()
-            else:
-                mirror.claim_gone = gone
-                mirror.heard_at = now
+                continue
+            mirror.heard_at = now
 
 
 def _streams_of(reply: Any) -> list[tuple[Any, list[tuple[bytes, dict[bytes, bytes]]]]]:

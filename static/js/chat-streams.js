@@ -175,6 +175,14 @@
       if (!message) return;
       finish(message, { status: frame.status, finish_reason: frame.finish_reason || null, usage: frame.usage || null });
       app.touchSession(frame.session_id, {});
+      rereadIfStored(frame);
+    }
+    /* The generating worker went away and this end was read from the database: what was stored
+     * (the whole answer, or the last checkpoint) may differ from what arrived, and is what counts. */
+    function rereadIfStored(frame) {
+      if (frame.stored && state.current && state.current.session_id === frame.session_id) {
+        app.openSession(frame.session_id, false);
+      }
     }
     /* The answer is whole, and waits for the database to be stored (then `done` comes). */
     function onSaving(frame) {
@@ -192,10 +200,7 @@
         // A restart cut the answer short: it offers Continue like any answer cut short.
         const cutByRestart = frame.code === 'server_restarting' || frame.code === 'interrupted';
         finish(live.get(frame.message_id), { status: 'error', error: frame.error, finish_reason: cutByRestart ? 'interrupted' : null });
-        if (frame.code === 'interrupted' && state.current && state.current.session_id === frame.session_id) {
-          // Its worker died: what was stored (the last checkpoint) is what the conversation keeps.
-          app.openSession(frame.session_id, false);
-        }
+        rereadIfStored(frame);
         return;
       }
       if (frame.code === 'unauthorized' && !frame.client_id) {

@@ -1,0 +1,121 @@
+"""Preparing a turn, in-process: which stored messages go to the model as context, in what order,
+what a regenerate or an edit replaces, and what is refused before anything is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from aihelper.errors import ApiError
+from aihelper.extensions import db
+from aihelper.models import ApiProvider, ModelConfig, User
+from aihelper.services import conversations
+from aihelper.services.conversations import TurnRequest
+from tests.fixtures.records import add_session
+
+SYSTEM_PROMPT = "You answer briefly."
+TWO_EXCHANGES = (("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2"))
+NOON = "2026-11-24T12:00:00"
+
+
+@pytest.fixture
+def owner(app):
+    """A user, a model keeping two messages of context with a system prompt, and a request context
+    (refusals are worded in the request's language)."""
+    with app.test_request_context():
+        user = User(username="planner", username_key="planner", password_hash="-")
+        other = User(username="stranger", username_key="stranger", password_hash="-")
+        provider = ApiProvider(name="Planned", base_url="http://127.0.0.1:9/v1")
+        db.session.add_all([user, other, provider])
+        db.session.flush()
+        db.session.add(
+            ModelConfig(
+                provider_id=provider.id,
+                model_id="planned-model",
+                model_name="Planned",
+                context_messages=2,
+                system_prompt=SYSTEM_PROMPT,
+            )
+        )
+        db.session.commit()
+        yield {"user_id": user.id, "other_id": other.id}
+        db.session.remove()
+
+
+def conversation(app, user_id: int, *messages: tuple[str, str] | dict) -> str:
+    """A stored conversation "c" of `messages`: (role, content) pairs or dicts of columns."""
+    rows = [m if isinstance(m, dict) else {"role": m[0], "content": m[1]} for m in messages]
+    add_session(app, user_id, "c", NOON, [{"timestamp": NOON, **row} for row in rows], model_id="planned-model")
+    return "c"
+
+
+def prepared(user_id: int, session_id: str | None, kind: str = "chat", message: str | None = "next?", **extra):
+    request = TurnRequest(
+        user_id=user_id, kind=kind, session_id=session_id, model_ref="planned-model", message=message, **extra
+    )
+    return conversations.store_turn(conversations.plan_turn(request))
+
+
+def sent(turn) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in turn.payload["messages"]]
+
+
+def test_a_turn_sends_the_system_prompt_the_last_messages_the_model_keeps_and_the_question(app, owner):
+    session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
+    turn = prepared(owner["user_id"], session_id)
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q2"), ("assistant", "a2"), ("user", "next?")]
+    assert (turn.payload["model"], turn.is_new_session, turn.superseded_ids) == ("planned-model", False, [])
+
+
+def test_an_answer_still_streaming_or_empty_is_no_context(app, owner):
+    session_id = conversation(
+        app,
+        owner["user_id"],
+        ("user", "q1"),
+        {"role": "assistant", "content": "", "status": "error"},
+        ("user", "q2"),
+        {"role": "assistant", "content": "half", "status": "streaming"},
+    )
+    assert sent(prepared(owner["user_id"], session_id)) == [
+        ("system", SYSTEM_PROMPT),
+        ("user", "q1"),
+        ("user", "q2"),
+        ("user", "next?"),
+    ]
+
+
+def test_a_regenerate_asks_the_last_question_again_and_replaces_only_its_answer(app, owner):
+    session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
+    turn = prepared(owner["user_id"], session_id, kind="regenerate", message=None)
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q1"), ("assistant", "a1"), ("user", "q2")]
+    assert len(turn.superseded_ids) == 1 and turn.kind == "regenerate"
+
+
+def test_an_edit_replaces_the_last_question_and_its_answer(app, owner):
+    session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
+    turn = prepared(owner["user_id"], session_id, message="q2, better", edit=True)
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q1"), ("assistant", "a1"), ("user", "q2, better")]
+    assert len(turn.superseded_ids) == 2
+
+
+def test_a_new_conversation_is_named_after_its_first_words_and_has_no_context(app, owner):
+    turn = prepared(owner["user_id"], None, message="How do I sort a list in Python quickly?")
+    assert turn.is_new_session and turn.title == conversations.first_words("How do I sort a list in Python quickly?")
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "How do I sort a list in Python quickly?")]
+
+
+@pytest.mark.parametrize(
+    ("whose", "kind", "messages", "status", "code"),
+    [
+        ("stranger", "chat", [("user", "q1")], 404, "not_found"),  # another user's, like a missing one
+        ("owner", "regenerate", [], 409, "nothing_to_regenerate"),
+        ("owner", "regenerate", [("assistant", "a greeting")], 409, "nothing_to_regenerate"),
+    ],
+)
+def test_what_cannot_be_answered_is_refused_before_anything_is_stored(app, owner, whose, kind, messages, status, code):
+    session_id = conversation(app, owner["user_id"], *messages)
+    asker = owner["other_id"] if whose == "stranger" else owner["user_id"]
+    with pytest.raises(ApiError) as refused:
+        conversations.plan_turn(
+            TurnRequest(user_id=asker, kind=kind, session_id=session_id, model_ref="planned-model", message="again?")
+        )
+    assert (refused.value.status, refused.value.code) == (status, code)
