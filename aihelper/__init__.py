@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask, g, has_request_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from aihelper import i18n
 from aihelper.config import AUTOCOMMIT_BIND, load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
 from aihelper.host_check import HostCheck
@@ -40,7 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
     app.json.sort_keys = False  # key order carries meaning (providers grouped in model order)
     _configure_logging(app)
     # The first thing a request meets (after ProxyFix has set the forwarded Host).
-    app.wsgi_app = HostCheck(app.wsgi_app, app.config)
+    app.wsgi_app = HostCheck(app.wsgi_app, app)
     if app.config["AIHELPER_PROXY_FIX"]:
         hops = app.config["AIHELPER_PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
@@ -77,6 +78,7 @@ def _init_extensions(app: Flask) -> None:
     from aihelper.chat.drain import Drain
     from aihelper.schema import MIGRATIONS_DIR, enable_sqlite_foreign_keys
 
+    i18n.init_app(app)
     db.init_app(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask_babel import ngettext
 
 from aihelper.errors import ApiError
+from aihelper.i18n import speaking
 from aihelper.schema import init_or_upgrade
 from aihelper.services import accounts, retention, settings
 from aihelper.services.provider_keys import rotate_keys
@@ -41,16 +43,14 @@ def register_commands(app: Flask) -> None:
             click.echo("No retention is set (admin → settings): every conversation is kept.")
             return
         deleted = retention.purge_expired()
-        click.echo(f"Deleted {deleted} conversation(s) without activity in the last {days} day(s).")
+        with speaking("en"):  # the commands speak English, like their --help
+            click.echo(ngettext("cli_purged", "cli_purged", deleted, days=days))
 
     @app.cli.command("rotate-keys")
     def rotate_keys_command():
         """Re-encrypt every stored provider key with the newest AIHELPER_ENCRYPTION_KEYS key."""
         rotated, unreadable = rotate_keys()
-        click.echo(f"Re-encrypted {rotated} provider key(s) with the newest encryption key.")
-        if unreadable:
-            click.echo(
-                f"{unreadable} key(s) could not be decrypted with any configured key and need re-entry "
-                "on the admin pages.",
-                err=True,
-            )
+        with speaking("en"):  # the commands speak English, like their --help
+            click.echo(ngettext("cli_rotated", "cli_rotated", rotated))
+            if unreadable:
+                click.echo(ngettext("cli_unreadable", "cli_unreadable", unreadable), err=True)

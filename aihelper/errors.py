@@ -10,24 +10,25 @@ import logging
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.globals import request_ctx
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import BadHost, HTTPException
 
-from aihelper.i18n import t
+from aihelper.i18n import N_
 
 log = logging.getLogger(__name__)
 
 # HTTP status -> (machine code, message key) for errors raised by Flask or Werkzeug.
 _HTTP_ERRORS = {
-    400: ("bad_request", "bad_request"),
-    401: ("unauthorized", "unauthorized"),
-    403: ("forbidden", "forbidden"),
-    404: ("not_found", "not_found"),
-    405: ("method_not_allowed", "method_not_allowed"),
-    413: ("too_large", "too_large"),
-    415: ("unsupported_media_type", "unsupported_media_type"),
-    429: ("rate_limited", "rate_limited"),
+    400: ("bad_request", N_("bad_request")),
+    401: ("unauthorized", N_("unauthorized")),
+    403: ("forbidden", N_("forbidden")),
+    404: ("not_found", N_("not_found")),
+    405: ("method_not_allowed", N_("method_not_allowed")),
+    413: ("too_large", N_("too_large")),
+    415: ("unsupported_media_type", N_("unsupported_media_type")),
+    429: ("rate_limited", N_("rate_limited")),
 }
 
 
@@ -90,7 +91,7 @@ def register_error_handlers(app: Flask) -> None:
         # Nobody is logged in for the error page: Flask-Login would read the login from the
         # database to put it in the template.
         g._login_user = current_app.login_manager.anonymous_user()
-        return error_response(503, "database_unavailable", t("database_unavailable"))
+        return error_response(503, "database_unavailable", gettext("database_unavailable"))
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
@@ -98,19 +99,19 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):
-        return error_response(400, "csrf_failed", t("csrf_failed"))
+        return error_response(400, "csrf_failed", gettext("csrf_failed"))
 
     @app.errorhandler(BadHost)
     def handle_bad_host(error: BadHost):
         # A Host that passed the host check but that Werkzeug can't encode (say a label longer
         # than DNS allows under a wildcard name) is refused like the names nobody configured.
-        return error_response(400, "bad_host", t("bad_host"))
+        return error_response(400, "bad_host", gettext("bad_host"))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
         status = error.code or 500
         code, key = _HTTP_ERRORS.get(status, ("error", "bad_request"))
-        response = error_response(status, code, t(key))
+        response = error_response(status, code, gettext(key))
         # Keep headers such as Retry-After (429) and Allow (405).
         headers = error.get_headers()
         if not isinstance(response, tuple):
@@ -123,4 +124,4 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected_error(error: Exception):
         request_id = g.get("request_id", "-")
         log.exception("unhandled error in %s %s [request %s]", request.method, request.path, request_id)
-        return error_response(500, "internal_error", t("internal_error", request_id=request_id))
+        return error_response(500, "internal_error", gettext("internal_error", request_id=request_id))

@@ -1,5 +1,6 @@
 """Unbound extension singletons; `create_app` binds them to an app."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -30,6 +31,8 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 sock = Sock()
+# Translations (aihelper/i18n.py binds it: catalogs, the language of each request).
+babel = Babel()
 # Storage (memory:// or Redis) comes from RATELIMIT_STORAGE_URI, set in config.load_settings.
 # Per-address limits count an IPv6 client by its /64.
 limiter = Limiter(key_func=client_key)

@@ -25,10 +25,12 @@ import logging
 from collections.abc import Iterable
 from functools import lru_cache
 
+from flask import Flask
+from flask_babel import gettext
 from werkzeug.wrappers import Request, Response
 
 from aihelper.errors import JSON_PATHS
-from aihelper.i18n import request_language, t_in
+from aihelper.i18n import request_language, speaking
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +91,10 @@ class HostCheck:
     """WSGI middleware in front of the app (after ProxyFix): refused requests never reach Flask, so
     no session, login, rate limit or database work is done for them."""
 
-    def __init__(self, wsgi_app, config) -> None:
+    def __init__(self, wsgi_app, app: Flask) -> None:
         self.wsgi_app = wsgi_app
-        self.config = config
+        self.app = app
+        self.config = app.config
 
     def __call__(self, environ, start_response):
         if host_allowed(environ, allowed_hosts(self.config["AIHELPER_ALLOWED_HOSTS"])):
@@ -100,11 +103,14 @@ class HostCheck:
             "refused a request for host %r: add it to AIHELPER_ALLOWED_HOSTS if it is this server's",
             environ["HTTP_HOST"][:100],
         )
-        return _refusal(Request(environ))(environ, start_response)
+        request = Request(environ)
+        # An app context for the catalogs only: no request context, so nothing of Flask's runs.
+        with self.app.app_context(), speaking(request_language(request)):
+            message = gettext("bad_host")
+        return _refusal(request, message)(environ, start_response)
 
 
-def _refusal(request: Request) -> Response:
-    message = t_in(request_language(request), "bad_host")
+def _refusal(request: Request, message: str) -> Response:
     if request.path.startswith(JSON_PATHS):
         response = Response(
             json.dumps({"error": message, "code": "bad_host"}, ensure_ascii=False), 400, mimetype="application/json"

@@ -1,4 +1,5 @@
-"""What every Jinja page gets: the language, translated strings, and versioned asset URLs."""
+"""What every Jinja page gets: the language, its scripts' catalog and versioned asset URLs (the
+templates translate with Flask-Babel's `_`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask, url_for
 
-from aihelper.i18n import current_language, ui_strings
+from aihelper.i18n import current_language, page_catalog_url
 
 
 def register_page_helpers(app: Flask) -> None:
@@ -24,4 +25,4 @@ def register_page_helpers(app: Flask) -> None:
 
     @app.context_processor
     def page_context():
-        return {"asset": asset, "lang": current_language(), "ui": ui_strings()}
+        return {"asset": asset, "lang": current_language(), "page_catalog_url": page_catalog_url}

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
-# What a visitor without a login may reach: logging in, registering, logging out, the health checks.
+# What a visitor without a login may reach: logging in, registering, logging out, the health checks,
+# the pages' strings and static files.
 PUBLIC = {
+    "i18n.page_catalog",
     "auth.api_login",
     "auth.api_register",
     "auth.api_logout",

@@ -103,7 +103,7 @@ def test_the_purge_command(app, aged):
     assert "every conversation is kept" in runner.invoke(args=["purge-history"]).output
     aged["admin"].put("/api/admin/settings", json={"retention_days": 100})
     result = runner.invoke(args=["purge-history"])
-    assert result.exit_code == 0 and "Deleted 1 conversation(s)" in result.output
+    assert result.exit_code == 0 and "Deleted 1 conversation without activity in the last 100 days." in result.output
     assert remaining(app) == {"old", "fresh", "answering"}
 
 

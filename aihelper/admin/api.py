@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import jsonify
+from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.admin import bp
-from aihelper.i18n import t
 from aihelper.payload import json_object
 from aihelper.services import admin_users, providers, settings, stats
 
@@ -29,7 +29,7 @@ def api_update_provider(provider_id: int):
 @bp.delete("/api/admin/providers/<id:provider_id>")
 def api_delete_provider(provider_id: int):
     providers.delete_provider(provider_id)
-    return jsonify(message=t("deleted"))
+    return jsonify(message=gettext("deleted"))
 
 
 @bp.post("/api/admin/providers/<id:provider_id>/test")
@@ -72,7 +72,7 @@ def api_update_model(model_config_id: int):
 @bp.delete("/api/admin/models/<id:model_config_id>")
 def api_delete_model(model_config_id: int):
     providers.delete_model(model_config_id)
-    return jsonify(message=t("deleted"))
+    return jsonify(message=gettext("deleted"))
 
 
 @bp.get("/api/admin/users")
@@ -93,7 +93,7 @@ def api_update_user(user_id: int):
 @bp.delete("/api/admin/users/<id:user_id>")
 def api_delete_user(user_id: int):
     admin_users.delete_user(current_user, user_id)
-    return jsonify(message=t("deleted"))
+    return jsonify(message=gettext("deleted"))
 
 
 @bp.get("/api/admin/settings")

@@ -7,15 +7,23 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from aihelper.admin import bp
 from aihelper.errors import ApiError
-from aihelper.i18n import t
+from aihelper.i18n import N_
 from aihelper.services import admin_users, providers, settings, stats
 
-SECTIONS = ("dashboard", "providers", "models", "users", "settings")
+# Each page's name in the browser tab (the dashboard is the admin area itself).
+_SECTION_TITLES = {
+    "dashboard": N_("admin_dashboard"),
+    "providers": N_("admin_providers"),
+    "models": N_("admin_models"),
+    "users": N_("admin_users"),
+    "settings": N_("admin_settings"),
+}
 # Form fields never echoed back into a page.
 SECRET_FIELDS = ("api_key", "password", "csrf_token")
 
@@ -41,7 +49,7 @@ def _render(section: str, form_error: dict[str, Any] | None = None, status: int 
         "form_error": form_error,
         **_section_data(section),
     }
-    return render_template("admin/page.html", page=page, section=section), status
+    return render_template("admin/page.html", page=page, section_title=_SECTION_TITLES[section]), status
 
 
 def _submit(section: str, dialog: str, action: Callable[[dict[str, Any]], Any], record_id: int | None = None):
@@ -52,7 +60,7 @@ def _submit(section: str, dialog: str, action: Callable[[dict[str, Any]], Any], 
         echoed = {k: v for k, v in values.items() if k not in SECRET_FIELDS}
         error = {"dialog": dialog, "id": record_id, "values": echoed, "message": refused.message}
         return _render(section, error, refused.status)
-    flash(t("saved") if dialog != "delete" else t("deleted"))
+    flash(gettext("saved") if dialog != "delete" else gettext("deleted"))
     return redirect(url_for(f"admin.{section}"))
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flask import jsonify, request, send_file
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from aihelper.auth import bp, login_guard
 from aihelper.auth.limits import login_limits, password_change_limits, register_limits
 from aihelper.auth.session import log_in, log_out, public_user
 from aihelper.errors import ApiError
-from aihelper.i18n import t
+from aihelper.i18n import N_
 from aihelper.payload import json_object
 from aihelper.services import accounts, avatars
 from aihelper.services.fields import required_text
@@ -23,10 +24,10 @@ def api_register():
     body = json_object()
     # Only the named fields are read: is_admin, status or anything else in the body is ignored.
     user = accounts.register(
-        required_text(body, "username", "field_username"), required_text(body, "password", "field_password")
+        required_text(body, "username", N_("field_username")), required_text(body, "password", N_("field_password"))
     )
     log_in(user)
-    return jsonify(message=t("registered"), user=public_user(user)), 201
+    return jsonify(message=gettext("registered"), user=public_user(user)), 201
 
 
 @bp.post("/api/login")
@@ -34,16 +35,16 @@ def api_register():
 def api_login():
     body = json_object()
     user = login_guard.authenticate(
-        required_text(body, "username", "field_username"), required_text(body, "password", "field_password")
+        required_text(body, "username", N_("field_username")), required_text(body, "password", N_("field_password"))
     )
     log_in(user)
-    return jsonify(message=t("logged_in"), user=public_user(user))
+    return jsonify(message=gettext("logged_in"), user=public_user(user))
 
 
 @bp.post("/api/logout")
 def api_logout():
     log_out()
-    return jsonify(message=t("logged_out"))
+    return jsonify(message=gettext("logged_out"))
 
 
 @bp.get("/api/user/info")
@@ -68,10 +69,10 @@ def api_change_password():
     body = json_object()
     accounts.change_password(
         current_user,
-        required_text(body, "old_password", "field_old_password"),
-        required_text(body, "new_password", "field_new_password"),
+        required_text(body, "old_password", N_("field_old_password")),
+        required_text(body, "new_password", N_("field_new_password")),
     )
-    return jsonify(message=t("password_changed"))
+    return jsonify(message=gettext("password_changed"))
 
 
 @bp.post("/api/user/avatar")
@@ -80,10 +81,10 @@ def api_change_password():
 def api_upload_avatar():
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(415, "not_an_image", t("not_an_image"))
+        raise ApiError(415, "not_an_image", gettext("not_an_image"))
     # One byte over the limit is enough to know it is too large.
     url = avatars.set_avatar(current_user, upload.stream.read(avatars.MAX_BYTES + 1))
-    return jsonify(message=t("avatar_saved"), avatar=url)
+    return jsonify(message=gettext("avatar_saved"), avatar=url)
 
 
 @bp.get("/avatars/<name>")
@@ -91,7 +92,7 @@ def api_upload_avatar():
 def avatar_file(name: str):
     path = avatars.readable_avatar(current_user, name)
     if path is None:
-        raise ApiError(404, "not_found", t("not_found"))
+        raise ApiError(404, "not_found", gettext("not_found"))
     response = send_file(path, mimetype="image/webp", max_age=86400)
     response.cache_control.public = False
     response.cache_control.private = True  # only its owner and admins may see it

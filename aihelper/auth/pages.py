@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.auth import bp, login_guard
@@ -10,7 +11,6 @@ from aihelper.auth.forms import CredentialsForm, LogoutForm
 from aihelper.auth.limits import login_limits, register_limits
 from aihelper.auth.session import log_in, log_out, safe_next
 from aihelper.errors import ApiError
-from aihelper.i18n import t
 from aihelper.services import accounts
 from aihelper.services.settings import registration_open
 
@@ -26,7 +26,7 @@ def _render(mode: str, form: CredentialsForm, error: str | None = None, status: 
         # A fresh install: the pages say that the first account becomes the admin.
         "no_users": not accounts.any_account(),
         # Sent here by a page whose login the server stopped accepting: say why it is here.
-        "notice": t("login_ended") if mode == "login" and request.args.get("ended") else None,
+        "notice": gettext("login_ended") if mode == "login" and request.args.get("ended") else None,
     }
     return render_template("auth/auth.html", page=page, mode=mode), status
 

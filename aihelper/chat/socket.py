@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from flask import Flask, current_app, g
+from flask_babel import gettext
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
 
@@ -31,7 +32,7 @@ from aihelper.chat.wire import SocketWriter
 from aihelper.errors import ApiError, database_unreachable
 from aihelper.extensions import db, sock
 from aihelper.fair_db import fair_share
-from aihelper.i18n import current_language, t_in
+from aihelper.i18n import current_language, speaking
 from aihelper.live import Cursor, LiveHub, live_hub
 from aihelper.live.base import Wakeup
 from aihelper.services.history import owned_session
@@ -302,7 +303,8 @@ class ChatConnection:
             self.hub.request_stop(session_id, self.user_id)
         with suppress(OSError, ConnectionClosed):
             # Written here, not by the sender, so that it goes out before the close frame.
-            self.writer.send([frames.error(t_in(self.language, "unauthorized"), "unauthorized")])
+            with speaking(self.language):
+                self.writer.send([frames.error(gettext("unauthorized"), "unauthorized")])
             self.ws.close(reason=CLOSE_LOGIN_ENDED)
         self.writer.abort()  # the close frame is on its way; what the client sends now is not read
         self._wakeup.wake()
@@ -314,7 +316,8 @@ class ChatConnection:
         except orjson.JSONDecodeError:
             frame = None
         if not isinstance(frame, dict) or frame.get("type") not in FRAME_TYPES:
-            self.say(frames.error(t_in(self.language, "bad_frame"), "bad_frame"))
+            with speaking(self.language):
+                self.say(frames.error(gettext("bad_frame"), "bad_frame"))
             return
         kind = frame["type"]
         try:
@@ -335,10 +338,12 @@ class ChatConnection:
             # Never a crash: the socket stays open and says what happened.
             if database_unreachable(error):
                 log.warning("websocket frame %r: the database is unreachable [request %s]", kind, self.request_id)
-                message, code = t_in(self.language, "database_unavailable"), "database_unavailable"
+                with speaking(self.language):
+                    message, code = gettext("database_unavailable"), "database_unavailable"
             else:
                 log.exception("websocket frame %r failed [request %s]", kind, self.request_id)
-                message, code = t_in(self.language, "internal_error", request_id=self.request_id), "internal_error"
+                with speaking(self.language):
+                    message, code = gettext("internal_error", request_id=self.request_id), "internal_error"
             self.say(frames.error(message, code, client_id=_text_field(frame, "client_id")))
         finally:
             db.session.remove()
@@ -369,14 +374,16 @@ class ChatConnection:
             or isinstance(after, bool)
             or not 0 <= after <= MAX_SEQ
         ):
-            raise ApiError(400, "bad_frame", t_in(self.language, "bad_frame"))
+            with speaking(self.language):
+                raise ApiError(400, "bad_frame", gettext("bad_frame"))
         with fair_share():
             owned_session(self.user_id, session_id)  # someone else's id: 404, like one that does not exist
         if any(cursor.session_id == session_id for cursor in self.cursors):
             return  # already relayed on this socket: a second follower would only send everything twice
         cursor = self.hub.follow(session_id, self.user_id, after, self)
         if cursor is None:
-            raise ApiError(409, "not_running", t_in(self.language, "not_running"))
+            with speaking(self.language):
+                raise ApiError(409, "not_running", gettext("not_running"))
         self._follow(cursor)
 
     def on_stop(self, frame: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import gettext
 from sqlalchemy.exc import DBAPIError
 
 from aihelper.chat import frames, spool
@@ -29,7 +30,7 @@ from aihelper.chat.frames import Frame
 from aihelper.errors import ApiError, database_unreachable
 from aihelper.extensions import db
 from aihelper.fair_db import fair_share
-from aihelper.i18n import t_in
+from aihelper.i18n import N_, speaking
 from aihelper.ids import is_id
 from aihelper.live import Cursor, LiveGeneration, Refused, live_hub
 from aihelper.live.base import Feed, Waker
@@ -47,7 +48,7 @@ TITLE_PROMPT = (
     "that starts with the message below. Answer with the title only, in the language of the message."
 )
 TITLE_TIMEOUTS = Timeouts(connect=10, first_token=30, idle=30, total=45)
-_REFUSALS = {"busy": 409, "too_many_turns": 429}
+_REFUSALS = {"busy": (409, N_("busy")), "too_many_turns": (429, N_("too_many_turns"))}
 
 
 @dataclass
@@ -68,7 +69,8 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
     Raises ApiError for a refused turn (nothing stored, no provider call). A message sent again
     with the same client_id is answered as the first time: live if it is still being generated."""
     if current_app.extensions["drain"].draining:
-        raise ApiError(503, "server_restarting", t_in(language, "server_restarting"))
+        with speaking(language):
+            raise ApiError(503, "server_restarting", gettext("server_restarting"))
     hub = live_hub()
     with fair_share():
         plan = conversations.plan_turn(request)
@@ -85,7 +87,9 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
                 existing = conversations.find_existing_turn(request.user_id, request.client_id)
             if existing is not None:
                 return _replay(existing, request, language)
-        raise ApiError(_REFUSALS[refused.code], refused.code, t_in(language, refused.code)) from None
+        status, key = _REFUSALS[refused.code]
+        with speaking(language):
+            raise ApiError(status, refused.code, gettext(key)) from None
     try:
         with fair_share():
             turn = conversations.store_turn(plan)
@@ -186,8 +190,10 @@ def _generate(
                     turn, generation, status, finish_reason, usage, failure, request, language, request_id
                 )
             else:  # never `done` for an answer that is not stored
+                with speaking(language):
+                    unavailable = gettext("database_unavailable")
                 final = frames.error(
-                    t_in(language, "database_unavailable"),
+                    unavailable,
                     "database_unavailable",
                     session_id=turn.session_id,
                     message_id=turn.answer_id,
@@ -254,12 +260,14 @@ def _final_frame(
 ) -> Frame:
     seq = generation.next_seq
     if status == ERROR:
-        if generation.interrupted:
-            message, code = t_in(language, "answer_interrupted"), "server_restarting"
-        elif failure is not None:
+        if failure is not None and not generation.interrupted:
             message, code = provider_error_message(failure, language, for_admin=request.by_admin), failure.code
         else:
-            message, code = t_in(language, "internal_turn_error", request_id=request_id), "internal_error"
+            with speaking(language):
+                if generation.interrupted:
+                    message, code = gettext("answer_interrupted"), "server_restarting"
+                else:
+                    message, code = gettext("internal_turn_error", request_id=request_id), "internal_error"
         return frames.error(
             message,
             code,
@@ -375,7 +383,8 @@ def final_frame_after_loss(app: Flask, cursor: Cursor, language: str, by_admin: 
             if answer is not None:
                 final = _stored_final_frame(cursor.session_id, message_id, len(seen) + 1, answer, language, by_admin)
                 return frames.from_store(final)
-        return frames.error(t_in(language, "stream_lost"), "stream_lost", session_id=cursor.session_id)
+        with speaking(language):
+            return frames.error(gettext("stream_lost"), "stream_lost", session_id=cursor.session_id)
 
 
 # --- reading a request -------------------------------------------------------------------------
@@ -397,7 +406,8 @@ def turn_request_from(
         or (kind == "chat" and not isinstance(message, str))
         or not all(_encodable(v) for v in (session_id, model_ref, client_id, message) if isinstance(v, str))
     ):
-        raise ApiError(400, "bad_frame", t_in(language, "bad_frame"))
+        with speaking(language):
+            raise ApiError(400, "bad_frame", gettext("bad_frame"))
     return TurnRequest(
         user_id=user_id,
         kind=kind,

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request, stream_with_context
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from aihelper.auth.limits import import_limits
 from aihelper.errors import ApiError
 from aihelper.history import bp
-from aihelper.i18n import t
 from aihelper.live import live_hub
 from aihelper.payload import json_object
 from aihelper.services import exports, history, imports, search
@@ -70,7 +70,7 @@ def api_delete_session(session_id: str):
     # An answer still being generated for it stops: its provider call would be paid for nothing.
     live_hub().request_stop(session_id, current_user.id)
     history.delete_session(current_user.id, session_id)
-    return jsonify(message=t("deleted"))
+    return jsonify(message=gettext("deleted"))
 
 
 @bp.post("/api/chat/sessions/delete")
@@ -79,7 +79,7 @@ def api_delete_sessions():
     deleted = history.delete_sessions(current_user.id, json_object().get("session_ids"))
     for session_id in deleted:
         live_hub().request_stop(session_id, current_user.id)
-    return jsonify(message=t("deleted_count", count=str(len(deleted))), deleted=deleted)
+    return jsonify(message=ngettext("deleted_count", "deleted_count", len(deleted)), deleted=deleted)
 
 
 def _download(body, filename: str, mimetype: str, *, ascii_name: str | None = None, **headers: str) -> Response:
@@ -96,7 +96,7 @@ def _download(body, filename: str, mimetype: str, *, ascii_name: str | None = No
 def api_export_session(session_id: str):
     kind = request.args.get("format", "json")
     if kind not in ("md", "json"):
-        raise ApiError(400, "invalid_export_format", t("invalid_export_format"))
+        raise ApiError(400, "invalid_export_format", gettext("invalid_export_format"))
     session = history.owned_session(current_user.id, session_id)
     filename, ascii_name = exports.download_name(session, kind), exports.download_name(session, kind, ascii=True)
     if kind == "json":
@@ -104,8 +104,13 @@ def api_export_session(session_id: str):
             stream_with_context(exports.export_one(session)), filename, "application/json", ascii_name=ascii_name
         )
     labels = {
-        key: t("export_" + key)
-        for key in ("model", "created", "you", "assistant", "status_stopped", "status_error", "status_streaming")
+        "model": gettext("export_model"),
+        "created": gettext("export_created"),
+        "you": gettext("export_you"),
+        "assistant": gettext("export_assistant"),
+        "status_stopped": gettext("export_status_stopped"),
+        "status_error": gettext("export_status_error"),
+        "status_streaming": gettext("export_status_streaming"),
     }
     markdown = exports.export_markdown(session, labels, history.zone(request.args.get("tz")))
     return _download(stream_with_context(markdown), filename, "text/markdown", ascii_name=ascii_name)
@@ -129,9 +134,9 @@ def _upload_pieces(limit_mb: int) -> Iterator[bytes]:
     try:
         yield from uploaded_file("file")
     except RequestEntityTooLarge:
-        raise ApiError(413, "too_large", t("import_too_large", limit=str(limit_mb))) from None
+        raise ApiError(413, "too_large", gettext("import_too_large", limit=str(limit_mb))) from None
     except BadUpload:
-        raise ApiError(400, "import_not_json", t("import_not_json")) from None
+        raise ApiError(400, "import_not_json", gettext("import_not_json")) from None
 
 
 @bp.post("/api/chat/import")
@@ -143,4 +148,5 @@ def api_import():
     request.max_content_length = limit_mb * 1024 * 1024
     conversations = imports.parse_import(_upload_pieces(limit_mb), current_app.config["AIHELPER_MAX_MESSAGE_CHARS"])
     result = imports.import_conversations(current_user.id, conversations)
-    return jsonify(message=t("imported", **{k: str(v) for k, v in result.items()}), **result)
+    message = ngettext("imported", "imported", result["added"], skipped=result["skipped"])
+    return jsonify(message=message, **result)

@@ -13,13 +13,14 @@ import unicodedata
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
-from aihelper.i18n import t
+from aihelper.i18n import N_
 from aihelper.live import live_hub
 from aihelper.models import AppSetting, LoginSession, User
 from aihelper.models.types import utcnow
@@ -59,7 +60,7 @@ def _as_looked_up(username: str) -> str:
 def _new_username(username: str) -> str:
     """The normal form of a name to give an account, refused before normalising when too long."""
     if len(username) > RAW_USERNAME_MAX:
-        raise ApiError(400, "username_length", t("username_length"))
+        raise ApiError(400, "username_length", gettext("username_length"))
     return normalize_username(username)
 
 
@@ -84,22 +85,22 @@ def earlier_username_key(username: str) -> str:
 def username_problem(username: str) -> str | None:
     """The message key of what is wrong with `username`, or None when it is acceptable."""
     if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
-        return "username_length"
+        return N_("username_length")
     if not all((ch.isalnum() and ch not in INVISIBLE_LETTERS) or ch in USERNAME_PUNCTUATION for ch in username):
-        return "username_chars"
+        return N_("username_chars")
     return None
 
 
 def password_problem(password: str) -> str | None:
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        return "password_length"
+        return N_("password_length")
     return None
 
 
 def _check_new_credentials(username: str, password: str) -> None:
     for problem in (username_problem(username), password_problem(password)):
         if problem:
-            raise ApiError(400, problem, t(problem))
+            raise ApiError(400, problem, gettext(problem))
 
 
 def hash_password(password: str) -> str:
@@ -111,7 +112,7 @@ def register(username: str, password: str) -> User:
     username = _new_username(username)
     _check_new_credentials(username, password)
     if not registration_open():
-        raise ApiError(403, "registration_closed", t("registration_closed"))
+        raise ApiError(403, "registration_closed", gettext("registration_closed"))
     user = _insert_account(username, password, is_admin=False)
     _claim_first_admin(user)
     return user
@@ -138,7 +139,7 @@ def _insert_account(username: str, password: str, *, is_admin: bool) -> User:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ApiError(409, "username_taken", t("username_taken")) from None
+        raise ApiError(409, "username_taken", gettext("username_taken")) from None
     return user
 
 
@@ -188,14 +189,14 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
     created = user is None
     if created:
         if password is None:
-            raise ApiError(400, "missing_field", t("field_required", field=t("field_password")))
+            raise ApiError(400, "missing_field", gettext("field_required", field=gettext("field_password")))
         _check_new_credentials(username, password)
         user = User(username=username, username_key=username_key(username), status=ACTIVE)
         db.session.add(user)
     elif password is not None:
         problem = password_problem(password)
         if problem:
-            raise ApiError(400, problem, t(problem))
+            raise ApiError(400, problem, gettext(problem))
     if password is not None:
         user.password_hash = hash_password(password)
     user.is_admin = True
@@ -229,11 +230,11 @@ def authenticate(username: str, password: str) -> User:
     user = find_user(username)
     if user is None:
         check_password_hash(_dummy_hash(), password)
-        raise ApiError(401, "bad_credentials", t("bad_credentials"))
+        raise ApiError(401, "bad_credentials", gettext("bad_credentials"))
     if not check_password_hash(user.password_hash, password):
-        raise ApiError(401, "bad_credentials", t("bad_credentials"))
+        raise ApiError(401, "bad_credentials", gettext("bad_credentials"))
     if user.status != ACTIVE:
-        raise ApiError(403, "account_disabled", t("account_disabled"))
+        raise ApiError(403, "account_disabled", gettext("account_disabled"))
     return user
 
 
@@ -312,12 +313,12 @@ def logins_ended(user_id: int) -> None:
 def change_password(user: User, old_password: str, new_password: str) -> None:
     """Change the password and end every other login of this user."""
     if not check_password_hash(user.password_hash, old_password):
-        raise ApiError(400, "wrong_old_password", t("wrong_old_password"))
+        raise ApiError(400, "wrong_old_password", gettext("wrong_old_password"))
     problem = password_problem(new_password)
     if problem:
-        raise ApiError(400, problem, t(problem))
+        raise ApiError(400, problem, gettext(problem))
     if old_password == new_password:
-        raise ApiError(400, "password_same", t("password_same"))
+        raise ApiError(400, "password_same", gettext("password_same"))
     user.password_hash = hash_password(new_password)
     db.session.commit()
     end_other_logins(user, keep_token=user.login_token)

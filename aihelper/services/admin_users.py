@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
-from aihelper.i18n import t
+from aihelper.i18n import N_
 from aihelper.models import ChatSession, User
 from aihelper.models.user import ACTIVE, DISABLED
 from aihelper.services import accounts, fields
@@ -40,9 +41,9 @@ def list_users() -> list[dict[str, Any]]:
 def create_user(values: dict[str, Any]) -> User:
     """An account made by an admin (also while registration is closed); only the named fields count."""
     return accounts.create_account(
-        fields.required_text(values, "username", "field_username"),
-        fields.required_text(values, "password", "field_password"),
-        is_admin=fields.flag(values, "is_admin", "field_is_admin") if "is_admin" in values else False,
+        fields.required_text(values, "username", N_("field_username")),
+        fields.required_text(values, "password", N_("field_password")),
+        is_admin=fields.flag(values, "is_admin", N_("field_is_admin")) if "is_admin" in values else False,
     )
 
 
@@ -52,14 +53,14 @@ def _get_user(user_id: int, *, lock: bool = False) -> User:
         statement = statement.with_for_update()
     user = db.session.scalar(statement)
     if user is None:
-        raise ApiError(404, "not_found", t("user_not_found"))
+        raise ApiError(404, "not_found", gettext("user_not_found"))
     return user
 
 
 def _guard_admin_removal(actor: User, target: User) -> None:
     """Refuse taking away the target's admin power when it is the actor or the last active admin."""
     if target.id == actor.id:
-        raise ApiError(400, "cannot_change_self", t("cannot_change_self"))
+        raise ApiError(400, "cannot_change_self", gettext("cannot_change_self"))
     if not (target.is_admin and target.status == ACTIVE):
         return
     # Locks the active admins' rows on MySQL, so two admins demoting each other can't both succeed.
@@ -72,20 +73,20 @@ def _guard_admin_removal(actor: User, target: User) -> None:
         )
     )
     if not other_admins:
-        raise ApiError(409, "last_admin", t("last_admin"))
+        raise ApiError(409, "last_admin", gettext("last_admin"))
 
 
 def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
     target = _get_user(user_id, lock=True)
     new_status = fields.status(values, default=target.status) if "status" in values else target.status
-    new_admin = fields.flag(values, "is_admin", "field_is_admin") if "is_admin" in values else target.is_admin
+    new_admin = fields.flag(values, "is_admin", N_("field_is_admin")) if "is_admin" in values else target.is_admin
     if (new_status == DISABLED and target.status == ACTIVE) or (target.is_admin and not new_admin):
         _guard_admin_removal(actor, target)
-    password = fields.optional_text(values, "password", "field_password", accounts.PASSWORD_MAX)
+    password = fields.optional_text(values, "password", N_("field_password"), accounts.PASSWORD_MAX)
     if password is not None:
         problem = accounts.password_problem(password)
         if problem:
-            raise ApiError(400, problem, t(problem))
+            raise ApiError(400, problem, gettext(problem))
         target.password_hash = accounts.hash_password(password)
     target.is_admin = new_admin
     db.session.commit()

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
+
 from aihelper.errors import ApiError
-from aihelper.i18n import t
+from aihelper.i18n import N_
 from aihelper.models.user import ACTIVE, DISABLED
 
 _TRUE = {"1", "true", "on", "yes"}
 _FALSE = {"0", "false", "off", "no", ""}
 
 
-def _invalid(code: str, key: str, **values: Any) -> ApiError:
-    return ApiError(400, code, t(key, **{k: str(v) for k, v in values.items()}))
-
-
 def required_text(values: dict[str, Any], name: str, label_key: str, max_length: int | None = None) -> str:
     """A non-empty string (surrounding white space removed unless it is a secret)."""
     value = values.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _invalid("missing_field", "field_required", field=t(label_key))
+        raise ApiError(400, "missing_field", gettext("field_required", field=gettext(label_key)))
     return _limited(value, label_key, max_length)
 
 
@@ -33,13 +31,13 @@ def optional_text(values: dict[str, Any], name: str, label_key: str, max_length:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        raise _invalid("invalid_field", "field_required", field=t(label_key))
+        raise ApiError(400, "invalid_field", gettext("field_required", field=gettext(label_key)))
     return _limited(value.strip(), label_key, max_length)
 
 
 def _limited(value: str, label_key: str, max_length: int | None) -> str:
     if max_length is not None and len(value) > max_length:
-        raise _invalid("too_long", "too_long", field=t(label_key), limit=max_length)
+        raise ApiError(400, "too_long", gettext("too_long", field=gettext(label_key), limit=max_length))
     return value
 
 
@@ -67,7 +65,7 @@ def _number(values: dict[str, Any], name: str, label_key: str, low, high, defaul
     except (TypeError, ValueError, OverflowError):
         number = None
     if number is None or number != number or not low <= number <= high:  # number != number: NaN
-        raise _invalid("out_of_range", "out_of_range", field=t(label_key), low=low, high=high)
+        raise ApiError(400, "out_of_range", gettext("out_of_range", field=gettext(label_key), low=low, high=high))
     return number
 
 
@@ -79,7 +77,7 @@ def flag(values: dict[str, Any], name: str, label_key: str) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise _invalid("invalid_field", "invalid_boolean", field=t(label_key))
+    raise ApiError(400, "invalid_field", gettext("invalid_boolean", field=gettext(label_key)))
 
 
 def status(values: dict[str, Any], default: str = ACTIVE) -> str:
@@ -88,5 +86,5 @@ def status(values: dict[str, Any], default: str = ACTIVE) -> str:
     if value in (ACTIVE, DISABLED):
         return value
     if isinstance(value, bool) or value in (0, 1, "0", "1", "true", "false", "on", "off"):
-        return ACTIVE if flag({"status": value}, "status", "field_status") else DISABLED
-    raise _invalid("invalid_status", "invalid_status")
+        return ACTIVE if flag({"status": value}, "status", N_("field_status")) else DISABLED
+    raise ApiError(400, "invalid_status", gettext("invalid_status"))

@@ -25,13 +25,14 @@ from functools import partial
 from typing import Any
 
 import ijson
+from flask_babel import gettext
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
-from aihelper.i18n import t
+from aihelper.i18n import N_
 from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.models.chat import DONE, ERROR, IMPORTING, STOPPED, STREAMING
 from aihelper.services import search
@@ -161,10 +162,10 @@ def read_file(pieces: Iterable[bytes]) -> Any:
             turns.take()
         parser.close()
     except (ijson.JSONError, _TooDeep):
-        raise ApiError(400, "import_not_json", t("import_not_json")) from None
+        raise ApiError(400, "import_not_json", gettext("import_not_json")) from None
     except _TooMany:
-        problem = t("import_too_many_values", limit=str(MESSAGES_MAX))
-        raise ApiError(400, "import_invalid", t("import_invalid", where="file", problem=problem)) from None
+        problem = gettext("import_too_many_values", limit=str(MESSAGES_MAX))
+        raise ApiError(400, "import_invalid", gettext("import_invalid", where="file", problem=problem)) from None
     return parsed[0]
 
 
@@ -184,15 +185,15 @@ def _text(value: Any, where: str, max_length: int, *, optional: bool = False, em
     if value is None and optional:
         return None
     if not isinstance(value, str):
-        raise _Invalid(where, "import_not_text")
+        raise _Invalid(where, N_("import_not_text"))
     if len(value) > max_length:
-        raise _Invalid(where, "import_too_long", limit=max_length)
+        raise _Invalid(where, N_("import_too_long"), limit=max_length)
     if not empty and not value.strip():
-        raise _Invalid(where, "import_empty")
+        raise _Invalid(where, N_("import_empty"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Invalid(where, "import_not_unicode") from None
+        raise _Invalid(where, N_("import_not_unicode")) from None
     return value
 
 
@@ -204,28 +205,28 @@ def _moment(value: Any, where: str) -> datetime:
     """An ISO 8601 time as naive UTC; never later than now (a time in the future would keep a
     conversation on top of the list, and out of reach of the retention clean-up, for ever)."""
     if not isinstance(value, str):
-        raise _Invalid(where, "import_not_time")
+        raise _Invalid(where, N_("import_not_time"))
     try:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):
-        raise _Invalid(where, "import_not_time") from None
+        raise _Invalid(where, N_("import_not_time")) from None
     if not YEARS[0] <= moment.year <= YEARS[1]:
-        raise _Invalid(where, "import_years", low=YEARS[0], high=YEARS[1])
+        raise _Invalid(where, N_("import_years"), low=YEARS[0], high=YEARS[1])
     return min(moment.replace(microsecond=0), _now())
 
 
 def _keys(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _Invalid(where, "import_not_object")
+        raise _Invalid(where, N_("import_not_object"))
     # The first unknown field in the file's order: an object may have millions (nothing sorted).
     unknown = next((key for key in value if key not in allowed), None)
     if unknown is not None:
-        raise _Invalid(where, "import_unknown_field", name=unknown[:40])
+        raise _Invalid(where, N_("import_unknown_field"), name=unknown[:40])
     missing = sorted(required - value.keys())
     if missing:
-        raise _Invalid(where, "import_missing_field", name=missing[0])
+        raise _Invalid(where, N_("import_missing_field"), name=missing[0])
     return value
 
 
@@ -233,7 +234,7 @@ def _count(value: Any, where: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
-        raise _Invalid(where, "import_not_count")
+        raise _Invalid(where, N_("import_not_count"))
     return value
 
 
@@ -253,11 +254,11 @@ _MESSAGE_FIELDS = {"role", "content", "reasoning", "timestamp", "status", "model
 def _checked_message(value: Any, where: str, question_max: int) -> dict[str, Any]:
     message = _keys(value, where, _MESSAGE_FIELDS, {"role", "content", "timestamp"})
     if message["role"] not in ROLES:
-        raise _Invalid(f"{where}.role", "import_bad_role")
+        raise _Invalid(f"{where}.role", N_("import_bad_role"))
     status = message.get("status", DONE)
     status = ERROR if status == STREAMING else status  # exported while it was still generating
     if status not in STATUSES:
-        raise _Invalid(f"{where}.status", "import_bad_status")
+        raise _Invalid(f"{where}.status", N_("import_bad_status"))
     usage = message.get("usage")
     if usage is not None:
         usage = _keys(usage, f"{where}.usage", {"prompt_tokens", "completion_tokens"}, set())
@@ -285,17 +286,17 @@ def _checked_conversation(value: Any, where: str, question_max: int, turns: Turn
     origin = origin.strip() if origin else None
     messages = conversation["messages"]
     if not isinstance(messages, list):
-        raise _Invalid(f"{where}.messages", "import_not_list")
+        raise _Invalid(f"{where}.messages", N_("import_not_list"))
     if len(messages) > MESSAGES_PER_CONVERSATION_MAX:
         raise _Invalid(
             f"{where}.messages",
-            "import_conversation_too_long",
+            N_("import_conversation_too_long"),
             count=len(messages),
             limit=MESSAGES_PER_CONVERSATION_MAX,
         )
     pinned = conversation.get("pinned", False)
     if not isinstance(pinned, bool):
-        raise _Invalid(f"{where}.pinned", "import_not_flag")
+        raise _Invalid(f"{where}.pinned", N_("import_not_flag"))
     checked = []
     for index, message in enumerate(messages):
         checked.append(_checked_message(message, f"{where}.messages[{index}]", question_max))
@@ -332,19 +333,19 @@ def parse_import(pieces: Iterable[bytes], question_max: int) -> list[dict[str, A
     try:
         _keys(document, "file", {"format", "version", "exported_at", "conversations"}, {"format", "conversations"})
         if document["format"] != FORMAT or document.get("version", VERSION) != VERSION:
-            raise _Invalid("format", "import_bad_format", format=FORMAT, version=VERSION)
+            raise _Invalid("format", N_("import_bad_format"), format=FORMAT, version=VERSION)
         conversations = document["conversations"]
         if not isinstance(conversations, list) or len(conversations) > CONVERSATIONS_MAX:
-            raise _Invalid("conversations", "import_too_many_conversations", limit=CONVERSATIONS_MAX)
+            raise _Invalid("conversations", N_("import_too_many_conversations"), limit=CONVERSATIONS_MAX)
         total = sum(len(c.get("messages") or ()) if isinstance(c, dict) else 0 for c in conversations)
         if total > MESSAGES_MAX:
-            raise _Invalid("conversations", "import_too_many_messages", count=total, limit=MESSAGES_MAX)
+            raise _Invalid("conversations", N_("import_too_many_messages"), count=total, limit=MESSAGES_MAX)
         return [
             _checked_conversation(c, f"conversations[{i}]", question_max, turns) for i, c in enumerate(conversations)
         ]
     except _Invalid as invalid:
-        problem = t(invalid.problem, **invalid.values)
-        raise ApiError(400, "import_invalid", t("import_invalid", where=invalid.where, problem=problem)) from None
+        problem = gettext(invalid.problem, **invalid.values)
+        raise ApiError(400, "import_invalid", gettext("import_invalid", where=invalid.where, problem=problem)) from None
 
 
 # --- writing it ------------------------------------------------------------------------------------
@@ -572,7 +573,7 @@ def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> d
     except IntegrityError:
         # Only another import of the same conversations, at the same moment, gives one.
         _undo(user_id, started, questions)
-        raise ApiError(409, "import_conflict", t("import_conflict")) from None
+        raise ApiError(409, "import_conflict", gettext("import_conflict")) from None
     except Exception:
         _undo(user_id, started, questions)
         raise

@@ -13,12 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.errors import ApiError
 from aihelper.extensions import db
-from aihelper.i18n import MESSAGES, current_language, t, t_in
+from aihelper.i18n import N_, current_language, speaking
 from aihelper.ids import ID_MAX, is_id
 from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
@@ -66,18 +67,18 @@ def list_providers() -> list[dict[str, Any]]:
 def get_provider(provider_id: int) -> ApiProvider:
     provider = db.session.get(ApiProvider, provider_id)
     if provider is None:
-        raise ApiError(404, "not_found", t("provider_not_found"))
+        raise ApiError(404, "not_found", gettext("provider_not_found"))
     return provider
 
 
 def _base_url(values: dict[str, Any]) -> str:
-    raw = fields.required_text(values, "base_url", "field_base_url", URL_MAX)
+    raw = fields.required_text(values, "base_url", N_("field_base_url"), URL_MAX)
     try:
         return check_base_url(raw)
     except ProviderError:
         if _is_refused_address(raw):
-            raise ApiError(400, "base_url_blocked", t("base_url_blocked")) from None
-        raise ApiError(400, "base_url_invalid", t("base_url_invalid")) from None
+            raise ApiError(400, "base_url_blocked", gettext("base_url_blocked")) from None
+        raise ApiError(400, "base_url_invalid", gettext("base_url_invalid")) from None
 
 
 def _is_refused_address(url: str) -> bool:
@@ -104,18 +105,18 @@ def update_provider(provider_id: int, values: dict[str, Any]) -> ApiProvider:
 def _apply_provider_fields(provider: ApiProvider, values: dict[str, Any], *, partial: bool) -> None:
     moved = False
     if not partial or "name" in values:
-        provider.name = fields.required_text(values, "name", "field_name", NAME_MAX).strip()
+        provider.name = fields.required_text(values, "name", N_("field_name"), NAME_MAX).strip()
     if not partial or "base_url" in values:
         base_url = _base_url(values)
         moved = provider.base_url is not None and _other_host(provider.base_url, base_url)
         provider.base_url = base_url
     if not partial or "description" in values:
-        provider.description = fields.optional_text(values, "description", "field_description", DESCRIPTION_MAX)
+        provider.description = fields.optional_text(values, "description", N_("field_description"), DESCRIPTION_MAX)
     if not partial or "status" in values:
         provider.status = fields.status(values)
     # The key is write-only: an empty or absent key keeps the stored one, unless the provider moved
     # to another host, which would then receive a key given for the old one (SECURITY.md rule 4).
-    new_key = fields.optional_text(values, "api_key", "field_api_key", KEY_MAX)
+    new_key = fields.optional_text(values, "api_key", N_("field_api_key"), KEY_MAX)
     if new_key:
         provider.api_key = encrypt_key(new_key)
     elif moved and provider.api_key:
@@ -137,7 +138,7 @@ def _save_provider(provider: ApiProvider) -> ApiProvider:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ApiError(409, "provider_name_taken", t("provider_name_taken")) from None
+        raise ApiError(409, "provider_name_taken", gettext("provider_name_taken")) from None
     return provider
 
 
@@ -150,7 +151,7 @@ def delete_provider(provider_id: int) -> None:
 def _connection_details(provider_id: int) -> tuple[str, str | None]:
     """The base URL and plain key of a provider, read and released before any network call."""
     provider = get_provider(provider_id)
-    details = provider.base_url, key_to_send(provider.api_key, "key_needs_reentry")
+    details = provider.base_url, key_to_send(provider.api_key, N_("key_needs_reentry"))
     # No database connection is held while waiting on the provider.
     db.session.close()
     return details
@@ -161,12 +162,29 @@ def _connection_details(provider_id: int) -> tuple[str, str | None]:
 _FIXED_BY_ADMIN = frozenset({"unauthorized", "model_not_found", "redirect", "blocked_url", "bad_response"})
 
 
+# Why an answer failed, by the code the failure was stored with.
+_FAILURES = {
+    "unauthorized": N_("provider_error_unauthorized"),
+    "model_not_found": N_("provider_error_model_not_found"),
+    "redirect": N_("provider_error_redirect"),
+    "blocked_url": N_("provider_error_blocked_url"),
+    "bad_response": N_("provider_error_bad_response"),
+    "provider_down": N_("provider_error_provider_down"),
+    "timeout": N_("provider_error_timeout"),
+    "network": N_("provider_error_network"),
+    "rate_limited": N_("provider_error_rate_limited_no_wait"),
+    "internal_error": N_("answer_failed_internal"),
+    "interrupted": N_("answer_interrupted"),
+}
+
+
 def provider_error_message(error: ProviderError, language: str | None = None, *, for_admin: bool = True) -> str:
     """A sentence for a person, in their language; the provider's own words stay in the log. An
     admin also reads the HTTP status the provider answered with."""
     language = language or current_language()
     if error.code == "rate_limited" and error.retry_after:
-        return t_in(language, "provider_error_rate_limited", wait=str(error.retry_after))
+        with speaking(language):
+            return gettext("provider_error_rate_limited", wait=str(error.retry_after))
     sentence = failure_explained(error.code, language, for_admin=for_admin)
     if for_admin and error.status:
         sentence += f" (HTTP {error.status})"
@@ -177,17 +195,13 @@ def failure_explained(code: str | None, language: str, *, for_admin: bool) -> st
     """Why an answer failed, from the code it was stored with (None: an answer from before codes
     were kept)."""
     if code is None:
-        return t_in(language, "answer_failed")
-    if code == "rate_limited":
-        return t_in(language, "provider_error_rate_limited_no_wait")
-    if code == "internal_error":
-        return t_in(language, "answer_failed_internal")
-    if code == "interrupted":
-        return t_in(language, "answer_interrupted")
-    if code in _FIXED_BY_ADMIN and not for_admin:
-        return t_in(language, "provider_error_ask_admin")
-    key = f"provider_error_{code}"
-    return t_in(language, key if key in MESSAGES else "provider_error_network")
+        key = N_("answer_failed")
+    elif code in _FIXED_BY_ADMIN and not for_admin:
+        key = N_("provider_error_ask_admin")
+    else:
+        key = _FAILURES.get(code, N_("provider_error_network"))
+    with speaking(language):
+        return gettext(key)
 
 
 def check_connection(provider_id: int) -> dict[str, Any]:
@@ -263,7 +277,7 @@ def list_models() -> list[dict[str, Any]]:
 def get_model(model_config_id: int) -> ModelConfig:
     model = db.session.get(ModelConfig, model_config_id)
     if model is None:
-        raise ApiError(404, "not_found", t("model_config_not_found"))
+        raise ApiError(404, "not_found", gettext("model_config_not_found"))
     return model
 
 
@@ -272,7 +286,7 @@ def _next_sort_order() -> int:
 
 
 def create_model(values: dict[str, Any]) -> ModelConfig:
-    provider_id = fields.integer(values, "provider_id", "field_provider", 1, ID_MAX, default=0)
+    provider_id = fields.integer(values, "provider_id", N_("field_provider"), 1, ID_MAX, default=0)
     get_provider(provider_id)
     model = ModelConfig(provider_id=provider_id, sort_order=_next_sort_order())
     _apply_model_fields(model, values, partial=False)
@@ -283,7 +297,7 @@ def update_model(model_config_id: int, values: dict[str, Any]) -> ModelConfig:
     model = get_model(model_config_id)
     if "provider_id" in values:
         model.provider_id = get_provider(
-            fields.integer(values, "provider_id", "field_provider", 1, ID_MAX, default=0)
+            fields.integer(values, "provider_id", N_("field_provider"), 1, ID_MAX, default=0)
         ).id
     _apply_model_fields(model, values, partial=True)
     return _save_model(model)
@@ -294,25 +308,27 @@ def _apply_model_fields(model: ModelConfig, values: dict[str, Any], *, partial: 
         return not partial or name in values
 
     if given("model_id"):
-        model.model_id = fields.required_text(values, "model_id", "field_model_id", MODEL_ID_MAX).strip()
+        model.model_id = fields.required_text(values, "model_id", N_("field_model_id"), MODEL_ID_MAX).strip()
     if given("model_name"):
-        model.model_name = fields.optional_text(values, "model_name", "field_model_name", NAME_MAX) or model.model_id
+        model.model_name = (
+            fields.optional_text(values, "model_name", N_("field_model_name"), NAME_MAX) or model.model_id
+        )
     if given("description"):
-        model.description = fields.optional_text(values, "description", "field_description", DESCRIPTION_MAX)
+        model.description = fields.optional_text(values, "description", N_("field_description"), DESCRIPTION_MAX)
     if given("max_tokens"):
-        model.max_tokens = fields.integer(values, "max_tokens", "field_max_tokens", 1, 1_000_000, default=4096)
+        model.max_tokens = fields.integer(values, "max_tokens", N_("field_max_tokens"), 1, 1_000_000, default=4096)
     if given("temperature"):
-        model.temperature = fields.decimal(values, "temperature", "field_temperature", 0.0, 2.0, default=0.7)
+        model.temperature = fields.decimal(values, "temperature", N_("field_temperature"), 0.0, 2.0, default=0.7)
     if given("system_prompt"):
-        model.system_prompt = fields.optional_text(values, "system_prompt", "field_system_prompt", PROMPT_MAX)
+        model.system_prompt = fields.optional_text(values, "system_prompt", N_("field_system_prompt"), PROMPT_MAX)
     if given("context_messages"):
         model.context_messages = fields.integer(
-            values, "context_messages", "field_context_messages", 0, 500, default=20
+            values, "context_messages", N_("field_context_messages"), 0, 500, default=20
         )
     if given("status"):
         model.status = fields.status(values)
     if "sort_order" in values:
-        model.sort_order = fields.integer(values, "sort_order", "field_sort_order", -(10**6), 10**6, default=0)
+        model.sort_order = fields.integer(values, "sort_order", N_("field_sort_order"), -(10**6), 10**6, default=0)
 
 
 def _save_model(model: ModelConfig) -> ModelConfig:
@@ -321,7 +337,7 @@ def _save_model(model: ModelConfig) -> ModelConfig:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ApiError(409, "model_exists", t("model_exists")) from None
+        raise ApiError(409, "model_exists", gettext("model_exists")) from None
     return model
 
 
@@ -336,7 +352,7 @@ def import_models(provider_id: int, model_ids: Any) -> list[ModelConfig]:
     if not isinstance(model_ids, list) or not all(
         isinstance(m, str) and m.strip() and len(m) <= MODEL_ID_MAX for m in model_ids
     ):
-        raise ApiError(400, "invalid_field", t("field_required", field=t("field_model_id")))
+        raise ApiError(400, "invalid_field", gettext("field_required", field=gettext("field_model_id")))
     existing = set(db.session.scalars(select(ModelConfig.model_id).where(ModelConfig.provider_id == provider_id)))
     order = _next_sort_order()
     created = []
@@ -355,10 +371,10 @@ def reorder_models(model_config_ids: Any) -> None:
     """Give the listed models the sort order of their position (1, 2, 3 …)."""
     # An id no row can have is refused like a missing one, before it reaches the database.
     if not isinstance(model_config_ids, list) or not all(is_id(i) for i in model_config_ids):
-        raise ApiError(400, "invalid_order", t("invalid_order"))
+        raise ApiError(400, "invalid_order", gettext("invalid_order"))
     models = {m.id: m for m in db.session.scalars(select(ModelConfig).where(ModelConfig.id.in_(model_config_ids)))}
     if len(models) != len(set(model_config_ids)) or len(model_config_ids) != len(set(model_config_ids)):
-        raise ApiError(400, "invalid_order", t("invalid_order"))
+        raise ApiError(400, "invalid_order", gettext("invalid_order"))
     for position, model_config_id in enumerate(model_config_ids, start=1):
         models[model_config_id].sort_order = position
     db.session.commit()

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from aihelper.extensions import db
+from aihelper.i18n import N_
 from aihelper.models import AppSetting
 from aihelper.services import fields
 
@@ -39,9 +40,9 @@ def all_settings() -> dict[str, Any]:
 
 def update_settings(values: dict[str, Any]) -> dict[str, Any]:
     if "registration_open" in values:
-        set_registration_open(fields.flag(values, "registration_open", "field_registration_open"))
+        set_registration_open(fields.flag(values, "registration_open", N_("field_registration_open")))
     if "retention_days" in values:
-        days = fields.integer(values, "retention_days", "field_retention_days", 0, RETENTION_DAYS_MAX, 0)
+        days = fields.integer(values, "retention_days", N_("field_retention_days"), 0, RETENTION_DAYS_MAX, 0)
         db.session.merge(AppSetting(key=RETENTION_DAYS, value=str(days)))
         db.session.commit()
     return all_settings()

@@ -3,80 +3,9 @@
  * (enable switches, test connection, import, reorder) call the JSON API. */
 (function () {
   'use strict';
-  const { t, pageData, mount, LanguageSwitch, addMessages, api, postForm, formatTime } = window.AIHelper;
+  const { t, tn, N_, pageData, mount, LanguageSwitch, api, postForm, formatTime } = window.AIHelper;
   const page = pageData();
 
-  addMessages({
-    zh: {
-      dashboard: '概览', providers: '供应商', models: '模型', users: '用户', settings: '设置',
-      backToChat: '返回聊天', add: '新增', edit: '编辑', delete: '删除', cancel: '取消', save: '保存',
-      name: '名称', baseUrl: '接口地址', apiKey: 'API Key',
-      apiKeyKeep: '留空则保留原密钥', apiKeyNew: '供应商提供的密钥（本地 Ollama 可留空）', description: '描述',
-      status: '状态', enabled: '启用', disabled: '停用', actions: '操作', test: '测试连接', testing: '测试中…',
-      reachable: '可连接', unreachable: '无法连接', latency: '延迟', modelCount: '模型数',
-      importModels: '导入模型', importHint: '勾选要添加的模型（已添加的不可选）', import: '导入',
-      imported: '已导入 {n} 个模型', noKey: '未设置', needsReentry: '无可用密钥，需重新填写', presets: '常用接口',
-      apiKeyForNewHost: '新主机的 API Key',
-      keyWillBeCleared: '接口地址换到了另一台主机：保存后将清除已保存的 API Key（它是为原来的主机填写的），请填写新主机的密钥。',
-      modelId: '模型 ID', modelName: '显示名称', provider: '供应商', maxTokens: '最大输出 tokens',
-      temperature: '温度', contextMessages: '上下文消息数', systemPrompt: '系统提示词', sortHint: '拖动行或使用箭头调整顺序，用户看到的模型列表按此顺序排列',
-      moveUp: '上移', moveDown: '下移', orderSaved: '顺序已保存', username: '用户名', role: '角色',
-      roleAdmin: '管理员', roleUser: '普通用户', messages: '消息数', lastLogin: '上次登录', created: '注册时间',
-      enable: '启用', disable: '停用', makeAdmin: '设为管理员', removeAdmin: '取消管理员',
-      resetPassword: '重置密码', newPassword: '新密码（8–128 个字符）', you: '（你）',
-      registrationOpen: '开放注册', registrationHelp: '关闭后，新来的人无法自己创建账号：你可以在“用户”页面为他们添加。已有的账号照常使用。',
-      retentionDays: '对话保留天数', retentionHelp: '0 表示永久保留。设为天数后，一段对话若这么多天没有新消息，会在每天的清理中删除（正在生成回答的除外）；用户会在侧栏看到这条规则。',
-      countProviders: '供应商', countModels: '已启用模型', countUsers: '用户', countSessions: '对话', countMessagesToday: '今日消息', health: '连接状态',
-      checking: '检测中…', noProviders: '你还没有添加供应商。添加一个，用户就能开始对话。',
-      noModels: '你还没有添加模型：从供应商导入，或手动添加一个。', noModelsNoProvider: '你还没有添加模型。先添加一个供应商，再从它导入模型。',
-      goProviders: '去供应商页面', moreActions: '更多操作', confirmTitle: '请确认', confirmDisable: '停用 {name}？ta 会立即退出登录，直到你重新启用。',
-      confirmDeleteNamed: '删除 {name}？此操作无法撤销。', confirmDeleteUser: '删除用户 {name} 及其全部对话？此操作无法撤销。',
-      addUser: '新增用户', createUser: '创建', userCreated: '已创建用户 {name}', makeAdminOnCreate: '设为管理员',
-      password: '密码', usernameHint: '3–50 个字符：字母、数字、_ - .', statusOf: '{name} 的启用状态',
-      filterModels: '筛选模型', selectAll: '全选', chosenCount: '已选 {n} 个', noMatch: '没有匹配的模型',
-      addProvider: '添加供应商', addModel: '添加模型', editProvider: '编辑供应商', editModel: '编辑模型',
-      saved: '已保存', loadFailed: '加载失败', providerDisabled: '供应商已停用',
-      darkMode: '深色模式',
-    },
-    en: {
-      dashboard: 'Overview', providers: 'Providers', models: 'Models', users: 'Users', settings: 'Settings',
-      backToChat: 'Back to chat', add: 'Add', edit: 'Edit', delete: 'Delete', cancel: 'Cancel', save: 'Save',
-      name: 'Name', baseUrl: 'Base URL', apiKey: 'API key',
-      apiKeyKeep: 'Leave empty to keep the stored key', apiKeyNew: "The provider's key (may stay empty for a local Ollama)",
-      description: 'Description', status: 'Status', enabled: 'Enabled', disabled: 'Disabled', actions: 'Actions',
-      test: 'Test connection', testing: 'Testing…', reachable: 'Reachable', unreachable: 'Unreachable',
-      latency: 'Latency', modelCount: 'Models', importModels: 'Import models',
-      importHint: 'Tick the models to add (those already added are greyed out)', import: 'Import',
-      imported: '{n} model(s) imported', noKey: 'not set', needsReentry: 'no usable key: enter it again', presets: 'Common endpoints',
-      apiKeyForNewHost: 'The API key for the new host',
-      keyWillBeCleared: 'The base URL now points to another host: saving clears the stored API key (it was given for the old host). Enter the key for the new host.',
-      modelId: 'Model ID', modelName: 'Display name', provider: 'Provider', maxTokens: 'Max tokens',
-      temperature: 'Temperature', contextMessages: 'Context messages', systemPrompt: 'System prompt',
-      sortHint: 'Drag rows or use the arrows; users see the models in this order',
-      moveUp: 'Move up', moveDown: 'Move down', orderSaved: 'Order saved', username: 'Username', role: 'Role',
-      roleAdmin: 'Admin', roleUser: 'User', messages: 'Messages', lastLogin: 'Last login', created: 'Registered',
-      enable: 'Enable', disable: 'Disable', makeAdmin: 'Make admin', removeAdmin: 'Remove admin',
-      resetPassword: 'Reset password', newPassword: 'New password (8–128 characters)', you: ' (you)',
-      registrationOpen: 'Registration open',
-      registrationHelp: 'When off, new people cannot create accounts themselves: you add them on the Users page. Existing accounts keep working.',
-      retentionDays: 'Keep conversations (days)',
-      retentionHelp: '0 keeps them for ever. Otherwise a conversation without a new message for this many days is deleted in the daily clean-up (never one being answered); users see this rule in their sidebar.',
-      countProviders: 'Providers', countModels: 'Enabled models', countUsers: 'Users', countSessions: 'Conversations', countMessagesToday: 'Messages today', health: 'Connection',
-      checking: 'Checking…', noProviders: 'You have not added a provider yet. Add one and people can start chatting.',
-      noModels: 'You have not added a model yet: import some from a provider, or add one by hand.',
-      noModelsNoProvider: 'You have not added a model yet. Add a provider first, then import its models.',
-      goProviders: 'Go to Providers', moreActions: 'More actions', confirmTitle: 'Please confirm',
-      confirmDisable: 'Disable {name}? They are logged out at once, until you enable the account again.',
-      confirmDeleteNamed: 'Delete {name}? This cannot be undone.',
-      confirmDeleteUser: 'Delete the user {name} and all their conversations? This cannot be undone.',
-      addUser: 'Add user', createUser: 'Create', userCreated: 'User {name} created', makeAdminOnCreate: 'Make admin',
-      password: 'Password', usernameHint: '3–50 characters: letters, digits, _ - .', statusOf: '{name} enabled',
-      filterModels: 'Filter models', selectAll: 'Select all', chosenCount: '{n} selected', noMatch: 'No model matches',
-      addProvider: 'Add provider', addModel: 'Add model', editProvider: 'Edit provider', editModel: 'Edit model',
-      saved: 'Saved', loadFailed: 'Loading failed', providerDisabled: 'Provider disabled',
-      darkMode: 'Dark mode',
-    },
-  });
 
   const PRESETS = [
     { name: 'GLM (智谱)', base_url: 'https://open.bigmodel.cn/api/paas/v4' },
@@ -210,11 +139,11 @@
       </div>`,
     setup() {
       const counts = [
-        { key: 'countProviders', value: page.counts.providers },
-        { key: 'countModels', value: page.counts.models },
-        { key: 'countUsers', value: page.counts.users },
-        { key: 'countSessions', value: page.counts.sessions },
-        { key: 'countMessagesToday', value: page.counts.messages_today },
+        { key: N_('countProviders'), value: page.counts.providers },
+        { key: N_('countModels'), value: page.counts.models },
+        { key: N_('countUsers'), value: page.counts.users },
+        { key: N_('countSessions'), value: page.counts.sessions },
+        { key: N_('countMessagesToday'), value: page.counts.messages_today },
       ];
       return { counts, providers: page.providers };
     },
@@ -299,7 +228,7 @@
                           :prefix-icon="icons.Search" data-testid="import-filter" />
                 <el-checkbox :model-value="allShownChosen" :indeterminate="someShownChosen && !allShownChosen"
                              :disabled="!choosable.length" @change="chooseAllShown" data-testid="import-select-all">{{ t('selectAll') }}</el-checkbox>
-                <span class="muted" data-testid="import-count">{{ t('chosenCount', { n: importer.chosen.length }) }}</span>
+                <span class="muted" data-testid="import-count">{{ tn('chosenCount', importer.chosen.length) }}</span>
               </div>
               <p v-if="importer.models.length && !shownModels.length" class="muted">{{ t('noMatch') }}</p>
             </template>
@@ -401,7 +330,7 @@
       async function runImport() {
         try {
           const result = await api('POST', '/api/admin/providers/' + importer.provider.id + '/import', { model_ids: importer.chosen });
-          ElementPlus.ElMessage.success(t('imported', { n: result.models.length }));
+          ElementPlus.ElMessage.success(tn('imported', result.models.length));
           importer.provider.model_count += result.models.length;
           importer.open = false;
         } catch (error) { notify(error); }
@@ -574,7 +503,7 @@
           <el-table-column :label="t('username')" :min-width="narrow ? 120 : 150" :fixed="narrow ? 'left' : false">
             <template #default="{ row }">
               <span class="user-cell"><el-avatar :size="24" :src="row.avatar || undefined">{{ [...row.username][0] }}</el-avatar>
-              <span class="user-cell-name">{{ row.username }}</span><span v-if="row.id === me.id" class="muted">{{ t('you') }}</span></span>
+              <span class="user-cell-name">{{ row.username }}</span><span v-if="row.id === me.id" class="muted">{{ t('youMarker') }}</span></span>
             </template>
           </el-table-column>
           <el-table-column :label="t('role')" width="100">
@@ -594,8 +523,8 @@
         </el-table>
         <el-dialog v-model="reset.open" :title="t('resetPassword') + ' · ' + reset.username" width="420px" align-center>
           <el-alert v-if="reset.error" :title="reset.error" type="error" show-icon :closable="false" class="dialog-error" />
-          <el-input v-model="reset.password" type="password" show-password :placeholder="t('newPassword')"
-                    :aria-label="t('newPassword')" autocomplete="new-password" data-testid="reset-password" />
+          <el-input v-model="reset.password" type="password" show-password :placeholder="t('newPasswordRule')"
+                    :aria-label="t('newPasswordRule')" autocomplete="new-password" data-testid="reset-password" />
           <template #footer>
             <el-button @click="reset.open = false">{{ t('cancel') }}</el-button>
             <el-button type="primary" :disabled="reset.password.length < 8" @click="saveReset" data-testid="save-reset">{{ t('save') }}</el-button>
@@ -610,7 +539,7 @@
             </el-form-item>
             <el-form-item :label="t('password')" required>
               <el-input v-model="creator.password" type="password" show-password autocomplete="new-password"
-                        :placeholder="t('newPassword')" data-testid="new-password" />
+                        :placeholder="t('newPasswordRule')" data-testid="new-password" />
             </el-form-item>
             <el-form-item :label="t('makeAdminOnCreate')">
               <el-switch v-model="creator.is_admin" data-testid="new-is-admin" />
@@ -719,7 +648,7 @@
     },
   };
 
-  const SECTIONS = ['dashboard', 'providers', 'models', 'users', 'settings'];
+  const SECTIONS = [N_('dashboard'), N_('providers'), N_('models'), N_('users'), N_('settings')];
   const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', settings: 'Setting' };
 
   mount({

@@ -1,25 +1,9 @@
 /* The login and register page: a real form post (with its CSRF token), validated in the browser first. */
 (function () {
   'use strict';
-  const { t, pageData, mount, LanguageSwitch, addMessages } = window.AIHelper;
+  const { t, pageData, mount, LanguageSwitch } = window.AIHelper;
   const page = pageData();
 
-  addMessages({
-    zh: {
-      registrationClosedNotice: '注册已关闭：新账号由管理员在管理后台的“用户”页面创建。需要账号，请联系管理员。',
-      noAdminYetClosed: '还没有任何账号，而注册已关闭：服务器的管理者可以运行 flask --app app create-admin 用户名 创建第一个管理员。',
-      firstAccountLogin: '这里还没有任何账号。第一个注册的账号将成为管理员。',
-      firstAccountRegister: '你是第一个注册的人：这个账号将成为管理员。',
-      createFirstAccount: '创建第一个账号',
-    },
-    en: {
-      registrationClosedNotice: 'Registration is closed: new accounts are created by an administrator on the Users page. Ask one to add you.',
-      noAdminYetClosed: 'There are no accounts yet and registration is closed: whoever runs the server can create the first administrator with flask --app app create-admin NAME.',
-      firstAccountLogin: 'There are no accounts here yet. The first account registered becomes the administrator.',
-      firstAccountRegister: 'You are the first to register: this account becomes the administrator.',
-      createFirstAccount: 'Create the first account',
-    },
-  });
   const USERNAME_CHARS = /^[\p{L}\p{N}_.\-]+$/u;
 
   mount({

@@ -24,7 +24,7 @@
       return null;
     });
     const tooLong = Vue.computed(() => state.draft.length > limit);
-    const placeholder = Vue.computed(() => t(state.enterSends ? 'placeholderEnter' : (IS_MAC ? 'placeholderMac' : 'placeholderCtrl')));
+    const placeholder = Vue.computed(() => (state.enterSends ? t('placeholderEnter') : IS_MAC ? t('placeholderMac') : t('placeholderCtrl')));
     const canSend = Vue.computed(() => Boolean(state.draft.trim()) && !tooLong.value);
 
     function onKeydown(event) {

@@ -4,34 +4,12 @@
  * Snippets are shown as text: highlighting splits them into parts, never into HTML. */
 (function () {
   'use strict';
-  const { t, addMessages, api, upload } = window.AIHelper;
+  const { t, tn, api, upload } = window.AIHelper;
 
-  addMessages({
-    zh: {
-      searchPlaceholder: '搜索对话', noResults: '没有找到相关内容', searching: '搜索中…', inTitle: '标题',
-      select: '多选', selected: '已选 {n} 个', deleteSelected: '删除所选', confirmDeleteSelected: '删除所选的 {n} 个对话？其中的消息也会一并删除。',
-      exportMd: '导出 Markdown', exportJson: '导出 JSON', exportAll: '导出全部', importFile: '导入',
-      exporting: '正在导出… 已下载 {size}', exported: '已导出 {n} 个对话', retentionNote: '管理员设置了对话保留 {n} 天：超过 {n} 天没有新消息的对话会被自动删除。',
-      done: '完成',
-    },
-    en: {
-      searchPlaceholder: 'Search conversations', noResults: 'Nothing found', searching: 'Searching…', inTitle: 'Title',
-      select: 'Select', selected: '{n} selected', deleteSelected: 'Delete selected',
-      confirmDeleteSelected: 'Delete the {n} selected conversations and their messages?',
-      exportMd: 'Export Markdown', exportJson: 'Export JSON', exportAll: 'Export all', importFile: 'Import',
-      exporting: 'Exporting… {size} downloaded', exported: 'Exported {n} conversation(s)',
-      retentionNote: 'Your administrator keeps conversations for {n} days: one without a new message for longer is deleted automatically.',
-      done: 'Done',
-    },
-  });
 
   const SEARCH_DELAY_MS = 250;
   const SEARCH_PAGE = 30;
   const HITS_PER_GROUP = 3;
-
-  function fill(text, values) {
-    return Object.entries(values).reduce((out, [key, value]) => out.split('{' + key + '}').join(String(value)), text);
-  }
 
   function megabytes(bytes) {
     return (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0) + ' MB';
@@ -171,7 +149,7 @@
       const ids = [...tools.selected];
       if (!ids.length) return;
       try {
-        await ElementPlus.ElMessageBox.confirm(fill(t('confirmDeleteSelected'), { n: ids.length }), t('deleteSelected'), {
+        await ElementPlus.ElMessageBox.confirm(tn('confirmDeleteSelected', ids.length), t('deleteSelected'), {
           type: 'warning', confirmButtonText: t('deleteChat'), cancelButtonText: t('cancel'),
         });
       } catch (_cancelled) { return; }
@@ -214,14 +192,14 @@
       tools.exportProgress = 0;
       try {
         const response = await download('/api/chat/export', 'aihelper-export.json', (bytes) => { tools.exportProgress = bytes; });
-        ElementPlus.ElMessage.success(fill(t('exported'), { n: response.headers.get('X-Conversation-Count') || '0' }));
+        ElementPlus.ElMessage.success(tn('exported', Number(response.headers.get('X-Conversation-Count') || 0)));
       } catch (error) {
         ElementPlus.ElMessage.error(error.message);
       } finally {
         tools.exportProgress = null;
       }
     }
-    const exportLabel = Vue.computed(() => fill(t('exporting'), { size: megabytes(tools.exportProgress || 0) }));
+    const exportLabel = Vue.computed(() => t('exporting', { size: megabytes(tools.exportProgress || 0) }));
     async function importFile(event) {
       const file = event.target.files[0];
       event.target.value = '';
@@ -233,8 +211,8 @@
         ElementPlus.ElMessage.error({ message: error.message, duration: 8000 });
       }
     }
-    const retentionNote = Vue.computed(() => (tools.retentionDays ? fill(t('retentionNote'), { n: tools.retentionDays }) : ''));
-    const selectedLabel = Vue.computed(() => fill(t('selected'), { n: tools.selected.size }));
+    const retentionNote = Vue.computed(() => (tools.retentionDays ? tn('retentionNote', tools.retentionDays) : ''));
+    const selectedLabel = Vue.computed(() => tn('selected', tools.selected.size));
 
     return Vue.reactive({
       state: tools, highlight: (snippet) => highlight(snippet, tools.query), onSearchInput, clearSearch, runSearch, openHit,

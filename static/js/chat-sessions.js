@@ -3,11 +3,11 @@
  * list is patched in place when a conversation is active, never reloaded for it. */
 (function () {
   'use strict';
-  const { t, api } = window.AIHelper;
+  const { t, N_, api } = window.AIHelper;
   const { dayGroup, startOfDay, endOfDay, DAY_MS } = window.AIHelperChat;
 
   const PAGE_SIZE = 30;
-  const GROUP_ORDER = ['pinnedGroup', 'today', 'yesterday', 'last7', 'earlier'];
+  const GROUP_ORDER = [N_('pinnedGroup'), N_('today'), N_('yesterday'), N_('last7'), N_('earlier')];
 
   function sortSessions(list) {
     const seen = new Set();

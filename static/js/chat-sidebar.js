@@ -67,7 +67,7 @@
               </a>
               <el-dropdown v-if="!tools.state.selecting" :ref="(menu) => { menus[session.session_id] = menu; }" trigger="click" :tabindex="-1"
                            @command="command => app.onSessionCommand(session, command)">
-                <el-button link class="session-more" tabindex="-1" :aria-label="t('actions')" data-testid="session-menu">⋯</el-button>
+                <el-button link class="session-more" tabindex="-1" :aria-label="t('moreActions')" data-testid="session-menu">⋯</el-button>
                 <template #dropdown>
                   <el-dropdown-menu>
                     <el-dropdown-item command="rename" data-testid="session-rename">{{ t('rename') }}</el-dropdown-item>

@@ -5,76 +5,11 @@
  * and user menus, the welcome screen, keyboard shortcuts and the page's start-up. */
 (function () {
   'use strict';
-  const { t, lang, pageData, mount, api, upload, addMessages, setLanguage } = window.AIHelper;
+  const { t, lang, pageData, mount, api, upload, setLanguage } = window.AIHelper;
   const { handleCodeCopy } = window.AIHelperMarkdown;
   const Chat = window.AIHelperChat;
   const page = pageData();
 
-  addMessages({
-    zh: {
-      newChat: '新建对话', filterRange: '按时间筛选', clearFilter: '清除筛选', startTime: '开始日期', endTime: '结束日期',
-      today: '今天', yesterday: '昨天', last7: '最近 7 天', last30: '最近 30 天', earlier: '更早', pinnedGroup: '已置顶',
-      rename: '重命名', pin: '置顶', unpin: '取消置顶', deleteChat: '删除', confirmDeleteChat: '删除这个对话？其中的消息也会一并删除。',
-      renamePrompt: '新的标题', noSessions: '还没有对话', noSessionsInRange: '这段时间内没有对话', loadMore: '加载更多',
-      chooseModel: '选择模型', noModelsUser: '还没有可用的模型。请联系管理员添加模型后再来。',
-      noModelsAdmin: '你还没有添加模型：先连接一个供应商，再导入它的模型。', goAdmin: '去添加供应商',
-      placeholderCtrl: '输入消息，Ctrl+Enter 发送，Enter 换行', placeholderMac: '输入消息，⌘+Enter 发送，Enter 换行',
-      placeholderEnter: '输入消息，Enter 发送，Shift+Enter 换行', composerLabel: '消息', send: '发送', stop: '停止', regenerate: '重新生成',
-      edit: '编辑', editing: '正在编辑上一条消息', cancelEdit: '取消', copy: '复制', copied: '已复制', retry: '重试',
-      continueAnswer: '继续', continuePrompt: '请从中断的地方继续。',
-      thinking: '思考过程', stopped: '已停止生成', cutOff: '回答达到最大长度，已被截断', failed: '生成失败',
-      interrupted: '已中断：服务器重启了。', stillWaiting: '仍在等待模型回复…', saving: '正在保存…（数据库暂时不可用，恢复后自动保存）', assistant: '助手',
-      tokensUsed: '{prompt} + {completion} tokens', tokensPerSecond: '{speed} tokens/秒',
-      connecting: '正在连接…', reconnecting: '连接已断开，正在重连…', online: '已连接', notFound: '找不到这个对话',
-      notFoundHint: '它可能已被删除，或不属于你。', welcome: '今天想聊点什么？', welcomeHint: '选一个模型，然后开始对话；也可以试试这些：',
-      suggestions: ['用三句话解释什么是大语言模型', '帮我写一封请假邮件', '把这段话翻译成英文：今天天气很好', '给我一个学习 Python 的一周计划'],
-      you: '我', tooLong: '已超出长度限制', profile: '个人', uploadAvatar: '更换头像', changePassword: '修改密码',
-      theme: '深色模式', enterSends: 'Enter 直接发送', switchLanguage: 'English', oldPassword: '原密码', newPassword: '新密码',
-      confirmNewPassword: '确认新密码', newPasswordsDiffer: '两次输入的新密码不一致', save: '保存', cancel: '取消',
-      avatarUpdated: '头像已更新', sidebar: '对话列表', actions: '更多操作', messagesCount: '消息数', cutOffBadge: '已截断',
-      olderMessages: '加载更早的消息', loadingOlder: '正在加载更早的消息…', toBottom: '回到最新',
-      shortcuts: '键盘快捷键', shortcutsList: [
-        ['Enter / Ctrl+Enter', '发送（取决于“Enter 直接发送”）'], ['Esc', '停止正在生成的回答'], ['Tab', '在对话列表中移动'],
-        ['Enter', '打开选中的对话'], ['F2', '重命名选中的对话'], ['Delete', '删除选中的对话'], ['Shift+F10', '打开对话的菜单'],
-        ['?', '显示这份快捷键列表'],
-      ],
-      close: '关闭',
-    },
-    en: {
-      newChat: 'New chat', filterRange: 'Filter by time', clearFilter: 'Clear filter', startTime: 'Start date', endTime: 'End date',
-      today: 'Today', yesterday: 'Yesterday', last7: 'Last 7 days', last30: 'Last 30 days', earlier: 'Earlier', pinnedGroup: 'Pinned',
-      rename: 'Rename', pin: 'Pin', unpin: 'Unpin', deleteChat: 'Delete',
-      confirmDeleteChat: 'Delete this conversation and its messages?', renamePrompt: 'New title',
-      noSessions: 'No conversations yet', noSessionsInRange: 'No conversations in this period', loadMore: 'Load more',
-      chooseModel: 'Choose a model', noModelsUser: 'No model is available yet. Ask your administrator to add one, then come back.',
-      noModelsAdmin: 'You have not added a model yet: connect a provider, then import its models.', goAdmin: 'Add a provider',
-      placeholderCtrl: 'Type a message: Ctrl+Enter sends, Enter adds a line',
-      placeholderMac: 'Type a message: ⌘+Enter sends, Enter adds a line',
-      placeholderEnter: 'Type a message: Enter sends, Shift+Enter adds a line', composerLabel: 'Message', send: 'Send', stop: 'Stop',
-      regenerate: 'Regenerate', edit: 'Edit', editing: 'Editing your last message', cancelEdit: 'Cancel', copy: 'Copy',
-      copied: 'Copied', retry: 'Retry', continueAnswer: 'Continue', continuePrompt: 'Please continue from where you stopped.',
-      thinking: 'Thinking', stopped: 'Stopped', cutOff: 'Cut off at the max tokens',
-      failed: 'Failed', interrupted: 'Interrupted: the server restarted.', stillWaiting: 'Still waiting for the model…',
-      saving: 'Saving… (the database is away for a moment; the answer is stored when it is back)', assistant: 'Assistant',
-      tokensUsed: '{prompt} + {completion} tokens', tokensPerSecond: '{speed} tokens/s',
-      connecting: 'Connecting…', reconnecting: 'Disconnected, reconnecting…', online: 'Connected',
-      notFound: 'Conversation not found', notFoundHint: 'It may have been deleted, or it is not yours.',
-      welcome: 'What shall we talk about?', welcomeHint: 'Choose a model and start, or try one of these:',
-      suggestions: ['Explain large language models in three sentences', 'Write a short email asking for a day off',
-        'Translate into Chinese: the weather is lovely today', 'Plan one week of learning Python'],
-      you: 'Me', tooLong: 'Over the length limit', profile: 'Profile', uploadAvatar: 'Change avatar', changePassword: 'Change password',
-      theme: 'Dark mode', enterSends: 'Enter sends', switchLanguage: '中文', oldPassword: 'Current password',
-      newPassword: 'New password', confirmNewPassword: 'Confirm new password', newPasswordsDiffer: 'The new passwords differ',
-      save: 'Save', cancel: 'Cancel', avatarUpdated: 'Avatar updated', sidebar: 'Conversations', actions: 'More actions', messagesCount: 'Messages',
-      cutOffBadge: 'Cut off', olderMessages: 'Load earlier messages', loadingOlder: 'Loading earlier messages…', toBottom: 'Jump to the newest',
-      shortcuts: 'Keyboard shortcuts', shortcutsList: [
-        ['Enter / Ctrl+Enter', 'Send (as “Enter sends” says)'], ['Esc', 'Stop the answer being written'], ['Tab', 'Move through the conversations'],
-        ['Enter', 'Open the focused conversation'], ['F2', 'Rename the focused conversation'], ['Delete', 'Delete the focused conversation'],
-        ['Shift+F10', 'Open the conversation’s menu'], ['?', 'Show this list'],
-      ],
-      close: 'Close',
-    },
-  });
 
   const TEMPLATE = `
     <el-container class="chat-shell">
@@ -90,7 +25,7 @@
             </el-button>
             <h1 class="chat-title" data-testid="chat-title">{{ headerTitle }}</h1>
             <span class="connection" :class="'connection-' + state.connection" role="status" data-testid="connection">
-              <i class="connection-dot"></i>{{ state.connection === 'open' ? t('online') : t(state.connection) }}
+              <i class="connection-dot"></i>{{ connectionLabel }}
             </span>
           </div>
           <div class="chat-header-right">
@@ -148,7 +83,7 @@
               <template v-else>
                 <p class="muted">{{ t('welcomeHint') }}</p>
                 <div class="suggestions">
-                  <el-button v-for="text in t('suggestions')" :key="text" class="suggestion" @click="useSuggestion(text)" data-testid="suggestion">{{ text }}</el-button>
+                  <el-button v-for="text in suggestions" :key="text" class="suggestion" @click="useSuggestion(text)" data-testid="suggestion">{{ text }}</el-button>
                 </div>
               </template>
             </div>
@@ -200,7 +135,7 @@
 
       <el-dialog v-model="state.shortcutsOpen" :title="t('shortcuts')" width="440px" align-center data-testid="shortcuts">
         <table class="shortcuts-table">
-          <tr v-for="[keys, what] in t('shortcutsList')" :key="keys + what"><th><kbd>{{ keys }}</kbd></th><td>{{ what }}</td></tr>
+          <tr v-for="[keys, what] in shortcutsList" :key="keys + what"><th><kbd>{{ keys }}</kbd></th><td>{{ what }}</td></tr>
         </table>
         <template #footer><el-button @click="state.shortcutsOpen = false">{{ t('close') }}</el-button></template>
       </el-dialog>
@@ -357,8 +292,17 @@
         rangeShortcuts: app.rangeShortcuts, onListScroll: app.onListScroll, openSession: app.openSession,
         onSessionCommand: app.onSessionCommand, tools: app.tools,
       }));
+      const suggestions = [t('suggestion1'), t('suggestion2'), t('suggestion3'), t('suggestion4')];
+      const shortcutsList = [
+        ['Enter / Ctrl+Enter', t('shortcutSend')], ['Esc', t('shortcutStop')], ['Tab', t('shortcutMove')],
+        ['Enter', t('shortcutOpen')], ['F2', t('shortcutRename')], ['Delete', t('shortcutDelete')],
+        ['Shift+F10', t('shortcutMenu')], ['?', t('shortcutHelp')],
+      ];
+      const connectionLabels = { open: t('online'), connecting: t('connecting'), reconnecting: t('reconnecting') };
+      const connectionLabel = Vue.computed(() => connectionLabels[state.connection]);
       return {
         t, user, state, page, messagesEl, avatarInput, logoutForm, composerInput, allModels, modelName, headerTitle,
+        suggestions, shortcutsList, connectionLabel,
         chooseModel, useSuggestion, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
         newChat: app.newChat, loadOlder: app.loadOlder, onMessagesScroll: app.onMessagesScroll, followAnswer: app.followAnswer,
         ...composer,

@@ -4,70 +4,8 @@
 (function () {
   'use strict';
 
-  const MESSAGES = {
-    zh: {
-      appName: 'AI助手',
-      tagline: '连接你的大模型，随时开始对话',
-      login: '登录',
-      register: '注册',
-      logout: '退出登录',
-      username: '用户名',
-      password: '密码',
-      confirmPassword: '确认密码',
-      usernamePlaceholder: '3–50 个字符：字母、数字、_ - .',
-      passwordPlaceholder: '8–128 个字符',
-      noAccount: '还没有账号？',
-      haveAccount: '已有账号？',
-      goRegister: '立即注册',
-      goLogin: '去登录',
-      registrationClosed: '管理员已关闭注册',
-      firstUserAdmin: '第一个注册的账号将成为管理员',
-      usernameRequired: '请输入用户名',
-      usernameLength: '用户名长度须为 3–50 个字符',
-      usernameChars: '用户名只能包含字母、数字、下划线、连字符和点',
-      passwordRequired: '请输入密码',
-      passwordLength: '密码长度须为 8–128 个字符',
-      passwordMismatch: '两次输入的密码不一致',
-      language: '语言',
-      admin: '管理后台',
-      messages: '消息数',
-      welcomeTitle: '你好，{name}',
-      welcomeText: '这里将显示你的对话。还没有对话。',
-      lastLogin: '上次登录',
-      administrator: '管理员',
-    },
-    en: {
-      appName: 'AI Assistant',
-      tagline: 'Connect your models and start chatting',
-      login: 'Log in',
-      register: 'Register',
-      logout: 'Log out',
-      username: 'Username',
-      password: 'Password',
-      confirmPassword: 'Confirm password',
-      usernamePlaceholder: '3–50 characters: letters, digits, _ - .',
-      passwordPlaceholder: '8–128 characters',
-      noAccount: 'No account yet?',
-      haveAccount: 'Already have an account?',
-      goRegister: 'Register now',
-      goLogin: 'Log in',
-      registrationClosed: 'Registration is closed by the administrator',
-      firstUserAdmin: 'The first account registered becomes the administrator',
-      usernameRequired: 'Please enter a username',
-      usernameLength: 'The username must be 3–50 characters long',
-      usernameChars: 'The username may contain only letters, digits, _ - and .',
-      passwordRequired: 'Please enter a password',
-      passwordLength: 'The password must be 8–128 characters long',
-      passwordMismatch: 'The two passwords differ',
-      language: 'Language',
-      admin: 'Administration',
-      messages: 'Messages',
-      welcomeTitle: 'Hello, {name}',
-      welcomeText: 'Your conversations will be listed here. There are none yet.',
-      lastLogin: 'Last login',
-      administrator: 'Administrator',
-    },
-  };
+  // The page's strings, from translations/<locale>/LC_MESSAGES/js.po (aihelper/i18n.py serves them).
+  const CATALOG = window.AIHelperCatalog || {};
 
   const lang = document.documentElement.lang === 'en' ? 'en' : 'zh';
 
@@ -99,16 +37,25 @@
     });
   }
 
-  function t(key, values) {
-    const text = MESSAGES[lang][key] || key;
+  function fill(text, values) {
     return values ? text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? '')) : text;
   }
 
-  /* Page scripts add their own strings: addMessages({zh: {...}, en: {...}}). */
-  function addMessages(more) {
-    Object.assign(MESSAGES.zh, more.zh);
-    Object.assign(MESSAGES.en, more.en);
+  function t(key, values) {
+    const text = CATALOG[key];
+    return fill(typeof text === 'string' ? text : key, values);
   }
+
+  /* A message about `n` things: the catalog holds its forms (English: one, other; Chinese: one). */
+  const plural = new Intl.PluralRules(lang === 'zh' ? 'zh-CN' : 'en');
+  function tn(key, n, values) {
+    const forms = Array.isArray(CATALOG[key]) ? CATALOG[key] : [key];
+    const text = forms.length > 1 && plural.select(n) !== 'one' ? forms[1] : forms[0];
+    return fill(text, { n, ...values });
+  }
+
+  /* Marks a key chosen here and translated where it is shown (pybabel extract finds it). */
+  const N_ = (key) => key;
 
   /* JSON request to the app's API; resolves to the parsed body, rejects with an Error carrying
    * the server's readable message and code. */
@@ -180,6 +127,7 @@
       app.component('ElIcon' + name, icon);
     }
     app.config.globalProperties.t = t;
+    app.config.globalProperties.tn = tn;
     return app.mount('#app');
   }
 
@@ -202,5 +150,5 @@
     },
   };
 
-  window.AIHelper = { lang, t, pageData, setLanguage, mount, LanguageSwitch, addMessages, api, upload, postForm, formatTime, applyTheme };
+  window.AIHelper = { lang, t, tn, N_, pageData, setLanguage, mount, LanguageSwitch, api, upload, postForm, formatTime, applyTheme };
 })();
