@@ -18,11 +18,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from aihelper import i18n
 from aihelper.config import AUTOCOMMIT_BIND, load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
-from aihelper.host_check import HostCheck
 from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
-from aihelper.payload import BodyJSONProvider
-from aihelper.unread_body import DrainUnreadBody
+from aihelper.web.host_check import HostCheck
+from aihelper.web.json_body import BodyJSONProvider
+from aihelper.web.unread_body import DrainUnreadBody
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,15 +53,17 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
 
     from aihelper.cli import register_commands
     from aihelper.errors import register_error_handlers
-    from aihelper.pages import register_page_helpers
-    from aihelper.static_files import register_static_file_handling
-    from aihelper.web_security import register_request_guards
+    from aihelper.web.assets import register_assets
+    from aihelper.web.guards import register_request_guards
+    from aihelper.web.headers import register_security_headers
 
     register_commands(app)
     register_error_handlers(app)
     register_request_guards(app)
-    register_page_helpers(app)
-    register_static_file_handling(app)
+    # Before the assets: after_request handlers run last first, so static files set their caching
+    # before the headers' default of no-store applies.
+    register_security_headers(app)
+    register_assets(app)
 
     if app.config["AIHELPER_CREATE_SCHEMA_ON_START"]:
         from aihelper.schema import ensure_schema

@@ -60,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     "AIHELPER_ALLOWED_ORIGINS": "",
     # Host names the server answers for besides localhost, the loopback addresses and its listening
-    # address (aihelper/host_check.py); any other Host is refused (DNS rebinding).
+    # address (aihelper/web/host_check.py); any other Host is refused (DNS rebinding).
     "AIHELPER_ALLOWED_HOSTS": "",
     # Registration starts open so the first visitor can become the admin; admins may close it.
     "AIHELPER_REGISTRATION_OPEN": True,
@@ -107,7 +107,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
-    # CSRF is checked for every page form post in web_security; the JSON API relies on its
+    # CSRF is checked for every page form post in web/guards.py; the JSON API relies on its
     # JSON-only and Origin rules instead (API.md §2).
     "WTF_CSRF_CHECK_DEFAULT": False,
     "PASSWORD_HASH_METHOD": "scrypt",

@@ -10,7 +10,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from aihelper.client_address import client_key
+from aihelper.web.client_address import client_key
 
 
 class Base(DeclarativeBase):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from aihelper.extensions import db
 from aihelper.models import LoginSession, User
-from aihelper.models.user import DISABLED
+from aihelper.models.types import Status
 from aihelper.services import accounts, settings
 from aihelper.services.accounts import username_key
 from tests.fixtures.actions import PASSWORD, login, register
@@ -259,7 +259,7 @@ def test_a_disabled_account_cannot_log_in_and_its_live_session_stops(client, app
     assert victim.get("/api/user/info").status_code == 200
     with app.app_context():
         user = accounts.find_user("mallet")
-        accounts.set_status(user, DISABLED)
+        accounts.set_status(user, Status.DISABLED)
         assert (
             db.session.scalar(select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user.id))
             == 0

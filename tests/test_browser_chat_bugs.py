@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
-from aihelper.models.types import utcnow
+from aihelper.times import utcnow
 from tests.fixtures.browser import add_conversation, last_answer, send
 from tests.fixtures.chat_client import ChatUser
 

@@ -23,7 +23,7 @@ from aihelper.config import AUTOCOMMIT_BIND
 from aihelper.extensions import db
 from aihelper.live import MemoryHub
 from aihelper.models import ChatMessage, ChatSession
-from aihelper.models.types import utcnow
+from aihelper.times import utcnow
 from tests.fixtures.actions import PASSWORD, register, wait_for
 from tests.fixtures.chat_client import ChatUser, text_of
 from tests.fixtures.fake_provider import FakeProvider

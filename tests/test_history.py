@@ -535,7 +535,7 @@ def test_an_answer_whose_generation_died_shows_as_an_error(app, client):
     from datetime import timedelta
 
     from aihelper.models.chat import STALE_STREAMING
-    from aihelper.models.types import utcnow
+    from aihelper.times import utcnow
 
     user_id = register(client, "crashed").json["user"]["id"]
     with app.app_context():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from aihelper.client_address import address_key
+from aihelper.web.client_address import address_key
 from tests.fixtures.actions import login, register
 
 WRONG = "not-the-password"

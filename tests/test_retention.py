@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from aihelper.extensions import db
 from aihelper.models import ChatSession
-from aihelper.models.types import utcnow
 from aihelper.services import retention, settings
+from aihelper.times import utcnow
 from tests.fixtures.actions import make_admin_and_user, page_data, wait_for
 from tests.fixtures.records import add_session
 

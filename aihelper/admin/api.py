@@ -7,8 +7,9 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.admin import bp
-from aihelper.payload import json_object
 from aihelper.services import admin_users, providers, settings, stats
+from aihelper.services.accounts import ADMIN_VIEW, user_json
+from aihelper.web.json_body import json_object
 
 
 @bp.get("/api/admin/providers")
@@ -82,12 +83,12 @@ def api_list_users():
 
 @bp.post("/api/admin/users")
 def api_create_user():
-    return jsonify(admin_users.user_dict(admin_users.create_user(json_object()))), 201
+    return jsonify(user_json(admin_users.create_user(json_object()), ADMIN_VIEW)), 201
 
 
 @bp.put("/api/admin/users/<id:user_id>")
 def api_update_user(user_id: int):
-    return jsonify(admin_users.user_dict(admin_users.update_user(current_user, user_id, json_object())))
+    return jsonify(user_json(admin_users.update_user(current_user, user_id, json_object()), ADMIN_VIEW))
 
 
 @bp.delete("/api/admin/users/<id:user_id>")

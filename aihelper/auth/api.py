@@ -8,14 +8,14 @@ from flask_login import current_user, login_required
 
 from aihelper.auth import bp, login_guard
 from aihelper.auth.limits import login_limits, password_change_limits, register_limits
-from aihelper.auth.session import log_in, log_out, public_user
+from aihelper.auth.session import log_in, log_out
 from aihelper.errors import ApiError
 from aihelper.i18n import N_
-from aihelper.payload import json_object
 from aihelper.services import accounts, avatars
+from aihelper.services.accounts import LOGIN_VIEW, OWN_VIEW, user_json
 from aihelper.services.fields import required_text
-from aihelper.timefmt import iso_utc
-from aihelper.web_security import accepts_multipart
+from aihelper.web.guards import accepts_multipart
+from aihelper.web.json_body import json_object
 
 
 @bp.post("/api/register")
@@ -27,7 +27,7 @@ def api_register():
         required_text(body, "username", N_("field_username")), required_text(body, "password", N_("field_password"))
     )
     log_in(user)
-    return jsonify(message=gettext("registered"), user=public_user(user)), 201
+    return jsonify(message=gettext("registered"), user=user_json(user, LOGIN_VIEW)), 201
 
 
 @bp.post("/api/login")
@@ -38,7 +38,7 @@ def api_login():
         required_text(body, "username", N_("field_username")), required_text(body, "password", N_("field_password"))
     )
     log_in(user)
-    return jsonify(message=gettext("logged_in"), user=public_user(user))
+    return jsonify(message=gettext("logged_in"), user=user_json(user, LOGIN_VIEW))
 
 
 @bp.post("/api/logout")
@@ -50,16 +50,7 @@ def api_logout():
 @bp.get("/api/user/info")
 @login_required
 def api_user_info():
-    user = current_user
-    return jsonify(
-        id=user.id,
-        username=user.username,
-        avatar=user.avatar,
-        message_count=user.message_count,
-        is_admin=user.is_admin,
-        create_time=iso_utc(user.create_time),
-        last_login=iso_utc(user.last_login),
-    )
+    return jsonify(user_json(current_user, OWN_VIEW))
 
 
 @bp.post("/api/user/password")

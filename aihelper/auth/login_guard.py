@@ -26,11 +26,11 @@ from flask import current_app
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from aihelper.client_address import client_key
 from aihelper.errors import ApiError
 from aihelper.extensions import limiter
 from aihelper.models import User
 from aihelper.services import accounts
+from aihelper.web.client_address import client_key
 
 
 def authenticate(username: str, password: str) -> User:

@@ -43,10 +43,6 @@ def login_active(token: str) -> bool:
         db.session.remove()
 
 
-def public_user(user: User) -> dict:
-    return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
-
-
 def safe_next(target: str | None) -> str:
     """Only a path on this site may follow a login (no open redirect).
 

@@ -16,9 +16,9 @@ from aihelper.extensions import db
 from aihelper.i18n import current_language
 from aihelper.live import LiveHub, live_hub
 from aihelper.live.base import Wakeup
-from aihelper.payload import json_object
 from aihelper.services import providers
 from aihelper.services.conversations import TurnRequest
+from aihelper.web.json_body import json_object
 
 
 @bp.get("/api/models")

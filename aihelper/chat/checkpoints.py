@@ -30,9 +30,9 @@ from aihelper.config import AUTOCOMMIT_BIND
 from aihelper.extensions import db
 from aihelper.fair_db import fair_share
 from aihelper.models import ChatMessage
-from aihelper.models.chat import ERROR, STREAMING
-from aihelper.models.types import utcnow
+from aihelper.models.chat import MessageStatus
 from aihelper.schema import SQLITE_BUSY_TIMEOUT_MS
+from aihelper.times import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Checkpoints:
             )
         statement = (
             update(_messages)
-            .where(_messages.c.id.in_(bindparam("ids", expanding=True)), _messages.c.status == STREAMING)
+            .where(_messages.c.id.in_(bindparam("ids", expanding=True)), _messages.c.status == MessageStatus.STREAMING)
             .values(**values)
         )
         with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection, _never_waiting(connection) as free:
@@ -160,22 +160,22 @@ class Checkpoints:
                 status = connection.execute(select(_messages.c.status).where(_messages.c.id == answer_id)).scalar()
             if status is None:
                 return None
-            if status == STREAMING and self._interrupt_lapsed(_messages.c.id == answer_id) == 0:
+            if status == MessageStatus.STREAMING and self._interrupt_lapsed(_messages.c.id == answer_id) == 0:
                 if time.monotonic() >= deadline:
                     return None
                 time.sleep(self.interval)
                 continue
             with fair_share():
                 answer = db.session.get(ChatMessage, answer_id, populate_existing=True)
-            return answer if answer is not None and answer.status != STREAMING else None
+            return answer if answer is not None and answer.status != MessageStatus.STREAMING else None
 
     def _interrupt_lapsed(self, *only) -> int:
         """Answers still streaming whose lease lapsed (of those `only` selects) become interrupted."""
-        lapsed = (_messages.c.lease_until < utcnow(), _messages.c.status == STREAMING, *only)
+        lapsed = (_messages.c.lease_until < utcnow(), _messages.c.status == MessageStatus.STREAMING, *only)
         statement = (
             update(_messages)
             .where(*lapsed)
-            .values(status=ERROR, finish_reason="interrupted", error_code="interrupted", lease_until=None)
+            .values(status=MessageStatus.ERROR, finish_reason="interrupted", error_code="interrupted", lease_until=None)
         )
         with fair_share(), db.engines[AUTOCOMMIT_BIND].connect() as connection:
             # A read first (it never waits): the write, rare, only when there is something to finish.

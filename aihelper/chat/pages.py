@@ -8,23 +8,15 @@ from flask_wtf.csrf import generate_csrf
 
 from aihelper.chat import bp
 from aihelper.services import settings
-from aihelper.timefmt import iso_utc
+from aihelper.services.accounts import OWN_VIEW, user_json
 
 
 @bp.get("/")
 @bp.get("/c/<path:session_id>")
 @login_required
 def index(session_id: str | None = None):
-    user = current_user
     page = {
-        "user": {
-            "id": user.id,
-            "username": user.username,
-            "avatar": user.avatar,
-            "is_admin": user.is_admin,
-            "message_count": user.message_count,
-            "last_login": iso_utc(user.last_login),
-        },
+        "user": user_json(current_user, OWN_VIEW),
         "csrf_token": generate_csrf(),
         # Only handed to the page's script as data: the conversation is fetched (and its
         # ownership checked) through the API.

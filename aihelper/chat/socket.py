@@ -1,6 +1,6 @@
 """/ws/chat: one websocket carries many turns (API.md §4).
 
-The handshake was already checked in web_security (session 401, Origin 403), before upgrading.
+The handshake was already checked in web/guards.py (session 401, Origin 403), before upgrading.
 This greenlet reads the client's frames and acts on them. The connection follows the live feed of
 every answer it started or resumed, so frames of several conversations may interleave: a frame is
 written by whoever publishes it when the socket takes it at once, otherwise by the connection's

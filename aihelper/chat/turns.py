@@ -35,7 +35,7 @@ from aihelper.ids import is_id
 from aihelper.live import Cursor, LiveGeneration, Refused, live_hub
 from aihelper.live.base import Feed, Waker
 from aihelper.llm import Delta, Done, ProviderError, Timeouts
-from aihelper.models.chat import DONE, ERROR, STOPPED, STREAMING
+from aihelper.models.chat import MessageStatus, Role
 from aihelper.services import conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
@@ -128,7 +128,7 @@ def _generate(
     """Runs in its own greenlet: relay the provider's stream to the live feed, then store the answer."""
     content: list[str] = []
     reasoning: list[str] = []
-    status, finish_reason, usage, failure, completed = DONE, None, None, None, False
+    status, finish_reason, usage, failure, completed = MessageStatus.DONE, None, None, None, False
     user_id, started = request.user_id, time.monotonic()
     checkpoints = app.extensions["checkpoints"]
     checkpoints.track(turn.answer_id, content, reasoning)
@@ -148,9 +148,9 @@ def _generate(
                 elif isinstance(event, Done):
                     finish_reason, usage, completed = event.finish_reason, event.usage, True
             if not completed:  # the stream was closed by a stop request, or by a restart
-                status = ERROR if generation.interrupted else STOPPED
+                status = MessageStatus.ERROR if generation.interrupted else MessageStatus.STOPPED
         except ProviderError as error:
-            status, failure = ERROR, error
+            status, failure = MessageStatus.ERROR, error
             log.warning(
                 "provider call for answer %s failed [request %s]: %s status=%s %s",
                 turn.answer_id,
@@ -160,7 +160,7 @@ def _generate(
                 error.detail,
             )
         except Exception:
-            status = ERROR
+            status = MessageStatus.ERROR
             log.exception("turn for answer %s failed [request %s]", turn.answer_id, request_id)
         finally:
             stream.close()
@@ -201,7 +201,7 @@ def _generate(
                     seq=generation.next_seq,
                 )
             generation.finish(final)
-        if status == DONE and turn.is_new_session and app.config["AIHELPER_AUTO_TITLE"]:
+        if status == MessageStatus.DONE and turn.is_new_session and app.config["AIHELPER_AUTO_TITLE"]:
             _generate_title(turn, user_id)
 
 
@@ -240,7 +240,7 @@ def _store_despite_outages(
 
 def _failure_code(status: str, failure: ProviderError | None, generation: LiveGeneration) -> str | None:
     """What an answer that failed keeps of why, to explain it when the conversation is reopened."""
-    if status != ERROR:
+    if status != MessageStatus.ERROR:
         return None
     if generation.interrupted:
         return "interrupted"
@@ -259,7 +259,7 @@ def _final_frame(
     request_id: str,
 ) -> Frame:
     seq = generation.next_seq
-    if status == ERROR:
+    if status == MessageStatus.ERROR:
         if failure is not None and not generation.interrupted:
             message, code = provider_error_message(failure, language, for_admin=request.by_admin), failure.code
         else:
@@ -287,8 +287,8 @@ def _generate_title(turn: PreparedTurn, user_id: int) -> None:
     payload = {
         "model": turn.model_id,
         "messages": [
-            {"role": "system", "content": TITLE_PROMPT},
-            {"role": "user", "content": turn.question_text[:2000]},
+            {"role": Role.SYSTEM, "content": TITLE_PROMPT},
+            {"role": Role.USER, "content": turn.question_text[:2000]},
         ],
         "max_tokens": 40,
         "temperature": 0.3,
@@ -328,7 +328,7 @@ def _replay(existing: ExistingTurn, request: TurnRequest, language: str) -> Open
 
     def follow(waker: Waker) -> Cursor:
         live = None
-        if answer is not None and answer.status == STREAMING:
+        if answer is not None and answer.status == MessageStatus.STREAMING:
             live = hub.follow(existing.session_id, request.user_id, 0, waker)
         return live or stored.follow(0, waker)
 
@@ -350,8 +350,8 @@ def _stored_final_frame(
     session_id: str, message_id: int, seq: int, answer: Any, language: str, by_admin: bool
 ) -> Frame:
     """How a stored answer ended, as its final frame (an answer that is gone reads as failed)."""
-    status = answer.status if answer is not None else ERROR
-    if status == ERROR:
+    status = answer.status if answer is not None else MessageStatus.ERROR
+    if status == MessageStatus.ERROR:
         code = answer.error_code if answer is not None else None
         failed = failure_explained(code, language, for_admin=by_admin)
         return frames.error(failed, code or "answer_failed", session_id=session_id, message_id=message_id, seq=seq)

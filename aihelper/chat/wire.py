@@ -6,7 +6,7 @@ part of a frame when the socket is full. A server's frames are unmasked, so a te
 two-to-ten byte header and the JSON. Everything written to the socket — our frames and
 simple-websocket's own pings, pongs and close — goes through one lock, whole.
 
-permessage-deflate is not negotiated (web_security drops the offer at the handshake): a frame is
+permessage-deflate is not negotiated (web/guards.py drops the offer at the handshake): a frame is
 a few dozen bytes of JSON, and zlib would cost every socket about 300 KB and every frame a
 compression.
 """

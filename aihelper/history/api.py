@@ -19,10 +19,10 @@ from aihelper.auth.limits import import_limits
 from aihelper.errors import ApiError
 from aihelper.history import bp
 from aihelper.live import live_hub
-from aihelper.payload import json_object
 from aihelper.services import exports, history, imports, search
-from aihelper.upload_stream import BadUpload, uploaded_file
-from aihelper.web_security import accepts_multipart
+from aihelper.web.guards import accepts_multipart
+from aihelper.web.json_body import json_object
+from aihelper.web.upload_stream import BadUpload, uploaded_file
 
 
 @bp.get("/api/chat/history")

@@ -36,6 +36,7 @@ from aihelper.llm.events import Delta, Done
 from aihelper.llm.sse import ChatStreamDecoder, first_choice, loads_untrusted, normalise_usage
 from aihelper.llm.transport import Attempt, Cancelled, GuardedPoolManager, current_attempt
 from aihelper.llm.url_safety import check_base_url
+from aihelper.times import aware
 
 log = logging.getLogger(__name__)
 
@@ -514,9 +515,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int 
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (aware(when) - (now or datetime.now(UTC))).total_seconds()  # a date without a zone is GMT
     if math.isnan(seconds):
         return None
     return int(min(max(math.ceil(seconds), 0), _MAX_RETRY_AFTER))

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
-from aihelper.models.types import MYSQL_TABLE_OPTIONS, LongText, exact_string, utcnow
+from aihelper.models.types import MYSQL_TABLE_OPTIONS, LongText, exact_string
+from aihelper.times import utcnow
 
-# Message status values (API.md §3).
-DONE = "done"
-STREAMING = "streaming"
-STOPPED = "stopped"
-ERROR = "error"
+
+class MessageStatus(StrEnum):
+    """How a message stands (API.md §3): a question is done; an answer is streaming until it is
+    done, stopped by its user, or failed (error)."""
+
+    DONE = "done"
+    STREAMING = "streaming"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+class Role(StrEnum):
+    """Who wrote a message; SYSTEM only ever goes to a provider (a model's system prompt)."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
 # A placeholder answer older than the longest possible answer belongs to a generation that died
 # with its process: it is reported as an error and no longer makes its conversation busy.
 STALE_STREAMING = timedelta(minutes=20)
@@ -75,7 +91,7 @@ class ChatMessage(db.Model):
     # A model's separately streamed thinking, kept apart from the answer.
     reasoning: Mapped[str | None] = mapped_column(LongText)
     timestamp: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=DONE)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=MessageStatus.DONE)
     model_id: Mapped[str | None] = mapped_column(String(100))
     finish_reason: Mapped[str | None] = mapped_column(String(20))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)

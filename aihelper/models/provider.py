@@ -8,8 +8,8 @@ from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
-from aihelper.models.types import MYSQL_TABLE_OPTIONS, utcnow
-from aihelper.models.user import ACTIVE
+from aihelper.models.types import MYSQL_TABLE_OPTIONS, Status
+from aihelper.times import utcnow
 
 
 class ApiProvider(db.Model):
@@ -22,7 +22,7 @@ class ApiProvider(db.Model):
     # Fernet token of the key (never the key itself); see AIHELPER_ENCRYPTION_KEYS.
     api_key: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=ACTIVE)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=Status.ACTIVE)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -45,7 +45,7 @@ class ModelConfig(db.Model):
     system_prompt: Mapped[str | None] = mapped_column(Text)
     # How many earlier messages of the conversation go into the request.
     context_messages: Mapped[int] = mapped_column(Integer, nullable=False, default=20)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=ACTIVE)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=Status.ACTIVE)
     sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)

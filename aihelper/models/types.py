@@ -1,14 +1,10 @@
-"""Column types shared by the models, with the MySQL variants the schema needs."""
+"""Column types shared by the models, with the MySQL variants the schema needs, and the status an
+account, a provider or a model has."""
 
-from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import String, Text
 from sqlalchemy.dialects import mysql
-
-
-def utcnow() -> datetime:
-    """Naive UTC, the form every DATETIME column stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def exact_string(length: int) -> String:
@@ -24,3 +20,10 @@ LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 # Every table on MySQL: InnoDB (transactions, foreign keys) and utf8mb4 (emoji, all of Chinese),
 # whatever the server's defaults are.
 MYSQL_TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+
+
+class Status(StrEnum):
+    """Whether an account, a provider or a model may be used."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"

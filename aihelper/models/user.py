@@ -9,10 +9,8 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
-from aihelper.models.types import MYSQL_TABLE_OPTIONS, exact_string, utcnow
-
-ACTIVE = "active"
-DISABLED = "disabled"
+from aihelper.models.types import MYSQL_TABLE_OPTIONS, Status, exact_string
+from aihelper.times import utcnow
 
 
 class User(UserMixin, db.Model):
@@ -27,7 +25,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     avatar: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=ACTIVE)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=Status.ACTIVE)
     message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(DateTime)
@@ -45,7 +43,7 @@ class User(UserMixin, db.Model):
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
-        return self.status == ACTIVE
+        return self.status == Status.ACTIVE
 
     def get_id(self) -> str | None:
         # The session cookie names the login session, not the user, so one login can be revoked.

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import unicodedata
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
@@ -23,10 +24,10 @@ from aihelper.extensions import db
 from aihelper.i18n import N_
 from aihelper.live import live_hub
 from aihelper.models import AppSetting, LoginSession, User
-from aihelper.models.types import utcnow
-from aihelper.models.user import ACTIVE, DISABLED
+from aihelper.models.types import Status
 from aihelper.services.settings import registration_open
 from aihelper.services.skeletons import folded_skeleton
+from aihelper.times import iso_utc, utcnow
 
 USERNAME_MIN, USERNAME_MAX = 3, 50
 # NFKC composes a letter and its accents into one character, so a name as typed may be longer than
@@ -42,6 +43,28 @@ INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 FIRST_ADMIN_CLAIM = "first_admin_id"
 # last_seen is refreshed at most this often, so an ordinary request does not write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+# What a user is shown as, by who is looking (API.md): a login's answer, the user's own account (and
+# their chat page), the admin's list.
+LOGIN_VIEW = ("id", "username", "is_admin")
+OWN_VIEW = ("id", "username", "avatar", "is_admin", "message_count", "create_time", "last_login")
+ADMIN_VIEW = (*OWN_VIEW, "status")
+
+
+def user_json(user: User, view: tuple[str, ...]) -> dict[str, Any]:
+    """The one way a user becomes JSON: the fields `view` names."""
+    every = {
+        "id": user.id,
+        "username": user.username,
+        "avatar": user.avatar,
+        "is_admin": user.is_admin,
+        "status": user.status,
+        "message_count": user.message_count,
+        "create_time": iso_utc(user.create_time),
+        "last_login": iso_utc(user.last_login),
+    }
+    return {name: every[name] for name in view}
 
 
 def normalize_username(username: str) -> str:
@@ -131,7 +154,7 @@ def _insert_account(username: str, password: str, *, is_admin: bool) -> User:
         username=username,
         username_key=username_key(username),
         password_hash=hash_password(password),
-        status=ACTIVE,
+        status=Status.ACTIVE,
         is_admin=is_admin,
     )
     db.session.add(user)
@@ -191,7 +214,7 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
         if password is None:
             raise ApiError(400, "missing_field", gettext("field_required", field=gettext("field_password")))
         _check_new_credentials(username, password)
-        user = User(username=username, username_key=username_key(username), status=ACTIVE)
+        user = User(username=username, username_key=username_key(username), status=Status.ACTIVE)
         db.session.add(user)
     elif password is not None:
         problem = password_problem(password)
@@ -200,7 +223,7 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
     if password is not None:
         user.password_hash = hash_password(password)
     user.is_admin = True
-    user.status = ACTIVE
+    user.status = Status.ACTIVE
     # The operator is letting this admin in: whatever guessing filled its login limits is forgotten.
     user.login_limits_reset = utcnow()
     if db.session.get(AppSetting, FIRST_ADMIN_CLAIM) is None:
@@ -233,7 +256,7 @@ def authenticate(username: str, password: str) -> User:
         raise ApiError(401, "bad_credentials", gettext("bad_credentials"))
     if not check_password_hash(user.password_hash, password):
         raise ApiError(401, "bad_credentials", gettext("bad_credentials"))
-    if user.status != ACTIVE:
+    if user.status != Status.ACTIVE:
         raise ApiError(403, "account_disabled", gettext("account_disabled"))
     return user
 
@@ -276,7 +299,7 @@ def load_login(token: str) -> User | None:
     if now - login.create_time > current_app.permanent_session_lifetime:
         end_login(token)
         return None
-    if user.status != ACTIVE:
+    if user.status != Status.ACTIVE:
         return None
     if now - login.last_seen > LAST_SEEN_RESOLUTION:
         login.last_seen = now
@@ -327,10 +350,10 @@ def change_password(user: User, old_password: str, new_password: str) -> None:
 def set_status(user: User, status: str) -> None:
     """Enable or disable an account; disabling ends all of its logins at once."""
     db.session.execute(update(User).where(User.id == user.id).values(status=status))
-    if status == DISABLED:
+    if status == Status.DISABLED:
         db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     db.session.commit()
     db.session.refresh(user)
-    if status == DISABLED:
+    if status == Status.DISABLED:
         live_hub().stop_user(user.id)  # nothing more is paid for on the admin's keys
         logins_ended(user.id)

@@ -15,27 +15,13 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import N_
 from aihelper.models import ChatSession, User
-from aihelper.models.user import ACTIVE, DISABLED
+from aihelper.models.types import Status
 from aihelper.services import accounts, fields
 from aihelper.services.history import erase_conversations
-from aihelper.timefmt import iso_utc
-
-
-def user_dict(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "avatar": user.avatar,
-        "is_admin": user.is_admin,
-        "status": user.status,
-        "message_count": user.message_count,
-        "create_time": iso_utc(user.create_time),
-        "last_login": iso_utc(user.last_login),
-    }
 
 
 def list_users() -> list[dict[str, Any]]:
-    return [user_dict(u) for u in db.session.scalars(select(User).order_by(User.id))]
+    return [accounts.user_json(u, accounts.ADMIN_VIEW) for u in db.session.scalars(select(User).order_by(User.id))]
 
 
 def create_user(values: dict[str, Any]) -> User:
@@ -61,13 +47,13 @@ def _guard_admin_removal(actor: User, target: User) -> None:
     """Refuse taking away the target's admin power when it is the actor or the last active admin."""
     if target.id == actor.id:
         raise ApiError(400, "cannot_change_self", gettext("cannot_change_self"))
-    if not (target.is_admin and target.status == ACTIVE):
+    if not (target.is_admin and target.status == Status.ACTIVE):
         return
     # Locks the active admins' rows on MySQL, so two admins demoting each other can't both succeed.
     other_admins = db.session.scalar(
         select(func.count()).select_from(
             select(User.id)
-            .where(User.is_admin.is_(True), User.status == ACTIVE, User.id != target.id)
+            .where(User.is_admin.is_(True), User.status == Status.ACTIVE, User.id != target.id)
             .with_for_update()
             .subquery()
         )
@@ -80,7 +66,7 @@ def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
     target = _get_user(user_id, lock=True)
     new_status = fields.status(values, default=target.status) if "status" in values else target.status
     new_admin = fields.flag(values, "is_admin", N_("field_is_admin")) if "is_admin" in values else target.is_admin
-    if (new_status == DISABLED and target.status == ACTIVE) or (target.is_admin and not new_admin):
+    if (new_status == Status.DISABLED and target.status == Status.ACTIVE) or (target.is_admin and not new_admin):
         _guard_admin_removal(actor, target)
     password = fields.optional_text(values, "password", N_("field_password"), accounts.PASSWORD_MAX)
     if password is not None:
@@ -108,7 +94,7 @@ def delete_user(actor: User, user_id: int) -> None:
     target = _get_user(user_id, lock=True)
     _guard_admin_removal(actor, target)
     # Commits: its logins and running generations end, and no new ones start while it is erased.
-    accounts.set_status(target, DISABLED)
+    accounts.set_status(target, Status.DISABLED)
     conversations = db.session.scalars(select(ChatSession.id).where(ChatSession.user_id == user_id)).all()
     erase_conversations(conversations)
     db.session.delete(target)

@@ -33,12 +33,12 @@ from aihelper.errors import ApiError
 from aihelper.extensions import db
 from aihelper.i18n import N_
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
-from aihelper.models.chat import DONE, STOPPED, STREAMING
-from aihelper.models.types import utcnow
-from aihelper.models.user import ACTIVE
+from aihelper.models.chat import MessageStatus, Role
+from aihelper.models.types import Status
 from aihelper.services import search
 from aihelper.services.history import SESSION_ID_MAX
 from aihelper.services.provider_keys import key_to_send
+from aihelper.times import utcnow
 
 TITLE_CHARS = 30
 CLIENT_ID_MAX = 64
@@ -159,7 +159,7 @@ _usable_models = (
         _providers.c.api_key,
     )
     .join(_providers, _providers.c.id == _models.c.provider_id)
-    .where(_models.c.status == ACTIVE, _providers.c.status == ACTIVE)
+    .where(_models.c.status == Status.ACTIVE, _providers.c.status == Status.ACTIVE)
     .subquery("model")
 )
 _MODEL_COLUMNS = [column.label(f"m_{column.name}") for column in _usable_models.c]
@@ -282,7 +282,7 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
     # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
     # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
     superseded, question = _superseded_exchange(recent[-2:], request)
-    earlier = [m for m in recent if m.id not in superseded and m.content and m.status != STREAMING]
+    earlier = [m for m in recent if m.id not in superseded and m.content and m.status != MessageStatus.STREAMING]
     if request.kind == "regenerate":  # the question is the last of the recent messages
         earlier = earlier[:-1]
     return TurnPlan(
@@ -370,10 +370,10 @@ def _superseded_exchange(last_two: list[_Message], request: TurnRequest) -> tupl
     if request.kind == "chat" and not request.edit:
         return [], None
     last = last_two[-1] if last_two else None
-    question = last_two[0] if last is not None and last.role == "assistant" and len(last_two) == 2 else last
-    if question is None or question.role != "user":
+    question = last_two[0] if last is not None and last.role == Role.ASSISTANT and len(last_two) == 2 else last
+    if question is None or question.role != Role.USER:
         raise ApiError(409, "nothing_to_regenerate", gettext("nothing_to_regenerate"))
-    answer_ids = [last.id] if last.role == "assistant" else []
+    answer_ids = [last.id] if last.role == Role.ASSISTANT else []
     if request.kind == "regenerate":
         return answer_ids, question
     return [question.id, *answer_ids], None
@@ -388,9 +388,13 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     request, model, now = plan.request, plan.model, utcnow()
     rows = []
     if request.kind == "chat":
-        rows.append(_message_row(plan, "user", plan.question_text, DONE, now, client_id=request.client_id))
+        rows.append(
+            _message_row(plan, Role.USER, plan.question_text, MessageStatus.DONE, now, client_id=request.client_id)
+        )
     lease = now + timedelta(seconds=current_app.config["AIHELPER_ANSWER_LEASE_SECONDS"])
-    rows.append(_message_row(plan, "assistant", "", STREAMING, now, model_id=model.model_id, lease_until=lease))
+    rows.append(
+        _message_row(plan, Role.ASSISTANT, "", MessageStatus.STREAMING, now, model_id=model.model_id, lease_until=lease)
+    )
     with _autocommit() as connection:
         if plan.is_new_session:
             connection.execute(
@@ -418,17 +422,17 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
             if existing is None:
                 raise ApiError(404, "not_found", gettext("session_not_found")) from None  # deleted meanwhile
             raise DuplicateClientId(existing) from None
-    question_id = ids["user"] if request.kind == "chat" else plan.question_id
-    messages = [{"role": "system", "content": model.system_prompt}] if model.system_prompt else []
+    question_id = ids[Role.USER] if request.kind == "chat" else plan.question_id
+    messages = [{"role": Role.SYSTEM, "content": model.system_prompt}] if model.system_prompt else []
     messages += [{"role": m.role, "content": m.content} for m in plan.earlier]
-    messages.append({"role": "user", "content": plan.question_text})
+    messages.append({"role": Role.USER, "content": plan.question_text})
     return PreparedTurn(
         session_id=plan.session_id,
         title=plan.title,
         is_new_session=plan.is_new_session,
         kind=request.kind,
         user_message_id=question_id,
-        answer_id=ids["assistant"],
+        answer_id=ids[Role.ASSISTANT],
         model_id=model.model_id,
         model_config_id=model.id,
         base_url=model.base_url,
@@ -492,7 +496,7 @@ def find_existing_turn(user_id: int, client_id: str | None) -> ExistingTurn | No
     answer = db.session.execute(
         select(ChatMessage.id, ChatMessage.model_id)
         .where(ChatMessage.session_id == question.session_id, ChatMessage.id > question.id)
-        .where(ChatMessage.role == "assistant")
+        .where(ChatMessage.role == Role.ASSISTANT)
         .order_by(ChatMessage.id)
         .limit(1)
     ).first()
@@ -570,7 +574,7 @@ def finish_answer(
         )
         if stored.rowcount == 0:  # the conversation was deleted while the answer streamed
             return
-        if turn.superseded_ids and status in (DONE, STOPPED):
+        if turn.superseded_ids and status in (MessageStatus.DONE, MessageStatus.STOPPED):
             connection.execute(_DELETE_SUPERSEDED, {"superseded": turn.superseded_ids, "kept_session": turn.session_id})
         connection.execute(
             _TOUCH_SESSION,

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
 from aihelper.models import ChatMessage, ChatSession
-from aihelper.models.chat import DONE, IMPORTING
+from aihelper.models.chat import IMPORTING, MessageStatus, Role
 from aihelper.services.history import message_dict, message_rows
-from aihelper.timefmt import iso_utc
+from aihelper.times import aware, iso_utc
 
 # Characters no file system (or Content-Disposition) takes in a name.
 _UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
@@ -247,8 +247,7 @@ def export_markdown(session: ChatSession, labels: dict[str, str], time_zone: tzi
 
 def _local_time(moment: datetime, time_zone: tzinfo) -> str:
     """A moment (naive ones are UTC, as stored) as a person reads it, with the zone's offset."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(time_zone).strftime("%Y-%m-%d %H:%M:%S (UTC%z)")
+    return aware(moment).astimezone(time_zone).strftime("%Y-%m-%d %H:%M:%S (UTC%z)")
 
 
 def _markdown_pieces(
@@ -260,10 +259,10 @@ def _markdown_pieces(
     head += [f"- {labels['created']}: {_local_time(session.create_time, time_zone)}", "", ""]
     yield "\n".join(head)
     for message in messages:
-        author = labels["you"] if message["role"] == "user" else (message["model_id"] or labels["assistant"])
+        author = labels["you"] if message["role"] == Role.USER else (message["model_id"] or labels["assistant"])
         written = _local_time(datetime.fromisoformat(message["timestamp"]), time_zone)
         lines = ["---", "", f"### {author} · {written}", ""]
-        if message["status"] != DONE:
+        if message["status"] != MessageStatus.DONE:
             lines += [f"> {labels['status_' + message['status']]}", ""]
         lines += [message["content"], "", ""]
         yield "\n".join(lines)

@@ -12,7 +12,7 @@ from flask_babel import gettext
 
 from aihelper.errors import ApiError
 from aihelper.i18n import N_
-from aihelper.models.user import ACTIVE, DISABLED
+from aihelper.models.types import Status
 
 _TRUE = {"1", "true", "on", "yes"}
 _FALSE = {"0", "false", "off", "no", ""}
@@ -80,11 +80,11 @@ def flag(values: dict[str, Any], name: str, label_key: str) -> bool:
     raise ApiError(400, "invalid_field", gettext("invalid_boolean", field=gettext(label_key)))
 
 
-def status(values: dict[str, Any], default: str = ACTIVE) -> str:
+def status(values: dict[str, Any], default: str = Status.ACTIVE) -> str:
     """`active` or `disabled`; also accepts a flag (true = active), as the original API did."""
     value = values.get("status", default)
-    if value in (ACTIVE, DISABLED):
+    if value in (Status.ACTIVE, Status.DISABLED):
         return value
     if isinstance(value, bool) or value in (0, 1, "0", "1", "true", "false", "on", "off"):
-        return ACTIVE if flag({"status": value}, "status", N_("field_status")) else DISABLED
+        return Status.ACTIVE if flag({"status": value}, "status", N_("field_status")) else Status.DISABLED
     raise ApiError(400, "invalid_status", gettext("invalid_status"))

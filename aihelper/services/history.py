@@ -24,11 +24,10 @@ from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import N_, current_language
 from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession
-from aihelper.models.chat import ERROR, STALE_STREAMING, STREAMING
-from aihelper.models.types import utcnow
+from aihelper.models.chat import STALE_STREAMING, MessageStatus
 from aihelper.services import fields
 from aihelper.services.providers import failure_explained
-from aihelper.timefmt import iso_utc
+from aihelper.times import iso_utc, stored, utcnow
 
 SESSION_ID_MAX = 64  # the column's length: anything longer cannot exist
 LIMIT_DEFAULT = 50
@@ -118,11 +117,11 @@ def reported_status(message: ChatMessage) -> str:
     """The stored status, except that an answer whose generation died with its process shows as an
     error: its lease lapsed (before the sweep stores it so), or, for an answer from before leases,
     it is older than STALE_STREAMING."""
-    if message.status != STREAMING:
+    if message.status != MessageStatus.STREAMING:
         return message.status
     lease = message.lease_until
     lapsed = lease < utcnow() if lease is not None else message.timestamp < utcnow() - STALE_STREAMING
-    return ERROR if lapsed else STREAMING
+    return MessageStatus.ERROR if lapsed else MessageStatus.STREAMING
 
 
 def message_dict(message: ChatMessage) -> dict[str, Any]:
@@ -147,9 +146,9 @@ def shown_message(row: Any, *, for_admin: bool) -> dict[str, Any]:
     one that failed, why, in the reader's words (an admin reads the technical reason)."""
     shown = message_dict(row)
     shown["generation_ms"] = row.generation_ms
-    if shown["status"] == ERROR:
+    if shown["status"] == MessageStatus.ERROR:
         code = row.error_code
-        if row.status == STREAMING:  # its generation died with its process
+        if row.status == MessageStatus.STREAMING:  # its generation died with its process
             code = "interrupted"
             shown["finish_reason"] = "interrupted"
         shown["error"] = failure_explained(code, current_language(), for_admin=for_admin)
@@ -273,9 +272,7 @@ def _cursor_condition(user_id: int, before: str):
             and_(ChatSession.update_time == cursor.update_time, ChatSession.id < cursor.id),
         )
     try:
-        moment = datetime.fromisoformat(before.strip())
-        if moment.tzinfo is not None:  # naive values are UTC, like every time the API writes
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        moment = stored(datetime.fromisoformat(before.strip()))
     except (ValueError, OverflowError):
         raise ApiError(400, "invalid_cursor", gettext("invalid_cursor")) from None
     return ChatSession.update_time < moment
@@ -324,9 +321,9 @@ def parse_moment(value: Any, time_zone: tzinfo, *, end: bool, label_key: str) ->
             moment = datetime.fromisoformat(text)
         else:
             moment = datetime.combine(day, time.max if end else time.min)
-        if moment.tzinfo is None:
+        if moment.tzinfo is None:  # a time the person wrote: in their zone
             moment = moment.replace(tzinfo=time_zone)
-        return moment.astimezone(UTC).replace(tzinfo=None)
+        return stored(moment)
     except (ValueError, OverflowError):
         raise ApiError(400, "invalid_time", gettext("invalid_time", field=gettext(label_key))) from None
 

@@ -20,7 +20,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -34,18 +34,19 @@ from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import N_
 from aihelper.models import ChatMessage, ChatSession, User
-from aihelper.models.chat import DONE, ERROR, IMPORTING, STOPPED, STREAMING
+from aihelper.models.chat import IMPORTING, MessageStatus, Role
 from aihelper.services import search
 from aihelper.services.exports import FORMAT, VERSION
 from aihelper.services.history import SESSION_ID_MAX, TITLE_MAX, erase_conversations
+from aihelper.times import stored, utcnow
 
 MESSAGES_MAX = 100_000  # per file
 MESSAGES_PER_CONVERSATION_MAX = 10_000
 CONVERSATIONS_MAX = 20_000  # per file
 ANSWER_MAX = 500_000  # characters of an answer or its reasoning (far beyond any max_tokens)
 YEARS = (1970, 9999)  # what every supported database's DATETIME holds
-ROLES = ("user", "assistant")
-STATUSES = (DONE, STOPPED, ERROR)
+ROLES = (Role.USER, Role.ASSISTANT)
+STATUSES = (MessageStatus.DONE, MessageStatus.STOPPED, MessageStatus.ERROR)
 SLICE_MESSAGES = 100  # written per transaction, and at most SLICE_CHARS characters
 SLICE_CHARS = 200_000
 SLICE_CONVERSATIONS = 50
@@ -198,7 +199,7 @@ def _text(value: Any, where: str, max_length: int, *, optional: bool = False, em
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    return utcnow().replace(microsecond=0)
 
 
 def _moment(value: Any, where: str) -> datetime:
@@ -207,9 +208,7 @@ def _moment(value: Any, where: str) -> datetime:
     if not isinstance(value, str):
         raise _Invalid(where, N_("import_not_time"))
     try:
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        moment = stored(datetime.fromisoformat(value))
     except (ValueError, OverflowError):
         raise _Invalid(where, N_("import_not_time")) from None
     if not YEARS[0] <= moment.year <= YEARS[1]:
@@ -255,8 +254,10 @@ def _checked_message(value: Any, where: str, question_max: int) -> dict[str, Any
     message = _keys(value, where, _MESSAGE_FIELDS, {"role", "content", "timestamp"})
     if message["role"] not in ROLES:
         raise _Invalid(f"{where}.role", N_("import_bad_role"))
-    status = message.get("status", DONE)
-    status = ERROR if status == STREAMING else status  # exported while it was still generating
+    status = message.get("status", MessageStatus.DONE)
+    status = (
+        MessageStatus.ERROR if status == MessageStatus.STREAMING else status
+    )  # exported while it was still generating
     if status not in STATUSES:
         raise _Invalid(f"{where}.status", N_("import_bad_status"))
     usage = message.get("usage")
@@ -266,7 +267,7 @@ def _checked_message(value: Any, where: str, question_max: int) -> dict[str, Any
         "role": message["role"],
         # A question as long as one typed here, at most: earlier messages go to the provider again.
         "content": _text(
-            message["content"], f"{where}.content", question_max if message["role"] == "user" else ANSWER_MAX
+            message["content"], f"{where}.content", question_max if message["role"] == Role.USER else ANSWER_MAX
         ),
         "reasoning": _text(message.get("reasoning"), f"{where}.reasoning", ANSWER_MAX, optional=True) or None,
         "timestamp": _moment(message["timestamp"], f"{where}.timestamp"),
@@ -486,7 +487,7 @@ def _write(connection, user_id: int, piece: _Piece, index_terms: list[str]) -> i
     )
     written.last_message_id = ids[-1]
     search.write_index(connection, list(zip(ids, index_terms, strict=True)))
-    return sum(1 for m in messages if m["role"] == "user")
+    return sum(1 for m in messages if m["role"] == Role.USER)
 
 
 def _count_questions(connection, user_id: int, questions: int) -> None:
@@ -541,7 +542,7 @@ def _replace_leftovers(user_id: int, conversations: list[dict[str, Any]]) -> Non
                 questions += db.session.scalar(
                     select(func.count(ChatMessage.id))
                     .join(ChatSession, ChatSession.session_id == ChatMessage.session_id)
-                    .where(ChatSession.id.in_(found), ChatMessage.role == "user")
+                    .where(ChatSession.id.in_(found), ChatMessage.role == Role.USER)
                 )
             db.session.commit()
         rows += found

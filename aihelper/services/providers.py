@@ -24,11 +24,11 @@ from aihelper.ids import ID_MAX, is_id
 from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
 from aihelper.models import ApiProvider, ModelConfig
-from aihelper.models.user import ACTIVE
+from aihelper.models.types import Status
 from aihelper.services import fields
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
-from aihelper.timefmt import iso_utc
+from aihelper.times import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _is_refused_address(url: str) -> bool:
 
 
 def create_provider(values: dict[str, Any]) -> ApiProvider:
-    provider = ApiProvider(status=ACTIVE)
+    provider = ApiProvider(status=Status.ACTIVE)
     _apply_provider_fields(provider, values, partial=False)
     return _save_provider(provider)
 
@@ -386,7 +386,7 @@ def available_models() -> dict[str, Any]:
     rows = db.session.execute(
         select(ModelConfig, ApiProvider.name)
         .join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
-        .where(ModelConfig.status == ACTIVE, ApiProvider.status == ACTIVE)
+        .where(ModelConfig.status == Status.ACTIVE, ApiProvider.status == Status.ACTIVE)
         .order_by(ModelConfig.sort_order, ModelConfig.id)
     ).all()
     grouped: dict[str, list[dict[str, Any]]] = {}

@@ -18,10 +18,10 @@ from sqlalchemy import exists, select, update
 
 from aihelper.extensions import db
 from aihelper.models import AppSetting, ChatMessage, ChatSession
-from aihelper.models.chat import STALE_STREAMING, STREAMING
-from aihelper.models.types import utcnow
+from aihelper.models.chat import STALE_STREAMING, MessageStatus
 from aihelper.services import settings
 from aihelper.services.history import erase_conversations
+from aihelper.times import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def purge_expired(now: datetime | None = None) -> int:
     cutoff = now - timedelta(days=days)
     answering = exists().where(
         ChatMessage.session_id == ChatSession.session_id,
-        ChatMessage.status == STREAMING,
+        ChatMessage.status == MessageStatus.STREAMING,
         ChatMessage.timestamp > now - STALE_STREAMING,
     )
     deleted = 0

@@ -36,7 +36,7 @@ from aihelper.fair_db import fair_share
 from aihelper.i18n import N_
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.services.history import parse_moment, zone
-from aihelper.timefmt import iso_utc
+from aihelper.times import iso_utc
 
 TERM_PREFIX = "zz"
 WORD_MAX = 40  # longer words are indexed (and searched) by their first 40 characters

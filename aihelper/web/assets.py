@@ -1,13 +1,24 @@
-"""Static files for a fast first load: gzip for text assets, and a year of caching for URLs that
-carry a content hash (`?v=`, see pages.asset), which change whenever the file does."""
+"""Assets: what every Jinja page gets (the language, its scripts' catalog, versioned asset URLs; the
+templates translate with Flask-Babel's `_`), and static files for a fast first load: gzip for text
+assets, and a year of caching for URLs that carry a content hash (`?v=`), which change whenever the
+file does."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, request, url_for
+
+from aihelper.i18n import current_language, page_catalog_url
+
+
+def register_assets(app: Flask) -> None:
+    _register_page_helpers(app)
+    _register_static_file_handling(app)
+
 
 COMPRESSIBLE = {"application/javascript", "text/javascript", "text/css", "image/svg+xml", "application/json"}
 YEAR = 365 * 24 * 3600
@@ -19,7 +30,7 @@ def _gzipped(path: str, modified: float) -> bytes:
     return gzip.compress(Path(path).read_bytes(), compresslevel=9, mtime=0)
 
 
-def register_static_file_handling(app: Flask) -> None:
+def _register_static_file_handling(app: Flask) -> None:
     static_root = Path(app.static_folder).resolve()
 
     @app.after_request
@@ -44,3 +55,19 @@ def register_static_file_handling(app: Flask) -> None:
         if response.headers.get("ETag", "").startswith('"'):
             response.headers["ETag"] = "W/" + response.headers["ETag"]
         return response
+
+
+def _register_page_helpers(app: Flask) -> None:
+    static_root = Path(app.static_folder)
+
+    @lru_cache(maxsize=256)
+    def asset_version(filename: str) -> str:
+        # The content hash in the URL lets browsers cache static files for a year safely.
+        return hashlib.sha256((static_root / filename).read_bytes()).hexdigest()[:12]
+
+    def asset(filename: str) -> str:
+        return url_for("static", filename=filename, v=asset_version(filename))
+
+    @app.context_processor
+    def page_context():
+        return {"asset": asset, "lang": current_language(), "page_catalog_url": page_catalog_url}

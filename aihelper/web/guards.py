@@ -1,4 +1,5 @@
-"""Request guards and response headers that apply to every route (SECURITY.md rules 6 and 7)."""
+"""Request guards that apply to every route (SECURITY.md rules 6 and 7): the request id, the Origin
+and content type of what changes state, the websocket handshake, the session cookie."""
 
 from __future__ import annotations
 
@@ -16,24 +17,6 @@ from aihelper.extensions import csrf
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        # Vue's global build compiles templates at run time (new Function), hence 'unsafe-eval';
-        # inline scripts stay forbidden.
-        "script-src 'self' 'unsafe-eval'",
-        # Element Plus positions popovers with inline style attributes.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
 
 
 def accepts_multipart(view):
@@ -102,19 +85,3 @@ def register_request_guards(app: Flask) -> None:
             raise ApiError(401, "unauthorized", gettext("unauthorized"))
         # No permessage-deflate: frames are small and written straight to the socket (chat/wire.py).
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-
-    @app.after_request
-    def add_security_headers(response):
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers["X-Request-ID"] = g.get("request_id", "")
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        # Pages and API answers carry someone's data: no cache may keep them (a shared computer's
-        # back button, a proxy). Static files and avatars set their own caching first.
-        headers.setdefault("Cache-Control", "no-store")
-        return response
