@@ -84,6 +84,28 @@ def long_answer_started(base: str, fake_provider, name: str):
     return user, model, socket, socket.receive()
 
 
+def short_answer_started(base: str, fake_provider, name: str):
+    """An admin who connected the fake provider, a user, and a 3 s answer of theirs under way with
+    its first piece received: (user, model, socket, start frame, frames so far, all its tokens)."""
+    _admin, _provider, model = connect_fake_provider(base, fake_provider, f"{name}_admin")
+    user = ChatUser.register(base, f"{name}_user")
+    tokens = [f"t{i} " for i in range(30)]
+    fake_provider.script(tokens=tokens, token_delay=0.1)  # 3 s
+    socket = user.socket()
+    socket.send(type="chat", message="a short answer", model_id=model["model_id"], session_id=None)
+    return user, model, socket, socket.receive(), [socket.receive()], tokens
+
+
+def quiet_instance(tmp_path: Path) -> Path:
+    """An instance folder of the test's own: fast password hashes, no rate limits, no retention job."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\nRATELIMIT_ENABLED = False\nAIHELPER_RETENTION_JOB = False\n"
+    )
+    return instance
+
+
 def test_a_killed_worker_loses_at_most_the_last_checkpoint_and_the_answer_ends_interrupted(
     crashable_server, app, fake_provider
 ):
@@ -290,24 +312,13 @@ def test_while_redis_is_away_rate_limits_count_in_memory_instead_of_failing(data
 
 
 def test_redis_stopped_mid_answer_loses_nothing_and_the_next_turn_works(database_url, app, tmp_path, fake_provider):
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    (instance / "config.py").write_text(
-        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\nRATELIMIT_ENABLED = False\nAIHELPER_RETENTION_JOB = False\n"
-    )
+    instance = quiet_instance(tmp_path)
     port = free_port()
     with own_redis(port) as redis_process:
         redis_url = f"redis://127.0.0.1:{port}/0"
         with running_gunicorn(database_url, instance, tmp_path, workers=2, redis_url=redis_url) as server:
             base = server.url
-            _admin, _provider, model = connect_fake_provider(base, fake_provider, "redis_outage_admin")
-            user = ChatUser.register(base, "redis_outage_user")
-            tokens = [f"r{i} " for i in range(30)]
-            fake_provider.script(tokens=tokens, token_delay=0.1)  # 3 s
-            socket = user.socket()
-            socket.send(type="chat", message="while Redis is away", model_id=model["model_id"], session_id=None)
-            start = socket.receive()
-            frames = [socket.receive()]
+            user, model, socket, start, frames, tokens = short_answer_started(base, fake_provider, "redis_outage")
             redis_process.kill()  # Redis goes away mid-answer
             redis_process.wait()
             assert wait_for(lambda: user.http.get(f"{base}/readyz").json().get("redis") == "unreachable", timeout=40)
@@ -436,11 +447,7 @@ def test_a_database_outage_mid_answer_delays_done_until_the_answer_is_stored(tmp
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    (instance / "config.py").write_text(
-        f"PASSWORD_HASH_METHOD = {FAST_PASSWORD_HASH!r}\nRATELIMIT_ENABLED = False\nAIHELPER_RETENTION_JOB = False\n"
-    )
+    instance = quiet_instance(tmp_path)
     database_url = f"mysql+pymysql://root@127.0.0.1:{port}/aihelper?charset=utf8mb4"
     with own_mariadb(datadir, port) as database:
         connection = pymysql.connect(host="127.0.0.1", port=port, user="root")
@@ -448,14 +455,7 @@ def test_a_database_outage_mid_answer_delays_done_until_the_answer_is_stored(tmp
         connection.close()
         with running_gunicorn(database_url, instance, tmp_path, workers=1, redis_url="") as server:
             base = server.url
-            _admin, _provider, model = connect_fake_provider(base, fake_provider, "outage_admin")
-            user = ChatUser.register(base, "outage_user")
-            tokens = [f"t{i} " for i in range(30)]
-            fake_provider.script(tokens=tokens, token_delay=0.1)  # 3 s
-            socket = user.socket()
-            socket.send(type="chat", message="during an outage", model_id=model["model_id"], session_id=None)
-            start = socket.receive()
-            frames = [socket.receive()]
+            user, _model, socket, start, frames, tokens = short_answer_started(base, fake_provider, "outage")
             database.kill()  # the database goes away mid-answer
             database.wait()
             while text_of(frames) != "".join(tokens):
@@ -482,7 +482,7 @@ def test_a_database_outage_mid_answer_delays_done_until_the_answer_is_stored(tmp
 
 def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_round(app, monkeypatch):
     from aihelper.chat import spool, turns
-    from aihelper.services import conversations
+    from aihelper.services import answers
     from aihelper.services.conversations import PreparedTurn
 
     client, user_id = register_user(app, "spooled")
@@ -509,7 +509,7 @@ def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_roun
     away = OperationalError("SELECT 1", {}, pymysql.err.OperationalError(2003, "Can't connect"))
     monkeypatch.setitem(app.config, "AIHELPER_STORE_RETRY_SECONDS", 0)
     with monkeypatch.context() as outage:
-        outage.setattr(conversations, "finish_answer", lambda *a, **k: (_ for _ in ()).throw(away))
+        outage.setattr(answers, "finish_answer", lambda *a, **k: (_ for _ in ()).throw(away))
         with app.app_context():
             fields = {"content": "the whole answer", "reasoning": "", "status": "done", "finish_reason": "stop"}
             generation = MemoryHub().begin(turn.session_id, user_id, client_id=None, max_running=3)

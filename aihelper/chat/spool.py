@@ -2,7 +2,7 @@
 folder until it can take them.
 
 One JSON file per answer (`instance/spool/answer-<id>.json`, readable by the owner only): what
-`finish_answer` writes and the turn's fields it needs — never the provider's key or the request
+`answers.finish_answer` writes and the turn's fields it needs — never the provider's key or the request
 sent to it. Every worker's checkpoint loop replays the folder (aihelper/chat/checkpoints.py), so a
 spooled answer is stored by the next worker that finds the database back, after a restart too.
 """
@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
 from aihelper.errors import database_unreachable
-from aihelper.services import conversations
+from aihelper.services import answers
 from aihelper.services.conversations import PreparedTurn
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def replay(app: Flask) -> int:
         kept = json.loads(path.read_text(encoding="utf-8"))
         turn = PreparedTurn(**kept["turn"], base_url="", api_key=None, payload={})
         try:
-            conversations.finish_answer(turn, kept["user_id"], **kept["fields"])
+            answers.finish_answer(turn, kept["user_id"], **kept["fields"])
         except DBAPIError as error:
             if database_unreachable(error):
                 return stored  # still away: the next round tries again

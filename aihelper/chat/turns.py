@@ -36,7 +36,7 @@ from aihelper.live import Cursor, LiveGeneration, Refused, live_hub
 from aihelper.live.base import Feed, Waker
 from aihelper.llm import Delta, Done, ProviderError, Timeouts
 from aihelper.models.chat import MessageStatus, Role
-from aihelper.services import conversations
+from aihelper.services import answers, conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
 from aihelper.services.providers import failure_explained, provider_error_message
@@ -222,7 +222,7 @@ def _store_despite_outages(
     while True:
         try:
             with fair_share():
-                conversations.finish_answer(turn, user_id, **fields)
+                answers.finish_answer(turn, user_id, **fields)
             return True
         except DBAPIError as error:
             db.session.remove()
@@ -304,7 +304,7 @@ def _generate_title(turn: PreparedTurn, user_id: int) -> None:
         return
     try:
         with fair_share():
-            changed = conversations.set_generated_title(turn.session_id, turn.title, title)
+            changed = answers.set_generated_title(turn.session_id, turn.title, title)
     finally:
         db.session.remove()
     if changed:

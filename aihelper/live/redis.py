@@ -23,6 +23,9 @@ Keys:
   aihelper:live:worker:{worker}:inbox    requests to one worker: kind stop|follow, session, gen
   aihelper:live:worker:{worker}:alive    set while the worker lives (WORKER_ALIVE_SECONDS): its claims count
   aihelper:live:notices                  for users' pages: user, worker, frame (none: a login ended)
+
+Long, and one module on purpose: the claims, the mirrors and the reader share one worker state and
+one Redis protocol (the scripts, the keys, the entry formats), which only make sense read together.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ limits on time and on size for everything the provider sends back.
 
 Plain blocking code on purpose: under gunicorn's gevent workers the socket calls are
 monkey-patched and cooperate; elsewhere they are ordinary threads' blocking calls.
+
+Long, and one module on purpose: the three calls (stream, complete, list models) share the
+request, the limits and the error mapping; what can stand alone (body, SSE, URL safety, transport)
+already does.
 """
 
 from __future__ import annotations

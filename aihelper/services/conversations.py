@@ -1,5 +1,5 @@
-"""The database side of a chat turn: everything before the provider is called, and the one write
-after it (DESIGN.md "the path of one message").
+"""The database side of a chat turn before the provider is called (DESIGN.md "the path of one
+message").
 
 Before the provider is called a turn costs two round trips on MySQL/MariaDB, both on connections
 in autocommit (the `autocommit` bind), so neither needs a COMMIT:
@@ -10,8 +10,9 @@ in autocommit (the `autocommit` bind), so neither needs a COMMIT:
 
 A new conversation adds one INSERT for its row, which must exist before its messages. A repeated
 client_id is not looked up first: the unique constraint refuses the second INSERT, and only then
-is the first turn looked up (`DuplicateClientId`). `finish_answer` stores the answer once, whatever
-happened, with what a turn changes on its conversation and user.
+is the first turn looked up (`DuplicateClientId`). What happens after the stream is in answers.py.
+
+Longer than most: the read and the write of one turn share its dataclasses and statements.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -35,7 +36,6 @@ from aihelper.i18n import N_
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.models.chat import MessageStatus, Role
 from aihelper.models.types import Status
-from aihelper.services import search
 from aihelper.services.history import SESSION_ID_MAX
 from aihelper.services.provider_keys import key_to_send
 from aihelper.times import utcnow
@@ -507,93 +507,3 @@ def find_existing_turn(user_id: int, client_id: str | None) -> ExistingTurn | No
 
 def stored_answer(answer_id: int) -> ChatMessage | None:
     return db.session.get(ChatMessage, answer_id)
-
-
-# --- after the stream ------------------------------------------------------------------------------
-
-_FINISH_ANSWER = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("answer_id"))
-    .values(
-        content=bindparam("content"),
-        reasoning=bindparam("reasoning"),
-        status=bindparam("status"),
-        finish_reason=bindparam("finish_reason"),
-        prompt_tokens=bindparam("prompt_tokens"),
-        completion_tokens=bindparam("completion_tokens"),
-        error_code=bindparam("error_code"),
-        generation_ms=bindparam("generation_ms"),
-        lease_until=None,
-    )
-)
-_TOUCH_SESSION = (
-    update(_sessions)
-    .where(_sessions.c.session_id == bindparam("touched_session"))
-    .values(update_time=bindparam("now"), model_id=bindparam("model"), model_config_id=bindparam("config_id"))
-)
-_COUNT_MESSAGE = (
-    update(_users).where(_users.c.id == bindparam("counted_user")).values(message_count=_users.c.message_count + 1)
-)
-_DELETE_SUPERSEDED = delete(_messages).where(
-    _messages.c.id.in_(bindparam("superseded", expanding=True)), _messages.c.session_id == bindparam("kept_session")
-)
-
-
-def finish_answer(
-    turn: PreparedTurn,
-    user_id: int,
-    *,
-    content: str,
-    reasoning: str,
-    status: str,
-    finish_reason: str | None,
-    usage: dict[str, int] | None,
-    error_code: str | None = None,
-    generation_ms: int | None = None,
-) -> None:
-    """Store the answer, once, with what was received; mark the conversation active now with the
-    model it used, and count the user's message. A regenerated or edited exchange replaces the
-    old one only when the new answer arrived. The question is made searchable here with the
-    answer, rather than before the first token, where every millisecond counts."""
-    with db.engine.begin() as connection:  # Core: the ORM session would add work and nothing else
-        if turn.kind == "chat":
-            connection.execute(_COUNT_MESSAGE, {"counted_user": user_id})
-        stored = connection.execute(
-            _FINISH_ANSWER,
-            {
-                "answer_id": turn.answer_id,
-                "content": content,
-                "reasoning": reasoning or None,
-                "status": status,
-                "finish_reason": finish_reason,
-                "prompt_tokens": usage.get("prompt_tokens") if usage else None,
-                "completion_tokens": usage.get("completion_tokens") if usage else None,
-                "error_code": error_code,
-                "generation_ms": generation_ms,
-            },
-        )
-        if stored.rowcount == 0:  # the conversation was deleted while the answer streamed
-            return
-        if turn.superseded_ids and status in (MessageStatus.DONE, MessageStatus.STOPPED):
-            connection.execute(_DELETE_SUPERSEDED, {"superseded": turn.superseded_ids, "kept_session": turn.session_id})
-        connection.execute(
-            _TOUCH_SESSION,
-            {
-                "touched_session": turn.session_id,
-                "now": utcnow(),
-                "model": turn.model_id,
-                "config_id": turn.model_config_id,
-            },
-        )
-        search.index_messages(connection, [(turn.user_message_id, turn.question_text), (turn.answer_id, content)])
-
-
-def set_generated_title(session_id: str, first_title: str, title: str) -> bool:
-    """Replace the first-words title, unless the user renamed the conversation meanwhile."""
-    result = db.session.execute(
-        update(ChatSession)
-        .where(ChatSession.session_id == session_id, ChatSession.title == first_title)
-        .values(title=title[:200])
-    )
-    db.session.commit()
-    return result.rowcount > 0

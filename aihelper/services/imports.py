@@ -11,6 +11,9 @@ short transaction, with the worker's other work in between (fair_db). A conversa
 several slices gets its `origin_id` in its last one: until then a repeated import would not skip it,
 so one cut short by a crash is imported again whole. Should a slice fail, everything this import
 wrote is deleted again.
+
+Long, and one module on purpose: reading, checking and writing share the document's shape and the
+slicing; the checks become pydantic models with issue #14's validation.
 """
 
 from __future__ import annotations
