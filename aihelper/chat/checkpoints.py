@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import bindparam, case, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from aihelper.chat import spool
 from aihelper.config import AUTOCOMMIT_BIND
@@ -101,7 +101,7 @@ class Checkpoints:
             rounds += 1
             with self.app.app_context():
                 try:
-                    self.write()
+                    self._write_on_a_live_connection()
                     spool.replay(self.app)
                     if rounds % SWEEP_EVERY == 0:
                         self.sweep()
@@ -109,6 +109,17 @@ class Checkpoints:
                     log.warning("checkpoint failed; the next one writes what is missing", exc_info=True)
                 finally:
                     db.session.remove()
+
+    def _write_on_a_live_connection(self) -> None:
+        """write(), once more at once when the database had dropped the pooled connection (it
+        restarted): the autocommit pool does not ping, and waiting for the next beat would let a
+        kill meanwhile lose two intervals of text."""
+        try:
+            self.write()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            self.write()
 
     def write(self) -> int:
         """One statement: the text so far of the answers that grew, a new lease for all of them."""
