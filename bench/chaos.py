@@ -45,8 +45,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import stream_load as load  # the sibling script's helpers: processes, provider, app setup
+
+from tests.fixtures.own_servers import install_mariadb, mariadb_answers, mariadb_command, start_server
 
 CHECKPOINT_SECONDS = 2.0  # the app's default AIHELPER_CHECKPOINT_SECONDS: the text a kill may lose
 BLOCKED_GOAL = 30.0  # seconds a conversation may stay blocked after its worker died
@@ -94,68 +97,27 @@ class Events:
 # a MariaDB of our own
 
 
-def _program(name: str) -> str:
-    """Debian's MariaDB programs, wherever the PATH has them (mariadbd is in /usr/sbin)."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
-    if found is None:
-        raise SystemExit(f"{name} not found: apt-get install mariadb-server")
-    return found
-
-
 class OwnMariaDB:
     """mariadbd on a free port with a fresh data folder, restartable, stopped by its pid."""
 
     def __init__(self, folder: Path) -> None:
         self.datadir = folder / "mariadb"
-        self.datadir.mkdir()
         self.port = load.free_port()
         self.process: subprocess.Popen | None = None
-        subprocess.run(  # noqa: S603 - fixed arguments
-            [
-                _program("mariadb-install-db"),
-                "--no-defaults",
-                f"--datadir={self.datadir}",
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        install_mariadb(self.datadir)
 
     @property
     def url(self) -> str:
         return f"mysql+pymysql://root@127.0.0.1:{self.port}/aihelper?charset=utf8mb4"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [
-                _program("mariadbd"),
-                "--no-defaults",
-                f"--datadir={self.datadir}",
-                "--user=root",
-                f"--port={self.port}",
-                "--bind-address=127.0.0.1",
-                f"--socket={self.datadir}/s.sock",
-                "--skip-log-bin",
-                "--max-connections=1000",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        # The restart runs in a worker thread of asyncio's: the server must not die with it.
+        self.process = start_server(
+            mariadb_command(self.datadir, self.port),
+            lambda: mariadb_answers(self.port),
+            timeout=60,
+            die_with_starter=False,
         )
-        deadline = time.monotonic() + 60
-        while not self.answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the benchmark's MariaDB did not start")
-            time.sleep(0.1)
-
-    def answers(self) -> bool:
-        import pymysql
-
-        try:
-            pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
-        except pymysql.MySQLError:
-            return False
-        return True
 
     def create_database(self) -> None:
         import pymysql

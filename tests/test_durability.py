@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import pymysql
 import pytest
-import redis
 import requests
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
@@ -27,10 +25,17 @@ from aihelper.times import utcnow
 from tests.fixtures.actions import PASSWORD, register, wait_for
 from tests.fixtures.chat_client import ChatUser, text_of
 from tests.fixtures.fake_provider import FakeProvider
+from tests.fixtures.own_servers import (
+    install_mariadb,
+    mariadb_answers,
+    mariadb_command,
+    own_server,
+    redis_answers,
+    redis_command,
+)
 from tests.fixtures.servers import (
     FAST_PASSWORD_HASH,
     connect_fake_provider,
-    die_with_parent,
     free_port,
     fresh_redis,
     on_mysql,
@@ -259,29 +264,8 @@ def answer_rows(app, client, count: int, *, content: str = "", lease_until=None)
         return ids
 
 
-@contextmanager
-def own_redis(port: int) -> Iterator[subprocess.Popen]:
-    """A redis-server of this test's own (TESTING.md: faults), stopped by its pid."""
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        preexec_fn=die_with_parent,
-    )
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    try:
-        wait_for(lambda: _pings(client), timeout=10)
-        yield process
-    finally:
-        client.close()
-        process.kill()
-        process.wait()
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
+def own_redis(port: int):
+    return own_server(redis_command(port), lambda: redis_answers(port), timeout=10)
 
 
 def test_while_redis_is_away_rate_limits_count_in_memory_instead_of_failing(database_url, tmp_path):
@@ -397,56 +381,14 @@ def test_a_shutdown_stores_the_running_answer_interrupted_with_its_text(stoppabl
     assert answer.content and "w0 " in answer.content, "the text streamed so far is kept"
 
 
-@contextmanager
-def own_mariadb(datadir: Path, port: int) -> Iterator[subprocess.Popen]:
-    """A MariaDB of this test's own on `port` (TESTING.md: faults), stopped by its pid."""
-    process = subprocess.Popen(
-        [
-            "mariadbd",
-            "--no-defaults",
-            f"--datadir={datadir}",
-            "--user=root",
-            f"--port={port}",
-            "--bind-address=127.0.0.1",
-            f"--socket={datadir}/s.sock",
-            "--skip-log-bin",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=die_with_parent,
-    )
-    try:
-        wait_for(lambda: _connects(port), timeout=60)
-        yield process
-    finally:
-        process.kill()
-        process.wait()
-
-
-def _connects(port: int) -> bool:
-    try:
-        pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=1).close()
-    except pymysql.MySQLError:
-        return False
-    return True
+def own_mariadb(datadir: Path, port: int):
+    return own_server(mariadb_command(datadir, port), lambda: mariadb_answers(port), timeout=60)
 
 
 @pytest.mark.skipif(on_mysql(), reason="runs once per CI: its MariaDB is its own, whatever the suite's database")
 def test_a_database_outage_mid_answer_delays_done_until_the_answer_is_stored(tmp_path, fake_provider):
     datadir, port = tmp_path / "mariadb", free_port()
-    datadir.mkdir()
-    subprocess.run(
-        [
-            "mariadb-install-db",
-            "--no-defaults",
-            f"--datadir={datadir}",
-            "--user=root",
-            "--auth-root-authentication-method=normal",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    install_mariadb(datadir)
     instance = quiet_instance(tmp_path)
     database_url = f"mysql+pymysql://root@127.0.0.1:{port}/aihelper?charset=utf8mb4"
     with own_mariadb(datadir, port) as database:
