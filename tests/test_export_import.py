@@ -358,12 +358,13 @@ def test_a_file_reads_the_same_whatever_pieces_it_arrives_in(size):
         b"[" * 1_000_000,  # would take ijson minutes and gigabytes
     ],
 )
-def test_a_file_nested_deeper_than_an_export_is_refused_at_once(body):
-    started = time.monotonic()
+def test_a_file_nested_deeper_than_an_export_is_refused_at_its_first_piece(body):
+    pieces = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    offered = iter(pieces)
     with pytest.raises(ApiError) as refused:
-        imports.read_file([body[i : i + 4096] for i in range(0, len(body), 4096)])
+        imports.read_file(offered)
     assert refused.value.code == "import_not_json"
-    assert time.monotonic() - started < 1
+    assert len(list(offered)) == len(pieces) - 1, "nothing read after the piece that nests too deep"
 
 
 def test_strings_of_escaped_quotes_across_every_piece_are_read_in_linear_time():
@@ -375,9 +376,9 @@ def test_strings_of_escaped_quotes_across_every_piece_are_read_in_linear_time():
         return prefix + b"a" * (room % 2) + b'\\"' * (room // 2)
 
     body = filled(b'{"format": "aihelper-conversations", "exported_at": ["') + filled(b'","') * 7 + b'"]}'
-    started = time.monotonic()
+    started = time.process_time()
     document = imports.read_file([body])
-    assert len(document["exported_at"]) == 8 and time.monotonic() - started < 1
+    assert len(document["exported_at"]) == 8 and time.process_time() - started < 1
 
 
 @pytest.mark.parametrize("item", [b"{},", b"[],", b'"ab",', b"0,"])

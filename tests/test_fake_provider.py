@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -259,26 +258,29 @@ def test_stall_and_response_closed_is_recorded(provider: FakeProvider) -> None:
     assert provider.wait_for_disconnect(timeout=3)
 
 
-def test_hang_before_headers_times_out_and_stop_is_fast() -> None:
+def test_hang_before_headers_times_out_and_stop_closes_the_port() -> None:
     fake = FakeProvider().start()
+    url = fake.base_url
     try:
         fake.script(hang_before_headers=True)
         with pytest.raises(requests.exceptions.Timeout):
             chat(fake, timeout=(2, 0.3))
         assert fake.wait_for_requests(1, timeout=1)
     finally:
-        started = time.monotonic()
         fake.stop()
-    assert time.monotonic() - started < 1.0
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(url + "/models", timeout=5)
 
 
-def test_stop_is_fast_while_stalled() -> None:
+def test_stop_ends_a_stalled_answer_instead_of_waiting_for_it() -> None:
     fake = FakeProvider().start()
     fake.script(stall_after=0)
-    resp = chat(fake, timeout=(2, 5))
+    resp = chat(fake, timeout=(2, 30))
     assert resp.status_code == 200
     assert fake.wait_for_requests(1)
-    started = time.monotonic()
     fake.stop()
-    assert time.monotonic() - started < 1.0
+    # The handler was woken and its connection closed: the client sees the answer end, not its
+    # 30 s read timeout.
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        b"".join(resp.iter_content(None))
     resp.close()

@@ -48,6 +48,10 @@ TITLE_PROMPT = (
     "that starts with the message below. Answer with the title only, in the language of the message."
 )
 TITLE_TIMEOUTS = Timeouts(connect=10, first_token=30, idle=30, total=45)
+GENERATED_TITLE_MAX = 60
+# What of a title's reply is cleaned: far more than a title, and a provider that ignores max_tokens
+# and sends megabytes does not hold the worker while they are cleaned.
+TITLE_REPLY_READ = 1000
 _REFUSALS = {"busy": (409, N_("busy")), "too_many_turns": (429, N_("too_many_turns"))}
 
 
@@ -299,7 +303,9 @@ def _generate_title(turn: PreparedTurn, user_id: int) -> None:
         log.info("title for %s not generated: %s", turn.session_id, error.code)
         return
     # Models like to decorate: no markdown, quotes or line breaks in a title.
-    title = " ".join(re.sub(r"[*_`#>]+", "", title).split()).strip("\"'“”「」《》 ")[:60]
+    title = " ".join(re.sub(r"[*_`#>]+", "", title[:TITLE_REPLY_READ]).split()).strip("\"'“”「」《》 ")[
+        :GENERATED_TITLE_MAX
+    ]
     if not title:
         return
     try:
