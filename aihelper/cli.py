@@ -6,7 +6,8 @@ import click
 from flask import Flask
 from flask_babel import ngettext
 
-from aihelper.errors import ApiError
+from aihelper.errors import message_of
+from aihelper.failures import Failure
 from aihelper.i18n import speaking
 from aihelper.schema import init_or_upgrade
 from aihelper.services import accounts, retention, settings
@@ -29,8 +30,8 @@ def register_commands(app: Flask) -> None:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         try:
             user, created = accounts.create_or_promote_admin(username, password)
-        except ApiError as problem:
-            raise click.ClickException(problem.message) from None
+        except Failure as problem:
+            raise click.ClickException(message_of(problem)) from None
         click.echo(
             f"{'Created' if created else 'Promoted'} admin {user.username} (id {user.id}); its login limits are reset."
         )

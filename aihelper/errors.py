@@ -15,7 +15,20 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import BadHost, HTTPException
 
-from aihelper.i18n import N_
+from aihelper.failures import (
+    Conflict,
+    Failure,
+    Forbidden,
+    Invalid,
+    NotAuthenticated,
+    NotFound,
+    ProviderFailed,
+    TooLarge,
+    TooMany,
+    Unavailable,
+    UnsupportedType,
+)
+from aihelper.i18n import N_, words
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +45,27 @@ _HTTP_ERRORS = {
 }
 
 
-class ApiError(Exception):
-    """An expected failure with a status, a machine code and a message a person can read."""
+# Each kind of expected failure's HTTP status: the one place a service's failure meets HTTP.
+_STATUSES: dict[type[Failure], int] = {
+    Invalid: 400,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    UnsupportedType: 415,
+    TooMany: 429,
+    ProviderFailed: 502,
+    Unavailable: 503,
+}
 
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+
+def status_of(failure: Failure) -> int:
+    return next(status for kind, status in _STATUSES.items() if isinstance(failure, kind))
+
+
+def message_of(failure: Failure) -> str:
+    return words(failure.message)
 
 
 # Paths whose errors are JSON: the API and the websocket handshake.
@@ -93,9 +119,9 @@ def register_error_handlers(app: Flask) -> None:
         g._login_user = current_app.login_manager.anonymous_user()
         return error_response(503, "database_unavailable", gettext("database_unavailable"))
 
-    @app.errorhandler(ApiError)
-    def handle_api_error(error: ApiError):
-        return error_response(error.status, error.code, error.message)
+    @app.errorhandler(Failure)
+    def handle_failure(failure: Failure):
+        return error_response(status_of(failure), failure.code, message_of(failure))
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):

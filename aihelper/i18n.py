@@ -25,10 +25,11 @@ from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, request, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext
 from werkzeug.wrappers import Request
 
 from aihelper.extensions import babel
+from aihelper.failures import Term
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -42,6 +43,12 @@ bp = Blueprint("i18n", __name__)
 def N_(key: str) -> str:
     """Marks a message key chosen here and translated later (pybabel extract finds it)."""
     return key
+
+
+def words(term: Term) -> str:
+    """A message in the current language (the request's, or the one `speaking()` chose)."""
+    values = {name: words(value) if isinstance(value, Term) else value for name, value in term.values.items()}
+    return gettext(term.key, **values)
 
 
 def current_language() -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Failure
 from aihelper.models import ChatMessage, ChatSession, LoginSession, User
 from aihelper.services import admin_users
 from tests.fixtures.actions import PASSWORD, login, make_admin_and_user, page_data, register
@@ -74,7 +74,7 @@ def test_the_last_admin_cannot_be_removed_by_anyone(app, app_context):
         lambda: admin_users.update_user(someone, only_admin.id, {"is_admin": False}),
         lambda: admin_users.delete_user(someone, only_admin.id),
     ):
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(Failure) as refused:
             action()
         assert refused.value.code == "last_admin"
         db.session.rollback()
@@ -119,13 +119,13 @@ def test_two_admins_deleting_each_other_at_once_leave_one_admin_and_lose_nothing
         db.session.add(ChatSession(session_id="bob-chat", user_id=bob, title="hello"))
         db.session.add(ChatMessage(session_id="bob-chat", user_id=bob, role="user", content="hi"))
         db.session.commit()
-    bob_meanwhile: list[ApiError] = []
+    bob_meanwhile: list[Failure] = []
     erase = admin_users.erase_conversations
 
     def bob_deletes_ann_meanwhile(conversations):
         monkeypatch.setattr(admin_users, "erase_conversations", erase)  # Bob's request comes once
         with app.app_context():  # another request: its own session and transaction
-            with pytest.raises(ApiError) as refused:
+            with pytest.raises(Failure) as refused:
                 admin_users.delete_user(db.session.get(User, bob), ann)
             bob_meanwhile.append(refused.value)
         erase(conversations)

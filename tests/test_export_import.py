@@ -11,8 +11,9 @@ import tracemalloc
 import pytest
 from sqlalchemy import func, select
 
-from aihelper.errors import ApiError
+from aihelper.errors import message_of, status_of
 from aihelper.extensions import db
+from aihelper.failures import Failure
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.services import exports, imports, search
 from tests.fixtures.records import add_session, user
@@ -361,7 +362,7 @@ def test_a_file_reads_the_same_whatever_pieces_it_arrives_in(size):
 def test_a_file_nested_deeper_than_an_export_is_refused_at_its_first_piece(body):
     pieces = [body[i : i + 4096] for i in range(0, len(body), 4096)]
     offered = iter(pieces)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Failure) as refused:
         imports.read_file(offered)
     assert refused.value.code == "import_not_json"
     assert len(list(offered)) == len(pieces) - 1, "nothing read after the piece that nests too deep"
@@ -386,12 +387,12 @@ def test_a_file_of_more_values_than_any_export_is_refused_before_it_is_built(ite
     body = b'{"format": "aihelper-conversations", "conversations": [' + item * 3_000_000 + b"0]}"
     tracemalloc.start()
     try:
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(Failure) as refused:
             imports.read_file([body])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert refused.value.code == "import_invalid" and "100000" in refused.value.message
+    assert refused.value.code == "import_invalid" and "100000" in message_of(refused.value)
     assert peak < 200 * 1024 * 1024, f"{peak / 2**20:.0f} MB"
 
 
@@ -516,9 +517,9 @@ def test_the_same_conversations_imported_twice_at_once_are_added_once(app, owner
         first, _ = imports._new(user_id, checked)
         imports.import_conversations(user_id, checked)
         monkeypatch.setattr(imports, "_new", lambda _user_id, _conversations: (first, 0))
-        with pytest.raises(ApiError) as conflict:
+        with pytest.raises(Failure) as conflict:
             imports.import_conversations(user_id, checked)
-    assert conflict.value.status == 409 and conflict.value.code == "import_conflict"
+    assert status_of(conflict.value) == 409 and conflict.value.code == "import_conflict"
     assert conversations_of(app, "double_click") == conversations_of(app, "exporter")
     assert client.get("/api/user/info").json["message_count"] == 4
 

@@ -7,6 +7,9 @@ import re
 
 import pytest
 
+from aihelper.errors import message_of, status_of
+from aihelper.failures import Failure, Invalid, Term
+from aihelper.i18n import N_, speaking
 from aihelper.services import accounts
 from tests.fixtures.actions import PASSWORD, register
 
@@ -150,3 +153,18 @@ def test_pages_are_never_stored_by_a_cache_but_static_files_keep_their_caching(c
     versioned = re.search(r'href="(/static/css/[^"]+\?v=[0-9a-f]+)"', html).group(1)
     assert "max-age=31536000" in client.get(versioned).headers["Cache-Control"]
     assert "no-store" not in client.get(versioned.split("?")[0]).headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("kind", Failure.__subclasses__(), ids=lambda kind: kind.__name__)
+def test_every_kind_of_failure_has_its_http_status(kind):
+    assert 400 <= status_of(kind("some_code")) < 600
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("en", "The title may be at most 200 characters long."), ("zh", "标题不能超过 200 个字符")],
+)
+def test_a_failure_is_worded_in_the_language_of_whoever_reads_it(app, language, message):
+    too_long = Invalid(N_("too_long"), field=Term(N_("field_title")), limit=200)
+    with app.app_context(), speaking(language):
+        assert message_of(too_long) == message

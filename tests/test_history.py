@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, func, select, text
 
-from aihelper.errors import ApiError
+from aihelper.errors import message_of, status_of
 from aihelper.extensions import db
+from aihelper.failures import Failure
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.services import history, search
 from aihelper.services.history import owned_session
@@ -525,9 +526,9 @@ def test_owned_session_is_the_one_ownership_check(app):
         assert owned_session(ann_id, "s1").session_id == "s1"
         refusals = []
         for user_id, session_id in ((bob_id, "s1"), (ann_id, "nope"), (ann_id, "s" * 65), (ann_id, "")):
-            with pytest.raises(ApiError) as refused:
+            with pytest.raises(Failure) as refused:
                 owned_session(user_id, session_id)
-            refusals.append((refused.value.status, refused.value.code, refused.value.message))
+            refusals.append((status_of(refused.value), refused.value.code, message_of(refused.value)))
     assert len(set(refusals)) == 1 and refusals[0][:2] == (404, "not_found")
 
 

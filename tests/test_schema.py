@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
 from aihelper import create_app
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Failure
 from aihelper.schema import MIGRATIONS_DIR, current_revision, described_by_models, head_revision
 from aihelper.services import accounts, search
 from aihelper.services.accounts import username_key
@@ -195,7 +195,7 @@ def test_upgrading_gives_look_alike_names_one_key_and_every_account_still_logs_i
         for typed, user_id in (("bob", 1), ("b0b", 2), ("B0B", 2), ("ALICE", 3), ("\u0430lice", 4)):
             assert accounts.authenticate(typed, PASSWORD).id == user_id, typed
         # A new look-alike of either is taken.
-        with pytest.raises(ApiError) as taken:
+        with pytest.raises(Failure) as taken:
             accounts.register("B\u041eB", PASSWORD)
         assert taken.value.code == "username_taken"
         db.session.remove()
@@ -250,7 +250,7 @@ def test_upgrading_gives_capital_look_alikes_one_key_and_every_account_still_log
             assert accounts.authenticate(typed, PASSWORD).id == user_id, typed
         # A new look-alike of any of them is taken.
         for look_alike in ("\u0430dmin", "\u041aATE", "blll"):
-            with pytest.raises(ApiError) as taken:
+            with pytest.raises(Failure) as taken:
                 accounts.register(look_alike, PASSWORD)
             assert taken.value.code == "username_taken", look_alike
         db.session.remove()

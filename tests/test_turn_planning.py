@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from aihelper.errors import ApiError
+from aihelper.errors import status_of
 from aihelper.extensions import db
+from aihelper.failures import Failure
 from aihelper.models import ApiProvider, ModelConfig, User
 from aihelper.services import conversations
 from aihelper.services.conversations import TurnRequest
@@ -114,8 +115,8 @@ def test_a_new_conversation_is_named_after_its_first_words_and_has_no_context(ap
 def test_what_cannot_be_answered_is_refused_before_anything_is_stored(app, owner, whose, kind, messages, status, code):
     session_id = conversation(app, owner["user_id"], *messages)
     asker = owner["other_id"] if whose == "stranger" else owner["user_id"]
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Failure) as refused:
         conversations.plan_turn(
             TurnRequest(user_id=asker, kind=kind, session_id=session_id, model_ref="planned-model", message="again?")
         )
-    assert (refused.value.status, refused.value.code) == (status, code)
+    assert (status_of(refused.value), refused.value.code) == (status, code)

@@ -1,11 +1,11 @@
 """The admin area: pages under /admin and the JSON API under /api/admin (admins only)."""
 
 from flask import Blueprint
-from flask_babel import gettext
 from flask_login import current_user
 
-from aihelper.errors import ApiError
 from aihelper.extensions import login_manager
+from aihelper.failures import Forbidden
+from aihelper.i18n import N_
 
 bp = Blueprint("admin", __name__)
 
@@ -16,7 +16,7 @@ def require_admin():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not current_user.is_admin:
-        raise ApiError(403, "forbidden", gettext("forbidden"))
+        raise Forbidden(N_("forbidden"))
     return None
 
 

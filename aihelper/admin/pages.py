@@ -12,7 +12,8 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from aihelper.admin import bp
-from aihelper.errors import ApiError
+from aihelper.errors import message_of, status_of
+from aihelper.failures import Failure
 from aihelper.i18n import N_
 from aihelper.services import admin_users, providers, settings, stats
 
@@ -56,10 +57,10 @@ def _submit(section: str, dialog: str, action: Callable[[dict[str, Any]], Any], 
     values = request.form.to_dict()
     try:
         action(values)
-    except ApiError as refused:
+    except Failure as refused:
         echoed = {k: v for k, v in values.items() if k not in SECRET_FIELDS}
-        error = {"dialog": dialog, "id": record_id, "values": echoed, "message": refused.message}
-        return _render(section, error, refused.status)
+        error = {"dialog": dialog, "id": record_id, "values": echoed, "message": message_of(refused)}
+        return _render(section, error, status_of(refused))
     flash(gettext("saved") if dialog != "delete" else gettext("deleted"))
     return redirect(url_for(f"admin.{section}"))
 

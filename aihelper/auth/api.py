@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from aihelper.auth import bp, login_guard
 from aihelper.auth.limits import login_limits, password_change_limits, register_limits
 from aihelper.auth.session import log_in, log_out
-from aihelper.errors import ApiError
+from aihelper.failures import NotFound, UnsupportedType
 from aihelper.i18n import N_
 from aihelper.services import accounts, avatars
 from aihelper.services.accounts import LOGIN_VIEW, OWN_VIEW, user_json
@@ -72,7 +72,7 @@ def api_change_password():
 def api_upload_avatar():
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(415, "not_an_image", gettext("not_an_image"))
+        raise UnsupportedType(N_("not_an_image"))
     # One byte over the limit is enough to know it is too large.
     url = avatars.set_avatar(current_user, upload.stream.read(avatars.MAX_BYTES + 1))
     return jsonify(message=gettext("avatar_saved"), avatar=url)
@@ -83,7 +83,7 @@ def api_upload_avatar():
 def avatar_file(name: str):
     path = avatars.readable_avatar(current_user, name)
     if path is None:
-        raise ApiError(404, "not_found", gettext("not_found"))
+        raise NotFound(N_("not_found"))
     response = send_file(path, mimetype="image/webp", max_age=86400)
     response.cache_control.public = False
     response.cache_control.private = True  # only its owner and admins may see it

@@ -26,8 +26,8 @@ from flask import current_app
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from aihelper.errors import ApiError
 from aihelper.extensions import limiter
+from aihelper.failures import NotAuthenticated
 from aihelper.models import User
 from aihelper.services import accounts
 from aihelper.web.client_address import client_key
@@ -41,7 +41,7 @@ def authenticate(username: str, password: str) -> User:
     guard.refuse_when_blocked()
     try:
         return accounts.authenticate(username, password)
-    except ApiError as refused:
+    except NotAuthenticated as refused:
         if refused.code == "bad_credentials":
             guard.count_failure()
         raise

@@ -10,7 +10,8 @@ from aihelper.auth import bp, login_guard
 from aihelper.auth.forms import CredentialsForm, LogoutForm
 from aihelper.auth.limits import login_limits, register_limits
 from aihelper.auth.session import log_in, log_out, safe_next
-from aihelper.errors import ApiError
+from aihelper.errors import message_of, status_of
+from aihelper.failures import Failure
 from aihelper.services import accounts
 from aihelper.services.settings import registration_open
 
@@ -42,8 +43,8 @@ def _submit(mode: str, action):
         return _render(mode, form, error=next(iter(form.errors.get("csrf_token", []))), status=400)
     try:
         user = action(form.username.data or "", form.password.data or "")
-    except ApiError as failure:
-        return _render(mode, form, error=failure.message, status=failure.status)
+    except Failure as failure:
+        return _render(mode, form, error=message_of(failure), status=status_of(failure))
     log_in(user)
     return redirect(safe_next(request.args.get("next")))
 

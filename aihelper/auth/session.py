@@ -5,12 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import redirect, request, session, url_for
-from flask_babel import gettext
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from aihelper.errors import ApiError, wants_json
+from aihelper.errors import wants_json
 from aihelper.extensions import db
+from aihelper.failures import NotAuthenticated
 from aihelper.fair_db import fair_share
+from aihelper.i18n import N_
 from aihelper.models import User
 from aihelper.services import accounts
 
@@ -63,5 +64,5 @@ def register_login_loader(manager: LoginManager) -> None:
     @manager.unauthorized_handler
     def unauthorized():
         if wants_json():
-            raise ApiError(401, "unauthorized", gettext("unauthorized"))
+            raise NotAuthenticated(N_("unauthorized"))
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -33,9 +33,7 @@ def chat_stream():
     """`data: {"content"}` per piece, then `data: {"done": true, "session_id", "message_id"}`;
     a failure after the stream began is `data: {"error", "code"}`, before it an ordinary JSON error."""
     language, user_id = current_language(), current_user.id
-    request = turns.turn_request_from(
-        json_object(), user_id, kind="chat", language=language, by_admin=current_user.is_admin
-    )
+    request = turns.turn_request_from(json_object(), user_id, kind="chat", by_admin=current_user.is_admin)
     opened = turns.open_turn(request, language=language, request_id=g.get("request_id", "-"))
     db.session.remove()
     stop_when_gone = not current_app.config["AIHELPER_FINISH_IN_BACKGROUND"]

@@ -29,10 +29,11 @@ from aihelper.auth.session import login_active
 from aihelper.chat import bp, frames, turns
 from aihelper.chat.frames import Frame
 from aihelper.chat.wire import SocketWriter
-from aihelper.errors import ApiError, database_unreachable
+from aihelper.errors import database_unreachable, message_of
 from aihelper.extensions import db, sock
+from aihelper.failures import Conflict, Failure, Invalid
 from aihelper.fair_db import fair_share
-from aihelper.i18n import current_language, speaking
+from aihelper.i18n import N_, current_language, speaking
 from aihelper.live import Cursor, LiveHub, live_hub
 from aihelper.live.base import Wakeup
 from aihelper.services.history import owned_session
@@ -325,10 +326,12 @@ class ChatConnection:
                 self.say(frames.PONG_FRAME)
             else:
                 getattr(self, "on_" + kind)(frame)
-        except ApiError as refused:
+        except Failure as refused:
+            with speaking(self.language):
+                message = message_of(refused)
             self.say(
                 frames.error(
-                    refused.message,
+                    message,
                     refused.code,
                     session_id=_text_field(frame, "session_id"),
                     client_id=_text_field(frame, "client_id"),
@@ -349,16 +352,10 @@ class ChatConnection:
             db.session.remove()
 
     def on_chat(self, frame: dict[str, Any]) -> None:
-        self.start(
-            turns.turn_request_from(frame, self.user_id, kind="chat", language=self.language, by_admin=self.is_admin)
-        )
+        self.start(turns.turn_request_from(frame, self.user_id, kind="chat", by_admin=self.is_admin))
 
     def on_regenerate(self, frame: dict[str, Any]) -> None:
-        self.start(
-            turns.turn_request_from(
-                frame, self.user_id, kind="regenerate", language=self.language, by_admin=self.is_admin
-            )
-        )
+        self.start(turns.turn_request_from(frame, self.user_id, kind="regenerate", by_admin=self.is_admin))
 
     def start(self, request) -> None:
         opened = turns.open_turn(request, language=self.language, request_id=self.request_id)
@@ -374,16 +371,14 @@ class ChatConnection:
             or isinstance(after, bool)
             or not 0 <= after <= MAX_SEQ
         ):
-            with speaking(self.language):
-                raise ApiError(400, "bad_frame", gettext("bad_frame"))
+            raise Invalid(N_("bad_frame"))
         with fair_share():
             owned_session(self.user_id, session_id)  # someone else's id: 404, like one that does not exist
         if any(cursor.session_id == session_id for cursor in self.cursors):
             return  # already relayed on this socket: a second follower would only send everything twice
         cursor = self.hub.follow(session_id, self.user_id, after, self)
         if cursor is None:
-            with speaking(self.language):
-                raise ApiError(409, "not_running", gettext("not_running"))
+            raise Conflict(N_("not_running"))
         self._follow(cursor)
 
     def on_stop(self, frame: dict[str, Any]) -> None:

@@ -27,8 +27,9 @@ from sqlalchemy.exc import DBAPIError
 
 from aihelper.chat import frames, spool
 from aihelper.chat.frames import Frame
-from aihelper.errors import ApiError, database_unreachable
+from aihelper.errors import database_unreachable
 from aihelper.extensions import db
+from aihelper.failures import Conflict, Invalid, TooMany, Unavailable
 from aihelper.fair_db import fair_share
 from aihelper.i18n import N_, speaking
 from aihelper.ids import is_id
@@ -52,7 +53,7 @@ GENERATED_TITLE_MAX = 60
 # What of a title's reply is cleaned: far more than a title, and a provider that ignores max_tokens
 # and sends megabytes does not hold the worker while they are cleaned.
 TITLE_REPLY_READ = 1000
-_REFUSALS = {"busy": (409, N_("busy")), "too_many_turns": (429, N_("too_many_turns"))}
+_REFUSALS = {N_("busy"): Conflict, N_("too_many_turns"): TooMany}
 
 
 @dataclass
@@ -70,11 +71,10 @@ class OpenedTurn:
 def open_turn(request: TurnRequest, *, language: str, request_id: str) -> OpenedTurn:
     """Store the question and a placeholder answer, then generate in the background.
 
-    Raises ApiError for a refused turn (nothing stored, no provider call). A message sent again
+    Raises a Failure for a refused turn (nothing stored, no provider call). A message sent again
     with the same client_id is answered as the first time: live if it is still being generated."""
     if current_app.extensions["drain"].draining:
-        with speaking(language):
-            raise ApiError(503, "server_restarting", gettext("server_restarting"))
+        raise Unavailable(N_("server_restarting"))
     hub = live_hub()
     with fair_share():
         plan = conversations.plan_turn(request)
@@ -91,9 +91,7 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
                 existing = conversations.find_existing_turn(request.user_id, request.client_id)
             if existing is not None:
                 return _replay(existing, request, language)
-        status, key = _REFUSALS[refused.code]
-        with speaking(language):
-            raise ApiError(status, refused.code, gettext(key)) from None
+        raise _REFUSALS[refused.code](refused.code) from None
     try:
         with fair_share():
             turn = conversations.store_turn(plan)
@@ -396,9 +394,7 @@ def final_frame_after_loss(app: Flask, cursor: Cursor, language: str, by_admin: 
 # --- reading a request -------------------------------------------------------------------------
 
 
-def turn_request_from(
-    fields: dict[str, Any], user_id: int, *, kind: str, language: str, by_admin: bool = False
-) -> TurnRequest:
+def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, by_admin: bool = False) -> TurnRequest:
     """A TurnRequest from a websocket frame or an SSE request body; wrong types are refused."""
     session_id, model_ref = fields.get("session_id"), fields.get("model_id")
     client_id, edit, message = fields.get("client_id"), fields.get("edit", False), fields.get("message")
@@ -412,8 +408,7 @@ def turn_request_from(
         or (kind == "chat" and not isinstance(message, str))
         or not all(_encodable(v) for v in (session_id, model_ref, client_id, message) if isinstance(v, str))
     ):
-        with speaking(language):
-            raise ApiError(400, "bad_frame", gettext("bad_frame"))
+        raise Invalid(N_("bad_frame"))
     return TurnRequest(
         user_id=user_id,
         kind=kind,

@@ -16,8 +16,9 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from aihelper.auth.limits import import_limits
-from aihelper.errors import ApiError
+from aihelper.failures import Invalid, TooLarge
 from aihelper.history import bp
+from aihelper.i18n import N_
 from aihelper.live import live_hub
 from aihelper.services import exports, history, imports, search
 from aihelper.web.guards import accepts_multipart
@@ -96,7 +97,7 @@ def _download(body, filename: str, mimetype: str, *, ascii_name: str | None = No
 def api_export_session(session_id: str):
     kind = request.args.get("format", "json")
     if kind not in ("md", "json"):
-        raise ApiError(400, "invalid_export_format", gettext("invalid_export_format"))
+        raise Invalid(N_("invalid_export_format"))
     session = history.owned_session(current_user.id, session_id)
     filename, ascii_name = exports.download_name(session, kind), exports.download_name(session, kind, ascii=True)
     if kind == "json":
@@ -134,9 +135,9 @@ def _upload_pieces(limit_mb: int) -> Iterator[bytes]:
     try:
         yield from uploaded_file("file")
     except RequestEntityTooLarge:
-        raise ApiError(413, "too_large", gettext("import_too_large", limit=str(limit_mb))) from None
+        raise TooLarge("too_large", N_("import_too_large"), limit=str(limit_mb)) from None
     except BadUpload:
-        raise ApiError(400, "import_not_json", gettext("import_not_json")) from None
+        raise Invalid(N_("import_not_json")) from None
 
 
 @bp.post("/api/chat/import")

@@ -14,19 +14,18 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Conflict, Forbidden, Invalid, NotAuthenticated, Term
 from aihelper.i18n import N_
 from aihelper.live import live_hub
 from aihelper.models import AppSetting, LoginSession, User
 from aihelper.models.types import Status
 from aihelper.services.settings import registration_open
 from aihelper.services.skeletons import folded_skeleton
+from aihelper.services.unique import commit_or_conflict, committed_unique
 from aihelper.times import iso_utc, utcnow
 
 USERNAME_MIN, USERNAME_MAX = 3, 50
@@ -83,7 +82,7 @@ def _as_looked_up(username: str) -> str:
 def _new_username(username: str) -> str:
     """The normal form of a name to give an account, refused before normalising when too long."""
     if len(username) > RAW_USERNAME_MAX:
-        raise ApiError(400, "username_length", gettext("username_length"))
+        raise Invalid(N_("username_length"))
     return normalize_username(username)
 
 
@@ -123,7 +122,7 @@ def password_problem(password: str) -> str | None:
 def _check_new_credentials(username: str, password: str) -> None:
     for problem in (username_problem(username), password_problem(password)):
         if problem:
-            raise ApiError(400, problem, gettext(problem))
+            raise Invalid(problem)
 
 
 def hash_password(password: str) -> str:
@@ -135,7 +134,7 @@ def register(username: str, password: str) -> User:
     username = _new_username(username)
     _check_new_credentials(username, password)
     if not registration_open():
-        raise ApiError(403, "registration_closed", gettext("registration_closed"))
+        raise Forbidden(N_("registration_closed"))
     user = _insert_account(username, password, is_admin=False)
     _claim_first_admin(user)
     return user
@@ -158,11 +157,7 @@ def _insert_account(username: str, password: str, *, is_admin: bool) -> User:
         is_admin=is_admin,
     )
     db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiError(409, "username_taken", gettext("username_taken")) from None
+    commit_or_conflict(Conflict(N_("username_taken")))
     return user
 
 
@@ -176,12 +171,7 @@ def _claim_first_admin(user: User) -> bool:
         return False
     db.session.add(AppSetting(key=FIRST_ADMIN_CLAIM, value=str(user.id)))
     user.is_admin = True
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
+    return committed_unique()
 
 
 def any_account() -> bool:
@@ -212,14 +202,14 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
     created = user is None
     if created:
         if password is None:
-            raise ApiError(400, "missing_field", gettext("field_required", field=gettext("field_password")))
+            raise Invalid("missing_field", N_("field_required"), field=Term(N_("field_password")))
         _check_new_credentials(username, password)
         user = User(username=username, username_key=username_key(username), status=Status.ACTIVE)
         db.session.add(user)
     elif password is not None:
         problem = password_problem(password)
         if problem:
-            raise ApiError(400, problem, gettext(problem))
+            raise Invalid(problem)
     if password is not None:
         user.password_hash = hash_password(password)
     user.is_admin = True
@@ -253,11 +243,11 @@ def authenticate(username: str, password: str) -> User:
     user = find_user(username)
     if user is None:
         check_password_hash(_dummy_hash(), password)
-        raise ApiError(401, "bad_credentials", gettext("bad_credentials"))
+        raise NotAuthenticated(N_("bad_credentials"))
     if not check_password_hash(user.password_hash, password):
-        raise ApiError(401, "bad_credentials", gettext("bad_credentials"))
+        raise NotAuthenticated(N_("bad_credentials"))
     if user.status != Status.ACTIVE:
-        raise ApiError(403, "account_disabled", gettext("account_disabled"))
+        raise Forbidden(N_("account_disabled"))
     return user
 
 
@@ -336,12 +326,12 @@ def logins_ended(user_id: int) -> None:
 def change_password(user: User, old_password: str, new_password: str) -> None:
     """Change the password and end every other login of this user."""
     if not check_password_hash(user.password_hash, old_password):
-        raise ApiError(400, "wrong_old_password", gettext("wrong_old_password"))
+        raise Invalid(N_("wrong_old_password"))
     problem = password_problem(new_password)
     if problem:
-        raise ApiError(400, problem, gettext(problem))
+        raise Invalid(problem)
     if old_password == new_password:
-        raise ApiError(400, "password_same", gettext("password_same"))
+        raise Invalid(N_("password_same"))
     user.password_hash = hash_password(new_password)
     db.session.commit()
     end_other_logins(user, keep_token=user.login_token)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext
 from sqlalchemy import func, select
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Conflict, Invalid, NotFound
 from aihelper.i18n import N_
 from aihelper.models import ChatSession, User
 from aihelper.models.types import Status
@@ -39,14 +38,14 @@ def _get_user(user_id: int, *, lock: bool = False) -> User:
         statement = statement.with_for_update()
     user = db.session.scalar(statement)
     if user is None:
-        raise ApiError(404, "not_found", gettext("user_not_found"))
+        raise NotFound("not_found", N_("user_not_found"))
     return user
 
 
 def _guard_admin_removal(actor: User, target: User) -> None:
     """Refuse taking away the target's admin power when it is the actor or the last active admin."""
     if target.id == actor.id:
-        raise ApiError(400, "cannot_change_self", gettext("cannot_change_self"))
+        raise Invalid(N_("cannot_change_self"))
     if not (target.is_admin and target.status == Status.ACTIVE):
         return
     # Locks the active admins' rows on MySQL, so two admins demoting each other can't both succeed.
@@ -59,7 +58,7 @@ def _guard_admin_removal(actor: User, target: User) -> None:
         )
     )
     if not other_admins:
-        raise ApiError(409, "last_admin", gettext("last_admin"))
+        raise Conflict(N_("last_admin"))
 
 
 def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
@@ -72,7 +71,7 @@ def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
     if password is not None:
         problem = accounts.password_problem(password)
         if problem:
-            raise ApiError(400, problem, gettext(problem))
+            raise Invalid(problem)
         target.password_hash = accounts.hash_password(password)
     target.is_admin = new_admin
     db.session.commit()

@@ -9,12 +9,12 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import TooLarge, UnsupportedType
+from aihelper.i18n import N_
 from aihelper.models import User
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -38,14 +38,14 @@ def _square(data: bytes) -> bytes:
     try:
         with Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS)) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise ApiError(413, "too_large", gettext("avatar_too_large"))
+                raise TooLarge("too_large", N_("avatar_too_large"))
             image.draft("RGB", (SIDE * 2, SIDE * 2))  # JPEG decodes at a reduced size: less memory
             image.seek(0)  # the first frame of an animation
             picture = ImageOps.exif_transpose(image).convert("RGBA")
     except Image.DecompressionBombError:
-        raise ApiError(413, "too_large", gettext("avatar_too_large")) from None
+        raise TooLarge("too_large", N_("avatar_too_large")) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ApiError(415, "not_an_image", gettext("not_an_image")) from None
+        raise UnsupportedType(N_("not_an_image")) from None
     picture = ImageOps.fit(picture, (SIDE, SIDE), Image.Resampling.LANCZOS)
     output = io.BytesIO()
     picture.save(output, "WEBP", quality=85)
@@ -55,7 +55,7 @@ def _square(data: bytes) -> bytes:
 def set_avatar(user: User, data: bytes) -> str:
     """Store a new avatar for `user` and return its URL; the previous file is removed."""
     if len(data) > MAX_BYTES:
-        raise ApiError(413, "too_large", gettext("avatar_too_large"))
+        raise TooLarge("too_large", N_("avatar_too_large"))
     encoded = _square(data)
     name = secrets.token_hex(16) + ".webp"
     (avatar_folder() / name).write_bytes(encoded)

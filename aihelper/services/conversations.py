@@ -24,14 +24,13 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext
 from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from aihelper.config import AUTOCOMMIT_BIND
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Conflict, Invalid, NotFound, TooLarge
 from aihelper.i18n import N_
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.models.chat import MessageStatus, Role
@@ -128,10 +127,10 @@ def first_words(message: str) -> str:
 
 def check_message(message: Any) -> str:
     if not isinstance(message, str) or not message.strip():
-        raise ApiError(400, "empty_message", gettext("empty_message"))
+        raise Invalid(N_("empty_message"))
     limit = current_app.config["AIHELPER_MAX_MESSAGE_CHARS"]
     if len(message) > limit:
-        raise ApiError(413, "too_long", gettext("message_too_long", limit=str(limit)))
+        raise TooLarge("too_long", N_("message_too_long"), limit=str(limit))
     return message
 
 
@@ -139,7 +138,7 @@ def check_client_id(client_id: Any) -> str | None:
     if client_id is None:
         return None
     if not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX:
-        raise ApiError(400, "invalid_client_id", gettext("invalid_client_id"))
+        raise Invalid(N_("invalid_client_id"))
     return client_id
 
 
@@ -217,7 +216,7 @@ def _model_of(rows: list[Row]) -> TurnModel:
     anything is stored."""
     candidates = [row for row in rows if row.m_id is not None]
     if not candidates:
-        raise ApiError(400, "model_unavailable", gettext("model_unavailable"))
+        raise Invalid(N_("model_unavailable"))
     row = min(candidates, key=lambda r: (r.m_sort_order, r.m_id))
     return TurnModel(
         row.m_id,
@@ -248,19 +247,19 @@ def _read(statement, parameters: dict[str, Any] | None = None) -> list[Row]:
 
 
 def plan_turn(request: TurnRequest) -> TurnPlan:
-    """Check the turn and read what it needs, in one round trip. Raises ApiError (404 another user's
-    or unknown conversation, 413 too long, 400 unknown model or bad fields, 409 nothing to
-    regenerate or a provider key to enter again) before anything is stored."""
+    """Check the turn and read what it needs, in one round trip. Raises NotFound (another user's
+    or an unknown conversation), TooLarge (too long), Invalid (an unknown model, bad fields) or
+    Conflict (nothing to regenerate, a provider key to enter again) before anything is stored."""
     check_client_id(request.client_id)
     message = check_message(request.message) if request.kind == "chat" else None
     if request.session_id is None:
         if request.kind != "chat" or request.edit:
-            raise ApiError(404, "not_found", gettext("not_found"))
+            raise NotFound(N_("not_found"))
         return _plan_new_conversation(request, message)
 
     session_id = request.session_id
     if not 0 < len(session_id) <= SESSION_ID_MAX:
-        raise ApiError(404, "not_found", gettext("session_not_found"))
+        raise NotFound("not_found", N_("session_not_found"))
     named_by, model_ref = _named_by(request.model_ref)
     wanted = _recent_needed.get((named_by, model_ref), DEFAULT_RECENT)
     rows = _read(
@@ -269,7 +268,7 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
     )
     # MySQL's collation ignores case and trailing spaces; only the exact id counts, as on SQLite.
     if not rows or rows[0].session_id != session_id:
-        raise ApiError(404, "not_found", gettext("session_not_found"))
+        raise NotFound("not_found", N_("session_not_found"))
     model = _model_of(rows)
     needed = model.context_messages + 3
     if named_by != "own":
@@ -349,7 +348,7 @@ def _recent_messages(session_id: str, count: int) -> list[_Message]:
 def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
     named_by, model_ref = _named_by(request.model_ref)
     if named_by == "own":  # a new conversation has no model of its own yet
-        raise ApiError(400, "model_unavailable", gettext("model_unavailable"))
+        raise Invalid(N_("model_unavailable"))
     model = _model_of(_read(_MODEL_READS[named_by], {"model_ref": model_ref}))
     return TurnPlan(
         request=request,
@@ -372,7 +371,7 @@ def _superseded_exchange(last_two: list[_Message], request: TurnRequest) -> tupl
     last = last_two[-1] if last_two else None
     question = last_two[0] if last is not None and last.role == Role.ASSISTANT and len(last_two) == 2 else last
     if question is None or question.role != Role.USER:
-        raise ApiError(409, "nothing_to_regenerate", gettext("nothing_to_regenerate"))
+        raise Conflict(N_("nothing_to_regenerate"))
     answer_ids = [last.id] if last.role == Role.ASSISTANT else []
     if request.kind == "regenerate":
         return answer_ids, question
@@ -420,7 +419,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
                 raise
             existing = find_existing_turn(request.user_id, request.client_id) if request.client_id else None
             if existing is None:
-                raise ApiError(404, "not_found", gettext("session_not_found")) from None  # deleted meanwhile
+                raise NotFound("not_found", N_("session_not_found")) from None  # deleted meanwhile
             raise DuplicateClientId(existing) from None
     question_id = ids[Role.USER] if request.kind == "chat" else plan.question_id
     messages = [{"role": Role.SYSTEM, "content": model.system_prompt}] if model.system_prompt else []

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext
-
-from aihelper.errors import ApiError
+from aihelper.failures import Invalid, Term
 from aihelper.i18n import N_
 from aihelper.models.types import Status
 
@@ -22,7 +20,7 @@ def required_text(values: dict[str, Any], name: str, label_key: str, max_length:
     """A non-empty string (surrounding white space removed unless it is a secret)."""
     value = values.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "missing_field", gettext("field_required", field=gettext(label_key)))
+        raise Invalid("missing_field", N_("field_required"), field=Term(label_key))
     return _limited(value, label_key, max_length)
 
 
@@ -31,13 +29,13 @@ def optional_text(values: dict[str, Any], name: str, label_key: str, max_length:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        raise ApiError(400, "invalid_field", gettext("field_required", field=gettext(label_key)))
+        raise Invalid("invalid_field", N_("field_required"), field=Term(label_key))
     return _limited(value.strip(), label_key, max_length)
 
 
 def _limited(value: str, label_key: str, max_length: int | None) -> str:
     if max_length is not None and len(value) > max_length:
-        raise ApiError(400, "too_long", gettext("too_long", field=gettext(label_key), limit=max_length))
+        raise Invalid(N_("too_long"), field=Term(label_key), limit=max_length)
     return value
 
 
@@ -65,7 +63,7 @@ def _number(values: dict[str, Any], name: str, label_key: str, low, high, defaul
     except (TypeError, ValueError, OverflowError):
         number = None
     if number is None or number != number or not low <= number <= high:  # number != number: NaN
-        raise ApiError(400, "out_of_range", gettext("out_of_range", field=gettext(label_key), low=low, high=high))
+        raise Invalid(N_("out_of_range"), field=Term(label_key), low=low, high=high)
     return number
 
 
@@ -77,7 +75,7 @@ def flag(values: dict[str, Any], name: str, label_key: str) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ApiError(400, "invalid_field", gettext("invalid_boolean", field=gettext(label_key)))
+    raise Invalid("invalid_field", N_("invalid_boolean"), field=Term(label_key))
 
 
 def status(values: dict[str, Any], default: str = Status.ACTIVE) -> str:
@@ -87,4 +85,4 @@ def status(values: dict[str, Any], default: str = Status.ACTIVE) -> str:
         return value
     if isinstance(value, bool) or value in (0, 1, "0", "1", "true", "false", "on", "off"):
         return Status.ACTIVE if flag({"status": value}, "status", N_("field_status")) else Status.DISABLED
-    raise ApiError(400, "invalid_status", gettext("invalid_status"))
+    raise Invalid(N_("invalid_status"))

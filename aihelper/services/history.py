@@ -15,11 +15,10 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask_babel import gettext
 from sqlalchemy import and_, delete, func, or_, select
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Invalid, NotFound, Term
 from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import N_, current_language
 from aihelper.ids import MESSAGE_ID_MAX
@@ -83,7 +82,7 @@ def owned_session(user_id: int, session_id: str) -> ChatSession:
         )
     # MySQL's collation ignores case and trailing spaces; only the exact id counts, as on SQLite.
     if session is None or session.session_id != session_id:
-        raise ApiError(404, "not_found", gettext("session_not_found"))
+        raise NotFound("not_found", N_("session_not_found"))
     return session
 
 
@@ -165,7 +164,7 @@ def _message_cursor(before: str | None) -> int | None:
     if before is None or before == "":
         return None
     if not _DIGITS.fullmatch(before):
-        raise ApiError(400, "invalid_cursor", gettext("invalid_cursor"))
+        raise Invalid(N_("invalid_cursor"))
     digits = before.lstrip("0") or "0"
     # Beyond any id the column holds, everything is older (and int() of thousands of digits fails).
     if len(digits) > len(str(MESSAGE_ID_MAX)) or int(digits) > MESSAGE_ID_MAX:
@@ -256,7 +255,7 @@ def _limit(value: str | None, default: int = LIMIT_DEFAULT, high: int = LIMIT_MA
         return default
     digits = value.lstrip("0") if _DIGITS.fullmatch(value) else ""
     if not digits:
-        raise ApiError(400, "invalid_limit", gettext("invalid_limit", high=str(high)))
+        raise Invalid(N_("invalid_limit"), high=str(high))
     return min(int(digits), high) if len(digits) <= 9 else high
 
 
@@ -264,7 +263,7 @@ def _cursor_condition(user_id: int, before: str):
     """Sessions after `before` in newest-first order: `before` is a session id or an ISO 8601 time."""
     try:
         cursor = owned_session(user_id, before)
-    except ApiError:
+    except NotFound:
         cursor = None
     if cursor is not None:
         return or_(
@@ -274,7 +273,7 @@ def _cursor_condition(user_id: int, before: str):
     try:
         moment = stored(datetime.fromisoformat(before.strip()))
     except (ValueError, OverflowError):
-        raise ApiError(400, "invalid_cursor", gettext("invalid_cursor")) from None
+        raise Invalid(N_("invalid_cursor")) from None
     return ChatSession.update_time < moment
 
 
@@ -294,13 +293,13 @@ def zone(name: Any) -> tzinfo:
     if name is None or name == "":
         return UTC
     if not isinstance(name, str):
-        raise ApiError(400, "invalid_timezone", gettext("invalid_timezone"))
+        raise Invalid(N_("invalid_timezone"))
     if name.upper() == "UTC":  # works even where the system has no time zone database
         return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        raise ApiError(400, "invalid_timezone", gettext("invalid_timezone")) from None
+        raise Invalid(N_("invalid_timezone")) from None
 
 
 def parse_moment(value: Any, time_zone: tzinfo, *, end: bool, label_key: str) -> datetime:
@@ -310,9 +309,9 @@ def parse_moment(value: Any, time_zone: tzinfo, *, end: bool, label_key: str) ->
     an offset is read in `time_zone`; one with an offset keeps it.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ApiError(400, "missing_field", gettext("field_required", field=gettext(label_key)))
+        raise Invalid("missing_field", N_("field_required"), field=Term(label_key))
     if not isinstance(value, str):
-        raise ApiError(400, "invalid_time", gettext("invalid_time", field=gettext(label_key)))
+        raise Invalid(N_("invalid_time"), field=Term(label_key))
     text = value.strip()
     try:
         try:
@@ -325,7 +324,7 @@ def parse_moment(value: Any, time_zone: tzinfo, *, end: bool, label_key: str) ->
             moment = moment.replace(tzinfo=time_zone)
         return stored(moment)
     except (ValueError, OverflowError):
-        raise ApiError(400, "invalid_time", gettext("invalid_time", field=gettext(label_key))) from None
+        raise Invalid(N_("invalid_time"), field=Term(label_key)) from None
 
 
 def sessions_in_range(user_id: int, start_time: Any, end_time: Any, tz: Any = None) -> list[dict[str, Any]]:
@@ -334,7 +333,7 @@ def sessions_in_range(user_id: int, start_time: Any, end_time: Any, tz: Any = No
     start = parse_moment(start_time, time_zone, end=False, label_key=N_("field_start_time"))
     end = parse_moment(end_time, time_zone, end=True, label_key=N_("field_end_time"))
     if start > end:
-        raise ApiError(400, "invalid_range", gettext("invalid_range"))
+        raise Invalid(N_("invalid_range"))
     # A conversation's messages all lie between its create_time and update_time (its first and its
     # latest activity), so only conversations overlapping the range are candidates: the index
     # (user_id, update_time) finds them, and each is then checked for a message inside the range
@@ -408,7 +407,7 @@ def delete_sessions(user_id: int, session_ids: Any) -> list[str]:
         or not 0 < len(session_ids) <= BULK_DELETE_MAX
         or not all(isinstance(s, str) for s in session_ids)
     ):
-        raise ApiError(400, "invalid_session_ids", gettext("invalid_session_ids", limit=str(BULK_DELETE_MAX)))
+        raise Invalid(N_("invalid_session_ids"), limit=str(BULK_DELETE_MAX))
     wanted = set(session_ids)
     owned = db.session.execute(
         select(ChatSession.id, ChatSession.session_id).where(
@@ -418,7 +417,7 @@ def delete_sessions(user_id: int, session_ids: Any) -> list[str]:
     # MySQL's collation ignores case and trailing spaces; only exact ids count.
     found = {row.session_id: row.id for row in owned if row.session_id in wanted}
     if len(found) != len(wanted):
-        raise ApiError(404, "not_found", gettext("session_not_found"))
+        raise NotFound("not_found", N_("session_not_found"))
     erase_conversations(found.values())
     return list(found)
 

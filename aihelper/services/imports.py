@@ -28,12 +28,11 @@ from functools import partial
 from typing import Any
 
 import ijson
-from flask_babel import gettext
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Conflict, Invalid, Term
 from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import N_
 from aihelper.models import ChatMessage, ChatSession, User
@@ -166,10 +165,10 @@ def read_file(pieces: Iterable[bytes]) -> Any:
             turns.take()
         parser.close()
     except (ijson.JSONError, _TooDeep):
-        raise ApiError(400, "import_not_json", gettext("import_not_json")) from None
+        raise Invalid(N_("import_not_json")) from None
     except _TooMany:
-        problem = gettext("import_too_many_values", limit=str(MESSAGES_MAX))
-        raise ApiError(400, "import_invalid", gettext("import_invalid", where="file", problem=problem)) from None
+        problem = Term(N_("import_too_many_values"), limit=str(MESSAGES_MAX))
+        raise Invalid(N_("import_invalid"), where="file", problem=problem) from None
     return parsed[0]
 
 
@@ -330,8 +329,8 @@ def _checked_conversation(value: Any, where: str, question_max: int, turns: Turn
 
 
 def parse_import(pieces: Iterable[bytes], question_max: int) -> list[dict[str, Any]]:
-    """The conversations of an export file given in pieces, checked whole; ApiError 400 saying where
-    it is wrong."""
+    """The conversations of an export file given in pieces, checked whole; Invalid saying where it
+    is wrong."""
     document = read_file(pieces)
     turns = Turns()
     try:
@@ -348,8 +347,8 @@ def parse_import(pieces: Iterable[bytes], question_max: int) -> list[dict[str, A
             _checked_conversation(c, f"conversations[{i}]", question_max, turns) for i, c in enumerate(conversations)
         ]
     except _Invalid as invalid:
-        problem = gettext(invalid.problem, **invalid.values)
-        raise ApiError(400, "import_invalid", gettext("import_invalid", where=invalid.where, problem=problem)) from None
+        problem = Term(invalid.problem, **invalid.values)
+        raise Invalid(N_("import_invalid"), where=invalid.where, problem=problem) from None
 
 
 # --- writing it ------------------------------------------------------------------------------------
@@ -577,7 +576,7 @@ def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> d
     except IntegrityError:
         # Only another import of the same conversations, at the same moment, gives one.
         _undo(user_id, started, questions)
-        raise ApiError(409, "import_conflict", gettext("import_conflict")) from None
+        raise Conflict(N_("import_conflict")) from None
     except Exception:
         _undo(user_id, started, questions)
         raise

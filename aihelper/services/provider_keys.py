@@ -13,11 +13,10 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from flask_babel import gettext
 from sqlalchemy import select
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Conflict
 from aihelper.models import ApiProvider
 
 KEY_SET = "set"
@@ -70,7 +69,7 @@ def key_to_send(token: str | None, refusal: str) -> str | None:
         return None
     plain = decrypt_key(token)
     if plain is None:
-        raise ApiError(409, "key_needs_reentry", gettext(refusal))
+        raise Conflict("key_needs_reentry", refusal)
     return plain
 
 

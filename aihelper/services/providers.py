@@ -13,13 +13,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_babel import gettext
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
-from aihelper.i18n import N_, current_language, speaking
+from aihelper.failures import Conflict, Invalid, NotFound, ProviderFailed, Term
+from aihelper.i18n import N_, current_language, speaking, words
 from aihelper.ids import ID_MAX, is_id
 from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
@@ -28,6 +26,7 @@ from aihelper.models.types import Status
 from aihelper.services import fields
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
+from aihelper.services.unique import commit_or_conflict
 from aihelper.times import iso_utc
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def list_providers() -> list[dict[str, Any]]:
 def get_provider(provider_id: int) -> ApiProvider:
     provider = db.session.get(ApiProvider, provider_id)
     if provider is None:
-        raise ApiError(404, "not_found", gettext("provider_not_found"))
+        raise NotFound("not_found", N_("provider_not_found"))
     return provider
 
 
@@ -77,8 +76,8 @@ def _base_url(values: dict[str, Any]) -> str:
         return check_base_url(raw)
     except ProviderError:
         if _is_refused_address(raw):
-            raise ApiError(400, "base_url_blocked", gettext("base_url_blocked")) from None
-        raise ApiError(400, "base_url_invalid", gettext("base_url_invalid")) from None
+            raise Invalid(N_("base_url_blocked")) from None
+        raise Invalid(N_("base_url_invalid")) from None
 
 
 def _is_refused_address(url: str) -> bool:
@@ -134,11 +133,7 @@ def _other_host(old_url: str, new_url: str) -> bool:
 
 def _save_provider(provider: ApiProvider) -> ApiProvider:
     db.session.add(provider)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiError(409, "provider_name_taken", gettext("provider_name_taken")) from None
+    commit_or_conflict(Conflict(N_("provider_name_taken")))
     return provider
 
 
@@ -178,30 +173,34 @@ _FAILURES = {
 }
 
 
-def provider_error_message(error: ProviderError, language: str | None = None, *, for_admin: bool = True) -> str:
-    """A sentence for a person, in their language; the provider's own words stay in the log. An
-    admin also reads the HTTP status the provider answered with."""
-    language = language or current_language()
+def provider_failure(error: ProviderError, *, for_admin: bool = True) -> Term:
+    """What to tell a person about a failed provider call; the provider's own words stay in the
+    log. An admin also reads the HTTP status the provider answered with."""
     if error.code == "rate_limited" and error.retry_after:
-        with speaking(language):
-            return gettext("provider_error_rate_limited", wait=str(error.retry_after))
-    sentence = failure_explained(error.code, language, for_admin=for_admin)
+        return Term(N_("provider_error_rate_limited"), wait=str(error.retry_after))
+    reason = _failure_term(error.code, for_admin=for_admin)
     if for_admin and error.status:
-        sentence += f" (HTTP {error.status})"
-    return sentence
+        return Term(N_("provider_error_with_status"), reason=reason, status=str(error.status))
+    return reason
+
+
+def provider_error_message(error: ProviderError, language: str | None = None, *, for_admin: bool = True) -> str:
+    with speaking(language or current_language()):
+        return words(provider_failure(error, for_admin=for_admin))
+
+
+def _failure_term(code: str | None, *, for_admin: bool) -> Term:
+    if code is None:  # an answer from before codes were kept
+        return Term(N_("answer_failed"))
+    if code in _FIXED_BY_ADMIN and not for_admin:
+        return Term(N_("provider_error_ask_admin"))
+    return Term(_FAILURES.get(code, N_("provider_error_network")))
 
 
 def failure_explained(code: str | None, language: str, *, for_admin: bool) -> str:
-    """Why an answer failed, from the code it was stored with (None: an answer from before codes
-    were kept)."""
-    if code is None:
-        key = N_("answer_failed")
-    elif code in _FIXED_BY_ADMIN and not for_admin:
-        key = N_("provider_error_ask_admin")
-    else:
-        key = _FAILURES.get(code, N_("provider_error_network"))
+    """Why an answer failed, from the code it was stored with."""
     with speaking(language):
-        return gettext(key)
+        return words(_failure_term(code, for_admin=for_admin))
 
 
 def check_connection(provider_id: int) -> dict[str, Any]:
@@ -245,7 +244,7 @@ def remote_models(provider_id: int) -> list[dict[str, Any]]:
         )
     except ProviderError as error:
         log.warning("listing models of provider %s failed: %s (%s)", provider_id, error.code, error.detail)
-        raise ApiError(502, error.code, provider_error_message(error)) from None
+        raise ProviderFailed(error.code, provider_failure(error)) from None
     return [{"model_id": model_id, "imported": model_id in configured} for model_id in sorted(set(listing.model_ids))]
 
 
@@ -277,7 +276,7 @@ def list_models() -> list[dict[str, Any]]:
 def get_model(model_config_id: int) -> ModelConfig:
     model = db.session.get(ModelConfig, model_config_id)
     if model is None:
-        raise ApiError(404, "not_found", gettext("model_config_not_found"))
+        raise NotFound("not_found", N_("model_config_not_found"))
     return model
 
 
@@ -333,11 +332,7 @@ def _apply_model_fields(model: ModelConfig, values: dict[str, Any], *, partial: 
 
 def _save_model(model: ModelConfig) -> ModelConfig:
     db.session.add(model)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiError(409, "model_exists", gettext("model_exists")) from None
+    commit_or_conflict(Conflict(N_("model_exists")))
     return model
 
 
@@ -352,7 +347,7 @@ def import_models(provider_id: int, model_ids: Any) -> list[ModelConfig]:
     if not isinstance(model_ids, list) or not all(
         isinstance(m, str) and m.strip() and len(m) <= MODEL_ID_MAX for m in model_ids
     ):
-        raise ApiError(400, "invalid_field", gettext("field_required", field=gettext("field_model_id")))
+        raise Invalid("invalid_field", N_("field_required"), field=Term(N_("field_model_id")))
     existing = set(db.session.scalars(select(ModelConfig.model_id).where(ModelConfig.provider_id == provider_id)))
     order = _next_sort_order()
     created = []
@@ -371,10 +366,10 @@ def reorder_models(model_config_ids: Any) -> None:
     """Give the listed models the sort order of their position (1, 2, 3 …)."""
     # An id no row can have is refused like a missing one, before it reaches the database.
     if not isinstance(model_config_ids, list) or not all(is_id(i) for i in model_config_ids):
-        raise ApiError(400, "invalid_order", gettext("invalid_order"))
+        raise Invalid(N_("invalid_order"))
     models = {m.id: m for m in db.session.scalars(select(ModelConfig).where(ModelConfig.id.in_(model_config_ids)))}
     if len(models) != len(set(model_config_ids)) or len(model_config_ids) != len(set(model_config_ids)):
-        raise ApiError(400, "invalid_order", gettext("invalid_order"))
+        raise Invalid(N_("invalid_order"))
     for position, model_config_id in enumerate(model_config_ids, start=1):
         models[model_config_id].sort_order = position
     db.session.commit()

@@ -26,12 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext
 from sqlalchemy import column, func, select, table, text
 from sqlalchemy.engine import Connection
 
-from aihelper.errors import ApiError
 from aihelper.extensions import db
+from aihelper.failures import Invalid, Term
 from aihelper.fair_db import fair_share
 from aihelper.i18n import N_
 from aihelper.models import ChatMessage, ChatSession
@@ -140,9 +139,9 @@ class _Query:
 
 def _parse_query(value: Any) -> _Query:
     if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "missing_field", gettext("field_required", field=gettext("field_query")))
+        raise Invalid("missing_field", N_("field_required"), field=Term(N_("field_query")))
     if len(value) > QUERY_MAX:
-        raise ApiError(400, "invalid_query", gettext("query_too_long", limit=str(QUERY_MAX)))
+        raise Invalid("invalid_query", N_("query_too_long"), limit=str(QUERY_MAX))
     segments = [s for s in normalize(value).split() if _TOKENS.search(s)]
     found: dict[str, None] = {}
     for segment in segments:
@@ -154,7 +153,7 @@ def _limit(value: Any) -> int:
     if value in (None, ""):
         return LIMIT_DEFAULT
     if not isinstance(value, str) or not value.isdigit() or int(value) < 1:
-        raise ApiError(400, "invalid_limit", gettext("invalid_limit", high=str(LIMIT_MAX)))
+        raise Invalid(N_("invalid_limit"), high=str(LIMIT_MAX))
     return min(int(value), LIMIT_MAX)
 
 
@@ -344,7 +343,7 @@ def search(user_id: int, args: dict[str, Any]) -> list[dict[str, Any]]:
         start = parse_moment(args.get("start_time"), time_zone, end=False, label_key=N_("field_start_time"))
         end = parse_moment(args.get("end_time"), time_zone, end=True, label_key=N_("field_end_time"))
         if start > end:
-            raise ApiError(400, "invalid_range", gettext("invalid_range"))
+            raise Invalid(N_("invalid_range"))
     if args.get("before"):
         before = parse_moment(args.get("before"), time_zone, end=False, label_key=N_("field_before"))
     if not query.terms:

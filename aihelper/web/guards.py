@@ -8,12 +8,12 @@ import secrets
 
 from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.config import allowed_origins
-from aihelper.errors import ApiError
 from aihelper.extensions import csrf
+from aihelper.failures import Forbidden, NotAuthenticated, UnsupportedType
+from aihelper.i18n import N_
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -57,7 +57,7 @@ def register_request_guards(app: Flask) -> None:
         # Every path, pages too: a page form does not rest on its CSRF token alone (a token that
         # leaked, a form that forgot it); browsers name the posting page's origin on every POST.
         if not origin_allowed(request.headers.get("Origin")):
-            raise ApiError(403, "foreign_origin", gettext("foreign_origin"))
+            raise Forbidden(N_("foreign_origin"))
         if not request.path.startswith("/api/"):
             # Pages post Jinja forms, which carry a CSRF token.
             csrf.protect()
@@ -69,9 +69,9 @@ def register_request_guards(app: Flask) -> None:
         # A body-less request (e.g. logout from a script) carries nothing to forge; a cross-site
         # form always sends a form content type and is refused here.
         if mimetype and mimetype != "application/json":
-            raise ApiError(415, "unsupported_media_type", gettext("unsupported_media_type"))
+            raise UnsupportedType(N_("unsupported_media_type"))
         if not mimetype and (request.content_length or request.headers.get("Transfer-Encoding")):
-            raise ApiError(415, "unsupported_media_type", gettext("unsupported_media_type"))
+            raise UnsupportedType(N_("unsupported_media_type"))
 
     @app.before_request
     def guard_websocket_handshake():
@@ -80,8 +80,8 @@ def register_request_guards(app: Flask) -> None:
         if not request.path.startswith("/ws/"):
             return
         if not origin_allowed(request.headers.get("Origin")):
-            raise ApiError(403, "foreign_origin", gettext("foreign_origin"))
+            raise Forbidden(N_("foreign_origin"))
         if not current_user.is_authenticated:
-            raise ApiError(401, "unauthorized", gettext("unauthorized"))
+            raise NotAuthenticated(N_("unauthorized"))
         # No permessage-deflate: frames are small and written straight to the socket (chat/wire.py).
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)

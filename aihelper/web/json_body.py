@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import request
 from flask.json.provider import DefaultJSONProvider
-from flask_babel import gettext
 
-from aihelper.errors import ApiError
+from aihelper.failures import Invalid
+from aihelper.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,12 @@ class BodyJSONProvider(DefaultJSONProvider):
             return super().loads(s, **kwargs)
         except RecursionError:
             log.warning("refused a JSON body nested too deeply to parse")
-            raise ApiError(400, "bad_json", gettext("bad_json")) from None
+            raise Invalid(N_("bad_json")) from None
 
 
 def json_object() -> dict[str, Any]:
     """The request body as a JSON object, or a 400 error."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", gettext("invalid_json"))
+        raise Invalid(N_("invalid_json"))
     return body
