@@ -9,7 +9,7 @@ from flask import Flask, Response, current_app, g, jsonify
 from flask_login import current_user, login_required
 
 from aihelper.auth.session import login_active
-from aihelper.chat import bp, frames, turns
+from aihelper.chat import bp, frames, incoming, turns
 from aihelper.chat.frames import Frame
 from aihelper.chat.turns import OpenedTurn
 from aihelper.extensions import db
@@ -33,7 +33,8 @@ def chat_stream():
     """`data: {"content"}` per piece, then `data: {"done": true, "session_id", "message_id"}`;
     a failure after the stream began is `data: {"error", "code"}`, before it an ordinary JSON error."""
     language, user_id = current_language(), current_user.id
-    request = turns.turn_request_from(json_object(), user_id, kind="chat", by_admin=current_user.is_admin)
+    asked = incoming.read_chat_body(json_object())
+    request = incoming.turn_request(asked, user_id, by_admin=current_user.is_admin)
     opened = turns.open_turn(request, language=language, request_id=g.get("request_id", "-"))
     db.session.remove()
     stop_when_gone = not current_app.config["AIHELPER_FINISH_IN_BACKGROUND"]

@@ -19,19 +19,18 @@ from collections import deque
 from contextlib import suppress
 from typing import Any
 
-import orjson
 from flask import Flask, current_app, g
 from flask_babel import gettext
 from flask_login import current_user
 from simple_websocket import ConnectionClosed
 
 from aihelper.auth.session import login_active
-from aihelper.chat import bp, frames, turns
+from aihelper.chat import bp, frames, incoming, turns
 from aihelper.chat.frames import Frame
 from aihelper.chat.wire import SocketWriter
 from aihelper.errors import database_unreachable, message_of
 from aihelper.extensions import db, sock
-from aihelper.failures import Conflict, Failure, Invalid
+from aihelper.failures import Conflict, Failure
 from aihelper.fair_db import fair_share
 from aihelper.i18n import N_, current_language, speaking
 from aihelper.live import Cursor, LiveHub, live_hub
@@ -44,8 +43,6 @@ log = logging.getLogger(__name__)
 CLOSE_LOGIN_ENDED = 1008
 # Close code for a worker going away (RFC 6455 "service restart"): the page reconnects elsewhere.
 CLOSE_SERVICE_RESTART = 1012
-# Beyond any real seq.
-MAX_SEQ = 2**53
 # Frames taken from one feed per write: a long backlog (a resume) goes out in bounded pieces.
 BATCH_FRAMES = 64
 # The socket is behind when this many frames of one answer wait, or when its last write had to wait
@@ -55,7 +52,8 @@ BUSY_SECONDS = 0.002
 # Replies (errors, pongs) waiting for a client: one that sends this many frames without reading the
 # replies is closed rather than queued for.
 MAX_OUTGOING = 256
-FRAME_TYPES = ("ping", "chat", "regenerate", "resume", "stop")
+# The longest id a refusal repeats back (a session id's column length).
+ECHOED_MAX = 64
 
 
 # This worker's open sockets, for a graceful stop (aihelper/chat/drain.py).
@@ -313,49 +311,40 @@ class ChatConnection:
 
     def handle(self, raw: Any) -> None:
         try:
-            frame = orjson.loads(raw) if isinstance(raw, str | bytes) else None
-        except orjson.JSONDecodeError:
-            frame = None
-        if not isinstance(frame, dict) or frame.get("type") not in FRAME_TYPES:
-            with speaking(self.language):
-                self.say(frames.error(gettext("bad_frame"), "bad_frame"))
-            return
-        kind = frame["type"]
-        try:
-            if kind == "ping":
-                self.say(frames.PONG_FRAME)
-            else:
-                getattr(self, "on_" + kind)(frame)
+            frame = incoming.read_frame(raw)
         except Failure as refused:
-            with speaking(self.language):
-                message = message_of(refused)
-            self.say(
-                frames.error(
-                    message,
-                    refused.code,
-                    session_id=_text_field(frame, "session_id"),
-                    client_id=_text_field(frame, "client_id"),
-                )
-            )
+            self._refuse(refused)
+            return
+        try:
+            match frame:
+                case incoming.PingFrame():
+                    self.say(frames.PONG_FRAME)
+                case incoming.ChatFrame() | incoming.RegenerateFrame():
+                    self.start(incoming.turn_request(frame, self.user_id, by_admin=self.is_admin))
+                case incoming.ResumeFrame():
+                    self.resume(frame.session_id, frame.after)
+                case incoming.StopFrame():
+                    self.stop(frame.session_id)
+        except Failure as refused:
+            self._refuse(refused, session_id=_echoed(frame, "session_id"), client_id=_echoed(frame, "client_id"))
         except Exception as error:
             # Never a crash: the socket stays open and says what happened.
             if database_unreachable(error):
-                log.warning("websocket frame %r: the database is unreachable [request %s]", kind, self.request_id)
+                log.warning("websocket frame %r: the database is unreachable [request %s]", frame.type, self.request_id)
                 with speaking(self.language):
                     message, code = gettext("database_unavailable"), "database_unavailable"
             else:
-                log.exception("websocket frame %r failed [request %s]", kind, self.request_id)
+                log.exception("websocket frame %r failed [request %s]", frame.type, self.request_id)
                 with speaking(self.language):
                     message, code = gettext("internal_error", request_id=self.request_id), "internal_error"
-            self.say(frames.error(message, code, client_id=_text_field(frame, "client_id")))
+            self.say(frames.error(message, code, client_id=_echoed(frame, "client_id")))
         finally:
             db.session.remove()
 
-    def on_chat(self, frame: dict[str, Any]) -> None:
-        self.start(turns.turn_request_from(frame, self.user_id, kind="chat", by_admin=self.is_admin))
-
-    def on_regenerate(self, frame: dict[str, Any]) -> None:
-        self.start(turns.turn_request_from(frame, self.user_id, kind="regenerate", by_admin=self.is_admin))
+    def _refuse(self, refused: Failure, **turn: str | None) -> None:
+        with speaking(self.language):
+            message = message_of(refused)
+        self.say(frames.error(message, refused.code, **turn))
 
     def start(self, request) -> None:
         opened = turns.open_turn(request, language=self.language, request_id=self.request_id)
@@ -363,15 +352,7 @@ class ChatConnection:
         self.started.add(opened.session_id)
         self._follow(opened.follow(self))
 
-    def on_resume(self, frame: dict[str, Any]) -> None:
-        session_id, after = frame.get("session_id"), frame.get("after", 0)
-        if (
-            not isinstance(session_id, str)
-            or not isinstance(after, int)
-            or isinstance(after, bool)
-            or not 0 <= after <= MAX_SEQ
-        ):
-            raise Invalid(N_("bad_frame"))
+    def resume(self, session_id: str, after: int) -> None:
         with fair_share():
             owned_session(self.user_id, session_id)  # someone else's id: 404, like one that does not exist
         if any(cursor.session_id == session_id for cursor in self.cursors):
@@ -381,13 +362,11 @@ class ChatConnection:
             raise Conflict(N_("not_running"))
         self._follow(cursor)
 
-    def on_stop(self, frame: dict[str, Any]) -> None:
-        session_id = frame.get("session_id")
-        targets = [session_id] if isinstance(session_id, str) else list(self.started)
-        for target in targets:
+    def stop(self, session_id: str | None) -> None:
+        for target in [session_id] if session_id else list(self.started):
             self.hub.request_stop(target, self.user_id)
 
 
-def _text_field(frame: dict[str, Any], name: str) -> str | None:
-    value = frame.get(name)
-    return value if isinstance(value, str) and len(value) <= 64 else None
+def _echoed(frame: incoming.Frame, name: str) -> str | None:
+    value = getattr(frame, name, None)
+    return value if isinstance(value, str) and len(value) <= ECHOED_MAX else None

@@ -29,10 +29,9 @@ from aihelper.chat import frames, spool
 from aihelper.chat.frames import Frame
 from aihelper.errors import database_unreachable
 from aihelper.extensions import db
-from aihelper.failures import Conflict, Invalid, TooMany, Unavailable
+from aihelper.failures import Conflict, TooMany, Unavailable
 from aihelper.fair_db import fair_share
 from aihelper.i18n import N_, speaking
-from aihelper.ids import is_id
 from aihelper.live import Cursor, LiveGeneration, Refused, live_hub
 from aihelper.live.base import Feed, Waker
 from aihelper.llm import Delta, Done, ProviderError, Timeouts
@@ -389,42 +388,3 @@ def final_frame_after_loss(app: Flask, cursor: Cursor, language: str, by_admin: 
                 return frames.from_store(final)
         with speaking(language):
             return frames.error(gettext("stream_lost"), "stream_lost", session_id=cursor.session_id)
-
-
-# --- reading a request -------------------------------------------------------------------------
-
-
-def turn_request_from(fields: dict[str, Any], user_id: int, *, kind: str, by_admin: bool = False) -> TurnRequest:
-    """A TurnRequest from a websocket frame or an SSE request body; wrong types are refused."""
-    session_id, model_ref = fields.get("session_id"), fields.get("model_id")
-    client_id, edit, message = fields.get("client_id"), fields.get("edit", False), fields.get("message")
-    if (
-        (session_id is not None and not isinstance(session_id, str))
-        or (model_ref is not None and not isinstance(model_ref, int | str))
-        or isinstance(model_ref, bool)
-        or (isinstance(model_ref, int) and not is_id(model_ref))
-        or (client_id is not None and not isinstance(client_id, str))
-        or not isinstance(edit, bool)
-        or (kind == "chat" and not isinstance(message, str))
-        or not all(_encodable(v) for v in (session_id, model_ref, client_id, message) if isinstance(v, str))
-    ):
-        raise Invalid(N_("bad_frame"))
-    return TurnRequest(
-        user_id=user_id,
-        kind=kind,
-        session_id=session_id or None,
-        model_ref=model_ref,
-        message=message,
-        client_id=client_id,
-        edit=edit,
-        by_admin=by_admin,
-    )
-
-
-def _encodable(text: str) -> bool:
-    """False for strings with lone surrogates, which JSON allows and no database can store."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
