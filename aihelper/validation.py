@@ -2,47 +2,81 @@
 say what is wrong and where.
 
 A model lists every field it takes (`extra="forbid"`: a field it does not know is refused, never
-silently ignored), with its type, length and bounds. `place()` names where a value was wrong the
-way a person reads it: `conversations[3].messages[2].role`.
+silently ignored), with its type, length and bounds. Two kinds:
+
+- `Shape`, for what only scripts send (websocket frames): JSON's types exactly.
+- `Fields`, for what JSON bodies, page forms and query strings send alike, with the field types
+  below: a form delivers strings, so "5" is 5 and "on" is true where that is unambiguous. Each
+  field type refuses with its own code and message (`too_long`, `out_of_range`, …), and a field's
+  `title` is the message key of its name as a person reads it.
+
+`read()` turns a body into its model or raises the one Invalid that names the place
+(`conversations[3].messages[2].role`), in no language yet (failures.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, timedelta, timezone, tzinfo
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic_core import PydanticCustomError, core_schema
 
+from aihelper.failures import Invalid, Term
+from aihelper.i18n import N_
 from aihelper.ids import is_id
+from aihelper.models.types import Status
+from aihelper.times import WrittenTime
 
 
 class Shape(BaseModel):
-    """A message from a client: exactly these fields, of exactly these types (JSON's: no "5" for
+    """A message from a script: exactly these fields, of exactly these types (JSON's: no "5" for
     5, no 1 for true)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _encodable(text: str) -> str:
-    """Strings with lone surrogates, which JSON allows and no database can store, are refused."""
-    text.encode("utf-8")  # UnicodeEncodeError is a ValueError: pydantic reports it as the field's
-    return text
+class Fields(BaseModel):
+    """A body, form or query string: exactly these fields, of the field types below."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Text = Annotated[str, AfterValidator(_encodable)]
+Model = TypeVar("Model", bound=BaseModel)
 
 
-def _id_or_name(value: object) -> int | str:
-    """A row's id, or a name: one value of either kind (a union would name its members in the
-    place of a problem)."""
-    if isinstance(value, str):
-        return _encodable(value)
-    if is_id(value):
-        return value
-    raise ValueError("neither an id nor a name")
+def defaulted(title: str | None = None) -> Any:
+    """A field whose type gives its value when it is absent too (a number's default, UTC)."""
+    return Field(default=None, validate_default=True, title=title)
 
 
-IdOrName = Annotated[int | str, PlainValidator(_id_or_name)]
+def read(model: type[Model], values: Mapping[str, Any]) -> Model:
+    """`values` as a `model`, or Invalid naming the first place that is wrong."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise refusal(error, model) from None
+
+
+def refusal(error: ValidationError, model: type[BaseModel]) -> Invalid:
+    """The first problem of `error` as the API's failure: the field type's own code and message, or
+    `missing_field`, `unknown_field`, `invalid_field`."""
+    problem = error.errors(include_url=False, include_input=False)[0]
+    location = tuple(problem["loc"])
+    field = model.model_fields.get(location[0]) if len(location) == 1 else None
+    name: str | Term = Term(field.title) if field is not None and field.title else place(location)
+    kind = problem["type"]
+    if kind == "missing":
+        return Invalid("missing_field", N_("field_required"), field=name)
+    if kind == "extra_forbidden":
+        return Invalid("unknown_field", N_("unknown_field"), field=place(location))
+    values = dict(problem.get("ctx") or {})
+    if _MESSAGE_KEY in values:  # a field type's own refusal
+        return Invalid(kind, Term(values.pop(_MESSAGE_KEY), field=name, **values))
+    return Invalid("invalid_field", N_("invalid_value"), field=name)
 
 
 def place(location: Sequence[int | str]) -> str:
@@ -67,3 +101,247 @@ def first_place(error: ValidationError) -> str:
     if problem["type"] in _UNION_TAG:
         location += (problem["ctx"]["discriminator"].strip("'"),)
     return place(location)
+
+
+# --- values of any shape ---------------------------------------------------------------------------
+
+
+def _encodable(text: str) -> str:
+    """Strings with lone surrogates, which JSON allows and no database can store, are refused."""
+    text.encode("utf-8")  # UnicodeEncodeError is a ValueError: pydantic reports it as the field's
+    return text
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+
+
+def _id_or_name(value: object) -> int | str:
+    """A row's id, or a name: one value of either kind (a union would name its members in the
+    place of a problem)."""
+    if isinstance(value, str):
+        return _encodable(value)
+    if is_id(value):
+        return value
+    raise ValueError("neither an id nor a name")
+
+
+IdOrName = Annotated[int | str, PlainValidator(_id_or_name)]
+
+
+# --- the field types of bodies, forms and query strings -------------------------------------------
+
+
+def refuse(code: str, message: str, **values: Any) -> PydanticCustomError:
+    """A field type's refusal: its code, and its message key with the values (refusal() reads them)."""
+    return PydanticCustomError(code, code, {_MESSAGE_KEY: message, **values})
+
+
+_MESSAGE_KEY = "aihelper_message"
+
+
+class FieldType:
+    """A field type: one plain validator, so that every refusal is the type's own."""
+
+    def validate(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Callable) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+
+def _is_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class RequiredText(FieldType):
+    """A string that is not blank, of at most `max_length` characters; `strip` removes the white
+    space around it (never for a secret)."""
+
+    max_length: int | None = None
+    strip: bool = False
+
+    def validate(self, value: Any) -> str:
+        if not _is_text(value) or not value.strip():
+            raise refuse("missing_field", N_("field_required"))
+        text = value.strip() if self.strip else value
+        if self.max_length is not None and len(text) > self.max_length:
+            raise refuse("too_long", N_("too_long"), limit=self.max_length)
+        return text
+
+
+@dataclass(frozen=True)
+class OptionalText(FieldType):
+    """A string of at most `max_length` characters without the white space around it; None when
+    blank or null."""
+
+    max_length: int
+
+    def validate(self, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not _is_text(value):
+            raise refuse("invalid_field", N_("field_required"))
+        if len(value.strip()) > self.max_length:
+            raise refuse("too_long", N_("too_long"), limit=self.max_length)
+        return value.strip()
+
+
+@dataclass(frozen=True)
+class Number(FieldType):
+    """A number in [low, high] (a whole one unless `decimal`), from JSON or from a form's text;
+    `default` when null or empty. A flag is not a number."""
+
+    low: float
+    high: float
+    default: float
+    decimal: bool = False
+
+    def validate(self, value: Any) -> float | int:
+        if value is None or value == "":
+            return self.default
+        number: float | int | None
+        try:
+            number = None if isinstance(value, bool) else float(value) if self.decimal else _whole(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None or number != number or not self.low <= number <= self.high:  # != itself: NaN
+            raise refuse("out_of_range", N_("out_of_range"), low=self.low, high=self.high)
+        return number
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(value)
+    return int(value)
+
+
+_TRUE = {"1", "true", "on", "yes"}
+_FALSE = {"0", "false", "off", "no", ""}
+
+
+def _flag(value: Any) -> bool | None:
+    """True or False from JSON (true, 1) or from a form ("on", "yes", "0", ""); None otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    return None
+
+
+class Flag(FieldType):
+    def validate(self, value: Any) -> bool:
+        flag = _flag(value)
+        if flag is None:
+            raise refuse("invalid_field", N_("invalid_boolean"))
+        return flag
+
+
+class StatusValue(FieldType):
+    """`active` or `disabled`; a flag too (true = active), as the original API took it."""
+
+    def validate(self, value: Any) -> Status:
+        if value in (Status.ACTIVE, Status.DISABLED):
+            return Status(value)
+        flag = _flag(value) if value != "" else None
+        if flag is None:
+            raise refuse("invalid_status", N_("invalid_status"))
+        return Status.ACTIVE if flag else Status.DISABLED
+
+
+StatusChoice = Annotated[Status, StatusValue(), Field(title=N_("field_status"))]
+
+
+@dataclass(frozen=True)
+class PageSize(FieldType):
+    """How many to answer: a positive whole number in digits, at most `high` (more asks for all
+    there may be: `high`); `default` when absent or empty."""
+
+    default: int
+    high: int
+
+    def validate(self, value: Any) -> int:
+        if value is None or value == "":
+            return self.default
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        digits = text.lstrip("0") if isinstance(text, str) and text.isascii() and text.isdigit() else ""
+        if not digits:
+            raise refuse("invalid_limit", N_("invalid_limit"), high=str(self.high))
+        return min(int(digits), self.high) if len(digits) <= 9 else self.high
+
+
+# Offsets as far as time zones go: a time that stays a datetime in both stays one in every zone.
+_FARTHEST_ZONES = (timezone(timedelta(hours=14)), timezone(timedelta(hours=-14)))
+
+
+@dataclass(frozen=True)
+class Moment(FieldType):
+    """An ISO 8601 date or date-time (times.WrittenTime), placed in a zone by whoever reads it;
+    None when blank if `optional`."""
+
+    optional: bool = False
+
+    def validate(self, value: Any) -> WrittenTime | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if self.optional:
+                return None
+            raise refuse("missing_field", N_("field_required"))
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            written = WrittenTime.parse(value.strip())
+            for zone in _FARTHEST_ZONES:
+                for end in (False, True):
+                    written.stored(zone, end=end)
+        except (ValueError, OverflowError):
+            raise refuse("invalid_time", N_("invalid_time")) from None
+        return written
+
+
+class TimeZone(FieldType):
+    """An IANA time zone name (`Asia/Shanghai`) or UTC; UTC when absent or empty."""
+
+    def validate(self, value: Any) -> tzinfo:
+        if value is None or value == "":
+            return UTC
+        if isinstance(value, str) and value.upper() == "UTC":  # even where the system has no zone database
+            return UTC
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+            raise refuse("invalid_timezone", N_("invalid_timezone")) from None
+
+
+@dataclass(frozen=True)
+class SessionIds(FieldType):
+    """A list of 1 to `most` conversation ids."""
+
+    most: int
+
+    def validate(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or not 0 < len(value) <= self.most or not all(map(_is_text, value)):
+            raise refuse("invalid_session_ids", N_("invalid_session_ids"), limit=str(self.most))
+        return value
+
+
+@dataclass(frozen=True)
+class OneOf(FieldType):
+    """One of `choices`; anything else is refused with `code` (also its message key)."""
+
+    choices: tuple[str, ...]
+    code: str
+
+    def validate(self, value: Any) -> str:
+        if value not in self.choices:
+            raise refuse(self.code, self.code)
+        return value

@@ -270,6 +270,7 @@ def timed(function, clock: DatabaseClock, runs: int = RUNS) -> dict:
 
 def measure(args, built: dict) -> list[tuple[str, dict, float]]:
     from aihelper.services import history, search
+    from aihelper.validation import read
 
     app = app_for(args)
     user_id = built["user_id"]
@@ -280,22 +281,50 @@ def measure(args, built: dict) -> list[tuple[str, dict, float]]:
         clock = DatabaseClock(db.engine)
         week = one_week_a_month_ago(built)
         cases = [
-            ("list the newest 50 conversations", lambda: history.list_sessions(user_id, "50"), 20),
             (
-                "list, next page (before = a session id)",
-                lambda: history.list_sessions(user_id, "50", built["page_cursor"]),
+                "list the newest 50 conversations",
+                lambda: history.list_sessions(user_id, read(history.SessionsPage, {"limit": "50"})),
                 20,
             ),
-            ("time range: one week, a month ago", lambda: history.sessions_in_range(user_id, *week), 20),
-            ("open the 500-message conversation", lambda: history.conversation(user_id, built["big_session"]), 20),
+            (
+                "list, next page (before = a session id)",
+                lambda: history.list_sessions(
+                    user_id, read(history.SessionsPage, {"limit": "50", "before": built["page_cursor"]})
+                ),
+                20,
+            ),
+            (
+                "time range: one week, a month ago",
+                lambda: history.sessions_in_range(
+                    user_id, read(history.TimeSpan, {"start_time": week[0], "end_time": week[1]})
+                ),
+                20,
+            ),
+            (
+                "open the 500-message conversation",
+                lambda: history.conversation(
+                    user_id, read(history.ConversationPage, {"session_id": built["big_session"]})
+                ),
+                20,
+            ),
         ]
-        built["page_cursor"] = history.list_sessions(user_id, "50")[-1]["session_id"]
+        built["page_cursor"] = history.list_sessions(user_id, read(history.SessionsPage, {"limit": "50"}))[-1][
+            "session_id"
+        ]
         for query in ("数据库", "西湖", "kubernetes", "timeout retry", "索引 优化", "向量检索", "不存在的词语"):
-            cases.append((f"search {query!r} (20 results)", lambda q=query: search.search(user_id, {"q": q}), 200))
+            cases.append(
+                (
+                    f"search {query!r} (20 results)",
+                    lambda q=query: search.search(user_id, read(search.SearchQuery, {"q": q})),
+                    200,
+                )
+            )
         cases.append(
             (
                 "search '数据' within one week",
-                lambda: search.search(user_id, {"q": "数据", "start_time": week[0], "end_time": week[1]}),
+                lambda: search.search(
+                    user_id, read(search.SearchQuery, {"q": "数据", "start_time": week[0], "end_time": week[1]})
+                ),
                 200,
             )
         )

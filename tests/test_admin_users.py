@@ -9,6 +9,7 @@ from aihelper.extensions import db
 from aihelper.failures import Failure
 from aihelper.models import ChatMessage, ChatSession, LoginSession, User
 from aihelper.services import admin_users
+from aihelper.services.admin_users import UserChange
 from tests.fixtures.actions import PASSWORD, login, make_admin_and_user, page_data, register
 
 
@@ -70,8 +71,8 @@ def test_the_last_admin_cannot_be_removed_by_anyone(app, app_context):
     only_admin = db.session.scalar(select(User).where(User.username == "only_admin"))
     someone = db.session.scalar(select(User).where(User.username == "someone"))
     for action in (
-        lambda: admin_users.update_user(someone, only_admin.id, {"status": "disabled"}),
-        lambda: admin_users.update_user(someone, only_admin.id, {"is_admin": False}),
+        lambda: admin_users.update_user(someone, only_admin.id, UserChange(status="disabled")),
+        lambda: admin_users.update_user(someone, only_admin.id, UserChange(is_admin=False)),
         lambda: admin_users.delete_user(someone, only_admin.id),
     ):
         with pytest.raises(Failure) as refused:
@@ -206,7 +207,9 @@ def test_registration_can_be_closed_and_reopened_from_the_settings(app):
 def test_an_admin_creates_an_account_while_registration_is_closed(app):
     admin, _user = make_admin_and_user(app)
     assert admin.put("/api/admin/settings", json={"registration_open": False}).status_code == 200
-    response = admin.post("/api/admin/users", json={"username": "  carol ", "password": PASSWORD, "status": "disabled"})
+    refused = admin.post("/api/admin/users", json={"username": "carol", "password": PASSWORD, "status": "disabled"})
+    assert (refused.status_code, refused.json["code"]) == (400, "unknown_field"), "a new account is active"
+    response = admin.post("/api/admin/users", json={"username": "  carol ", "password": PASSWORD})
     assert response.status_code == 201
     created = response.json
     assert (created["username"], created["is_admin"], created["status"]) == ("carol", False, "active")

@@ -79,8 +79,11 @@ def test_a_client_that_reads_nothing_holds_up_nobody_and_is_cut(chat, app, fake_
     frames = [arrival.frame for arrival in watch.arrivals]
     assert text_of(frames) == "".join(f"t{i} " for i in range(60)) and frames[-1]["status"] == "done"
     deltas = watch.deltas()
+    # A write that waited for the stuck client would hold the worker for good. What the worker does
+    # compute at once is the 5 MB answer's checkpoints and its final store, each one statement with
+    # the whole text (50-120 ms on SQLite here): nothing to do with the stuck socket.
     hold = watch.longest_hold(deltas[0].at, deltas[-1].at)
-    assert hold < 0.1, f"relaying to the stuck client held the worker for {hold * 1000:.0f} ms"
+    assert hold < 0.25, f"relaying to the stuck client held the worker for {hold * 1000:.0f} ms"
 
     with app.app_context():
         answer_id = db.session.scalar(

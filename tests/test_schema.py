@@ -153,7 +153,7 @@ def test_upgrading_a_database_made_by_the_first_migration_keeps_every_row(tmp_pa
                         value = username_key(row["username"])  # recomputed: look-alikes are one account
                     assert got == value, f"{table}.{column}"
         # Messages older than the search index were indexed by its migration.
-        [hit] = search.search(7, {"q": "你好"})
+        [hit] = search.search(7, search.SearchQuery(q="你好"))
         assert (hit["message_id"], hit["session_id"]) == (9, ROWS["chat_sessions"]["session_id"])
         db.session.remove()
         db.engine.dispose()

@@ -9,6 +9,7 @@ from flask_login import current_user
 from aihelper.admin import bp
 from aihelper.services import admin_users, providers, settings, stats
 from aihelper.services.accounts import ADMIN_VIEW, user_json
+from aihelper.validation import read
 from aihelper.web.json_body import json_object
 
 
@@ -19,12 +20,14 @@ def api_list_providers():
 
 @bp.post("/api/admin/providers")
 def api_create_provider():
-    return jsonify(providers.provider_dict(providers.create_provider(json_object()))), 201
+    return jsonify(providers.provider_dict(providers.create_provider(read(providers.NewProvider, json_object())))), 201
 
 
 @bp.put("/api/admin/providers/<id:provider_id>")
 def api_update_provider(provider_id: int):
-    return jsonify(providers.provider_dict(providers.update_provider(provider_id, json_object())))
+    return jsonify(
+        providers.provider_dict(providers.update_provider(provider_id, read(providers.ProviderChange, json_object())))
+    )
 
 
 @bp.delete("/api/admin/providers/<id:provider_id>")
@@ -45,7 +48,7 @@ def api_remote_models(provider_id: int):
 
 @bp.post("/api/admin/providers/<id:provider_id>/import")
 def api_import_models(provider_id: int):
-    created = providers.import_models(provider_id, json_object().get("model_ids"))
+    created = providers.import_models(provider_id, read(providers.ModelImport, json_object()))
     return jsonify(models=[providers.model_dict(m) for m in created]), 201
 
 
@@ -56,18 +59,20 @@ def api_list_models():
 
 @bp.post("/api/admin/models")
 def api_create_model():
-    return jsonify(providers.model_dict(providers.create_model(json_object()))), 201
+    return jsonify(providers.model_dict(providers.create_model(read(providers.NewModel, json_object())))), 201
 
 
 @bp.put("/api/admin/models/order")
 def api_reorder_models():
-    providers.reorder_models(json_object().get("ids"))
+    providers.reorder_models(read(providers.ModelOrder, json_object()))
     return jsonify(models=providers.list_models())
 
 
 @bp.put("/api/admin/models/<id:model_config_id>")
 def api_update_model(model_config_id: int):
-    return jsonify(providers.model_dict(providers.update_model(model_config_id, json_object())))
+    return jsonify(
+        providers.model_dict(providers.update_model(model_config_id, read(providers.ModelChange, json_object())))
+    )
 
 
 @bp.delete("/api/admin/models/<id:model_config_id>")
@@ -83,12 +88,16 @@ def api_list_users():
 
 @bp.post("/api/admin/users")
 def api_create_user():
-    return jsonify(user_json(admin_users.create_user(json_object()), ADMIN_VIEW)), 201
+    return jsonify(user_json(admin_users.create_user(read(admin_users.NewUser, json_object())), ADMIN_VIEW)), 201
 
 
 @bp.put("/api/admin/users/<id:user_id>")
 def api_update_user(user_id: int):
-    return jsonify(user_json(admin_users.update_user(current_user, user_id, json_object()), ADMIN_VIEW))
+    return jsonify(
+        user_json(
+            admin_users.update_user(current_user, user_id, read(admin_users.UserChange, json_object())), ADMIN_VIEW
+        )
+    )
 
 
 @bp.delete("/api/admin/users/<id:user_id>")
@@ -104,7 +113,7 @@ def api_get_settings():
 
 @bp.put("/api/admin/settings")
 def api_update_settings():
-    return jsonify(settings.update_settings(json_object()))
+    return jsonify(settings.update_settings(read(settings.SettingsChange, json_object())))
 
 
 @bp.get("/api/admin/stats")

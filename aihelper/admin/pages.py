@@ -16,6 +16,7 @@ from aihelper.errors import message_of, status_of
 from aihelper.failures import Failure
 from aihelper.i18n import N_
 from aihelper.services import admin_users, providers, settings, stats
+from aihelper.validation import read
 
 # Each page's name in the browser tab (the dashboard is the admin area itself).
 _SECTION_TITLES = {
@@ -56,7 +57,7 @@ def _render(section: str, form_error: dict[str, Any] | None = None, status: int 
 def _submit(section: str, dialog: str, action: Callable[[dict[str, Any]], Any], record_id: int | None = None):
     values = request.form.to_dict()
     try:
-        action(values)
+        action({name: value for name, value in values.items() if name != "csrf_token"})  # checked already
     except Failure as refused:
         echoed = {k: v for k, v in values.items() if k not in SECRET_FIELDS}
         error = {"dialog": dialog, "id": record_id, "values": echoed, "message": message_of(refused)}
@@ -77,12 +78,17 @@ def providers_page():
 
 @bp.post("/admin/providers")
 def create_provider():
-    return _submit("providers", "provider", providers.create_provider)
+    return _submit("providers", "provider", lambda v: providers.create_provider(read(providers.NewProvider, v)))
 
 
 @bp.post("/admin/providers/<id:provider_id>")
 def edit_provider(provider_id: int):
-    return _submit("providers", "provider", lambda v: providers.update_provider(provider_id, v), provider_id)
+    return _submit(
+        "providers",
+        "provider",
+        lambda v: providers.update_provider(provider_id, read(providers.ProviderChange, v)),
+        provider_id,
+    )
 
 
 @bp.post("/admin/providers/<id:provider_id>/delete")
@@ -97,12 +103,17 @@ def models_page():
 
 @bp.post("/admin/models")
 def create_model():
-    return _submit("models", "model", providers.create_model)
+    return _submit("models", "model", lambda v: providers.create_model(read(providers.NewModel, v)))
 
 
 @bp.post("/admin/models/<id:model_config_id>")
 def edit_model(model_config_id: int):
-    return _submit("models", "model", lambda v: providers.update_model(model_config_id, v), model_config_id)
+    return _submit(
+        "models",
+        "model",
+        lambda v: providers.update_model(model_config_id, read(providers.ModelChange, v)),
+        model_config_id,
+    )
 
 
 @bp.post("/admin/models/<id:model_config_id>/delete")
@@ -117,7 +128,12 @@ def users_page():
 
 @bp.post("/admin/users/<id:user_id>")
 def edit_user(user_id: int):
-    return _submit("users", "user", lambda v: admin_users.update_user(current_user, user_id, v), user_id)
+    return _submit(
+        "users",
+        "user",
+        lambda v: admin_users.update_user(current_user, user_id, read(admin_users.UserChange, v)),
+        user_id,
+    )
 
 
 @bp.post("/admin/users/<id:user_id>/delete")
@@ -137,7 +153,10 @@ def save_settings():
         "settings",
         "settings",
         lambda v: settings.update_settings(
-            {"registration_open": "1" if v.get("registration_open") else "0"}
-            | ({"retention_days": v["retention_days"]} if "retention_days" in v else {})
+            read(
+                settings.SettingsChange,
+                {"registration_open": "1" if v.get("registration_open") else "0"}
+                | ({"retention_days": v["retention_days"]} if "retention_days" in v else {}),
+            )
         ),
     )

@@ -12,8 +12,8 @@ from aihelper.auth.session import log_in, log_out
 from aihelper.failures import NotFound, UnsupportedType
 from aihelper.i18n import N_
 from aihelper.services import accounts, avatars
-from aihelper.services.accounts import LOGIN_VIEW, OWN_VIEW, user_json
-from aihelper.services.fields import required_text
+from aihelper.services.accounts import LOGIN_VIEW, OWN_VIEW, Credentials, PasswordChange, user_json
+from aihelper.validation import read
 from aihelper.web.guards import accepts_multipart
 from aihelper.web.json_body import json_object
 
@@ -21,11 +21,8 @@ from aihelper.web.json_body import json_object
 @bp.post("/api/register")
 @register_limits
 def api_register():
-    body = json_object()
-    # Only the named fields are read: is_admin, status or anything else in the body is ignored.
-    user = accounts.register(
-        required_text(body, "username", N_("field_username")), required_text(body, "password", N_("field_password"))
-    )
+    credentials = read(Credentials, json_object())
+    user = accounts.register(credentials.username, credentials.password)
     log_in(user)
     return jsonify(message=gettext("registered"), user=user_json(user, LOGIN_VIEW)), 201
 
@@ -33,10 +30,8 @@ def api_register():
 @bp.post("/api/login")
 @login_limits
 def api_login():
-    body = json_object()
-    user = login_guard.authenticate(
-        required_text(body, "username", N_("field_username")), required_text(body, "password", N_("field_password"))
-    )
+    credentials = read(Credentials, json_object())
+    user = login_guard.authenticate(credentials.username, credentials.password)
     log_in(user)
     return jsonify(message=gettext("logged_in"), user=user_json(user, LOGIN_VIEW))
 
@@ -57,12 +52,8 @@ def api_user_info():
 @login_required
 @password_change_limits
 def api_change_password():
-    body = json_object()
-    accounts.change_password(
-        current_user,
-        required_text(body, "old_password", N_("field_old_password")),
-        required_text(body, "new_password", N_("field_new_password")),
-    )
+    change = read(PasswordChange, json_object())
+    accounts.change_password(current_user, change.old_password, change.new_password)
     return jsonify(message=gettext("password_changed"))
 
 

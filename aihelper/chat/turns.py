@@ -49,9 +49,9 @@ TITLE_PROMPT = (
 )
 TITLE_TIMEOUTS = Timeouts(connect=10, first_token=30, idle=30, total=45)
 GENERATED_TITLE_MAX = 60
-# What of a title's reply is cleaned: far more than a title, and a provider that ignores max_tokens
-# and sends megabytes does not hold the worker while they are cleaned.
-TITLE_REPLY_READ = 1000
+# Far more than a title's reply takes: a provider that ignores max_tokens and sends megabytes gets
+# no title (the first words stay) instead of holding the worker while they are parsed and cleaned.
+TITLE_REPLY_BYTES = 64 * 1024
 _REFUSALS = {N_("busy"): Conflict, N_("too_many_turns"): TooMany}
 
 
@@ -295,14 +295,14 @@ def _generate_title(turn: PreparedTurn, user_id: int) -> None:
         "temperature": 0.3,
     }
     try:
-        title = provider_client().complete(turn.base_url, turn.api_key, payload, timeouts=TITLE_TIMEOUTS)
+        title = provider_client().complete(
+            turn.base_url, turn.api_key, payload, timeouts=TITLE_TIMEOUTS, body_limit=TITLE_REPLY_BYTES
+        )
     except ProviderError as error:
         log.info("title for %s not generated: %s", turn.session_id, error.code)
         return
     # Models like to decorate: no markdown, quotes or line breaks in a title.
-    title = " ".join(re.sub(r"[*_`#>]+", "", title[:TITLE_REPLY_READ]).split()).strip("\"'“”「」《》 ")[
-        :GENERATED_TITLE_MAX
-    ]
+    title = " ".join(re.sub(r"[*_`#>]+", "", title).split()).strip("\"'“”「」《》 ")[:GENERATED_TITLE_MAX]
     if not title:
         return
     try:

@@ -21,6 +21,7 @@ from aihelper.history import bp
 from aihelper.i18n import N_
 from aihelper.live import live_hub
 from aihelper.services import exports, history, imports, search
+from aihelper.validation import read
 from aihelper.web.guards import accepts_multipart
 from aihelper.web.json_body import json_object
 from aihelper.web.upload_stream import BadUpload, uploaded_file
@@ -29,40 +30,32 @@ from aihelper.web.upload_stream import BadUpload, uploaded_file
 @bp.get("/api/chat/history")
 @login_required
 def api_history():
-    if "session_id" in request.args:
-        args = request.args
-        return jsonify(
-            history.conversation(
-                current_user.id,
-                args["session_id"],
-                args.get("limit"),
-                args.get("before"),
-                for_admin=current_user.is_admin,
-            )
-        )
-    sessions = history.list_sessions(current_user.id, request.args.get("limit"), request.args.get("before"))
-    return jsonify(sessions=sessions)
+    args = request.args.to_dict()
+    if "session_id" in args:
+        page = read(history.ConversationPage, args)
+        return jsonify(history.conversation(current_user.id, page, for_admin=current_user.is_admin))
+    return jsonify(sessions=history.list_sessions(current_user.id, read(history.SessionsPage, args)))
 
 
 @bp.post("/api/chat/history/time-range")
 @bp.post("/api/chat/history/date-range", endpoint="api_history_date_range")
 @login_required
 def api_history_time_range():
-    body = json_object()
-    sessions = history.sessions_in_range(current_user.id, body.get("start_time"), body.get("end_time"), body.get("tz"))
-    return jsonify(sessions=sessions)
+    span = read(history.TimeSpan, json_object())
+    return jsonify(sessions=history.sessions_in_range(current_user.id, span))
 
 
 @bp.get("/api/chat/search")
 @login_required
 def api_search():
-    return jsonify(results=search.search(current_user.id, request.args))
+    return jsonify(results=search.search(current_user.id, read(search.SearchQuery, request.args.to_dict())))
 
 
 @bp.put("/api/chat/session/<path:session_id>")
 @login_required
 def api_update_session(session_id: str):
-    return jsonify(history.update_session(current_user.id, session_id, json_object()))
+    change = read(history.SessionChange, json_object())
+    return jsonify(history.update_session(current_user.id, session_id, change))
 
 
 @bp.delete("/api/chat/session/<path:session_id>")
@@ -77,7 +70,7 @@ def api_delete_session(session_id: str):
 @bp.post("/api/chat/sessions/delete")
 @login_required
 def api_delete_sessions():
-    deleted = history.delete_sessions(current_user.id, json_object().get("session_ids"))
+    deleted = history.delete_sessions(current_user.id, read(history.SessionChoice, json_object()))
     for session_id in deleted:
         live_hub().request_stop(session_id, current_user.id)
     return jsonify(message=ngettext("deleted_count", "deleted_count", len(deleted)), deleted=deleted)
@@ -95,9 +88,8 @@ def _download(body, filename: str, mimetype: str, *, ascii_name: str | None = No
 @bp.get("/api/chat/session/<path:session_id>/export")
 @login_required
 def api_export_session(session_id: str):
-    kind = request.args.get("format", "json")
-    if kind not in ("md", "json"):
-        raise Invalid(N_("invalid_export_format"))
+    asked = read(exports.ExportQuery, request.args.to_dict())
+    kind = asked.format
     session = history.owned_session(current_user.id, session_id)
     filename, ascii_name = exports.download_name(session, kind), exports.download_name(session, kind, ascii=True)
     if kind == "json":
@@ -113,7 +105,7 @@ def api_export_session(session_id: str):
         "status_error": gettext("export_status_error"),
         "status_streaming": gettext("export_status_streaming"),
     }
-    markdown = exports.export_markdown(session, labels, history.zone(request.args.get("tz")))
+    markdown = exports.export_markdown(session, labels, asked.tz)
     return _download(stream_with_context(markdown), filename, "text/markdown", ascii_name=ascii_name)
 
 

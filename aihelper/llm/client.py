@@ -149,10 +149,17 @@ class ProviderClient:
         return ModelListing(model_ids=model_ids, status=response.status, latency_ms=latency_ms)
 
     def complete(
-        self, base_url: str, api_key: str | None, payload: dict[str, Any], *, timeouts: Timeouts = Timeouts()
+        self,
+        base_url: str,
+        api_key: str | None,
+        payload: dict[str, Any],
+        *,
+        timeouts: Timeouts = Timeouts(),
+        body_limit: int = _JSON_BODY_LIMIT,
     ) -> str:
         """Non-streaming ``POST {base_url}/chat/completions``; the text of ``choices[0].message.content``
-        ("" when the provider sent none). Raises ProviderError."""
+        ("" when the provider sent none). Raises ProviderError, `bad_response` for a body over
+        *body_limit* bytes (read and parsed in one go, so a short answer's call says how short)."""
         with _key_kept_out(api_key):
             url = check_base_url(base_url) + "/chat/completions"
             body = _json_bytes({**payload, "stream": False})
@@ -160,7 +167,7 @@ class ProviderClient:
             response = self._send("POST", url, api_key, body, timeouts, clock, accept="application/json")
             try:
                 _raise_for_status(response, api_key, clock)
-                raw = _read_body(response, _JSON_BODY_LIMIT, timeouts, clock)
+                raw = _read_body(response, body_limit, timeouts, clock)
                 streamed = _media_type(response) == "text/event-stream"
             finally:
                 _dispose(response)

@@ -11,9 +11,10 @@ import hashlib
 import secrets
 import unicodedata
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from flask import current_app
+from pydantic import Field
 from sqlalchemy import delete, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,6 +28,7 @@ from aihelper.services.settings import registration_open
 from aihelper.services.skeletons import folded_skeleton
 from aihelper.services.unique import commit_or_conflict, committed_unique
 from aihelper.times import iso_utc, utcnow
+from aihelper.validation import Fields, RequiredText
 
 USERNAME_MIN, USERNAME_MAX = 3, 50
 # NFKC composes a letter and its accents into one character, so a name as typed may be longer than
@@ -42,6 +44,20 @@ INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 FIRST_ADMIN_CLAIM = "first_admin_id"
 # last_seen is refreshed at most this often, so an ordinary request does not write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+class Credentials(Fields):
+    """POST /api/register and /api/login. Only these: an `is_admin` or `status` is refused."""
+
+    username: Annotated[str, RequiredText(), Field(title=N_("field_username"))]
+    password: Annotated[str, RequiredText(), Field(title=N_("field_password"))]
+
+
+class PasswordChange(Fields):
+    """POST /api/user/password."""
+
+    old_password: Annotated[str, RequiredText(), Field(title=N_("field_old_password"))]
+    new_password: Annotated[str, RequiredText(), Field(title=N_("field_new_password"))]
 
 
 # What a user is shown as, by who is looking (API.md): a login's answer, the user's own account (and

@@ -6,8 +6,9 @@ deleted, and an admin can't do any of those to their own account (no self lock-o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import func, select
 
 from aihelper.extensions import db
@@ -15,21 +16,34 @@ from aihelper.failures import Conflict, Invalid, NotFound
 from aihelper.i18n import N_
 from aihelper.models import ChatSession, User
 from aihelper.models.types import Status
-from aihelper.services import accounts, fields
+from aihelper.services import accounts
 from aihelper.services.history import erase_conversations
+from aihelper.validation import Fields, Flag, OptionalText, StatusChoice
+
+IsAdmin = Annotated[bool, Flag(), Field(title=N_("field_is_admin"))]
 
 
 def list_users() -> list[dict[str, Any]]:
     return [accounts.user_json(u, accounts.ADMIN_VIEW) for u in db.session.scalars(select(User).order_by(User.id))]
 
 
-def create_user(values: dict[str, Any]) -> User:
-    """An account made by an admin (also while registration is closed); only the named fields count."""
-    return accounts.create_account(
-        fields.required_text(values, "username", N_("field_username")),
-        fields.required_text(values, "password", N_("field_password")),
-        is_admin=fields.flag(values, "is_admin", N_("field_is_admin")) if "is_admin" in values else False,
-    )
+class NewUser(accounts.Credentials):
+    """POST /api/admin/users."""
+
+    is_admin: IsAdmin = False
+
+
+class UserChange(Fields):
+    """PUT /api/admin/users/<id> (and the users page's form): any of these."""
+
+    status: StatusChoice = Status.ACTIVE
+    is_admin: IsAdmin = False
+    password: Annotated[str | None, OptionalText(accounts.PASSWORD_MAX), Field(title=N_("field_password"))] = None
+
+
+def create_user(new: NewUser) -> User:
+    """An account made by an admin (also while registration is closed)."""
+    return accounts.create_account(new.username, new.password, is_admin=new.is_admin)
 
 
 def _get_user(user_id: int, *, lock: bool = False) -> User:
@@ -61,13 +75,14 @@ def _guard_admin_removal(actor: User, target: User) -> None:
         raise Conflict(N_("last_admin"))
 
 
-def update_user(actor: User, user_id: int, values: dict[str, Any]) -> User:
+def update_user(actor: User, user_id: int, change: UserChange) -> User:
     target = _get_user(user_id, lock=True)
-    new_status = fields.status(values, default=target.status) if "status" in values else target.status
-    new_admin = fields.flag(values, "is_admin", N_("field_is_admin")) if "is_admin" in values else target.is_admin
+    given = change.model_fields_set
+    new_status = change.status if "status" in given else target.status
+    new_admin = change.is_admin if "is_admin" in given else target.is_admin
     if (new_status == Status.DISABLED and target.status == Status.ACTIVE) or (target.is_admin and not new_admin):
         _guard_admin_removal(actor, target)
-    password = fields.optional_text(values, "password", N_("field_password"), accounts.PASSWORD_MAX)
+    password = change.password
     if password is not None:
         problem = accounts.password_problem(password)
         if problem:

@@ -13,21 +13,32 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import func, select
 
 from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
+from aihelper.i18n import N_
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import IMPORTING, MessageStatus, Role
 from aihelper.services.history import message_dict, message_rows
 from aihelper.times import aware, iso_utc
+from aihelper.validation import Fields, OneOf, TimeZone, defaulted
 
 # Characters no file system (or Content-Disposition) takes in a name.
 _UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 FORMAT, VERSION = "aihelper-conversations", 1
+
+
+class ExportQuery(Fields):
+    """GET /api/chat/session/<id>/export: as JSON or Markdown (times written in `tz`)."""
+
+    format: Annotated[str, OneOf(("json", "md"), N_("invalid_export_format"))] = "json"
+    tz: Annotated[tzinfo, TimeZone()] = defaulted()
+
+
 SESSIONS_PAGE = 50  # conversations read per query by "export everything"
 MESSAGES_PAGE = 200  # messages read per query: several small conversations share one
 CHUNK_CHARS = 32 * 1024

@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, tzinfo
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import and_, delete, func, or_, select
 
 from aihelper.extensions import db
-from aihelper.failures import Invalid, NotFound, Term
+from aihelper.failures import Invalid, NotFound
 from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import N_, current_language
 from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, MessageStatus
-from aihelper.services import fields
 from aihelper.services.providers import failure_explained
-from aihelper.times import iso_utc, stored, utcnow
+from aihelper.times import WrittenTime, iso_utc, stored, utcnow
+from aihelper.validation import (
+    Fields,
+    Flag,
+    Moment,
+    OptionalText,
+    PageSize,
+    RequiredText,
+    SessionIds,
+    TimeZone,
+    defaulted,
+)
 
 SESSION_ID_MAX = 64  # the column's length: anything longer cannot exist
 LIMIT_DEFAULT = 50
@@ -199,14 +209,21 @@ def _newest_messages(
         before = rows[-1].id
 
 
-def conversation(
-    user_id: int, session_id: str, limit: str | None = None, before: str | None = None, *, for_admin: bool = False
-) -> dict[str, Any]:
-    """GET /api/chat/history?session_id=X: the conversation's newest messages (all of an ordinary
-    one), `has_more` when older ones remain; `before` (a message id) reads further back."""
-    session = owned_session(user_id, session_id)
+class ConversationPage(Fields):
+    """GET /api/chat/history?session_id=X: its newest `limit` messages older than `before` (a
+    message id)."""
+
+    session_id: str
+    limit: Annotated[int, PageSize(PAGE_DEFAULT, PAGE_DEFAULT)] = defaulted()
+    before: str | None = None
+
+
+def conversation(user_id: int, page: ConversationPage, *, for_admin: bool = False) -> dict[str, Any]:
+    """The conversation's newest messages (all of an ordinary one), `has_more` when older ones
+    remain."""
+    session = owned_session(user_id, page.session_id)
     messages, has_more = _newest_messages(
-        session.session_id, _limit(limit, PAGE_DEFAULT, PAGE_DEFAULT), _message_cursor(before), for_admin=for_admin
+        session.session_id, page.limit, _message_cursor(page.before), for_admin=for_admin
     )
     return {**_session_fields(session), "conversation": messages, "has_more": has_more}
 
@@ -249,16 +266,6 @@ def _summaries(sessions: Iterable[ChatSession]) -> list[dict[str, Any]]:
 # --- the list, with a cursor -------------------------------------------------------------------
 
 
-def _limit(value: str | None, default: int = LIMIT_DEFAULT, high: int = LIMIT_MAX) -> int:
-    """A page size: `default` when absent, at most `high`, 400 unless a positive integer."""
-    if value is None or value == "":
-        return default
-    digits = value.lstrip("0") if _DIGITS.fullmatch(value) else ""
-    if not digits:
-        raise Invalid(N_("invalid_limit"), high=str(high))
-    return min(int(digits), high) if len(digits) <= 9 else high
-
-
 def _cursor_condition(user_id: int, before: str):
     """Sessions after `before` in newest-first order: `before` is a session id or an ISO 8601 time."""
     try:
@@ -277,61 +284,36 @@ def _cursor_condition(user_id: int, before: str):
     return ChatSession.update_time < moment
 
 
-def list_sessions(user_id: int, limit: str | None = None, before: str | None = None) -> list[dict[str, Any]]:
-    """GET /api/chat/history: the user's sessions, newest activity first, `limit` per page."""
+class SessionsPage(Fields):
+    """GET /api/chat/history: `limit` sessions older than `before` (a session id or a time)."""
+
+    limit: Annotated[int, PageSize(LIMIT_DEFAULT, LIMIT_MAX)] = defaulted()
+    before: Annotated[str | None, OptionalText(SESSION_ID_MAX)] = None
+
+
+def list_sessions(user_id: int, page: SessionsPage) -> list[dict[str, Any]]:
+    """The user's sessions, newest activity first, a page at a time."""
     statement = select(*_SESSION_ROW).where(ChatSession.user_id == user_id)
-    if before is not None and before != "":
-        statement = statement.where(_cursor_condition(user_id, before))
-    statement = statement.order_by(*_NEWEST_FIRST).limit(_limit(limit))
+    if page.before is not None:
+        statement = statement.where(_cursor_condition(user_id, page.before))
+    statement = statement.order_by(*_NEWEST_FIRST).limit(page.limit)
     return _summaries(db.session.execute(statement))
 
 
 # --- sessions by the time of their messages ------------------------------------------------------
 
 
-def zone(name: Any) -> tzinfo:
-    if name is None or name == "":
-        return UTC
-    if not isinstance(name, str):
-        raise Invalid(N_("invalid_timezone"))
-    if name.upper() == "UTC":  # works even where the system has no time zone database
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        raise Invalid(N_("invalid_timezone")) from None
+class TimeSpan(Fields):
+    """POST /api/chat/history/time-range: from a date or time to another, read in `tz`."""
+
+    start_time: Annotated[WrittenTime, Moment(), Field(title=N_("field_start_time"))]
+    end_time: Annotated[WrittenTime, Moment(), Field(title=N_("field_end_time"))]
+    tz: Annotated[tzinfo, TimeZone()] = defaulted()
 
 
-def parse_moment(value: Any, time_zone: tzinfo, *, end: bool, label_key: str) -> datetime:
-    """An ISO 8601 date or date-time from a user, as naive UTC.
-
-    A date alone is the start of that day (or, for an end, its last microsecond); a date-time without
-    an offset is read in `time_zone`; one with an offset keeps it.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise Invalid("missing_field", N_("field_required"), field=Term(label_key))
-    if not isinstance(value, str):
-        raise Invalid(N_("invalid_time"), field=Term(label_key))
-    text = value.strip()
-    try:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            moment = datetime.fromisoformat(text)
-        else:
-            moment = datetime.combine(day, time.max if end else time.min)
-        if moment.tzinfo is None:  # a time the person wrote: in their zone
-            moment = moment.replace(tzinfo=time_zone)
-        return stored(moment)
-    except (ValueError, OverflowError):
-        raise Invalid(N_("invalid_time"), field=Term(label_key)) from None
-
-
-def sessions_in_range(user_id: int, start_time: Any, end_time: Any, tz: Any = None) -> list[dict[str, Any]]:
-    """POST /api/chat/history/time-range: sessions with a message in [start, end], newest activity first."""
-    time_zone = zone(tz)
-    start = parse_moment(start_time, time_zone, end=False, label_key=N_("field_start_time"))
-    end = parse_moment(end_time, time_zone, end=True, label_key=N_("field_end_time"))
+def sessions_in_range(user_id: int, span: TimeSpan) -> list[dict[str, Any]]:
+    """Sessions with a message in [start, end], newest activity first."""
+    start, end = span.start_time.stored(span.tz), span.end_time.stored(span.tz, end=True)
     if start > end:
         raise Invalid(N_("invalid_range"))
     # A conversation's messages all lie between its create_time and update_time (its first and its
@@ -400,15 +382,15 @@ def delete_session(user_id: int, session_id: str) -> None:
 BULK_DELETE_MAX = 200
 
 
-def delete_sessions(user_id: int, session_ids: Any) -> list[str]:
+class SessionChoice(Fields):
+    """POST /api/chat/sessions/delete."""
+
+    session_ids: Annotated[list[str], SessionIds(BULK_DELETE_MAX)]
+
+
+def delete_sessions(user_id: int, chosen: SessionChoice) -> list[str]:
     """Delete several of the user's sessions at once: all of them, or (one is not theirs) none."""
-    if (
-        not isinstance(session_ids, list)
-        or not 0 < len(session_ids) <= BULK_DELETE_MAX
-        or not all(isinstance(s, str) for s in session_ids)
-    ):
-        raise Invalid(N_("invalid_session_ids"), limit=str(BULK_DELETE_MAX))
-    wanted = set(session_ids)
+    wanted = set(chosen.session_ids)
     owned = db.session.execute(
         select(ChatSession.id, ChatSession.session_id).where(
             ChatSession.user_id == user_id, ChatSession.session_id.in_(wanted)
@@ -425,12 +407,19 @@ def delete_sessions(user_id: int, session_ids: Any) -> list[str]:
 TITLE_MAX = 200
 
 
-def update_session(user_id: int, session_id: str, values: dict[str, Any]) -> dict[str, Any]:
+class SessionChange(Fields):
+    """PUT /api/chat/session/<id>: a new title, pinned or not; either or both."""
+
+    title: Annotated[str, RequiredText(TITLE_MAX), Field(title=N_("field_title"))] = ""
+    pinned: Annotated[bool, Flag(), Field(title=N_("field_pinned"))] = False
+
+
+def update_session(user_id: int, session_id: str, change: SessionChange) -> dict[str, Any]:
     """Rename a conversation and/or pin it to the top of the list."""
     session = owned_session(user_id, session_id)
-    if "title" in values:
-        session.title = " ".join(fields.required_text(values, "title", N_("field_title"), TITLE_MAX).split())
-    if "pinned" in values:
-        session.pinned = fields.flag(values, "pinned", N_("field_pinned"))
+    if "title" in change.model_fields_set:
+        session.title = " ".join(change.title.split())
+    if "pinned" in change.model_fields_set:
+        session.pinned = change.pinned
     db.session.commit()
     return session_summary(session)

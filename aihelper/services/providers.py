@@ -9,10 +9,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from pydantic import Field
 from sqlalchemy import func, select
 
 from aihelper.extensions import db
@@ -23,11 +24,11 @@ from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
 from aihelper.models import ApiProvider, ModelConfig
 from aihelper.models.types import Status
-from aihelper.services import fields
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
 from aihelper.services.unique import commit_or_conflict
 from aihelper.times import iso_utc
+from aihelper.validation import Fields, FieldType, Number, OptionalText, RequiredText, StatusChoice, refuse
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,30 @@ def get_provider(provider_id: int) -> ApiProvider:
     return provider
 
 
-def _base_url(values: dict[str, Any]) -> str:
-    raw = fields.required_text(values, "base_url", N_("field_base_url"), URL_MAX)
+Name = Annotated[str, RequiredText(NAME_MAX, strip=True), Field(title=N_("field_name"))]
+BaseUrl = Annotated[str, RequiredText(URL_MAX), Field(title=N_("field_base_url"))]
+Description = Annotated[str | None, OptionalText(DESCRIPTION_MAX), Field(title=N_("field_description"))]
+
+
+class ProviderChange(Fields):
+    """PUT /api/admin/providers/<id> (and the edit form): any of these."""
+
+    name: Name = ""
+    base_url: BaseUrl = ""
+    description: Description = None
+    status: StatusChoice = Status.ACTIVE
+    # Write-only: empty or absent keeps the stored key.
+    api_key: Annotated[str | None, OptionalText(KEY_MAX), Field(title=N_("field_api_key"))] = None
+
+
+class NewProvider(ProviderChange):
+    """POST /api/admin/providers (and the new-provider form)."""
+
+    name: Name
+    base_url: BaseUrl
+
+
+def _checked_base_url(raw: str) -> str:
     try:
         return check_base_url(raw)
     except ProviderError:
@@ -89,33 +112,33 @@ def _is_refused_address(url: str) -> bool:
     return address_problem(address, refuse_private=False) is not None
 
 
-def create_provider(values: dict[str, Any]) -> ApiProvider:
+def create_provider(new: NewProvider) -> ApiProvider:
     provider = ApiProvider(status=Status.ACTIVE)
-    _apply_provider_fields(provider, values, partial=False)
+    _apply_provider_fields(provider, new, set(NewProvider.model_fields))
     return _save_provider(provider)
 
 
-def update_provider(provider_id: int, values: dict[str, Any]) -> ApiProvider:
+def update_provider(provider_id: int, change: ProviderChange) -> ApiProvider:
     provider = get_provider(provider_id)
-    _apply_provider_fields(provider, values, partial=True)
+    _apply_provider_fields(provider, change, change.model_fields_set)
     return _save_provider(provider)
 
 
-def _apply_provider_fields(provider: ApiProvider, values: dict[str, Any], *, partial: bool) -> None:
+def _apply_provider_fields(provider: ApiProvider, change: ProviderChange, given: set[str]) -> None:
     moved = False
-    if not partial or "name" in values:
-        provider.name = fields.required_text(values, "name", N_("field_name"), NAME_MAX).strip()
-    if not partial or "base_url" in values:
-        base_url = _base_url(values)
+    if "name" in given:
+        provider.name = change.name
+    if "base_url" in given:
+        base_url = _checked_base_url(change.base_url)
         moved = provider.base_url is not None and _other_host(provider.base_url, base_url)
         provider.base_url = base_url
-    if not partial or "description" in values:
-        provider.description = fields.optional_text(values, "description", N_("field_description"), DESCRIPTION_MAX)
-    if not partial or "status" in values:
-        provider.status = fields.status(values)
+    if "description" in given:
+        provider.description = change.description
+    if "status" in given:
+        provider.status = change.status
     # The key is write-only: an empty or absent key keeps the stored one, unless the provider moved
     # to another host, which would then receive a key given for the old one (SECURITY.md rule 4).
-    new_key = fields.optional_text(values, "api_key", N_("field_api_key"), KEY_MAX)
+    new_key = change.api_key
     if new_key:
         provider.api_key = encrypt_key(new_key)
     elif moved and provider.api_key:
@@ -284,50 +307,50 @@ def _next_sort_order() -> int:
     return (db.session.scalar(select(func.max(ModelConfig.sort_order))) or 0) + 1
 
 
-def create_model(values: dict[str, Any]) -> ModelConfig:
-    provider_id = fields.integer(values, "provider_id", N_("field_provider"), 1, ID_MAX, default=0)
-    get_provider(provider_id)
-    model = ModelConfig(provider_id=provider_id, sort_order=_next_sort_order())
-    _apply_model_fields(model, values, partial=False)
+ModelId = Annotated[str, RequiredText(MODEL_ID_MAX, strip=True), Field(title=N_("field_model_id"))]
+
+
+class ModelChange(Fields):
+    """PUT /api/admin/models/<id> (and the edit form): any of these."""
+
+    provider_id: Annotated[int, Number(1, ID_MAX, 0), Field(title=N_("field_provider"))] = 0
+    model_id: ModelId = ""
+    model_name: Annotated[str | None, OptionalText(NAME_MAX), Field(title=N_("field_model_name"))] = None
+    description: Description = None
+    max_tokens: Annotated[int, Number(1, 1_000_000, 4096), Field(title=N_("field_max_tokens"))] = 4096
+    temperature: Annotated[float, Number(0.0, 2.0, 0.7, decimal=True), Field(title=N_("field_temperature"))] = 0.7
+    system_prompt: Annotated[str | None, OptionalText(PROMPT_MAX), Field(title=N_("field_system_prompt"))] = None
+    context_messages: Annotated[int, Number(0, 500, 20), Field(title=N_("field_context_messages"))] = 20
+    status: StatusChoice = Status.ACTIVE
+    sort_order: Annotated[int, Number(-(10**6), 10**6, 0), Field(title=N_("field_sort_order"))] = 0
+
+
+class NewModel(ModelChange):
+    """POST /api/admin/models (and the new-model form); its place is after the others."""
+
+    model_id: ModelId
+
+
+def create_model(new: NewModel) -> ModelConfig:
+    get_provider(new.provider_id)
+    model = ModelConfig(provider_id=new.provider_id, sort_order=_next_sort_order())
+    _apply_model_fields(model, new, set(NewModel.model_fields) - {"provider_id", "sort_order"} | new.model_fields_set)
     return _save_model(model)
 
 
-def update_model(model_config_id: int, values: dict[str, Any]) -> ModelConfig:
+def update_model(model_config_id: int, change: ModelChange) -> ModelConfig:
     model = get_model(model_config_id)
-    if "provider_id" in values:
-        model.provider_id = get_provider(
-            fields.integer(values, "provider_id", N_("field_provider"), 1, ID_MAX, default=0)
-        ).id
-    _apply_model_fields(model, values, partial=True)
+    if "provider_id" in change.model_fields_set:
+        model.provider_id = get_provider(change.provider_id).id
+    _apply_model_fields(model, change, change.model_fields_set - {"provider_id"})
     return _save_model(model)
 
 
-def _apply_model_fields(model: ModelConfig, values: dict[str, Any], *, partial: bool) -> None:
-    def given(name: str) -> bool:
-        return not partial or name in values
-
-    if given("model_id"):
-        model.model_id = fields.required_text(values, "model_id", N_("field_model_id"), MODEL_ID_MAX).strip()
-    if given("model_name"):
-        model.model_name = (
-            fields.optional_text(values, "model_name", N_("field_model_name"), NAME_MAX) or model.model_id
-        )
-    if given("description"):
-        model.description = fields.optional_text(values, "description", N_("field_description"), DESCRIPTION_MAX)
-    if given("max_tokens"):
-        model.max_tokens = fields.integer(values, "max_tokens", N_("field_max_tokens"), 1, 1_000_000, default=4096)
-    if given("temperature"):
-        model.temperature = fields.decimal(values, "temperature", N_("field_temperature"), 0.0, 2.0, default=0.7)
-    if given("system_prompt"):
-        model.system_prompt = fields.optional_text(values, "system_prompt", N_("field_system_prompt"), PROMPT_MAX)
-    if given("context_messages"):
-        model.context_messages = fields.integer(
-            values, "context_messages", N_("field_context_messages"), 0, 500, default=20
-        )
-    if given("status"):
-        model.status = fields.status(values)
-    if "sort_order" in values:
-        model.sort_order = fields.integer(values, "sort_order", N_("field_sort_order"), -(10**6), 10**6, default=0)
+def _apply_model_fields(model: ModelConfig, change: ModelChange, given: set[str]) -> None:
+    for name in given - {"model_name"}:
+        setattr(model, name, getattr(change, name))
+    if "model_name" in given:
+        model.model_name = change.model_name or model.model_id
 
 
 def _save_model(model: ModelConfig) -> ModelConfig:
@@ -341,17 +364,43 @@ def delete_model(model_config_id: int) -> None:
     db.session.commit()
 
 
-def import_models(provider_id: int, model_ids: Any) -> list[ModelConfig]:
+class _ModelIds(FieldType):
+    def validate(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(
+            isinstance(m, str) and m.strip() and len(m) <= MODEL_ID_MAX for m in value
+        ):
+            raise refuse("invalid_field", N_("field_required"))
+        return [m.strip() for m in value]
+
+
+class ModelImport(Fields):
+    """POST /api/admin/providers/<id>/import: the provider's model ids to add."""
+
+    model_ids: Annotated[list[str], _ModelIds(), Field(title=N_("field_model_id"))]
+
+
+class _Order(FieldType):
+    def validate(self, value: Any) -> list[int]:
+        # An id no row can have is refused like a missing one, before it reaches the database.
+        if not isinstance(value, list) or not all(is_id(i) for i in value) or len(value) != len(set(value)):
+            raise refuse("invalid_order", N_("invalid_order"))
+        return value
+
+
+class ModelOrder(Fields):
+    """PUT /api/admin/models/order: every model's id, in the order wanted."""
+
+    ids: Annotated[list[int], _Order()]
+
+
+def import_models(provider_id: int, chosen: ModelImport) -> list[ModelConfig]:
     """Add the given provider model ids as models (display name = id); ids already present are skipped."""
     get_provider(provider_id)
-    if not isinstance(model_ids, list) or not all(
-        isinstance(m, str) and m.strip() and len(m) <= MODEL_ID_MAX for m in model_ids
-    ):
-        raise Invalid("invalid_field", N_("field_required"), field=Term(N_("field_model_id")))
+    model_ids = chosen.model_ids
     existing = set(db.session.scalars(select(ModelConfig.model_id).where(ModelConfig.provider_id == provider_id)))
     order = _next_sort_order()
     created = []
-    for model_id in dict.fromkeys(m.strip() for m in model_ids):
+    for model_id in dict.fromkeys(model_ids):
         if model_id in existing:
             continue
         model = ModelConfig(provider_id=provider_id, model_id=model_id, model_name=model_id, sort_order=order)
@@ -362,13 +411,11 @@ def import_models(provider_id: int, model_ids: Any) -> list[ModelConfig]:
     return created
 
 
-def reorder_models(model_config_ids: Any) -> None:
+def reorder_models(order: ModelOrder) -> None:
     """Give the listed models the sort order of their position (1, 2, 3 …)."""
-    # An id no row can have is refused like a missing one, before it reaches the database.
-    if not isinstance(model_config_ids, list) or not all(is_id(i) for i in model_config_ids):
-        raise Invalid(N_("invalid_order"))
+    model_config_ids = order.ids
     models = {m.id: m for m in db.session.scalars(select(ModelConfig).where(ModelConfig.id.in_(model_config_ids)))}
-    if len(models) != len(set(model_config_ids)) or len(model_config_ids) != len(set(model_config_ids)):
+    if len(models) != len(model_config_ids):
         raise Invalid(N_("invalid_order"))
     for position, model_config_id in enumerate(model_config_ids, start=1):
         models[model_config_id].sort_order = position

@@ -24,8 +24,10 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import tzinfo
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import column, func, select, table, text
 from sqlalchemy.engine import Connection
 
@@ -34,8 +36,8 @@ from aihelper.failures import Invalid, Term
 from aihelper.fair_db import fair_share
 from aihelper.i18n import N_
 from aihelper.models import ChatMessage, ChatSession
-from aihelper.services.history import parse_moment, zone
-from aihelper.times import iso_utc
+from aihelper.times import WrittenTime, iso_utc
+from aihelper.validation import Fields, Moment, PageSize, RequiredText, TimeZone, defaulted
 
 TERM_PREFIX = "zz"
 WORD_MAX = 40  # longer words are indexed (and searched) by their first 40 characters
@@ -137,9 +139,7 @@ class _Query:
     terms: list[str]
 
 
-def _parse_query(value: Any) -> _Query:
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid("missing_field", N_("field_required"), field=Term(N_("field_query")))
+def _parse_query(value: str) -> _Query:
     if len(value) > QUERY_MAX:
         raise Invalid("invalid_query", N_("query_too_long"), limit=str(QUERY_MAX))
     segments = [s for s in normalize(value).split() if _TOKENS.search(s)]
@@ -147,14 +147,6 @@ def _parse_query(value: Any) -> _Query:
     for segment in segments:
         found.update(dict.fromkeys(_query_terms(segment)))
     return _Query(segments, list(found))
-
-
-def _limit(value: Any) -> int:
-    if value in (None, ""):
-        return LIMIT_DEFAULT
-    if not isinstance(value, str) or not value.isdigit() or int(value) < 1:
-        raise Invalid(N_("invalid_limit"), high=str(LIMIT_MAX))
-    return min(int(value), LIMIT_MAX)
 
 
 def _match_expression(dialect: str, query_terms: list[str]) -> str:
@@ -333,19 +325,31 @@ def _title_hits(user_id: int, query: _Query, start, end, before, limit: int) -> 
     return hits
 
 
-def search(user_id: int, args: dict[str, Any]) -> list[dict[str, Any]]:
-    """GET /api/chat/search: the user's messages and titles matching `q`, newest first."""
-    query = _parse_query(args.get("q"))
-    limit = _limit(args.get("limit"))
-    start = end = before = None
-    time_zone = zone(args.get("tz"))
-    if args.get("start_time") or args.get("end_time"):
-        start = parse_moment(args.get("start_time"), time_zone, end=False, label_key=N_("field_start_time"))
-        end = parse_moment(args.get("end_time"), time_zone, end=True, label_key=N_("field_end_time"))
+class SearchQuery(Fields):
+    """GET /api/chat/search: `q`, `limit` results older than `before`, within [start, end] if
+    given (both, read in `tz`)."""
+
+    q: Annotated[str, RequiredText(), Field(title=N_("field_query"))]
+    limit: Annotated[int, PageSize(LIMIT_DEFAULT, LIMIT_MAX)] = defaulted()
+    before: Annotated[WrittenTime | None, Moment(optional=True), Field(title=N_("field_before"))] = None
+    start_time: Annotated[WrittenTime | None, Moment(optional=True), Field(title=N_("field_start_time"))] = None
+    end_time: Annotated[WrittenTime | None, Moment(optional=True), Field(title=N_("field_end_time"))] = None
+    tz: Annotated[tzinfo, TimeZone()] = defaulted()
+
+
+def search(user_id: int, asked: SearchQuery) -> list[dict[str, Any]]:
+    """The user's messages and titles matching the query, newest first."""
+    query = _parse_query(asked.q)
+    limit, zone = asked.limit, asked.tz
+    start = end = None
+    if asked.start_time or asked.end_time:
+        if asked.start_time is None or asked.end_time is None:
+            missing = N_("field_start_time") if asked.start_time is None else N_("field_end_time")
+            raise Invalid("missing_field", N_("field_required"), field=Term(missing))
+        start, end = asked.start_time.stored(zone), asked.end_time.stored(zone, end=True)
         if start > end:
             raise Invalid(N_("invalid_range"))
-    if args.get("before"):
-        before = parse_moment(args.get("before"), time_zone, end=False, label_key=N_("field_before"))
+    before = asked.before.stored(zone) if asked.before else None
     if not query.terms:
         return []
     messages = ChatMessage.__table__

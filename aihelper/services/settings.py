@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from flask import current_app
+from pydantic import Field
 
 from aihelper.extensions import db
 from aihelper.i18n import N_
 from aihelper.models import AppSetting
-from aihelper.services import fields
+from aihelper.validation import Fields, Flag, Number
 
 REGISTRATION_OPEN = "registration_open"
 RETENTION_DAYS = "retention_days"
@@ -38,11 +39,17 @@ def all_settings() -> dict[str, Any]:
     return {"registration_open": registration_open(), "retention_days": retention_days()}
 
 
-def update_settings(values: dict[str, Any]) -> dict[str, Any]:
-    if "registration_open" in values:
-        set_registration_open(fields.flag(values, "registration_open", N_("field_registration_open")))
-    if "retention_days" in values:
-        days = fields.integer(values, "retention_days", N_("field_retention_days"), 0, RETENTION_DAYS_MAX, 0)
-        db.session.merge(AppSetting(key=RETENTION_DAYS, value=str(days)))
+class SettingsChange(Fields):
+    """PUT /api/admin/settings (and the settings page's form): either or both."""
+
+    registration_open: Annotated[bool, Flag(), Field(title=N_("field_registration_open"))] = True
+    retention_days: Annotated[int, Number(0, RETENTION_DAYS_MAX, 0), Field(title=N_("field_retention_days"))] = 0
+
+
+def update_settings(change: SettingsChange) -> dict[str, Any]:
+    if "registration_open" in change.model_fields_set:
+        set_registration_open(change.registration_open)
+    if "retention_days" in change.model_fields_set:
+        db.session.merge(AppSetting(key=RETENTION_DAYS, value=str(change.retention_days)))
         db.session.commit()
     return all_settings()
