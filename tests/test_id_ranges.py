@@ -24,13 +24,13 @@ API_ROUTES = [
     ("put", "/api/admin/users/{}", {"status": "disabled"}),
     ("delete", "/api/admin/users/{}", None),
 ]
-PAGE_ROUTES = [
-    "/admin/providers/{}",
-    "/admin/providers/{}/delete",
-    "/admin/models/{}",
-    "/admin/models/{}/delete",
-    "/admin/users/{}",
-    "/admin/users/{}/delete",
+PAGE_ROUTES = [  # and what each form sends
+    ("/admin/providers/{}", {"name": "renamed", "status": "disabled"}),
+    ("/admin/providers/{}/delete", {}),
+    ("/admin/models/{}", {"model_name": "renamed", "status": "disabled"}),
+    ("/admin/models/{}/delete", {}),
+    ("/admin/users/{}", {"status": "disabled"}),
+    ("/admin/users/{}/delete", {}),
 ]
 
 
@@ -64,11 +64,13 @@ def test_an_impossible_id_on_an_admin_api_route_answers_404_like_a_missing_one(
 
 
 @pytest.mark.parametrize("number", IMPOSSIBLE_IDS)
-@pytest.mark.parametrize("path", PAGE_ROUTES)
-def test_an_impossible_id_on_an_admin_page_form_answers_404_like_a_missing_one(app, admin_with_a_model, path, number):
+@pytest.mark.parametrize(("path", "fields"), PAGE_ROUTES)
+def test_an_impossible_id_on_an_admin_page_form_answers_404_like_a_missing_one(
+    app, admin_with_a_model, path, fields, number
+):
     before = row_counts(app)
     token = page_data(admin_with_a_model.get("/admin").get_data(as_text=True))["csrf_token"]
-    form = {"csrf_token": token, "name": "renamed", "model_name": "renamed", "status": "disabled"}
+    form = {"csrf_token": token, **fields}
     assert admin_with_a_model.post(path.format(MISSING_ID), data=form).status_code == 404
     assert admin_with_a_model.post(path.format(number), data=form).status_code == 404
     assert row_counts(app) == before
