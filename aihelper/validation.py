@@ -74,8 +74,8 @@ def refusal(error: ValidationError, model: type[BaseModel]) -> Invalid:
     if kind == "extra_forbidden":
         return Invalid("unknown_field", N_("unknown_field"), field=place(location))
     values = dict(problem.get("ctx") or {})
-    if _MESSAGE_KEY in values:  # a field type's own refusal
-        return Invalid(kind, Term(values.pop(_MESSAGE_KEY), field=name, **values))
+    if MESSAGE_KEY in values:  # a field type's own refusal
+        return Invalid(kind, Term(values.pop(MESSAGE_KEY), field=name, **values))
     return Invalid("invalid_field", N_("invalid_value"), field=name)
 
 
@@ -133,10 +133,10 @@ IdOrName = Annotated[int | str, PlainValidator(_id_or_name)]
 
 def refuse(code: str, message: str, **values: Any) -> PydanticCustomError:
     """A field type's refusal: its code, and its message key with the values (refusal() reads them)."""
-    return PydanticCustomError(code, code, {_MESSAGE_KEY: message, **values})
+    return PydanticCustomError(code, code, {MESSAGE_KEY: message, **values})
 
 
-_MESSAGE_KEY = "aihelper_message"
+MESSAGE_KEY = "aihelper_message"
 
 
 class FieldType:

@@ -16,6 +16,7 @@ from aihelper.extensions import db
 from aihelper.failures import Failure
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.services import exports, imports, search
+from aihelper.services import import_file as file_reading
 from tests.fixtures.records import add_session, user
 
 MESSAGES = [
@@ -348,7 +349,7 @@ TRICKY = {
 def test_a_file_reads_the_same_whatever_pieces_it_arrives_in(size):
     raw = json.dumps(TRICKY, indent=1).encode()
     pieces = [raw[i : i + size] for i in range(0, len(raw), size)]
-    assert imports.read_file(pieces) == TRICKY
+    assert file_reading.read_file(pieces) == TRICKY
 
 
 @pytest.mark.parametrize(
@@ -363,7 +364,7 @@ def test_a_file_nested_deeper_than_an_export_is_refused_at_its_first_piece(body)
     pieces = [body[i : i + 4096] for i in range(0, len(body), 4096)]
     offered = iter(pieces)
     with pytest.raises(Failure) as refused:
-        imports.read_file(offered)
+        file_reading.read_file(offered)
     assert refused.value.code == "import_not_json"
     assert len(list(offered)) == len(pieces) - 1, "nothing read after the piece that nests too deep"
 
@@ -373,12 +374,12 @@ def test_strings_of_escaped_quotes_across_every_piece_are_read_in_linear_time():
     made of escaped quotes: a scan that retried every quote as an opening one took seconds a piece."""
 
     def filled(prefix: bytes) -> bytes:
-        room = imports.PARSE_PIECE - len(prefix)
+        room = file_reading.PARSE_PIECE - len(prefix)
         return prefix + b"a" * (room % 2) + b'\\"' * (room // 2)
 
     body = filled(b'{"format": "aihelper-conversations", "exported_at": ["') + filled(b'","') * 7 + b'"]}'
     started = time.process_time()
-    document = imports.read_file([body])
+    document = file_reading.read_file([body])
     assert len(document["exported_at"]) == 8 and time.process_time() - started < 1
 
 
@@ -388,7 +389,7 @@ def test_a_file_of_more_values_than_any_export_is_refused_before_it_is_built(ite
     tracemalloc.start()
     try:
         with pytest.raises(Failure) as refused:
-            imports.read_file([body])
+            file_reading.read_file([body])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -398,7 +399,7 @@ def test_a_file_of_more_values_than_any_export_is_refused_before_it_is_built(ite
 
 def test_brackets_inside_text_are_only_text():
     document = {"format": "aihelper-conversations", "conversations": [], "exported_at": "[" * 100 + '\\"' + "{" * 100}
-    assert imports.read_file([json.dumps(document).encode()]) == document
+    assert file_reading.read_file([json.dumps(document).encode()]) == document
 
 
 def test_a_byte_order_mark_at_the_start_is_allowed(owner):
@@ -435,7 +436,7 @@ def test_the_first_unknown_field_in_the_files_order_is_named(owner):
 
 
 def test_one_conversation_holds_at_most_the_limit(owner, monkeypatch):
-    monkeypatch.setattr(imports, "MESSAGES_PER_CONVERSATION_MAX", 3)
+    monkeypatch.setattr(file_reading, "MESSAGES_PER_CONVERSATION_MAX", 3)
     document = breaking(lambda d: d["conversations"][0].update(messages=d["conversations"][0]["messages"] * 4))
     response = import_file(owner, document)
     assert response.status_code == 400 and "conversations[0].messages" in response.json["error"]
@@ -478,7 +479,7 @@ def test_an_import_that_fails_half_way_takes_back_all_it_wrote(app, owner, monke
 
     monkeypatch.setattr(search, "write_index", failing_index)
     with app.test_request_context(), pytest.raises(RuntimeError):
-        imports.import_conversations(user_id, imports.parse_import([export_all(owner)], 32000))
+        imports.import_conversations(user_id, file_reading.parse_import([export_all(owner)], 32000))
     assert conversations_of(app, "unlucky") == before
     assert client.get("/api/user/info").json["message_count"] == 0
 
@@ -498,7 +499,7 @@ def test_a_conversation_cut_short_by_a_crash_is_replaced_by_the_next_import(app,
 
     monkeypatch.setattr(search, "write_index", dying_index)
     with app.test_request_context(), pytest.raises(SystemExit):
-        imports.import_conversations(user_id, imports.parse_import([exported], 32000))
+        imports.import_conversations(user_id, file_reading.parse_import([exported], 32000))
     assert [len(c["messages"]) for c in conversations_of(app, "crashed")] == [2], "cut short after one slice"
 
     monkeypatch.setattr(search, "write_index", index)
@@ -512,7 +513,7 @@ def test_the_same_conversations_imported_twice_at_once_are_added_once(app, owner
     client, user_id = user(app, "double_click")
     exported = export_all(owner)
     with app.test_request_context():
-        checked = imports.parse_import([exported], 32000)
+        checked = file_reading.parse_import([exported], 32000)
         # Both imports looked before either wrote: neither saw the other's conversations.
         first, _ = imports._new(user_id, checked)
         imports.import_conversations(user_id, checked)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from urllib3 import encode_multipart_formdata
 
-from aihelper.services.imports import MESSAGES_MAX, MESSAGES_PER_CONVERSATION_MAX
+from aihelper.services.import_file import MESSAGES_MAX, MESSAGES_PER_CONVERSATION_MAX
 from tests.fixtures.actions import wait_for
 from tests.fixtures.chat_client import ChatUser
 from tests.fixtures.worker_watch import FrameWatch

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from aihelper.extensions import db
 from aihelper.models import ChatSession
-from aihelper.services import imports, search
+from aihelper.services import import_file, imports, search
 from tests.fixtures.records import user
 
 RESULT_FIELDS = {"session_id", "title", "message_id", "role", "snippet", "timestamp"}
@@ -29,7 +29,7 @@ def conversation(app, user_id: int, title: str, *messages: tuple[str, str, str])
         ],
     }
     with app.app_context():
-        imports.import_conversations(user_id, imports.parse_import([json.dumps(document).encode()], 32000))
+        imports.import_conversations(user_id, import_file.parse_import([json.dumps(document).encode()], 32000))
         session_id = db.session.scalar(
             select(ChatSession.session_id).where(
                 ChatSession.user_id == user_id, ChatSession.origin_id == f"source-{title}"

@@ -20,7 +20,7 @@ from aihelper.failures import Invalid, TooLarge
 from aihelper.history import bp
 from aihelper.i18n import N_
 from aihelper.live import live_hub
-from aihelper.services import exports, history, imports, search
+from aihelper.services import exports, history, import_file, imports, search
 from aihelper.validation import read
 from aihelper.web.guards import accepts_multipart
 from aihelper.web.json_body import json_object
@@ -139,7 +139,7 @@ def _upload_pieces(limit_mb: int) -> Iterator[bytes]:
 def api_import():
     limit_mb = current_app.config["AIHELPER_IMPORT_MAX_MB"]
     request.max_content_length = limit_mb * 1024 * 1024
-    conversations = imports.parse_import(_upload_pieces(limit_mb), current_app.config["AIHELPER_MAX_MESSAGE_CHARS"])
+    conversations = import_file.parse_import(_upload_pieces(limit_mb), current_app.config["AIHELPER_MAX_MESSAGE_CHARS"])
     result = imports.import_conversations(current_user.id, conversations)
     message = ngettext("imported", "imported", result["added"], skipped=result["skipped"])
     return jsonify(message=message, **result)
