@@ -39,7 +39,7 @@ from aihelper.models.chat import MessageStatus, Role
 from aihelper.services import answers, conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
-from aihelper.services.providers import failure_explained, provider_error_message
+from aihelper.services.provider_failures import failure_explained, provider_error_message
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ user), the feeds to follow, stop requests, lingering after the end so that a pag
 then still gets the final frame, and notices for a user's open pages (a generated title).
 What other processes need goes through the abstract hooks at the end: MemoryHub (memory.py, one
 worker) needs nothing of them; RedisHub (redis.py) shares claims, stops, remote follows and notices.
+
+A little over 400 lines: the feed, its cursors and the hub's bookkeeping are one piece of state.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ answers someone else's session id exactly like one that does not exist. Every ca
 session id from a user (these endpoints, the chat stream, the websocket) goes through it.
 
 Timestamps are stored as naive UTC; times a user sends are converted to naive UTC before a query.
+
+A little over 400 lines, as one module: every way of reading a user's conversations shares
+owned_session, the row shapes and the page cursors.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from aihelper.i18n import N_, current_language
 from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, MessageStatus
-from aihelper.services.providers import failure_explained
+from aihelper.services.provider_failures import failure_explained
 from aihelper.times import WrittenTime, iso_utc, stored, utcnow
 from aihelper.validation import (
     Fields,
