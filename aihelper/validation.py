@@ -10,8 +10,11 @@ silently ignored), with its type, length and bounds. Two kinds:
   field type refuses with its own code and message (`too_long`, `out_of_range`, …), and a field's
   `title` is the message key of its name as a person reads it.
 
-`read()` turns a body into its model or raises the one Invalid that names the place
-(`conversations[3].messages[2].role`), in no language yet (failures.py).
+`first_problem()` is the one reading of a ValidationError: what is wrong first and where
+(`conversations[3].messages[2].role`). `read()` turns a body into its model or raises it as the
+Invalid of a body (`refusal()`); a frame (chat/incoming.py) and an import file
+(services/import_file.py) word the same Problem in their API's terms. All in no language yet
+(failures.py).
 """
 
 from __future__ import annotations
@@ -61,21 +64,56 @@ def read(model: type[Model], values: Mapping[str, Any]) -> Model:
         raise refusal(error, model) from None
 
 
-def refusal(error: ValidationError, model: type[BaseModel]) -> Invalid:
-    """The first problem of `error` as the API's failure: the field type's own code and message, or
-    `missing_field`, `unknown_field`, `invalid_field`."""
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong first in a value, and where: the one reading of a ValidationError, which each
+    kind of client message then words in its API's terms (a body's field code, a frame's
+    `bad_frame`, an import file's `import_invalid`)."""
+
+    location: tuple[int | str, ...]
+    kind: str  # pydantic's type of error, or a field type's own code
+    refused: Term | None  # a field type's own message (its values included)
+
+    @property
+    def place(self) -> str:
+        return place(self.location)
+
+    @property
+    def container(self) -> str:
+        """The place of the object a missing or unknown field belongs to."""
+        return place(self.location[:-1])
+
+    @property
+    def field(self) -> str:
+        return str(self.location[-1]) if self.location else ""
+
+
+# The union told apart by a field had no such field, or an unknown value in it: that field is wrong.
+_UNION_TAG = ("union_tag_invalid", "union_tag_not_found")
+
+
+def first_problem(error: ValidationError) -> Problem:
     problem = error.errors(include_url=False, include_input=False)[0]
-    location = tuple(problem["loc"])
-    field = model.model_fields.get(location[0]) if len(location) == 1 else None
-    name: str | Term = Term(field.title) if field is not None and field.title else place(location)
-    kind = problem["type"]
-    if kind == "missing":
-        return Invalid("missing_field", N_("field_required"), field=name)
-    if kind == "extra_forbidden":
-        return Invalid("unknown_field", N_("unknown_field"), field=place(location))
+    location, kind = tuple(problem["loc"]), problem["type"]
     values = dict(problem.get("ctx") or {})
-    if MESSAGE_KEY in values:  # a field type's own refusal
-        return Invalid(kind, Term(values.pop(MESSAGE_KEY), field=name, **values))
+    if kind in _UNION_TAG:
+        location += (values["discriminator"].strip("'"),)
+    refused = Term(values.pop(_MESSAGE_KEY), **values) if _MESSAGE_KEY in values else None
+    return Problem(location, kind, refused)
+
+
+def refusal(error: ValidationError, model: type[BaseModel]) -> Invalid:
+    """A body's first problem as the API's failure: the field type's own code and message, or
+    `missing_field`, `unknown_field`, `invalid_field`; the field named by its title."""
+    problem = first_problem(error)
+    field = model.model_fields.get(problem.field) if len(problem.location) == 1 else None
+    name: str | Term = Term(field.title) if field is not None and field.title else problem.place
+    if problem.kind == "missing":
+        return Invalid("missing_field", N_("field_required"), field=name)
+    if problem.kind == "extra_forbidden":
+        return Invalid("unknown_field", N_("unknown_field"), field=problem.place)
+    if problem.refused is not None:
+        return Invalid(problem.kind, Term(problem.refused.key, field=name, **problem.refused.values))
     return Invalid("invalid_field", N_("invalid_value"), field=name)
 
 
@@ -88,19 +126,6 @@ def place(location: Sequence[int | str]) -> str:
         else:
             named += f".{step}" if named else step
     return named
-
-
-# The union told apart by a field had no such field, or an unknown value in it: that field is wrong.
-_UNION_TAG = ("union_tag_invalid", "union_tag_not_found")
-
-
-def first_place(error: ValidationError) -> str:
-    """Where the first problem of `error` is; empty when the whole document is wrong (not JSON)."""
-    problem = error.errors(include_url=False, include_input=False)[0]
-    location = tuple(problem["loc"])
-    if problem["type"] in _UNION_TAG:
-        location += (problem["ctx"]["discriminator"].strip("'"),)
-    return place(location)
 
 
 # --- values of any shape ---------------------------------------------------------------------------
@@ -132,11 +157,11 @@ IdOrName = Annotated[int | str, PlainValidator(_id_or_name)]
 
 
 def refuse(code: str, message: str, **values: Any) -> PydanticCustomError:
-    """A field type's refusal: its code, and its message key with the values (refusal() reads them)."""
-    return PydanticCustomError(code, code, {MESSAGE_KEY: message, **values})
+    """A field type's refusal: its code, and its message key with the values (first_problem() reads them)."""
+    return PydanticCustomError(code, code, {_MESSAGE_KEY: message, **values})
 
 
-MESSAGE_KEY = "aihelper_message"
+_MESSAGE_KEY = "aihelper_message"
 
 
 class FieldType:

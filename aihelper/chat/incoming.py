@@ -15,7 +15,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from aihelper.failures import Invalid, Term
 from aihelper.i18n import N_
 from aihelper.services.conversations import TurnRequest
-from aihelper.validation import IdOrName, Shape, Text, first_place
+from aihelper.validation import IdOrName, Shape, Text, first_problem
 
 MAX_SEQ = 2**53  # the largest integer a page's JavaScript holds exactly
 
@@ -65,7 +65,7 @@ _CHAT_BODY = TypeAdapter(ChatBody)
 
 
 def _bad_frame(error: ValidationError) -> Invalid:
-    where = first_place(error)
+    where = first_problem(error).place  # none: not a JSON object at all
     return Invalid("bad_frame", Term(N_("bad_frame_at"), where=where)) if where else Invalid(N_("bad_frame"))
 
 

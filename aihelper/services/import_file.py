@@ -29,7 +29,7 @@ from aihelper.models.chat import MessageStatus, Role
 from aihelper.services.exports import FORMAT, VERSION
 from aihelper.services.history import SESSION_ID_MAX, TITLE_MAX
 from aihelper.times import stored, utcnow
-from aihelper.validation import MESSAGE_KEY, FieldType, place, refuse
+from aihelper.validation import FieldType, first_problem, refuse
 
 MESSAGES_MAX = 100_000  # per file
 MESSAGES_PER_CONVERSATION_MAX = 10_000
@@ -338,22 +338,19 @@ def _checked(adapter: TypeAdapter, value: Any, where: str) -> Any:
 
 
 def _file_refusal(error: ValidationError, where: str) -> _Refused:
-    problem = error.errors(include_url=False, include_input=False)[0]
-    location, kind = tuple(problem["loc"]), problem["type"]
-    values = dict(problem.get("ctx") or {})
-    if MESSAGE_KEY in values:  # a field type's own refusal
-        return _Refused(_within(where, location), Term(values.pop(MESSAGE_KEY), **values))
-    if kind == "missing":
-        return _Refused(_within(where, location[:-1]), Term(N_("import_missing_field"), name=location[-1]))
-    if kind == "extra_forbidden":
-        unknown = str(location[-1])[:40]
-        return _Refused(_within(where, location[:-1]), Term(N_("import_unknown_field"), name=unknown))
-    return _Refused(_within(where, location), Term(N_("import_not_object")))  # model_type and the like
+    problem = first_problem(error)
+    if problem.refused is not None:
+        return _Refused(_within(where, problem.place), problem.refused)
+    if problem.kind == "missing":
+        return _Refused(_within(where, problem.container), Term(N_("import_missing_field"), name=problem.field))
+    if problem.kind == "extra_forbidden":
+        unknown = problem.field[:40]
+        return _Refused(_within(where, problem.container), Term(N_("import_unknown_field"), name=unknown))
+    return _Refused(_within(where, problem.place), Term(N_("import_not_object")))  # model_type and the like
 
 
-def _within(where: str, location: tuple[int | str, ...]) -> str:
-    """The place `location` inside the value at `where` ("" for the file itself)."""
-    inner = place(location)
+def _within(where: str, inner: str) -> str:
+    """The place `inner` inside the value at `where` ("" for the file itself)."""
     if not where:
         return inner or "file"
     return f"{where}{inner}" if inner.startswith("[") else f"{where}.{inner}" if inner else where
