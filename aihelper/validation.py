@@ -85,7 +85,7 @@ class Problem:
 
     @property
     def field(self) -> str:
-        return str(self.location[-1]) if self.location else ""
+        return str(self.location[-1])[:NAME_SHOWN] if self.location else ""
 
 
 # The union told apart by a field had no such field, or an unknown value in it: that field is wrong.
@@ -117,6 +117,9 @@ def refusal(error: ValidationError, model: type[BaseModel]) -> Invalid:
     return Invalid("invalid_field", N_("invalid_value"), field=name)
 
 
+NAME_SHOWN = 40  # characters of a field name a client made up, when a message repeats it
+
+
 def place(location: Sequence[int | str]) -> str:
     """`("conversations", 3, "messages", 2, "role")` as `conversations[3].messages[2].role`."""
     named = ""
@@ -124,6 +127,7 @@ def place(location: Sequence[int | str]) -> str:
         if isinstance(step, int):
             named += f"[{step}]"
         else:
+            step = step[:NAME_SHOWN]
             named += f".{step}" if named else step
     return named
 

@@ -456,3 +456,9 @@ def test_guessing_the_current_password_is_rate_limited(client, app):
         assert codes == [400, 400, 400, 429]
     finally:
         app.config["RATELIMIT_PASSWORD_CHANGE"] = "10 per 5 minutes"
+
+
+def test_an_unknown_field_is_named_in_the_refusal_but_never_more_than_its_start(client):
+    response = register(client, "mallory", **{"x" * 10_000: 1})
+    assert response.json["code"] == "unknown_field"
+    assert "x" * 40 in response.json["error"] and len(response.json["error"]) < 200

@@ -344,8 +344,7 @@ def _file_refusal(error: ValidationError, where: str) -> _Refused:
     if problem.kind == "missing":
         return _Refused(_within(where, problem.container), Term(N_("import_missing_field"), name=problem.field))
     if problem.kind == "extra_forbidden":
-        unknown = problem.field[:40]
-        return _Refused(_within(where, problem.container), Term(N_("import_unknown_field"), name=unknown))
+        return _Refused(_within(where, problem.container), Term(N_("import_unknown_field"), name=problem.field))
     return _Refused(_within(where, problem.place), Term(N_("import_not_object")))  # model_type and the like
 
 
