@@ -462,3 +462,10 @@ def test_an_unknown_field_is_named_in_the_refusal_but_never_more_than_its_start(
     response = register(client, "mallory", **{"x" * 10_000: 1})
     assert response.json["code"] == "unknown_field"
     assert "x" * 40 in response.json["error"] and len(response.json["error"]) < 200
+
+
+def test_of_many_unknown_fields_the_first_in_the_body_is_named(client):
+    body = {"username": "mallory", "password": PASSWORD} | {f"extra{n}": n for n in range(150_000)}  # 3.2 MB
+    response = client.post("/api/register", json=body)
+    assert (response.status_code, response.json["code"]) == (400, "unknown_field")
+    assert "extra0" in response.json["error"]

@@ -301,12 +301,19 @@ def test_model_fields_are_checked(app, fake_provider):
         ({"provider_id": provider["id"], "model_id": "m", "temperature": 3}, "out_of_range"),
         ({"provider_id": provider["id"], "model_id": "m", "max_tokens": 0}, "out_of_range"),
         ({"provider_id": provider["id"], "model_id": "m", "max_tokens": "many"}, "out_of_range"),
+        ({"model_id": "m"}, "missing_field"),
     ):
         response = admin.post("/api/admin/models", json=body)
         assert response.json["code"] == code, body
     admin.post("/api/admin/models", json={"provider_id": provider["id"], "model_id": "m"})
     assert admin.post("/api/admin/models", json={"provider_id": provider["id"], "model_id": "m"}).status_code == 409
     assert admin.put("/api/admin/models/order", json={"ids": [1, 1]}).json["code"] == "invalid_order"
+    lone_surrogate = admin.post(
+        f"/api/admin/providers/{provider['id']}/import",
+        data='{"model_ids": ["\\ud800"]}',
+        content_type="application/json",
+    )
+    assert (lone_surrogate.status_code, lone_surrogate.json["code"]) == (400, "invalid_field")
 
 
 def test_deleting_a_provider_deletes_its_models(app, fake_provider):

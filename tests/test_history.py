@@ -395,6 +395,8 @@ def test_values_with_an_offset_keep_their_offset_whatever_the_zone(dated):
         ({"start_time": "2026-11-24", "end_time": "2026-11-31"}, "invalid_time"),
         ({"start_time": "2026-11-24", "end_time": 1764000000}, "invalid_time"),
         ({"start_time": "0001-01-01T00:00:00", "end_time": "2026-11-24", "tz": "Asia/Shanghai"}, "invalid_time"),
+        # Metlakatla's offset was once +15:13: beyond the first day a datetime holds.
+        ({"start_time": "0001-01-01T14:30", "end_time": "2026-11-24", "tz": "America/Metlakatla"}, "invalid_time"),
         ({"end_time": "2026-11-24"}, "missing_field"),
         ({"start_time": "2026-11-24", "end_time": ""}, "missing_field"),
         ({"start_time": "2026-11-24", "end_time": "2026-11-24", "tz": "Mars/Olympus_Mons"}, "invalid_timezone"),

@@ -141,6 +141,8 @@ def test_results_page_with_limit_and_before(library):
         ({"q": "   "}, "missing_field"),
         ({"q": "x" * 201}, "invalid_query"),
         ({"q": "a", "limit": "0"}, "invalid_limit"),
+        ({"q": "a", "before": "0001-01-01T14:30", "tz": "America/Metlakatla"}, "invalid_time"),
+        ({"q": "a", "page": "2"}, "unknown_field"),
         ({"q": "a", "start_time": "2026-02-01", "end_time": "2026-01-01"}, "invalid_range"),
     ],
 )

@@ -15,7 +15,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from aihelper.failures import Invalid, Term
 from aihelper.i18n import N_
 from aihelper.services.conversations import TurnRequest
-from aihelper.validation import IdOrName, Shape, Text, first_problem
+from aihelper.validation import IdOrName, Shape, Text, first_problem, first_unknown, place
 
 MAX_SEQ = 2**53  # the largest integer a page's JavaScript holds exactly
 
@@ -77,8 +77,11 @@ def read_frame(raw: str | bytes) -> Frame:
         raise _bad_frame(error) from None
 
 
-def read_chat_body(body: object) -> ChatBody:
+def read_chat_body(body: dict) -> ChatBody:
     """The SSE endpoint's JSON body (parsed by Flask)."""
+    unknown = first_unknown(ChatBody, body)
+    if unknown is not None:
+        raise Invalid("bad_frame", Term(N_("bad_frame_at"), where=place((unknown,))))
     try:
         return _CHAT_BODY.validate_python(body)
     except ValidationError as error:

@@ -363,7 +363,7 @@ class ChatConnection:
         self._follow(cursor)
 
     def stop(self, session_id: str | None) -> None:
-        for target in [session_id] if session_id else list(self.started):
+        for target in [session_id] if session_id is not None else list(self.started):
             self.hub.request_stop(target, self.user_id)
 
 

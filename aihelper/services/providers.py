@@ -29,7 +29,7 @@ from aihelper.services.provider_failures import provider_error_message, provider
 from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
 from aihelper.services.unique import commit_or_conflict
 from aihelper.times import iso_utc
-from aihelper.validation import Fields, FieldType, Number, OptionalText, RequiredText, StatusChoice, refuse
+from aihelper.validation import Fields, FieldType, Number, OptionalText, RequiredText, StatusChoice, is_text, refuse
 
 log = logging.getLogger(__name__)
 
@@ -258,12 +258,13 @@ def _next_sort_order() -> int:
 
 
 ModelId = Annotated[str, RequiredText(MODEL_ID_MAX, strip=True), Field(title=N_("field_model_id"))]
+ProviderRef = Annotated[int, Number(1, ID_MAX, 0), Field(title=N_("field_provider"))]
 
 
 class ModelChange(Fields):
     """PUT /api/admin/models/<id> (and the edit form): any of these."""
 
-    provider_id: Annotated[int, Number(1, ID_MAX, 0), Field(title=N_("field_provider"))] = 0
+    provider_id: ProviderRef = 0
     model_id: ModelId = ""
     model_name: Annotated[str | None, OptionalText(NAME_MAX), Field(title=N_("field_model_name"))] = None
     description: Description = None
@@ -278,6 +279,7 @@ class ModelChange(Fields):
 class NewModel(ModelChange):
     """POST /api/admin/models (and the new-model form); its place is after the others."""
 
+    provider_id: ProviderRef
     model_id: ModelId
 
 
@@ -316,9 +318,7 @@ def delete_model(model_config_id: int) -> None:
 
 class _ModelIds(FieldType):
     def validate(self, value: Any) -> list[str]:
-        if not isinstance(value, list) or not all(
-            isinstance(m, str) and m.strip() and len(m) <= MODEL_ID_MAX for m in value
-        ):
+        if not isinstance(value, list) or not all(is_text(m) and m.strip() and len(m) <= MODEL_ID_MAX for m in value):
             raise refuse("invalid_field", N_("field_required"))
         return [m.strip() for m in value]
 
