@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS `model_configs` (
   `sort_order` int(11) NOT NULL,
   `create_time` datetime NOT NULL,
   `update_time` datetime NOT NULL,
+  `price_input` decimal(18,8) NOT NULL,
+  `price_output` decimal(18,8) NOT NULL,
+  `currency` varchar(8) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_model_configs_provider_id_model_id` (`provider_id`,`model_id`),
   CONSTRAINT `fk_model_configs_provider_id_api_providers` FOREIGN KEY (`provider_id`) REFERENCES `api_providers` (`id`) ON DELETE CASCADE
@@ -115,6 +118,9 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   `error_code` varchar(32) DEFAULT NULL,
   `generation_ms` int(11) DEFAULT NULL,
   `lease_until` datetime DEFAULT NULL,
+  `usage_estimated` tinyint(1) NOT NULL,
+  `cost` decimal(18,8) DEFAULT NULL,
+  `currency` varchar(8) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_ai_chat_messages_user_id_client_id` (`user_id`,`client_id`),
   KEY `ix_ai_chat_messages_session_id_id` (`session_id`,`id`),
@@ -122,6 +128,23 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   KEY `ix_ai_chat_messages_lease_until` (`lease_until`),
   CONSTRAINT `fk_ai_chat_messages_session_id_chat_sessions` FOREIGN KEY (`session_id`) REFERENCES `chat_sessions` (`session_id`) ON DELETE CASCADE,
   CONSTRAINT `fk_ai_chat_messages_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- What the keys cost, by UTC day, user and model (aihelper/models/usage.py).
+CREATE TABLE IF NOT EXISTS `usage_daily` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `day` date NOT NULL,
+  `user_id` int(11) NOT NULL,
+  `model_id` varchar(100) NOT NULL,
+  `messages` int(11) NOT NULL,
+  `prompt_tokens` bigint(20) NOT NULL,
+  `completion_tokens` bigint(20) NOT NULL,
+  `cost` decimal(18,8) NOT NULL,
+  `currency` varchar(8) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_usage_daily_day_user_id_model_id_currency` (`day`,`user_id`,`model_id`,`currency`),
+  KEY `fk_usage_daily_user_id_users` (`user_id`),
+  CONSTRAINT `fk_usage_daily_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- The search index (aihelper/services/search.py): each message's search terms under FULLTEXT.
@@ -137,4 +160,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('e5f1a7c3b9d0');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('f7a2c4e8b1d3');

@@ -270,6 +270,9 @@ def test_models_can_be_edited_reordered_disabled_and_deleted(app, fake_provider)
         "context_messages",
         "status",
         "sort_order",
+        "price_input",
+        "price_output",
+        "currency",
     }
 
     assert admin.put("/api/admin/models/order", json={"ids": [b["id"], c["id"], a["id"]]}).status_code == 200

@@ -426,6 +426,7 @@ def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_roun
     from aihelper.chat import spool, turns
     from aihelper.services import answers
     from aihelper.services.conversations import PreparedTurn
+    from aihelper.services.usage import Price, Spent
 
     client, user_id = register_user(app, "spooled")
     (answer_id,) = answer_rows(app, client, 1, content="so far")
@@ -446,6 +447,7 @@ def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_roun
             base_url="http://provider.invalid/v1",
             api_key="sk-never-on-disk-0001",
             payload={"messages": ["never on disk either"]},
+            price=Price(1.5, 6, "CNY"),
             question_text="q?",
         )
     away = OperationalError("SELECT 1", {}, pymysql.err.OperationalError(2003, "Can't connect"))
@@ -455,12 +457,20 @@ def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_roun
         with app.app_context():
             fields = {"content": "the whole answer", "reasoning": "", "status": "done", "finish_reason": "stop"}
             generation = MemoryHub().begin(turn.session_id, user_id, client_id=None, max_running=3)
-            stored = turns._store_despite_outages(app, turn, generation, user_id, {**fields, "usage": None})
+            spent = Spent(10, 1000, estimated=True, cost=0.006015, currency="CNY")
+            stored = turns._store_despite_outages(app, turn, generation, user_id, {**fields, "spent": spent})
             assert stored is False
     [kept] = spool.folder(app).glob("answer-*.json")
     assert "sk-never-on-disk" not in kept.read_text() and "never on disk either" not in kept.read_text()
     assert stored_answer(app, answer_id).content == "so far"
     with app.app_context():
         assert spool.replay(app) == 1
-    assert (stored_answer(app, answer_id).status, stored_answer(app, answer_id).content) == ("done", "the whole answer")
+    answer = stored_answer(app, answer_id)
+    assert (answer.status, answer.content) == ("done", "the whole answer")
+    assert (answer.completion_tokens, answer.usage_estimated, answer.cost, answer.currency) == (
+        1000,
+        True,
+        0.006015,
+        "CNY",
+    )
     assert list(spool.folder(app).glob("answer-*.json")) == []

@@ -732,7 +732,7 @@ def test_a_provider_that_ignores_stream_true_is_still_understood(client):
 def test_complete_returns_the_message_content(client, fake_provider):
     fake_provider.expected_key = KEY
     fake_provider.script(reply="A short title", reasoning="hmm")
-    assert client.complete(fake_provider.base_url, KEY, {**PAYLOAD, "stream": True}) == "A short title"
+    assert client.complete(fake_provider.base_url, KEY, {**PAYLOAD, "stream": True}).text == "A short title"
     assert fake_provider.requests[0]["json"]["stream"] is False
 
 

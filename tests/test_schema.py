@@ -4,18 +4,20 @@ and upgraded without losing rows."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
 from aihelper import create_app
 from aihelper.extensions import db
 from aihelper.failures import Failure
+from aihelper.models import UsageDay
 from aihelper.schema import MIGRATIONS_DIR, current_revision, described_by_models, head_revision
 from aihelper.services import accounts, search
 from aihelper.services.accounts import username_key
@@ -152,6 +154,11 @@ def test_upgrading_a_database_made_by_the_first_migration_keeps_every_row(tmp_pa
                     if (table, column) == ("users", "username_key"):
                         value = username_key(row["username"])  # recomputed: look-alikes are one account
                     assert got == value, f"{table}.{column}"
+        # Answers older than the usage rollup were counted into it by its migration.
+        rolled_up = db.session.execute(
+            select(UsageDay.day, UsageDay.user_id, UsageDay.model_id, UsageDay.messages)
+        ).all()
+        assert [tuple(row) for row in rolled_up] == [(date(2025, 1, 2), 7, "", 1)]
         # Messages older than the search index were indexed by its migration.
         [hit] = search.search(7, search.SearchQuery(q="你好"))
         assert (hit["message_id"], hit["session_id"]) == (9, ROWS["chat_sessions"]["session_id"])

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from aihelper.errors import database_unreachable
 from aihelper.services import answers
 from aihelper.services.conversations import PreparedTurn
+from aihelper.services.usage import Price, Spent
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ _KEPT_TURN_FIELDS = (
     "model_config_id",
     "question_text",
     "superseded_ids",
+    "price",
 )
 
 
@@ -53,7 +55,8 @@ def keep(app: Flask, turn: PreparedTurn, user_id: int, fields: dict[str, Any]) -
     partial = path.with_suffix(".part")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump({"turn": kept_turn, "user_id": user_id, "fields": fields}, file, ensure_ascii=False)
+        kept_fields = {**fields, "spent": asdict(fields["spent"])}
+        json.dump({"turn": kept_turn, "user_id": user_id, "fields": kept_fields}, file, ensure_ascii=False)
     partial.replace(path)
     log.error("answer %s is kept in %s until the database takes it", turn.answer_id, path)
     return path
@@ -67,9 +70,12 @@ def replay(app: Flask) -> int:
     stored = 0
     for path in sorted(directory.glob("answer-*.json")):
         kept = json.loads(path.read_text(encoding="utf-8"))
-        turn = PreparedTurn(**kept["turn"], base_url="", api_key=None, payload={})
+        kept_turn, fields = kept["turn"], kept["fields"]
+        turn = PreparedTurn(
+            **{**kept_turn, "price": Price(**kept_turn["price"])}, base_url="", api_key=None, payload={}
+        )
         try:
-            answers.finish_answer(turn, kept["user_id"], **kept["fields"])
+            answers.finish_answer(turn, kept["user_id"], **{**fields, "spent": Spent(**fields["spent"])})
         except DBAPIError as error:
             if database_unreachable(error):
                 return stored  # still away: the next round tries again

@@ -40,6 +40,7 @@ from aihelper.services import answers, conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import failure_explained, provider_error_message
+from aihelper.services.usage import Spent, usage_of
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,8 @@ def _generate(
             stream.close()
 
         stored = False
+        answer, thought = "".join(content), "".join(reasoning)
+        spent = Spent.of(usage_of(usage, turn.payload, answer + thought), turn.price)
         try:
             stored = _store_despite_outages(
                 app,
@@ -174,11 +177,11 @@ def _generate(
                 generation,
                 user_id,
                 {
-                    "content": "".join(content),
-                    "reasoning": "".join(reasoning),
+                    "content": answer,
+                    "reasoning": thought,
                     "status": status,
                     "finish_reason": "interrupted" if generation.interrupted else finish_reason,
-                    "usage": usage,
+                    "spent": spent,
                     "error_code": _failure_code(status, failure, generation),
                     "generation_ms": round((time.monotonic() - started) * 1000),
                 },
@@ -295,12 +298,17 @@ def _generate_title(turn: PreparedTurn, user_id: int) -> None:
         "temperature": 0.3,
     }
     try:
-        title = provider_client().complete(
+        completion = provider_client().complete(
             turn.base_url, turn.api_key, payload, timeouts=TITLE_TIMEOUTS, body_limit=TITLE_REPLY_BYTES
         )
     except ProviderError as error:
         log.info("title for %s not generated: %s", turn.session_id, error.code)
         return
+    # What the title cost is the conversation owner's, like the answer's.
+    spent = Spent.of(usage_of(completion.usage, payload, completion.text), turn.price)
+    with fair_share():
+        answers.count_title(user_id, turn.model_id, spent)
+    title = completion.text
     # Models like to decorate: no markdown, quotes or line breaks in a title.
     title = " ".join(re.sub(r"[*_`#>]+", "", title).split()).strip("\"'“”「」《》 ")[:GENERATED_TITLE_MAX]
     if not title:

@@ -7,11 +7,12 @@ command or a test.
 
 from aihelper.llm.client import ChatStream, ModelListing, ProviderClient, Timeouts
 from aihelper.llm.errors import ErrorCode, ProviderError
-from aihelper.llm.events import Delta, Done
+from aihelper.llm.events import Completion, Delta, Done
 from aihelper.llm.url_safety import check_base_url
 
 __all__ = [
     "ChatStream",
+    "Completion",
     "Delta",
     "Done",
     "ErrorCode",

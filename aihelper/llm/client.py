@@ -36,7 +36,7 @@ from urllib3.exceptions import NameResolutionError, ProtocolError
 
 from aihelper.llm.body import READ_SIZE, Body
 from aihelper.llm.errors import ErrorCode, ProviderError, code_for_error_object, error_from_body, excerpt, redact
-from aihelper.llm.events import Delta, Done
+from aihelper.llm.events import Completion, Delta, Done
 from aihelper.llm.sse import ChatStreamDecoder, first_choice, loads_untrusted, normalise_usage
 from aihelper.llm.transport import Attempt, Cancelled, GuardedPoolManager, current_attempt
 from aihelper.llm.url_safety import check_base_url
@@ -156,9 +156,9 @@ class ProviderClient:
         *,
         timeouts: Timeouts = Timeouts(),
         body_limit: int = _JSON_BODY_LIMIT,
-    ) -> str:
+    ) -> Completion:
         """Non-streaming ``POST {base_url}/chat/completions``; the text of ``choices[0].message.content``
-        ("" when the provider sent none). Raises ProviderError, `bad_response` for a body over
+        ("" when the provider sent none) and the usage. Raises ProviderError, `bad_response` for a body over
         *body_limit* bytes (read and parsed in one go, so a short answer's call says how short)."""
         with _key_kept_out(api_key):
             url = check_base_url(base_url) + "/chat/completions"
@@ -174,9 +174,9 @@ class ProviderClient:
             if streamed:  # the provider streamed although asked not to: put the pieces together
                 decoder = ChatStreamDecoder(secret=api_key)
                 pieces = [delta.content for delta in decoder.feed(raw)]
-                decoder.end()
-                return "".join(pieces)
-            return _parse_completion(raw, api_key)[0].content
+                return Completion("".join(pieces), decoder.end().usage)
+            message, _finish, usage = _parse_completion(raw, api_key)
+            return Completion(message.content, usage)
 
     def stream(
         self, base_url: str, api_key: str | None, payload: dict[str, Any], *, timeouts: Timeouts = Timeouts()

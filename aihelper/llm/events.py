@@ -31,3 +31,10 @@ class Done:
 
     finish_reason: str | None
     usage: dict[str, int] | None
+
+
+class Completion(NamedTuple):
+    """A non-streamed answer: its text, and the provider's usage (None when it sent none)."""
+
+    text: str
+    usage: dict[str, int] | None

@@ -2,6 +2,7 @@
 
 from aihelper.models.chat import ChatMessage, ChatSession
 from aihelper.models.provider import ApiProvider, ModelConfig
+from aihelper.models.usage import UsageDay
 from aihelper.models.user import AppSetting, LoginSession, User
 
-__all__ = ["ApiProvider", "AppSetting", "ChatMessage", "ChatSession", "LoginSession", "ModelConfig", "User"]
+__all__ = ["ApiProvider", "AppSetting", "ChatMessage", "ChatSession", "LoginSession", "ModelConfig", "UsageDay", "User"]

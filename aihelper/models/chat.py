@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
-from aihelper.models.types import MYSQL_TABLE_OPTIONS, LongText, exact_string
+from aihelper.models.types import MYSQL_TABLE_OPTIONS, LongText, Money, exact_string
 from aihelper.times import utcnow
 
 
@@ -96,6 +96,11 @@ class ChatMessage(db.Model):
     finish_reason: Mapped[str | None] = mapped_column(String(20))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    # The tokens were counted here from the text: the provider sent no usage.
+    usage_estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # At the model's price when the answer was stored; a later price never rewrites it.
+    cost: Mapped[float | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(8))
     # Why an answer failed (a provider error code, or internal_error), to explain it when reopened.
     error_code: Mapped[str | None] = mapped_column(String(32))
     # From the request to the provider until its last token: the answer's speed in tokens per second.

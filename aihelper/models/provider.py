@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
-from aihelper.models.types import MYSQL_TABLE_OPTIONS, Status
+from aihelper.models.types import CURRENCY_DEFAULT, MYSQL_TABLE_OPTIONS, Money, Status
 from aihelper.times import utcnow
 
 
@@ -47,6 +47,10 @@ class ModelConfig(db.Model):
     context_messages: Mapped[int] = mapped_column(Integer, nullable=False, default=20)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=Status.ACTIVE)
     sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # What the provider charges per million tokens; an answer keeps the cost at the price of its day.
+    price_input: Mapped[float] = mapped_column(Money, nullable=False, default=0)
+    price_output: Mapped[float] = mapped_column(Money, nullable=False, default=0)
+    currency: Mapped[str] = mapped_column(String(8), nullable=False, default=CURRENCY_DEFAULT)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -3,7 +3,7 @@ account, a provider or a model has."""
 
 from enum import StrEnum
 
-from sqlalchemy import String, Text
+from sqlalchemy import Numeric, String, Text
 from sqlalchemy.dialects import mysql
 
 
@@ -15,6 +15,10 @@ def exact_string(length: int) -> String:
 
 # Message bodies: MySQL TEXT stops at 64 KB, far below a long answer.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+# An amount of money (a price per million tokens, a cost): exact in the database, a float in Python.
+Money = Numeric(18, 8, asdecimal=False)
+# Prices and costs are in the currency the admin names on a model (ISO 4217: USD, CNY, …).
+CURRENCY_DEFAULT = "USD"
 
 
 # Every table on MySQL: InnoDB (transactions, foreign keys) and utf8mb4 (emoji, all of Chinese),

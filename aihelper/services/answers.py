@@ -9,8 +9,9 @@ from sqlalchemy import bindparam, delete, update
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.models.chat import MessageStatus
-from aihelper.services import search
+from aihelper.services import search, usage
 from aihelper.services.conversations import PreparedTurn
+from aihelper.services.usage import Spent
 from aihelper.times import utcnow
 
 _sessions = ChatSession.__table__
@@ -27,6 +28,9 @@ _FINISH_ANSWER = (
         finish_reason=bindparam("finish_reason"),
         prompt_tokens=bindparam("prompt_tokens"),
         completion_tokens=bindparam("completion_tokens"),
+        usage_estimated=bindparam("usage_estimated"),
+        cost=bindparam("cost"),
+        currency=bindparam("currency"),
         error_code=bindparam("error_code"),
         generation_ms=bindparam("generation_ms"),
         lease_until=None,
@@ -53,14 +57,15 @@ def finish_answer(
     reasoning: str,
     status: str,
     finish_reason: str | None,
-    usage: dict[str, int] | None,
+    spent: Spent,
     error_code: str | None = None,
     generation_ms: int | None = None,
 ) -> None:
-    """Store the answer, once, with what was received; mark the conversation active now with the
-    model it used, and count the user's message. A regenerated or edited exchange replaces the
-    old one only when the new answer arrived. The question is made searchable here with the
-    answer, rather than before the first token, where every millisecond counts."""
+    """Store the answer, once, with what was received and what it cost; mark the conversation
+    active now with the model it used, count the user's message and add the answer to the user's
+    usage of the day. A regenerated or edited exchange replaces the old one only when the new
+    answer arrived. The question is made searchable here with the answer, rather than before the
+    first token, where every millisecond counts."""
     with db.engine.begin() as connection:  # Core: the ORM session would add work and nothing else
         if turn.kind == "chat":
             connection.execute(_COUNT_MESSAGE, {"counted_user": user_id})
@@ -72,8 +77,11 @@ def finish_answer(
                 "reasoning": reasoning or None,
                 "status": status,
                 "finish_reason": finish_reason,
-                "prompt_tokens": usage.get("prompt_tokens") if usage else None,
-                "completion_tokens": usage.get("completion_tokens") if usage else None,
+                "prompt_tokens": spent.prompt_tokens,
+                "completion_tokens": spent.completion_tokens,
+                "usage_estimated": spent.estimated,
+                "cost": spent.cost,
+                "currency": spent.currency,
                 "error_code": error_code,
                 "generation_ms": generation_ms,
             },
@@ -92,6 +100,13 @@ def finish_answer(
             },
         )
         search.index_messages(connection, [(turn.user_message_id, turn.question_text), (turn.answer_id, content)])
+        usage.add_to_rollup(connection, user_id=user_id, model_id=turn.model_id, answers=1, **spent.counted())
+
+
+def count_title(user_id: int, model_id: str, spent: Spent) -> None:
+    """A generated title's tokens into its owner's usage of the day (no answer: 0 messages)."""
+    with db.engine.begin() as connection:
+        usage.add_to_rollup(connection, user_id=user_id, model_id=model_id, answers=0, **spent.counted())
 
 
 def set_generated_title(session_id: str, first_title: str, title: str) -> bool:

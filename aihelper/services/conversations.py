@@ -37,6 +37,7 @@ from aihelper.models.chat import MessageStatus, Role
 from aihelper.models.types import Status
 from aihelper.services.history import SESSION_ID_MAX
 from aihelper.services.provider_keys import key_to_send
+from aihelper.services.usage import Price
 from aihelper.times import utcnow
 
 TITLE_CHARS = 30
@@ -97,6 +98,7 @@ class PreparedTurn:
     base_url: str
     api_key: str | None = field(repr=False)
     payload: dict[str, Any] = field(repr=False)
+    price: Price
     question_text: str = field(default="", repr=False)
     superseded_ids: list[int] = field(default_factory=list)
 
@@ -154,6 +156,9 @@ _usable_models = (
         _models.c.temperature,
         _models.c.context_messages,
         _models.c.sort_order,
+        _models.c.price_input,
+        _models.c.price_output,
+        _models.c.currency,
         _providers.c.base_url,
         _providers.c.api_key,
     )
@@ -179,6 +184,7 @@ class TurnModel:
     context_messages: int
     base_url: str
     api_key: str | None = field(repr=False)  # the plain key: never in a repr, which may be logged
+    price: Price
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,7 @@ def _model_of(rows: list[Row]) -> TurnModel:
         row.m_context_messages,
         row.m_base_url,
         key_to_send(row.m_api_key, N_("model_key_needs_reentry")),
+        Price(row.m_price_input, row.m_price_output, row.m_currency),
     )
 
 
@@ -443,6 +450,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
             "temperature": model.temperature,
             "stream_options": {"include_usage": True},
         },
+        price=model.price,
         question_text=plan.question_text,
         superseded_ids=plan.superseded_ids,
     )

@@ -23,7 +23,7 @@ from aihelper.ids import ID_MAX, is_id
 from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
 from aihelper.models import ApiProvider, ModelConfig
-from aihelper.models.types import Status
+from aihelper.models.types import CURRENCY_DEFAULT, Status
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import provider_error_message, provider_failure
 from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
@@ -238,6 +238,9 @@ def model_dict(model: ModelConfig) -> dict[str, Any]:
         "context_messages": model.context_messages,
         "status": model.status,
         "sort_order": model.sort_order,
+        "price_input": model.price_input,
+        "price_output": model.price_output,
+        "currency": model.currency,
     }
 
 
@@ -257,6 +260,19 @@ def _next_sort_order() -> int:
     return (db.session.scalar(select(func.max(ModelConfig.sort_order))) or 0) + 1
 
 
+PRICE_MAX = 1_000_000  # per million tokens, in any currency
+
+
+class _Currency(FieldType):
+    """An ISO 4217 code such as USD or CNY (upper-cased)."""
+
+    def validate(self, value: Any) -> str:
+        code = value.strip().upper() if isinstance(value, str) else ""
+        if not (len(code) == 3 and code.isascii() and code.isalpha()):
+            raise refuse("invalid_field", N_("invalid_currency"))
+        return code
+
+
 ModelId = Annotated[str, RequiredText(MODEL_ID_MAX, strip=True), Field(title=N_("field_model_id"))]
 ProviderRef = Annotated[int, Number(1, ID_MAX, 0), Field(title=N_("field_provider"))]
 
@@ -274,6 +290,9 @@ class ModelChange(Fields):
     context_messages: Annotated[int, Number(0, 500, 20), Field(title=N_("field_context_messages"))] = 20
     status: StatusChoice = Status.ACTIVE
     sort_order: Annotated[int, Number(-(10**6), 10**6, 0), Field(title=N_("field_sort_order"))] = 0
+    price_input: Annotated[float, Number(0, PRICE_MAX, 0, decimal=True), Field(title=N_("field_price_input"))] = 0
+    price_output: Annotated[float, Number(0, PRICE_MAX, 0, decimal=True), Field(title=N_("field_price_output"))] = 0
+    currency: Annotated[str, _Currency(), Field(title=N_("field_currency"))] = CURRENCY_DEFAULT
 
 
 class NewModel(ModelChange):

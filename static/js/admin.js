@@ -410,6 +410,12 @@
               <el-col :span="8"><el-form-item :label="t('temperature')"><el-input-number v-model="editor.values.temperature" :min="0" :max="2" :step="0.1" :precision="2" controls-position="right" /></el-form-item></el-col>
               <el-col :span="8"><el-form-item :label="t('contextMessages')"><el-input-number v-model="editor.values.context_messages" :min="0" :max="500" controls-position="right" /></el-form-item></el-col>
             </el-row>
+            <el-row :gutter="12">
+              <el-col :span="8"><el-form-item :label="t('priceInput')"><el-input-number v-model="editor.values.price_input" :min="0" :max="1000000" :step="0.1" :precision="4" controls-position="right" data-testid="price-input" /></el-form-item></el-col>
+              <el-col :span="8"><el-form-item :label="t('priceOutput')"><el-input-number v-model="editor.values.price_output" :min="0" :max="1000000" :step="0.1" :precision="4" controls-position="right" data-testid="price-output" /></el-form-item></el-col>
+              <el-col :span="8"><el-form-item :label="t('currency')"><el-input v-model="editor.values.currency" maxlength="3" placeholder="USD" data-testid="currency" /></el-form-item></el-col>
+            </el-row>
+            <div class="form-hint">{{ t('pricePerMillion') }}</div>
             <el-form-item :label="t('systemPrompt')"><el-input v-model="editor.values.system_prompt" type="textarea" :rows="3" /></el-form-item>
             <el-form-item :label="t('status')">
               <el-switch v-model="editor.values.status" active-value="active" inactive-value="disabled" :active-text="t('enabled')" />
@@ -428,6 +434,7 @@
       const blank = () => ({
         provider_id: providers.length ? providers[0].id : null, model_id: '', model_name: '', description: '',
         max_tokens: 4096, temperature: 0.7, context_messages: 20, system_prompt: '', status: 'active',
+        price_input: 0, price_output: 0, currency: 'USD',
       });
       const editor = Vue.reactive({ open: false, id: null, values: blank(), error: '' });
 
@@ -437,6 +444,7 @@
           provider_id: model.provider_id, model_id: model.model_id, model_name: model.model_name,
           description: model.description, max_tokens: model.max_tokens, temperature: model.temperature,
           context_messages: model.context_messages, system_prompt: model.system_prompt, status: model.status,
+          price_input: model.price_input, price_output: model.price_output, currency: model.currency,
         } : blank();
         editor.error = '';
         editor.open = true;
