@@ -92,6 +92,17 @@ def error_response(status: int, code: str, message: str):
 _SERVER_AWAY = frozenset({1053, 2002, 2003, 2006, 2013, 2055})
 
 
+# MySQL/MariaDB: the statement lost a deadlock, or waited too long for a row lock.
+_GAVE_WAY = frozenset({1213, 1205})
+
+
+def lost_to_another_transaction(error: BaseException) -> bool:
+    """Whether `error` is MySQL's deadlock or lock-wait timeout: the transaction was rolled back
+    for another's sake, and the same work done again succeeds."""
+    args = getattr(getattr(error, "orig", None), "args", ())
+    return isinstance(error, OperationalError) and bool(args) and args[0] in _GAVE_WAY
+
+
 def database_unreachable(error: BaseException) -> bool:
     """Whether `error` says the database server (or the way to it) is away, rather than that a
     statement failed: then the answer is 503 `database_unavailable` and a retry may succeed."""

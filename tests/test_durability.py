@@ -3,6 +3,7 @@ answer whose worker died is finished as interrupted once its lease lapses, its t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -474,3 +475,43 @@ def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_roun
         "CNY",
     )
     assert list(spool.folder(app).glob("answer-*.json")) == []
+
+
+def test_an_answer_spooled_before_answers_had_a_cost_is_stored_with_its_usage(app):
+    """A spool file written by the previous release (no price, the provider's usage as it came)
+    is stored after an upgrade; one that cannot be read is set aside, not retried for ever."""
+    from aihelper.chat import spool
+
+    client, user_id = register_user(app, "upgraded")
+    (answer_id,) = answer_rows(app, client, 1, content="so far")
+    with app.app_context():
+        answer = db.session.get(ChatMessage, answer_id)
+        question = ChatMessage(session_id=answer.session_id, user_id=user_id, role="user", content="q?")
+        db.session.add(question)
+        db.session.commit()
+        old_turn = {
+            "session_id": answer.session_id,
+            "title": "t",
+            "is_new_session": False,
+            "kind": "chat",
+            "user_message_id": question.id,
+            "answer_id": answer_id,
+            "model_id": "m",
+            "model_config_id": None,
+            "question_text": "q?",
+            "superseded_ids": [],
+        }
+        db.session.remove()
+    fields = {"content": "kept", "reasoning": "", "status": "done", "finish_reason": "stop", "error_code": None}
+    fields["usage"] = {"prompt_tokens": 12, "completion_tokens": 3}
+    directory = spool.folder(app)
+    directory.mkdir(exist_ok=True)
+    (directory / f"answer-{answer_id}.json").write_text(
+        json.dumps({"turn": old_turn, "user_id": user_id, "fields": fields}), encoding="utf-8"
+    )
+    (directory / "answer-999999.json").write_text("{not json", encoding="utf-8")
+    with app.app_context():
+        assert spool.replay(app) == 1
+    stored = stored_answer(app, answer_id)
+    assert (stored.content, stored.prompt_tokens, stored.completion_tokens, stored.cost) == ("kept", 12, 3, 0)
+    assert [path.name for path in directory.iterdir()] == ["answer-999999.json.unreadable"]

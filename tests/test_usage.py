@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from aihelper.extensions import db
+from aihelper.llm.sse import normalise_usage
 from aihelper.models import UsageDay
 from aihelper.services import usage
 from aihelper.services.usage import Price, Usage
@@ -122,10 +123,59 @@ def test_the_rollup_adds_exactly_when_many_answers_are_stored_at_once(app):
 
 @pytest.mark.parametrize(
     ("text", "tokens"),
-    [("", 0), ("abcd", 1), ("abcde", 2), ("你好", 2), ("你好 abcd", 2 + 2), ("こんにちは", 5), ("안녕", 2)],
+    [
+        ("", 0),
+        ("abcd", 1),
+        ("abcde", 2),
+        ("你好", 2),
+        ("你好 abcd", 2 + 2),
+        ("こんにちは", 5),
+        ("안녕", 2),
+        ("привет", 4),  # 12 bytes
+        ("😀", 2),  # 4 bytes
+    ],
 )
-def test_an_estimate_counts_a_token_per_cjk_character_and_per_four_others(text, tokens):
+def test_an_estimate_counts_a_token_per_four_ascii_characters_and_per_three_other_bytes(text, tokens):
     assert usage.estimated_tokens(text) == tokens
+
+
+@pytest.mark.parametrize(
+    ("reported", "counted"),
+    [
+        ({"prompt_tokens": 30, "completion_tokens": 70}, {"prompt_tokens": 30, "completion_tokens": 70}),
+        ({"prompt_tokens": 30, "total_tokens": 100}, {"prompt_tokens": 30, "completion_tokens": 70}),
+        ({"completion_tokens": 70, "total_tokens": 100}, {"prompt_tokens": 30, "completion_tokens": 70}),
+        # Reasoning left out of completion_tokens but not out of the total.
+        (
+            {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 40},
+            {"prompt_tokens": 10, "completion_tokens": 30},
+        ),
+        ({"total_tokens": 100}, None),
+        ({"prompt_tokens": "many", "completion_tokens": 5}, None),
+    ],
+)
+def test_a_providers_usage_is_read_whole_even_when_one_count_is_left_out(reported, counted):
+    assert normalise_usage(reported) == counted
+
+
+def test_a_usage_of_nothing_for_an_answer_with_text_is_not_believed():
+    assert usage.usage_of({"prompt_tokens": 0, "completion_tokens": 0}, {}, "some text").estimated is True
+    assert usage.usage_of({"prompt_tokens": 0, "completion_tokens": 0}, {}, "").estimated is False
+
+
+def test_an_answer_whose_conversation_was_deleted_meanwhile_still_counts(chat, app, fake_provider):
+    fake_provider.script(tokens=[f"t{i} " for i in range(200)], token_delay=0.02, usage=False)
+    socket = chat["user"].socket()
+    socket.send(type="chat", message="talk", model_id=chat["model_id"], session_id=None)
+    start = socket.receive()
+    socket.receive()  # a delta: the provider is answering
+    assert chat["user"].http.delete(f"{chat['user'].base_url}/api/chat/session/{start['session_id']}").ok
+    socket.receive_until_end()
+    socket.close()
+    owner = user_id_of(app, "streamer")
+    wait_for(lambda: rollup(app, owner))
+    [(model_id, answers, _prompt, completion, _cost, _currency)] = rollup(app, owner)
+    assert (model_id, answers) == ("fake-model", 1) and completion > 0
 
 
 def test_prices_and_currency_are_checked(chat):

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from aihelper.chat import spool
 from aihelper.config import AUTOCOMMIT_BIND
+from aihelper.errors import lost_to_another_transaction
 from aihelper.extensions import db
 from aihelper.fair_db import fair_share
 from aihelper.models import ChatMessage
@@ -197,10 +198,6 @@ class Checkpoints:
             return result.rowcount if result else 0
 
 
-# MySQL/MariaDB: the statement lost a deadlock, or waited too long for a row lock.
-_MYSQL_GAVE_WAY = {1213, 1205}
-
-
 @contextmanager
 def _never_waiting(connection):
     """Statements that give up rather than wait for SQLite's write lock: under gevent that wait is
@@ -222,7 +219,7 @@ def _never_waiting(connection):
         except OperationalError as error:
             if sqlite and "locked" in str(error.orig):
                 return None
-            if mysql and error.orig.args and error.orig.args[0] in _MYSQL_GAVE_WAY:
+            if mysql and lost_to_another_transaction(error):
                 log.info("checkpoint gave way to another transaction (%s); the next one writes it", error.orig.args[0])
                 return None
             raise

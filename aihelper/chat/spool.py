@@ -20,9 +20,11 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
 from aihelper.errors import database_unreachable
+from aihelper.llm.sse import normalise_usage
+from aihelper.models.types import CURRENCY_DEFAULT
 from aihelper.services import answers
 from aihelper.services.conversations import PreparedTurn
-from aihelper.services.usage import Price, Spent
+from aihelper.services.usage import Price, Spent, usage_of
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,21 @@ def keep(app: Flask, turn: PreparedTurn, user_id: int, fields: dict[str, Any]) -
     return path
 
 
+def _read_kept(path: Path) -> tuple[PreparedTurn, int, dict[str, Any]]:
+    """A spooled answer's turn, user and fields; one kept before answers had a cost (no price, the
+    provider's usage as it came) is stored at no cost with that usage."""
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    kept_turn, fields = kept["turn"], dict(kept["fields"])
+    price = Price(**kept_turn["price"]) if "price" in kept_turn else Price(0, 0, CURRENCY_DEFAULT)
+    turn = PreparedTurn(**{**kept_turn, "price": price}, base_url="", api_key=None, payload={})
+    if "spent" in fields:
+        fields["spent"] = Spent(**fields["spent"])
+    else:
+        used = usage_of(normalise_usage(fields.pop("usage", None)), {}, fields["content"])
+        fields["spent"] = Spent.of(used, price)
+    return turn, kept["user_id"], fields
+
+
 def replay(app: Flask) -> int:
     """Store the spooled answers the database takes now (in an app context); how many were."""
     directory = folder(app)
@@ -69,13 +86,14 @@ def replay(app: Flask) -> int:
         return 0
     stored = 0
     for path in sorted(directory.glob("answer-*.json")):
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        kept_turn, fields = kept["turn"], kept["fields"]
-        turn = PreparedTurn(
-            **{**kept_turn, "price": Price(**kept_turn["price"])}, base_url="", api_key=None, payload={}
-        )
         try:
-            answers.finish_answer(turn, kept["user_id"], **{**fields, "spent": Spent(**fields["spent"])})
+            turn, user_id, fields = _read_kept(path)
+        except (ValueError, KeyError, TypeError):
+            log.exception("spooled answer %s cannot be read; set aside as %s.unreadable", path.name, path.name)
+            path.replace(path.with_name(path.name + ".unreadable"))
+            continue
+        try:
+            answers.finish_answer(turn, user_id, **fields)
         except DBAPIError as error:
             if database_unreachable(error):
                 return stored  # still away: the next round tries again

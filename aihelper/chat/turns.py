@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from aihelper.chat import frames, spool
 from aihelper.chat.frames import Frame
-from aihelper.errors import database_unreachable
+from aihelper.errors import database_unreachable, lost_to_another_transaction
 from aihelper.extensions import db
 from aihelper.failures import Conflict, TooMany, Unavailable
 from aihelper.fair_db import fair_share
@@ -40,7 +40,7 @@ from aihelper.services import answers, conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import failure_explained, provider_error_message
-from aihelper.services.usage import Spent, usage_of
+from aihelper.services.usage import NOTHING, Spent, usage_of
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ def _generate(
 
         stored = False
         answer, thought = "".join(content), "".join(reasoning)
-        spent = Spent.of(usage_of(usage, turn.payload, answer + thought), turn.price)
+        # A call that failed before anything arrived (a refused key, no connection) cost nothing.
+        nothing_came = failure and not (answer or thought or usage)
+        spent = Spent.of(NOTHING if nothing_came else usage_of(usage, turn.payload, answer + thought), turn.price)
         try:
             stored = _store_despite_outages(
                 app,
@@ -230,6 +232,10 @@ def _store_despite_outages(
             return True
         except DBAPIError as error:
             db.session.remove()
+            # Another answer of the user's finishing at once (InnoDB chose this one to roll back).
+            if lost_to_another_transaction(error) and time.monotonic() < give_up:
+                log.info("answer %s lost a deadlock; stored again", answer_id)
+                continue
             if not database_unreachable(error):
                 raise
             if time.monotonic() + wait > give_up:

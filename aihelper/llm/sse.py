@@ -313,15 +313,27 @@ def first_choice(choices: list[Any]) -> dict[str, Any] | None:
 
 
 def normalise_usage(usage: Any) -> dict[str, int] | None:
-    """``{"prompt_tokens", "completion_tokens"}`` as bounded non-negative ints, or None."""
+    """``{"prompt_tokens", "completion_tokens"}`` as bounded non-negative ints, or None. A count a
+    provider left out is what its `total_tokens` leaves; a completion count below that is raised to
+    it (some providers leave reasoning tokens out of `completion_tokens` but not out of the total)."""
     if not isinstance(usage, dict):
         return None
-    counts: dict[str, int] = {}
-    for name in ("prompt_tokens", "completion_tokens"):
-        value = usage.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
-            return None
-        if isinstance(value, float) and not value.is_integer():
-            return None
-        counts[name] = min(max(int(value), 0), _MAX_TOKENS_COUNT)
-    return counts
+    prompt, completion, total = (_token_count(usage.get(name)) for name in _USAGE_FIELDS)
+    if total is not None and prompt is not None:
+        completion = max(completion or 0, total - prompt)
+    elif total is not None and completion is not None:
+        prompt = max(total - completion, 0)
+    if prompt is None or completion is None:
+        return None
+    return {"prompt_tokens": prompt, "completion_tokens": min(completion, _MAX_TOKENS_COUNT)}
+
+
+_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _token_count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return min(max(int(value), 0), _MAX_TOKENS_COUNT)

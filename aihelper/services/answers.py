@@ -4,7 +4,7 @@ generated title (DESIGN.md "the path of one message")."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, select, update
 
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
@@ -87,6 +87,10 @@ def finish_answer(
             },
         )
         if stored.rowcount == 0:  # the conversation was deleted while the answer streamed
+            # What was streamed was paid for all the same (deleting must not make it free), unless
+            # the account went with it.
+            if connection.execute(select(_users.c.id).where(_users.c.id == user_id)).first() is not None:
+                usage.add_to_rollup(connection, user_id=user_id, model_id=turn.model_id, answers=1, **spent.counted())
             return
         if turn.superseded_ids and status in (MessageStatus.DONE, MessageStatus.STOPPED):
             connection.execute(_DELETE_SUPERSEDED, {"superseded": turn.superseded_ids, "kept_session": turn.session_id})

@@ -1,11 +1,14 @@
 """What an answer (or a generated title) used, what it cost, and the daily rollup it adds to.
 
-Tokens come from the provider's `usage` when it sends one; otherwise they are counted here from
-the text and the answer is marked `usage_estimated`: Chinese, Japanese and Korean characters count
-one token each (the tokenizers of GLM, Qwen, DeepSeek and OpenAI give 0.6-1.5 per character), other
-text a token per four characters, and each message of the prompt a few tokens of framing. The cost
-is the model's price per million tokens at the moment the answer is stored: a later price never
-rewrites it.
+Tokens come from the provider's `usage` when it sends one (a missing count derived from its
+total); otherwise they are counted here from the text and the answer is marked `usage_estimated`:
+a token per four ASCII characters and per three bytes of everything else in UTF-8 — a Chinese,
+Japanese or Korean character (three bytes) is one token, as the tokenizers of GLM, Qwen, DeepSeek
+and OpenAI roughly give, an emoji a little more — and each message of the prompt a few tokens of
+framing. Counting bytes is C work (encode, translate): a megabyte answer is estimated in
+milliseconds, where a regular expression over it held the worker for half a second. An answer that
+failed before anything arrived costs nothing. The cost is the model's price per million tokens at
+the moment the turn began: a later price never rewrites it.
 
 The rollup (`usage_daily`) is added to in the caller's transaction with one upsert per answer, so
 that it is exact across workers and instances without a lock.
@@ -14,7 +17,6 @@ that it is exact across workers and instances without a lock.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,15 +26,17 @@ from sqlalchemy.dialects import mysql, sqlite
 from aihelper.models import UsageDay
 from aihelper.times import utcnow
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-CHARS_PER_TOKEN = 4  # of text other than CJK
+ASCII_PER_TOKEN = 4
+OTHER_BYTES_PER_TOKEN = 3  # a CJK character's UTF-8 bytes
 MESSAGE_FRAMING_TOKENS = 4  # the role and separators each prompt message costs
 TOKENS_PER_PRICE_UNIT = 1_000_000
+_ASCII = bytes(range(128))
 
 
 def estimated_tokens(text: str) -> int:
-    cjk = len(_CJK.findall(text))
-    return cjk + math.ceil((len(text) - cjk) / CHARS_PER_TOKEN)
+    encoded = text.encode("utf-8", "replace")
+    other = len(encoded.translate(None, _ASCII))
+    return math.ceil((len(encoded) - other) / ASCII_PER_TOKEN) + math.ceil(other / OTHER_BYTES_PER_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -46,13 +50,13 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
-def usage_of(reported: dict[str, Any] | None, payload: dict[str, Any], answer: str) -> Usage:
-    """The provider's count when it sent one (both numbers), else an estimate from the text."""
-    if (
-        reported
-        and _count(reported.get("prompt_tokens")) is not None
-        and _count(reported.get("completion_tokens")) is not None
-    ):
+NOTHING = Usage(0, 0, estimated=False)
+
+
+def usage_of(reported: dict[str, int] | None, payload: dict[str, Any], answer: str) -> Usage:
+    """The provider's count (llm.sse.normalise_usage), unless it says nothing was used of an
+    answer that has text; else an estimate from the text."""
+    if reported and (reported["prompt_tokens"] + reported["completion_tokens"] > 0 or not answer):
         return Usage(reported["prompt_tokens"], reported["completion_tokens"], estimated=False)
     prompt = sum(
         estimated_tokens(message["content"]) + MESSAGE_FRAMING_TOKENS
@@ -60,10 +64,6 @@ def usage_of(reported: dict[str, Any] | None, payload: dict[str, Any], answer: s
         if isinstance(message.get("content"), str)
     )
     return Usage(prompt, estimated_tokens(answer), estimated=True)
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31 else None
 
 
 @dataclass(frozen=True)
