@@ -162,6 +162,12 @@ def test_upgrading_a_database_made_by_the_first_migration_keeps_every_row(tmp_pa
         # Messages older than the search index were indexed by its migration.
         [hit] = search.search(7, search.SearchQuery(q="你好"))
         assert (hit["message_id"], hit["session_id"]) == (9, ROWS["chat_sessions"]["session_id"])
+        # And a message deleted takes its search entry along (no later migration lost the trigger).
+        with db.engine.begin() as connection:
+            connection.execute(text("DELETE FROM ai_chat_messages WHERE id = 9"))
+        assert search.search(7, search.SearchQuery(q="你好")) == []
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM message_search")).scalar() == 0
         db.session.remove()
         db.engine.dispose()
 

@@ -24,20 +24,25 @@ MONEY = sa.Numeric(18, 8, asdecimal=False)
 
 
 def upgrade():
-    with op.batch_alter_table("model_configs") as batch:
-        batch.add_column(sa.Column("price_input", MONEY, nullable=False, server_default="0"))
-        batch.add_column(sa.Column("price_output", MONEY, nullable=False, server_default="0"))
-        batch.add_column(sa.Column("currency", sa.String(length=8), nullable=False, server_default="USD"))
-    with op.batch_alter_table("model_configs") as batch:
-        batch.alter_column("price_input", server_default=None)
-        batch.alter_column("price_output", server_default=None)
-        batch.alter_column("currency", server_default=None)
-    with op.batch_alter_table("ai_chat_messages") as batch:
-        batch.add_column(sa.Column("usage_estimated", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("cost", MONEY, nullable=True))
-        batch.add_column(sa.Column("currency", sa.String(length=8), nullable=True))
-    with op.batch_alter_table("ai_chat_messages") as batch:
-        batch.alter_column("usage_estimated", server_default=None)
+    # Plain ADD COLUMN: on SQLite a batch operation would copy ai_chat_messages whole, and the copy
+    # would lose its trigger (message_search_forget). The defaults fill the rows already there;
+    # MySQL drops them after, so that its schema is database.sql's.
+    op.add_column("model_configs", sa.Column("price_input", MONEY, nullable=False, server_default="0"))
+    op.add_column("model_configs", sa.Column("price_output", MONEY, nullable=False, server_default="0"))
+    op.add_column("model_configs", sa.Column("currency", sa.String(length=8), nullable=False, server_default="USD"))
+    op.add_column(
+        "ai_chat_messages", sa.Column("usage_estimated", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.add_column("ai_chat_messages", sa.Column("cost", MONEY, nullable=True))
+    op.add_column("ai_chat_messages", sa.Column("currency", sa.String(length=8), nullable=True))
+    if op.get_bind().dialect.name != "sqlite":
+        for table, column, type_ in (
+            ("model_configs", "price_input", MONEY),
+            ("model_configs", "price_output", MONEY),
+            ("model_configs", "currency", sa.String(length=8)),
+            ("ai_chat_messages", "usage_estimated", sa.Boolean()),
+        ):
+            op.alter_column(table, column, server_default=None, existing_type=type_, existing_nullable=False)
     op.create_table(
         "usage_daily",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -70,11 +75,12 @@ def upgrade():
 
 def downgrade():
     op.drop_table("usage_daily")
-    with op.batch_alter_table("ai_chat_messages") as batch:
-        batch.drop_column("currency")
-        batch.drop_column("cost")
-        batch.drop_column("usage_estimated")
-    with op.batch_alter_table("model_configs") as batch:
-        batch.drop_column("currency")
-        batch.drop_column("price_output")
-        batch.drop_column("price_input")
+    for table, column in (
+        ("ai_chat_messages", "currency"),
+        ("ai_chat_messages", "cost"),
+        ("ai_chat_messages", "usage_estimated"),
+        ("model_configs", "currency"),
+        ("model_configs", "price_output"),
+        ("model_configs", "price_input"),
+    ):
+        op.drop_column(table, column)  # SQLite drops a column in place (3.35+): its triggers stay
