@@ -241,6 +241,21 @@ def register_user(app, name: str):
     return client, user_id
 
 
+def streaming_exchange(app, name: str) -> tuple[int, str, int, int]:
+    """A user's question "q?" and its answer still streaming ("so far"): user, session, question and
+    answer ids."""
+    client, user_id = register_user(app, name)
+    (answer_id,) = answer_rows(app, client, 1, content="so far")
+    with app.app_context():
+        session_id = db.session.get(ChatMessage, answer_id).session_id
+        question = ChatMessage(session_id=session_id, user_id=user_id, role="user", content="q?")
+        db.session.add(question)
+        db.session.commit()
+        question_id = question.id
+        db.session.remove()
+    return user_id, session_id, question_id, answer_id
+
+
 def answer_rows(app, client, count: int, *, content: str = "", lease_until=None) -> list[int]:
     """Streaming answers of the client's user, in a conversation of their own."""
     user_id = client.get("/api/user/info").json["id"]
@@ -429,19 +444,14 @@ def test_an_answer_the_database_never_took_is_spooled_and_stored_by_a_later_roun
     from aihelper.services.conversations import PreparedTurn
     from aihelper.services.usage import Price, Spent
 
-    client, user_id = register_user(app, "spooled")
-    (answer_id,) = answer_rows(app, client, 1, content="so far")
+    user_id, session_id, question_id, answer_id = streaming_exchange(app, "spooled")
     with app.app_context():
-        answer = db.session.get(ChatMessage, answer_id)
-        question = ChatMessage(session_id=answer.session_id, user_id=user_id, role="user", content="q?")
-        db.session.add(question)
-        db.session.commit()
         turn = PreparedTurn(
-            session_id=answer.session_id,
+            session_id=session_id,
             title="t",
             is_new_session=False,
             kind="regenerate",
-            user_message_id=question.id,
+            user_message_id=question_id,
             answer_id=answer_id,
             model_id="m",
             model_config_id=None,
@@ -482,26 +492,19 @@ def test_an_answer_spooled_before_answers_had_a_cost_is_stored_with_its_usage(ap
     is stored after an upgrade; one that cannot be read is set aside, not retried for ever."""
     from aihelper.chat import spool
 
-    client, user_id = register_user(app, "upgraded")
-    (answer_id,) = answer_rows(app, client, 1, content="so far")
-    with app.app_context():
-        answer = db.session.get(ChatMessage, answer_id)
-        question = ChatMessage(session_id=answer.session_id, user_id=user_id, role="user", content="q?")
-        db.session.add(question)
-        db.session.commit()
-        old_turn = {
-            "session_id": answer.session_id,
-            "title": "t",
-            "is_new_session": False,
-            "kind": "chat",
-            "user_message_id": question.id,
-            "answer_id": answer_id,
-            "model_id": "m",
-            "model_config_id": None,
-            "question_text": "q?",
-            "superseded_ids": [],
-        }
-        db.session.remove()
+    user_id, session_id, question_id, answer_id = streaming_exchange(app, "upgraded")
+    old_turn = {
+        "session_id": session_id,
+        "title": "t",
+        "is_new_session": False,
+        "kind": "chat",
+        "user_message_id": question_id,
+        "answer_id": answer_id,
+        "model_id": "m",
+        "model_config_id": None,
+        "question_text": "q?",
+        "superseded_ids": [],
+    }
     fields = {"content": "kept", "reasoning": "", "status": "done", "finish_reason": "stop", "error_code": None}
     fields["usage"] = {"prompt_tokens": 12, "completion_tokens": 3}
     directory = spool.folder(app)
