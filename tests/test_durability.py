@@ -382,8 +382,10 @@ def test_a_deploy_lets_a_short_and_a_long_answer_finish_and_stores_both_whole(st
 
 
 @pytest.mark.parametrize("stoppable_server", [1], indirect=True)
-def test_a_shutdown_stores_the_running_answer_interrupted_with_its_text(stoppable_server, app, fake_provider):
-    _user, _model, socket, start = long_answer_started(stoppable_server.url, fake_provider, "shutdown")
+def test_a_shutdown_stores_the_running_answer_interrupted_and_a_new_start_shows_it(
+    stoppable_server, app, fake_provider, database_url, instance_dir, tmp_path
+):
+    user, model, socket, start = long_answer_started(stoppable_server.url, fake_provider, "shutdown")
     assert socket.receive()["type"] == "delta"
 
     os.kill(stoppable_server.pid, signal.SIGTERM)  # a shutdown: the drain lasts 1 s
@@ -395,6 +397,17 @@ def test_a_shutdown_stores_the_running_answer_interrupted_with_its_text(stoppabl
     )
     assert (answer.finish_reason, answer.error_code) == ("interrupted", "interrupted")
     assert answer.content and "w0 " in answer.content, "the text streamed so far is kept"
+
+    restart_logs = tmp_path / "restart"
+    restart_logs.mkdir()
+    with fault_server(database_url, instance_dir, restart_logs) as restarted:
+        user.base_url = restarted.url  # the same cookie: the instance folder keeps the secrets
+        history = user.get(f"/api/chat/history?session_id={start['session_id']}").json()
+        shown = history["conversation"][-1]
+        assert (shown["status"], shown["finish_reason"], shown["content"]) == ("error", "interrupted", answer.content)
+        fake_provider.script(reply="continued after the restart")
+        again = user.socket().chat("continue", model_id=model["model_id"], session_id=start["session_id"])
+        assert text_of(again) == "continued after the restart"
 
 
 def own_mariadb(datadir: Path, port: int):
