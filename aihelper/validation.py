@@ -19,6 +19,7 @@ Invalid of a body (`refusal()`); a frame (chat/incoming.py) and an import file
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta, timezone, tzinfo
@@ -177,11 +178,12 @@ def refuse(code: str, message: str, **values: Any) -> PydanticCustomError:
 _MESSAGE_KEY = "aihelper_message"
 
 
-class FieldType:
+class FieldType(ABC):
     """A field type: one plain validator, so that every refusal is the type's own."""
 
+    @abstractmethod
     def validate(self, value: Any) -> Any:
-        raise NotImplementedError
+        """The value a body may hold, or a refusal (`refuse`)."""
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(self.validate)

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.fixtures.actions import PASSWORD, background_luminance, contrast
 from tests.fixtures.browser import collect_problems, register_in_browser
 from tests.fixtures.fake_provider import FakeProvider
+from tests.fixtures.servers import connect_fake_provider
 
 pytestmark = pytest.mark.browser
 
@@ -463,3 +464,23 @@ def test_every_control_is_labelled_focus_shows_and_disabled_looks_disabled(page:
     page.get_by_test_id("reset-password").fill("long-enough-password")
     expect(disabled).to_be_enabled()
     assert background_luminance(disabled) > 0.25
+
+
+@pytest.mark.parametrize(("lang", "saved"), [("zh", "已保存"), ("en", "Saved.")])
+def test_the_admin_sets_a_models_prices_in_the_editor(page: Page, live_server, fake_provider, lang, saved):
+    base = live_server.url
+    admin, _provider, model = connect_fake_provider(base, fake_provider, "price_admin")
+    page.context.add_cookies(
+        [{"name": "aihelper_session", "value": admin.cookie, "url": base}, {"name": "lang", "value": lang, "url": base}]
+    )
+    page.goto(base + "/admin/models")
+    page.locator(f"[data-model-id='{model['model_id']}']").get_by_test_id("edit-model").click()
+    page.get_by_test_id("price-input").locator("input").fill("2.5")
+    page.get_by_test_id("price-output").locator("input").fill("10")
+    page.get_by_test_id("currency").fill("cny")  # el-input gives its test id to the input
+    page.get_by_test_id("save-model").click()
+    expect(page.get_by_text(saved, exact=True)).to_be_visible()
+
+    models = admin.http.get(base + "/api/admin/models").json()["models"]
+    stored = next(m for m in models if m["id"] == model["id"])
+    assert (stored["price_input"], stored["price_output"], stored["currency"]) == (2.5, 10, "CNY")

@@ -423,7 +423,7 @@
           </el-form>
           <template #footer>
             <el-button @click="editor.open = false">{{ t('cancel') }}</el-button>
-            <el-button type="primary" @click="saveEditor">{{ t('save') }}</el-button>
+            <el-button type="primary" @click="saveEditor" data-testid="save-model">{{ t('save') }}</el-button>
           </template>
         </el-dialog>
       </el-card>`,
