@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS `users` (
   `create_time` datetime NOT NULL,
   `last_login` datetime DEFAULT NULL,
   `login_limits_reset` datetime DEFAULT NULL,
+  `quota_tokens_per_day` bigint(20) DEFAULT NULL,
+  `quota_tokens_per_month` bigint(20) DEFAULT NULL,
+  `quota_messages_per_day` int(11) DEFAULT NULL,
+  `quota_cost_per_month` decimal(18,8) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_users_username_key` (`username_key`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
@@ -143,8 +147,40 @@ CREATE TABLE IF NOT EXISTS `usage_daily` (
   `currency` varchar(8) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_usage_daily_day_user_id_model_id_currency` (`day`,`user_id`,`model_id`,`currency`),
-  KEY `fk_usage_daily_user_id_users` (`user_id`),
+  KEY `ix_usage_daily_user_id_day` (`user_id`,`day`),
   CONSTRAINT `fk_usage_daily_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Groups of users, the models they open and their quotas (aihelper/models/organisation.py).
+CREATE TABLE IF NOT EXISTS `user_groups` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `name` varchar(50) NOT NULL,
+  `description` text DEFAULT NULL,
+  `create_time` datetime NOT NULL,
+  `quota_tokens_per_day` bigint(20) DEFAULT NULL,
+  `quota_tokens_per_month` bigint(20) DEFAULT NULL,
+  `quota_messages_per_day` int(11) DEFAULT NULL,
+  `quota_cost_per_month` decimal(18,8) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_user_groups_name` (`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `user_group_members` (
+  `group_id` int(11) NOT NULL,
+  `user_id` int(11) NOT NULL,
+  PRIMARY KEY (`group_id`,`user_id`),
+  KEY `ix_user_group_members_user_id` (`user_id`),
+  CONSTRAINT `fk_user_group_members_group_id_user_groups` FOREIGN KEY (`group_id`) REFERENCES `user_groups` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `fk_user_group_members_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS `model_group_access` (
+  `model_config_id` int(11) NOT NULL,
+  `group_id` int(11) NOT NULL,
+  PRIMARY KEY (`model_config_id`,`group_id`),
+  KEY `ix_model_group_access_group_id` (`group_id`),
+  CONSTRAINT `fk_model_group_access_group_id_user_groups` FOREIGN KEY (`group_id`) REFERENCES `user_groups` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `fk_model_group_access_model_config_id_model_configs` FOREIGN KEY (`model_config_id`) REFERENCES `model_configs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- The search index (aihelper/services/search.py): each message's search terms under FULLTEXT.
@@ -160,4 +196,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('f7a2c4e8b1d3');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('a3c5e7f9b2d4');

@@ -38,6 +38,7 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_REFUSE_PRIVATE_NETWORKS": _flag,
     "AIHELPER_MAX_MESSAGE_CHARS": int,
     "AIHELPER_MAX_RUNNING_TURNS": int,
+    "AIHELPER_QUOTA_CURRENCY": str,
     "AIHELPER_TIMEOUT_CONNECT": float,
     "AIHELPER_TIMEOUT_FIRST_TOKEN": float,
     "AIHELPER_TIMEOUT_BETWEEN_TOKENS": float,
@@ -84,6 +85,8 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_FINISH_IN_BACKGROUND": True,
     # How many answers one user may have generating at the same time.
     "AIHELPER_MAX_RUNNING_TURNS": 3,
+    # The currency of the cost-per-month quotas: answers priced in it count against them.
+    "AIHELPER_QUOTA_CURRENCY": "USD",
     # After a new conversation's first answer, ask the same model for a short title.
     "AIHELPER_AUTO_TITLE": True,
     # The largest conversations file a user may import (MB).

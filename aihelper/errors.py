@@ -7,6 +7,7 @@ logged with the request id, which the answer repeats so an operator can find the
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.globals import request_ctx
@@ -76,9 +77,9 @@ def wants_json() -> bool:
     return request.path.startswith(JSON_PATHS)
 
 
-def error_response(status: int, code: str, message: str):
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None):
     if wants_json():
-        response = jsonify(error=message, code=code)
+        response = jsonify(error=message, code=code, **(details or {}))
         response.status_code = status
         return response
     if request_ctx.url_adapter is None:
@@ -132,7 +133,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Failure)
     def handle_failure(failure: Failure):
-        return error_response(status_of(failure), failure.code, message_of(failure))
+        return error_response(status_of(failure), failure.code, message_of(failure), failure.details)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):

@@ -38,6 +38,9 @@ class Failure(Exception):
         super().__init__(code)
         self.code = code
         self.message = message if isinstance(message, Term) else Term(message or code, **values)
+        # Fields the JSON error and the error frame carry besides `error` and `code` (a quota's
+        # `limit` and `reset_at`).
+        self.details: dict[str, Any] = {}
 
 
 class Invalid(Failure):

@@ -273,6 +273,7 @@ def test_models_can_be_edited_reordered_disabled_and_deleted(app, fake_provider)
         "price_input",
         "price_output",
         "currency",
+        "groups",
     }
 
     assert admin.put("/api/admin/models/order", json={"ids": [b["id"], c["id"], a["id"]]}).status_code == 200

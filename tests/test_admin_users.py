@@ -31,6 +31,9 @@ def test_the_user_list_shows_counts_logins_and_status(app):
         "message_count",
         "create_time",
         "last_login",
+        "groups",
+        "quota",
+        "today",
     }
     assert users[0]["is_admin"] and not users[1]["is_admin"]
     assert "password_hash" not in str(users)
@@ -190,6 +193,7 @@ def test_registration_can_be_closed_and_reopened_from_the_settings(app):
     assert admin.put("/api/admin/settings", json={"registration_open": False}).json == {
         "registration_open": False,
         "retention_days": 0,
+        "default_group": None,
     }
     assert register(app.test_client(), "too_late").status_code == 403
     token = page_data(admin.get("/admin/settings").get_data(as_text=True))["csrf_token"]

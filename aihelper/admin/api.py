@@ -1,4 +1,4 @@
-"""/api/admin/*: providers, models, users and settings as JSON (the original system's admin API)."""
+"""/api/admin/*: providers, models, users, groups and settings as JSON (the original system's admin API)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.admin import bp
-from aihelper.services import admin_users, providers, settings, stats
-from aihelper.services.accounts import ADMIN_VIEW, user_json
+from aihelper.services import admin_users, groups, providers, settings, stats
 from aihelper.validation import read
 from aihelper.web.json_body import json_object
 
@@ -88,14 +87,14 @@ def api_list_users():
 
 @bp.post("/api/admin/users")
 def api_create_user():
-    return jsonify(user_json(admin_users.create_user(read(admin_users.NewUser, json_object())), ADMIN_VIEW)), 201
+    return jsonify(admin_users.user_dict(admin_users.create_user(read(admin_users.NewUser, json_object())))), 201
 
 
 @bp.put("/api/admin/users/<id:user_id>")
 def api_update_user(user_id: int):
     return jsonify(
-        user_json(
-            admin_users.update_user(current_user, user_id, read(admin_users.UserChange, json_object())), ADMIN_VIEW
+        admin_users.user_dict(
+            admin_users.update_user(current_user, user_id, read(admin_users.UserChange, json_object()))
         )
     )
 
@@ -103,6 +102,29 @@ def api_update_user(user_id: int):
 @bp.delete("/api/admin/users/<id:user_id>")
 def api_delete_user(user_id: int):
     admin_users.delete_user(current_user, user_id)
+    return jsonify(message=gettext("deleted"))
+
+
+@bp.get("/api/admin/groups")
+def api_list_groups():
+    return jsonify(groups=groups.list_groups())
+
+
+@bp.post("/api/admin/groups")
+def api_create_group():
+    group = groups.create_group(read(groups.NewGroup, json_object()))
+    return jsonify(groups.group_json(group, 0)), 201
+
+
+@bp.put("/api/admin/groups/<id:group_id>")
+def api_update_group(group_id: int):
+    group = groups.update_group(group_id, read(groups.GroupChange, json_object()))
+    return jsonify(groups.group_json(group, groups.member_count(group.id)))
+
+
+@bp.delete("/api/admin/groups/<id:group_id>")
+def api_delete_group(group_id: int):
+    groups.delete_group(group_id)
     return jsonify(message=gettext("deleted"))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
+from flask import current_app, flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -15,7 +15,7 @@ from aihelper.admin import bp
 from aihelper.errors import message_of, status_of
 from aihelper.failures import Failure
 from aihelper.i18n import N_
-from aihelper.services import admin_users, providers, settings, stats
+from aihelper.services import admin_users, groups, providers, settings, stats
 from aihelper.validation import read
 
 # Each page's name in the browser tab (the dashboard is the admin area itself).
@@ -24,6 +24,7 @@ _SECTION_TITLES = {
     "providers": N_("admin_providers"),
     "models": N_("admin_models"),
     "users": N_("admin_users"),
+    "groups": N_("admin_groups"),
     "settings": N_("admin_settings"),
 }
 # Form fields never echoed back into a page.
@@ -36,10 +37,16 @@ def _section_data(section: str) -> dict[str, Any]:
     if section == "providers":
         return {"providers": providers.list_providers()}
     if section == "models":
-        return {"models": providers.list_models(), "providers": providers.list_providers()}
+        return {
+            "models": providers.list_models(),
+            "providers": providers.list_providers(),
+            "groups": groups.list_groups(),
+        }
     if section == "users":
-        return {"users": admin_users.list_users()}
-    return {"settings": settings.all_settings()}
+        return {"users": admin_users.list_users(), "groups": groups.list_groups()}
+    if section == "groups":
+        return {"groups": groups.list_groups()}
+    return {"settings": settings.all_settings(), "groups": groups.list_groups()}
 
 
 def _render(section: str, form_error: dict[str, Any] | None = None, status: int = 200):
@@ -49,6 +56,7 @@ def _render(section: str, form_error: dict[str, Any] | None = None, status: int 
         "me": {"id": current_user.id, "username": current_user.username},
         "flash": get_flashed_messages(),
         "form_error": form_error,
+        "quota_currency": current_app.config["AIHELPER_QUOTA_CURRENCY"],
         **_section_data(section),
     }
     return render_template("admin/page.html", page=page, section_title=_SECTION_TITLES[section]), status
@@ -141,6 +149,11 @@ def delete_user(user_id: int):
     return _submit("users", "delete", lambda _v: admin_users.delete_user(current_user, user_id), user_id)
 
 
+@bp.get("/admin/groups", endpoint="groups")
+def groups_page():
+    return _render("groups")
+
+
 @bp.get("/admin/settings", endpoint="settings")
 def settings_page():
     return _render("settings")
@@ -156,7 +169,7 @@ def save_settings():
             read(
                 settings.SettingsChange,
                 {"registration_open": "1" if v.get("registration_open") else "0"}
-                | ({"retention_days": v["retention_days"]} if "retention_days" in v else {}),
+                | {name: v[name] for name in ("retention_days", "default_group") if name in v},
             )
         ),
     )

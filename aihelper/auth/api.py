@@ -1,4 +1,4 @@
-"""POST /api/register, /api/login, /api/logout, /api/user/password and GET /api/user/info."""
+"""POST /api/register, /api/login, /api/logout, /api/user/password, GET /api/user/info and /api/user/usage."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aihelper.auth.limits import login_limits, password_change_limits, register_
 from aihelper.auth.session import log_in, log_out
 from aihelper.failures import NotFound, UnsupportedType
 from aihelper.i18n import N_
-from aihelper.services import accounts, avatars
+from aihelper.services import accounts, avatars, quotas
 from aihelper.services.accounts import LOGIN_VIEW, OWN_VIEW, Credentials, PasswordChange, user_json
 from aihelper.validation import read
 from aihelper.web.guards import accepts_multipart
@@ -46,6 +46,12 @@ def api_logout():
 @login_required
 def api_user_info():
     return jsonify(user_json(current_user, OWN_VIEW))
+
+
+@bp.get("/api/user/usage")
+@login_required
+def api_user_usage():
+    return jsonify(quotas.usage_report(current_user.id))
 
 
 @bp.post("/api/user/password")

@@ -24,7 +24,7 @@ from aihelper.web.json_body import json_object
 @bp.get("/api/models")
 @login_required
 def available_models():
-    return jsonify(providers.available_models())
+    return jsonify(providers.available_models(current_user.id))
 
 
 @bp.post("/api/chat/stream")

@@ -128,8 +128,10 @@ def error(
     message_id: int | None = None,
     client_id: str | None = None,
     seq: int | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Frame:
-    """An error: a generation's last frame (with seq), or a refused frame or turn (without)."""
+    """An error: a generation's last frame (with seq), or a refused frame or turn (without);
+    `details` are the failure's own fields (a quota's `limit` and `reset_at`)."""
     return Frame(
         _without_none(
             {
@@ -140,6 +142,7 @@ def error(
                 "message_id": message_id,
                 "client_id": client_id,
                 "seq": seq,
+                **(details or {}),
             }
         )
     )

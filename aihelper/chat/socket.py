@@ -344,7 +344,7 @@ class ChatConnection:
     def _refuse(self, refused: Failure, **turn: str | None) -> None:
         with speaking(self.language):
             message = message_of(refused)
-        self.say(frames.error(message, refused.code, **turn))
+        self.say(frames.error(message, refused.code, details=refused.details, **turn))
 
     def start(self, request) -> None:
         opened = turns.open_turn(request, language=self.language, request_id=self.request_id)

@@ -40,6 +40,7 @@ from aihelper.services import answers, conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import failure_explained, provider_error_message
+from aihelper.services.quotas import check_quota
 from aihelper.services.usage import NOTHING, Spent, usage_of
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
     hub = live_hub()
     with fair_share():
         plan = conversations.plan_turn(request)
+        check_quota(request.user_id)  # before anything is stored or sent to the provider
     try:
         generation = hub.begin(
             plan.session_id,

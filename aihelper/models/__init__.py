@@ -1,8 +1,21 @@
 """All tables; importing this package registers them with the metadata."""
 
 from aihelper.models.chat import ChatMessage, ChatSession
+from aihelper.models.organisation import UserGroup, group_members, model_access
 from aihelper.models.provider import ApiProvider, ModelConfig
 from aihelper.models.usage import UsageDay
 from aihelper.models.user import AppSetting, LoginSession, User
 
-__all__ = ["ApiProvider", "AppSetting", "ChatMessage", "ChatSession", "LoginSession", "ModelConfig", "UsageDay", "User"]
+__all__ = [
+    "ApiProvider",
+    "AppSetting",
+    "ChatMessage",
+    "ChatSession",
+    "LoginSession",
+    "ModelConfig",
+    "UsageDay",
+    "User",
+    "UserGroup",
+    "group_members",
+    "model_access",
+]

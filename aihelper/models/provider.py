@@ -8,6 +8,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
+from aihelper.models.organisation import UserGroup, model_access
 from aihelper.models.types import CURRENCY_DEFAULT, MYSQL_TABLE_OPTIONS, Money, Status
 from aihelper.times import utcnow
 
@@ -55,3 +56,5 @@ class ModelConfig(db.Model):
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     provider: Mapped[ApiProvider] = relationship(back_populates="models")
+    # The groups whose members may use it; none: everyone may.
+    groups: Mapped[list[UserGroup]] = relationship(secondary=model_access, passive_deletes=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aihelper.extensions import db
@@ -18,7 +18,12 @@ from aihelper.models.types import MYSQL_TABLE_OPTIONS, Money
 
 class UsageDay(db.Model):
     __tablename__ = "usage_daily"
-    __table_args__ = (UniqueConstraint("day", "user_id", "model_id", "currency"), MYSQL_TABLE_OPTIONS)
+    __table_args__ = (
+        UniqueConstraint("day", "user_id", "model_id", "currency"),
+        # A user's days: the quota check before each turn reads this month's.
+        Index("ix_usage_daily_user_id_day", "user_id", "day"),
+        MYSQL_TABLE_OPTIONS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, nullable=False)

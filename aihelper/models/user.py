@@ -9,11 +9,12 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
+from aihelper.models.organisation import QuotaColumns, UserGroup, group_members
 from aihelper.models.types import MYSQL_TABLE_OPTIONS, Status, exact_string
 from aihelper.times import utcnow
 
 
-class User(UserMixin, db.Model):
+class User(QuotaColumns, UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = MYSQL_TABLE_OPTIONS
 
@@ -37,6 +38,7 @@ class User(UserMixin, db.Model):
     login_sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    groups: Mapped[list[UserGroup]] = relationship(secondary=group_members, passive_deletes=True)
 
     # Set by the user loader: the login session this request authenticated with.
     login_token = None

@@ -24,6 +24,7 @@ from aihelper.i18n import N_
 from aihelper.live import live_hub
 from aihelper.models import AppSetting, LoginSession, User
 from aihelper.models.types import Status
+from aihelper.services import groups
 from aihelper.services.settings import registration_open
 from aihelper.services.skeletons import folded_skeleton
 from aihelper.services.unique import commit_or_conflict, committed_unique
@@ -173,6 +174,7 @@ def _insert_account(username: str, password: str, *, is_admin: bool) -> User:
         is_admin=is_admin,
     )
     db.session.add(user)
+    groups.join_default_group(user)
     commit_or_conflict(Conflict(N_("username_taken")))
     return user
 

@@ -1,4 +1,5 @@
-"""What admins do to accounts: list, disable/enable, make or remove admin, reset a password, delete.
+"""What admins do to accounts: list, disable/enable, make or remove admin, reset a password, put
+in groups, set a quota, delete.
 
 Two rules hold whatever the order of requests: the last active admin can't be disabled, demoted or
 deleted, and an admin can't do any of those to their own account (no self lock-out).
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Invalid, NotFound
@@ -17,14 +19,29 @@ from aihelper.i18n import N_
 from aihelper.models import ChatSession, User
 from aihelper.models.types import Status
 from aihelper.services import accounts
+from aihelper.services.groups import Groups, set_user_groups
 from aihelper.services.history import erase_conversations
+from aihelper.services.quotas import NOTHING_TODAY, QuotaChange, apply_quota, quota_json, used_today
 from aihelper.validation import Fields, Flag, OptionalText, StatusChoice
 
 IsAdmin = Annotated[bool, Flag(), Field(title=N_("field_is_admin"))]
 
 
+def user_dict(user: User, today: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A user as the admin sees them: the account, its groups (ids), its own quota and what it
+    used today."""
+    return {
+        **accounts.user_json(user, accounts.ADMIN_VIEW),
+        "groups": [group.id for group in user.groups],
+        "quota": quota_json(user),
+        "today": today if today is not None else used_today(user.id).get(user.id, NOTHING_TODAY),
+    }
+
+
 def list_users() -> list[dict[str, Any]]:
-    return [accounts.user_json(u, accounts.ADMIN_VIEW) for u in db.session.scalars(select(User).order_by(User.id))]
+    users = db.session.scalars(select(User).options(selectinload(User.groups)).order_by(User.id)).all()
+    today = used_today()
+    return [user_dict(user, today.get(user.id, NOTHING_TODAY)) for user in users]
 
 
 class NewUser(accounts.Credentials):
@@ -39,6 +56,8 @@ class UserChange(Fields):
     status: StatusChoice = Status.ACTIVE
     is_admin: IsAdmin = False
     password: Annotated[str | None, OptionalText(accounts.PASSWORD_MAX), Field(title=N_("field_password"))] = None
+    groups: Groups = ()
+    quota: QuotaChange | None = None  # the user's own limits, before their groups'
 
 
 def create_user(new: NewUser) -> User:
@@ -89,6 +108,10 @@ def update_user(actor: User, user_id: int, change: UserChange) -> User:
             raise Invalid(problem)
         target.password_hash = accounts.hash_password(password)
     target.is_admin = new_admin
+    if "groups" in given:
+        set_user_groups(target, change.groups)
+    if "quota" in given:
+        apply_quota(target, change.quota)
     db.session.commit()
     if new_status != target.status:
         accounts.set_status(target, new_status)

@@ -35,6 +35,7 @@ from aihelper.i18n import N_
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.models.chat import MessageStatus, Role
 from aihelper.models.types import Status
+from aihelper.services.groups import model_open_to
 from aihelper.services.history import SESSION_ID_MAX
 from aihelper.services.provider_keys import key_to_send
 from aihelper.services.usage import Price
@@ -146,7 +147,8 @@ def check_client_id(client_id: Any) -> str | None:
 
 # --- 1. the read -------------------------------------------------------------------------------
 
-# An enabled model of an enabled provider, with what a turn needs of both.
+# An enabled model of an enabled provider that the user (`user_id`) may use, with what a turn
+# needs of both. A model closed to the user is not found, like one that does not exist.
 _usable_models = (
     select(
         _models.c.id,
@@ -163,7 +165,11 @@ _usable_models = (
         _providers.c.api_key,
     )
     .join(_providers, _providers.c.id == _models.c.provider_id)
-    .where(_models.c.status == Status.ACTIVE, _providers.c.status == Status.ACTIVE)
+    .where(
+        _models.c.status == Status.ACTIVE,
+        _providers.c.status == Status.ACTIVE,
+        model_open_to(_models.c.id, bindparam("user_id")),
+    )
     .subquery("model")
 )
 _MODEL_COLUMNS = [column.label(f"m_{column.name}") for column in _usable_models.c]
@@ -356,7 +362,7 @@ def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
     named_by, model_ref = _named_by(request.model_ref)
     if named_by == "own":  # a new conversation has no model of its own yet
         raise Invalid(N_("model_unavailable"))
-    model = _model_of(_read(_MODEL_READS[named_by], {"model_ref": model_ref}))
+    model = _model_of(_read(_MODEL_READS[named_by], {"model_ref": model_ref, "user_id": request.user_id}))
     return TurnPlan(
         request=request,
         session_id=str(uuid.uuid4()),

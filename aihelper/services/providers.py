@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from pydantic import Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Invalid, NotFound, ProviderFailed
@@ -24,6 +25,7 @@ from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
 from aihelper.models import ApiProvider, ModelConfig
 from aihelper.models.types import CURRENCY_DEFAULT, Status
+from aihelper.services.groups import Groups, model_open_to, set_model_groups
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import provider_error_message, provider_failure
 from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
@@ -241,11 +243,14 @@ def model_dict(model: ModelConfig) -> dict[str, Any]:
         "price_input": model.price_input,
         "price_output": model.price_output,
         "currency": model.currency,
+        "groups": [group.id for group in model.groups],
     }
 
 
 def list_models() -> list[dict[str, Any]]:
-    models = db.session.scalars(select(ModelConfig).order_by(ModelConfig.sort_order, ModelConfig.id))
+    models = db.session.scalars(
+        select(ModelConfig).options(selectinload(ModelConfig.groups)).order_by(ModelConfig.sort_order, ModelConfig.id)
+    )
     return [model_dict(m) for m in models]
 
 
@@ -293,6 +298,7 @@ class ModelChange(Fields):
     price_input: Annotated[float, Number(0, PRICE_MAX, 0, decimal=True), Field(title=N_("field_price_input"))] = 0
     price_output: Annotated[float, Number(0, PRICE_MAX, 0, decimal=True), Field(title=N_("field_price_output"))] = 0
     currency: Annotated[str, _Currency(), Field(title=N_("field_currency"))] = CURRENCY_DEFAULT
+    groups: Groups = ()  # none: open to everyone
 
 
 class NewModel(ModelChange):
@@ -318,8 +324,10 @@ def update_model(model_config_id: int, change: ModelChange) -> ModelConfig:
 
 
 def _apply_model_fields(model: ModelConfig, change: ModelChange, given: set[str]) -> None:
-    for name in given - {"model_name"}:
+    for name in given - {"model_name", "groups"}:
         setattr(model, name, getattr(change, name))
+    if "groups" in given:
+        set_model_groups(model, change.groups)
     if "model_name" in given:
         model.model_name = change.model_name or model.model_id
 
@@ -391,13 +399,17 @@ def reorder_models(order: ModelOrder) -> None:
     db.session.commit()
 
 
-def available_models() -> dict[str, Any]:
-    """What a user may chat with (GET /api/models): enabled models of enabled providers, in order,
-    grouped by provider; no base URL, no key."""
+def available_models(user_id: int) -> dict[str, Any]:
+    """What a user may chat with (GET /api/models): enabled models of enabled providers open to
+    them, in order, grouped by provider; no base URL, no key."""
     rows = db.session.execute(
         select(ModelConfig, ApiProvider.name)
         .join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
-        .where(ModelConfig.status == Status.ACTIVE, ApiProvider.status == Status.ACTIVE)
+        .where(
+            ModelConfig.status == Status.ACTIVE,
+            ApiProvider.status == Status.ACTIVE,
+            model_open_to(ModelConfig.id, user_id),
+        )
         .order_by(ModelConfig.sort_order, ModelConfig.id)
     ).all()
     grouped: dict[str, list[dict[str, Any]]] = {}

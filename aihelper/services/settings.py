@@ -9,7 +9,9 @@ from pydantic import Field
 
 from aihelper.extensions import db
 from aihelper.i18n import N_
+from aihelper.ids import ID_MAX
 from aihelper.models import AppSetting
+from aihelper.services import groups
 from aihelper.validation import Fields, Flag, Number
 
 REGISTRATION_OPEN = "registration_open"
@@ -36,14 +38,20 @@ def retention_days() -> int:
 
 
 def all_settings() -> dict[str, Any]:
-    return {"registration_open": registration_open(), "retention_days": retention_days()}
+    return {
+        "registration_open": registration_open(),
+        "retention_days": retention_days(),
+        "default_group": groups.default_group_id(),
+    }
 
 
 class SettingsChange(Fields):
-    """PUT /api/admin/settings (and the settings page's form): either or both."""
+    """PUT /api/admin/settings (and the settings page's form): any of these."""
 
     registration_open: Annotated[bool, Flag(), Field(title=N_("field_registration_open"))] = True
     retention_days: Annotated[int, Number(0, RETENTION_DAYS_MAX, 0), Field(title=N_("field_retention_days"))] = 0
+    # The group new accounts join; null (or an empty form field): none.
+    default_group: Annotated[int | None, Number(1, ID_MAX, None), Field(title=N_("field_default_group"))] = None
 
 
 def update_settings(change: SettingsChange) -> dict[str, Any]:
@@ -51,5 +59,8 @@ def update_settings(change: SettingsChange) -> dict[str, Any]:
         set_registration_open(change.registration_open)
     if "retention_days" in change.model_fields_set:
         db.session.merge(AppSetting(key=RETENTION_DAYS, value=str(change.retention_days)))
+        db.session.commit()
+    if "default_group" in change.model_fields_set:
+        groups.set_default_group(change.default_group)
         db.session.commit()
     return all_settings()

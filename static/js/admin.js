@@ -1,4 +1,4 @@
-/* The admin pages: dashboard, providers, models, users, settings.
+/* The admin pages: dashboard, providers, models, users, groups, settings.
  * Create, edit and delete are classic form posts with the CSRF token (postForm); quick actions
  * (enable switches, test connection, import, reorder) call the JSON API. */
 (function () {
@@ -377,7 +377,9 @@
                  :class="{ dragging: dragIndex === index }" draggable="true" :data-model-id="model.model_id"
                  @dragstart="dragIndex = index" @dragover.prevent @drop.prevent="dropOn(index)" @dragend="dragIndex = null">
               <span class="drag-handle" aria-hidden="true">⋮⋮</span>
-              <span class="model-name">{{ model.model_name }}</span>
+              <span class="model-name">{{ model.model_name }}
+                <el-tag v-if="model.groups.length" size="small" type="warning" class="inline-tag" data-testid="model-restricted">{{ groupNames(model.groups) }}</el-tag>
+              </span>
               <code>{{ model.model_id }}</code>
               <span>{{ model.provider_name }}</span>
               <span>{{ model.max_tokens }}</span>
@@ -416,6 +418,12 @@
               <el-col :span="8"><el-form-item :label="t('currency')"><el-input v-model="editor.values.currency" maxlength="3" placeholder="USD" data-testid="currency" /></el-form-item></el-col>
             </el-row>
             <div class="form-hint">{{ t('pricePerMillion') }}</div>
+            <el-form-item :label="t('modelGroups')">
+              <el-select v-model="editor.values.groups" multiple clearable :placeholder="t('everyone')" data-testid="model-groups">
+                <el-option v-for="g in groups" :key="g.id" :label="g.name" :value="g.id" />
+              </el-select>
+              <div class="form-hint">{{ groups.length ? t('modelGroupsHint') : t('modelGroupsNone') }}</div>
+            </el-form-item>
             <el-form-item :label="t('systemPrompt')"><el-input v-model="editor.values.system_prompt" type="textarea" :rows="3" /></el-form-item>
             <el-form-item :label="t('status')">
               <el-switch v-model="editor.values.status" active-value="active" inactive-value="disabled" :active-text="t('enabled')" />
@@ -434,7 +442,7 @@
       const blank = () => ({
         provider_id: providers.length ? providers[0].id : null, model_id: '', model_name: '', description: '',
         max_tokens: 4096, temperature: 0.7, context_messages: 20, system_prompt: '', status: 'active',
-        price_input: 0, price_output: 0, currency: 'USD',
+        price_input: 0, price_output: 0, currency: 'USD', groups: [],
       });
       const editor = Vue.reactive({ open: false, id: null, values: blank(), error: '' });
 
@@ -445,6 +453,7 @@
           description: model.description, max_tokens: model.max_tokens, temperature: model.temperature,
           context_messages: model.context_messages, system_prompt: model.system_prompt, status: model.status,
           price_input: model.price_input, price_output: model.price_output, currency: model.currency,
+          groups: [...model.groups],
         } : blank();
         editor.error = '';
         editor.open = true;
@@ -482,6 +491,7 @@
         openEditor(models.find(m => m.id === failed.id) || null);
         Object.assign(editor.values, failed.values);
         if (editor.values.provider_id) editor.values.provider_id = Number(editor.values.provider_id);
+        editor.values.groups = String(editor.values.groups || '').split(',').filter(Boolean).map(Number);
         editor.error = failed.message;
       }
       const actions = [
@@ -493,12 +503,57 @@
         else confirmAction(t('confirmDeleteNamed', { name: model.model_name || model.model_id }), t('delete'), true)
           .then(() => remove(model), () => {});
       }
-      return { models, providers, dragIndex, editor, openEditor, saveEditor, remove, move, dropOn, setStatus, actions, act };
+      const groups = page.groups;
+      function groupNames(ids) {
+        return ids.map(id => (groups.find(g => g.id === id) || { name: '#' + id }).name).join(', ');
+      }
+      return { models, providers, groups, groupNames, dragIndex, editor, openEditor, saveEditor, remove, move, dropOn, setStatus, actions, act };
     },
   };
 
+  /* A quota's four limits as number fields; an empty field is "no limit" (null). */
+  const QuotaFields = {
+    props: { quota: Object, currency: String, inherited: Boolean },
+    template: `
+      <el-row :gutter="12">
+        <el-col v-for="field in fields" :key="field.name" :span="12">
+          <el-form-item :label="t(field.label, { currency })">
+            <el-input-number v-model="quota[field.name]" :min="0" :max="field.max" :precision="field.precision"
+                             :value-on-clear="null" controls-position="right" class="quota-input"
+                             :placeholder="inherited ? t('quotaFromGroups') : t('noLimit')" :data-testid="'quota-' + field.name" />
+          </el-form-item>
+        </el-col>
+      </el-row>`,
+    setup() {
+      const fields = [
+        { name: 'tokens_per_day', label: N_('quotaTokensPerDay'), max: 1e15, precision: 0 },
+        { name: 'tokens_per_month', label: N_('quotaTokensPerMonth'), max: 1e15, precision: 0 },
+        { name: 'messages_per_day', label: N_('quotaMessagesPerDay'), max: 1e9, precision: 0 },
+        { name: 'cost_per_month', label: N_('quotaCostPerMonth'), max: 1e9, precision: 2 },
+      ];
+      return { fields };
+    },
+  };
+
+  const QUOTA_NAMES = ['tokens_per_day', 'tokens_per_month', 'messages_per_day', 'cost_per_month'];
+  const SHORT_LIMITS = {
+    tokens_per_day: N_('limitTokensDay'), tokens_per_month: N_('limitTokensMonth'),
+    messages_per_day: N_('limitMessagesDay'), cost_per_month: N_('limitCostMonth'),
+  };
+
+  /* "100 000 tokens/day · 50 messages/day", or "no limit". */
+  function quotaSummary(quota, currency) {
+    const set = QUOTA_NAMES.filter(name => quota && quota[name] !== null && quota[name] !== undefined);
+    if (!set.length) return t('noLimit');
+    return set.map(name => t(SHORT_LIMITS[name], { n: quota[name].toLocaleString(), currency })).join(' · ');
+  }
+
+  function blankQuota() {
+    return Object.fromEntries(QUOTA_NAMES.map(name => [name, null]));
+  }
+
   const Users = {
-    components: { RowActions },
+    components: { RowActions, QuotaFields },
     template: `
       <el-card shadow="never" class="admin-card">
         <template #header>
@@ -521,6 +576,17 @@
             <template #default="{ row }"><el-tag :type="row.status === 'active' ? 'success' : 'danger'" data-testid="user-status">{{ row.status === 'active' ? t('enabled') : t('disabled') }}</el-tag></template>
           </el-table-column>
           <el-table-column prop="message_count" :label="t('messages')" width="80" />
+          <el-table-column :label="t('groups')" min-width="120">
+            <template #default="{ row }">
+              <el-tag v-for="id in row.groups" :key="id" size="small" class="inline-tag" data-testid="user-group">{{ groupName(id) }}</el-tag>
+            </template>
+          </el-table-column>
+          <el-table-column :label="t('usedToday')" min-width="150">
+            <template #default="{ row }">
+              <span data-testid="user-today">{{ t('usedTodayValue', { messages: row.today.messages, tokens: row.today.tokens.toLocaleString() }) }}</span>
+              <div v-if="hasQuota(row.quota)" class="muted small">{{ quotaSummary(row.quota, currency) }}</div>
+            </template>
+          </el-table-column>
           <el-table-column :label="t('lastLogin')" min-width="150"><template #default="{ row }">{{ formatTime(row.last_login) }}</template></el-table-column>
           <el-table-column :label="t('created')" min-width="150"><template #default="{ row }">{{ formatTime(row.create_time) }}</template></el-table-column>
           <el-table-column :label="t('actions')" :width="narrow ? 96 : 200" fixed="right">
@@ -536,6 +602,22 @@
           <template #footer>
             <el-button @click="reset.open = false">{{ t('cancel') }}</el-button>
             <el-button type="primary" :disabled="reset.password.length < 8" @click="saveReset" data-testid="save-reset">{{ t('save') }}</el-button>
+          </template>
+        </el-dialog>
+        <el-dialog v-model="access.open" :title="t('groupsAndQuota') + ' · ' + access.username" width="560px" align-center>
+          <el-alert v-if="access.error" :title="access.error" type="error" show-icon :closable="false" class="dialog-error" />
+          <el-form label-position="top" @submit.prevent="saveAccess">
+            <el-form-item :label="t('groups')">
+              <el-select v-model="access.groups" multiple clearable :placeholder="t('noGroupsChosen')" data-testid="user-groups">
+                <el-option v-for="g in groups" :key="g.id" :label="g.name" :value="g.id" />
+              </el-select>
+            </el-form-item>
+            <quota-fields :quota="access.quota" :currency="currency" inherited />
+            <div class="form-hint">{{ t('userQuotaHint') }}</div>
+          </el-form>
+          <template #footer>
+            <el-button @click="access.open = false">{{ t('cancel') }}</el-button>
+            <el-button type="primary" :loading="access.saving" @click="saveAccess" data-testid="save-access">{{ t('save') }}</el-button>
           </template>
         </el-dialog>
         <el-dialog v-model="creator.open" :title="t('addUser')" width="420px" align-center>
@@ -564,6 +646,32 @@
       const users = Vue.reactive(page.users);
       const reset = Vue.reactive({ open: false, id: null, username: '', password: '', error: '' });
       const creator = Vue.reactive({ open: false, username: '', password: '', is_admin: false, error: '', saving: false });
+      const groups = page.groups;
+      const currency = page.quota_currency;
+      const access = Vue.reactive({ open: false, id: null, username: '', groups: [], quota: blankQuota(), error: '', saving: false });
+      function groupName(id) {
+        return (groups.find(g => g.id === id) || { name: '#' + id }).name;
+      }
+      function hasQuota(quota) {
+        return QUOTA_NAMES.some(name => quota[name] !== null);
+      }
+      function openAccess(row) {
+        Object.assign(access, { open: true, id: row.id, username: row.username, groups: [...row.groups], quota: { ...row.quota }, error: '', saving: false });
+      }
+      async function saveAccess() {
+        if (access.saving) return;
+        access.saving = true;
+        try {
+          const row = users.find(u => u.id === access.id);
+          Object.assign(row, await api('PUT', '/api/admin/users/' + access.id, { groups: access.groups, quota: access.quota }));
+          access.open = false;
+          ElementPlus.ElMessage.success(t('saved'));
+        } catch (error) {
+          access.error = error.message;
+        } finally {
+          access.saving = false;
+        }
+      }
       async function update(row, change) {
         try {
           Object.assign(row, await api('PUT', '/api/admin/users/' + row.id, change));
@@ -599,9 +707,11 @@
       // No one can disable, demote or delete their own account: only the password on one's own row.
       function actionsFor(row) {
         const resetAction = { key: 'reset', label: t('resetPassword'), testid: 'reset-user' };
-        if (row.id === me.id) return [resetAction];
+        const accessAction = { key: 'access', label: t('groupsAndQuota'), testid: 'user-access' };
+        if (row.id === me.id) return [resetAction, accessAction];
         return [
           { key: 'status', label: row.status === 'active' ? t('disable') : t('enable'), testid: 'toggle-user' },
+          accessAction,
           { key: 'admin', label: row.is_admin ? t('removeAdmin') : t('makeAdmin'), testid: 'admin-user' },
           resetAction,
           { key: 'delete', label: t('delete'), danger: true, testid: 'delete-user' },
@@ -609,6 +719,7 @@
       }
       function act(key, row) {
         if (key === 'reset') openReset(row);
+        else if (key === 'access') openAccess(row);
         else if (key === 'admin') update(row, { is_admin: !row.is_admin });
         else if (key === 'status' && row.status !== 'active') update(row, { status: 'active' });
         else if (key === 'status') {
@@ -625,7 +736,107 @@
         if (row) openReset(row);
         reset.error = failed.message;
       }
-      return { users, me, reset, creator, narrow, actionsFor, act, openCreate, saveCreate, saveReset, formatTime };
+      return {
+        users, me, reset, creator, access, groups, currency, narrow, actionsFor, act, openCreate, saveCreate, saveReset,
+        saveAccess, groupName, hasQuota, quotaSummary, formatTime,
+      };
+    },
+  };
+
+  const Groups = {
+    components: { RowActions, QuotaFields },
+    template: `
+      <el-card shadow="never" class="admin-card">
+        <template #header>
+          <div class="admin-card-header">
+            <span>{{ t('groups') }}</span>
+            <el-button type="primary" @click="openEditor(null)" data-testid="add-group">{{ t('addGroup') }}</el-button>
+          </div>
+        </template>
+        <p class="muted">{{ t('groupsHint') }}</p>
+        <el-empty v-if="!groups.length" :description="t('noGroups')" data-testid="empty-groups">
+          <el-button type="primary" @click="openEditor(null)">{{ t('addGroup') }}</el-button>
+        </el-empty>
+        <el-table v-else :data="groups" row-key="id" data-testid="groups-table" :key="narrow ? 'narrow' : 'wide'">
+          <el-table-column :label="t('groupName')" min-width="140" :fixed="narrow ? 'left' : false">
+            <template #default="{ row }">
+              <span :data-group-name="row.name">{{ row.name }}</span>
+              <el-tag v-if="row.is_default" size="small" type="success" class="inline-tag">{{ t('defaultGroupTag') }}</el-tag>
+            </template>
+          </el-table-column>
+          <el-table-column prop="description" :label="t('description')" min-width="160" />
+          <el-table-column prop="member_count" :label="t('members')" width="90" />
+          <el-table-column :label="t('quota')" min-width="200">
+            <template #default="{ row }"><span data-testid="group-quota">{{ quotaSummary(row.quota, currency) }}</span></template>
+          </el-table-column>
+          <el-table-column :label="t('actions')" :width="narrow ? 96 : 170" fixed="right">
+            <template #default="{ row }"><row-actions :actions="actions" @run="key => act(key, row)" /></template>
+          </el-table-column>
+        </el-table>
+        <el-dialog v-model="editor.open" :title="editor.id ? t('editGroup') : t('addGroup')" width="560px" align-center>
+          <el-alert v-if="editor.error" :title="editor.error" type="error" show-icon :closable="false" class="dialog-error"
+                    data-testid="group-error" />
+          <el-form label-position="top" @submit.prevent="save">
+            <el-form-item :label="t('groupName')" required>
+              <el-input v-model="editor.values.name" maxlength="50" data-testid="group-name" />
+            </el-form-item>
+            <el-form-item :label="t('description')">
+              <el-input v-model="editor.values.description" maxlength="500" data-testid="group-description" />
+            </el-form-item>
+            <quota-fields :quota="editor.values.quota" :currency="currency" />
+            <div class="form-hint">{{ t('groupQuotaHint') }}</div>
+          </el-form>
+          <template #footer>
+            <el-button @click="editor.open = false">{{ t('cancel') }}</el-button>
+            <el-button type="primary" :loading="editor.saving" :disabled="!editor.values.name.trim()" @click="save"
+                       data-testid="save-group">{{ t('save') }}</el-button>
+          </template>
+        </el-dialog>
+      </el-card>`,
+    setup() {
+      const groups = Vue.reactive(page.groups);
+      const currency = page.quota_currency;
+      const editor = Vue.reactive({ open: false, id: null, values: { name: '', description: '', quota: blankQuota() }, error: '', saving: false });
+      function openEditor(group) {
+        editor.id = group ? group.id : null;
+        editor.values = group
+          ? { name: group.name, description: group.description, quota: { ...group.quota } }
+          : { name: '', description: '', quota: blankQuota() };
+        editor.error = '';
+        editor.open = true;
+      }
+      async function save() {
+        if (editor.saving) return;
+        editor.saving = true;
+        try {
+          const body = { name: editor.values.name, description: editor.values.description, quota: editor.values.quota };
+          const saved = await api(editor.id ? 'PUT' : 'POST', '/api/admin/groups' + (editor.id ? '/' + editor.id : ''), body);
+          const index = groups.findIndex(g => g.id === saved.id);
+          if (index >= 0) groups.splice(index, 1, saved); else groups.push(saved);
+          editor.open = false;
+          ElementPlus.ElMessage.success(t('saved'));
+        } catch (error) {
+          editor.error = error.message;
+        } finally {
+          editor.saving = false;
+        }
+      }
+      async function remove(group) {
+        try {
+          await api('DELETE', '/api/admin/groups/' + group.id);
+          groups.splice(groups.findIndex(g => g.id === group.id), 1);
+          ElementPlus.ElMessage.success(t('deleted'));
+        } catch (error) { notify(error); }
+      }
+      const actions = [
+        { key: 'edit', label: t('edit'), testid: 'edit-group' },
+        { key: 'delete', label: t('delete'), danger: true, testid: 'delete-group' },
+      ];
+      function act(key, group) {
+        if (key === 'edit') openEditor(group);
+        else confirmAction(t('confirmDeleteGroup', { name: group.name }), t('delete'), true).then(() => remove(group), () => {});
+      }
+      return { groups, currency, editor, openEditor, save, actions, act, narrow, quotaSummary };
     },
   };
 
@@ -642,25 +853,32 @@
             <el-input-number v-model="values.retention_days" :min="0" :max="3650" data-testid="retention-days" />
             <p class="muted form-help">{{ t('retentionHelp') }}</p>
           </el-form-item>
+          <el-form-item :label="t('defaultGroup')">
+            <el-select v-model="values.default_group" clearable :placeholder="t('noDefaultGroup')" data-testid="default-group">
+              <el-option v-for="g in groups" :key="g.id" :label="g.name" :value="g.id" />
+            </el-select>
+            <p class="muted form-help">{{ groups.length ? t('defaultGroupHelp') : t('defaultGroupNone') }}</p>
+          </el-form-item>
           <el-form-item><el-button type="primary" @click="save" data-testid="save-settings">{{ t('save') }}</el-button></el-form-item>
         </el-form>
       </el-card>`,
     setup() {
       const values = Vue.reactive({ ...page.settings });
+      const groups = page.groups;
       function save() {
-        const form = { retention_days: String(values.retention_days || 0) };
+        const form = { retention_days: String(values.retention_days || 0), default_group: values.default_group || '' };
         if (values.registration_open) form.registration_open = '1';
         postForm('/admin/settings', form, page.csrf_token);
       }
-      return { values, save };
+      return { values, groups, save };
     },
   };
 
-  const SECTIONS = [N_('dashboard'), N_('providers'), N_('models'), N_('users'), N_('settings')];
-  const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', settings: 'Setting' };
+  const SECTIONS = [N_('dashboard'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('settings')];
+  const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', settings: 'Setting' };
 
   mount({
-    components: { LanguageSwitch, Dashboard, Providers, Models, Users, Settings },
+    components: { LanguageSwitch, Dashboard, Providers, Models, Users, Groups, Settings },
     template: `
       <el-container class="admin-shell">
         <el-header class="shell-header">

@@ -5,7 +5,7 @@
  * and user menus, the welcome screen, keyboard shortcuts and the page's start-up. */
 (function () {
   'use strict';
-  const { t, lang, pageData, mount, api, upload, setLanguage } = window.AIHelper;
+  const { t, N_, lang, pageData, mount, api, upload, setLanguage } = window.AIHelper;
   const { handleCodeCopy } = window.AIHelperMarkdown;
   const Chat = window.AIHelperChat;
   const page = pageData();
@@ -38,7 +38,7 @@
                 </el-option>
               </el-option-group>
             </el-select>
-            <el-dropdown trigger="click" @command="onUserCommand">
+            <el-dropdown trigger="click" @command="onUserCommand" @visible-change="open => open && loadUsage()">
               <button type="button" class="user-menu" data-testid="user-menu" :title="t('profile')">
                 <el-avatar :size="32" :src="user.avatar || undefined" aria-hidden="true" data-testid="user-avatar">{{ initial }}</el-avatar>
                 <span class="user-name">{{ user.username }}</span>
@@ -46,6 +46,10 @@
               <template #dropdown>
                 <el-dropdown-menu>
                   <el-dropdown-item disabled>{{ user.username }} · {{ t('messagesCount') }} {{ user.message_count }}</el-dropdown-item>
+                  <el-dropdown-item v-if="usage" disabled class="usage-item" data-testid="menu-usage">
+                    <span>{{ t('usageToday', { messages: usage.today.messages, tokens: usage.today.tokens.toLocaleString() }) }}</span>
+                    <span v-for="line in usageLimits" :key="line" class="usage-limit" data-testid="usage-limit">{{ line }}</span>
+                  </el-dropdown-item>
                   <el-dropdown-item command="avatar" divided data-testid="menu-avatar">{{ t('uploadAvatar') }}</el-dropdown-item>
                   <el-dropdown-item command="password" data-testid="menu-password">{{ t('changePassword') }}</el-dropdown-item>
                   <el-dropdown-item command="language" data-testid="menu-language">{{ t('switchLanguage') }}</el-dropdown-item>
@@ -240,6 +244,27 @@
           Object.assign(form, { open: false, old: '', new: '', confirm: '' });
         } catch (error) { ElementPlus.ElMessage.error(error.message); }
       }
+      /* Today's use and the limits that apply, fetched each time the menu opens. */
+      const usage = Vue.ref(null);
+      async function loadUsage() {
+        try {
+          usage.value = await api('GET', '/api/user/usage');
+        } catch (error) { usage.value = null; }
+      }
+      const LIMIT_LINES = [
+        ['tokens_per_day', N_('usageTokensDay'), u => u.today.tokens, 'day'],
+        ['tokens_per_month', N_('usageTokensMonth'), u => u.month.tokens, 'month'],
+        ['messages_per_day', N_('usageMessagesDay'), u => u.today.messages, 'day'],
+        ['cost_per_month', N_('usageCostMonth'), u => u.month.cost, 'month'],
+      ];
+      const usageLimits = Vue.computed(() => {
+        const u = usage.value;
+        if (!u) return [];
+        return LIMIT_LINES.filter(([name]) => u.limits[name] !== null).map(([name, key, used, period]) => t(key, {
+          used: used(u).toLocaleString(), limit: u.limits[name].toLocaleString(), currency: u.currency,
+          reset: new Date(u.reset_at[period]).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }),
+        }));
+      });
       const userCommands = {
         avatar: () => avatarInput.value.click(),
         password: () => { state.password.open = true; },
@@ -303,6 +328,7 @@
       return {
         t, user, state, page, messagesEl, avatarInput, logoutForm, composerInput, allModels, modelName, headerTitle,
         suggestions, shortcutsList, connectionLabel,
+        usage, usageLimits, loadUsage,
         chooseModel, useSuggestion, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
         newChat: app.newChat, loadOlder: app.loadOlder, onMessagesScroll: app.onMessagesScroll, followAnswer: app.followAnswer,
         ...composer,
