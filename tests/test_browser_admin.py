@@ -132,7 +132,7 @@ def test_an_ordinary_user_has_no_admin_link_and_gets_403(page: Page, live_server
     expect(page.locator("body")).to_contain_text(re.compile("没有权限"))
 
 
-SECTIONS = ("dashboard", "providers", "models", "users", "settings")
+SECTIONS = ("dashboard", "providers", "models", "users", "groups", "settings")
 # Element Plus fades colours in over 0.1 s; a test reading computed colours reads the final ones.
 NO_TRANSITIONS_JS = """document.addEventListener('DOMContentLoaded', () => {
   const style = document.createElement('style');
