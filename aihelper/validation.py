@@ -109,7 +109,8 @@ def first_problem(error: ValidationError) -> Problem:
 def first_unknown(model: type[BaseModel], values: Mapping[str, Any]) -> str | None:
     """The first field of `values` that `model` does not have, found before pydantic validates:
     pydantic would report every one of them, and a body of 300 000 made-up keys took a second."""
-    return next((str(name) for name in values if name not in model.model_fields), None)
+    known = {field.alias or name for name, field in model.model_fields.items()}
+    return next((str(name) for name in values if name not in known), None)
 
 
 def refusal(error: ValidationError, model: type[BaseModel]) -> Invalid:

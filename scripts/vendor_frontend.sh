@@ -29,7 +29,8 @@ PACKAGES=(
   "@element-plus/icons-vue|2.3|-|element-plus-icons|dist/index.iife.min.js=index.iife.min.js"
   "markdown-it|15|-|markdown-it|dist/browser/markdown-it.umd.min.js=markdown-it.min.js"
   "@highlightjs/cdn-assets|11|-|highlightjs|highlight.min.js=highlight.min.js styles/github.min.css=styles/github.min.css styles/github-dark.min.css=styles/github-dark.min.css"
-  "dompurify|3|-|dompurify|dist/purify.min.js=purify.min.js"
+  "dompurify|3.4|3|dompurify|dist/purify.min.js=purify.min.js"
+  "echarts|6|5|echarts|dist/echarts.min.js=echarts.min.js"
 )
 
 for tool in npm tar python3; do

@@ -4,6 +4,9 @@ limit; someone outside the group sees no model at all."""
 
 from __future__ import annotations
 
+import csv
+from datetime import UTC, datetime
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -64,3 +67,36 @@ def test_a_group_with_a_quota_opens_a_model_to_its_members_only(page: Page, live
     page.get_by_test_id("user-menu").click()
     expect(page.get_by_test_id("menu-usage")).to_contain_text("今日：0 条消息")
     expect(page.get_by_test_id("usage-limit")).to_contain_text("今日消息：0 / 20")
+
+
+def test_the_usage_dashboard_draws_its_charts_from_real_answers_and_downloads_csv(
+    page: Page, live_server, fake_provider
+):
+    base = live_server.url
+    admin, _provider, model = connect_fake_provider(base, fake_provider, "usage_admin", model_name="Fake")
+    someone = ChatUser.register(base, "heavy_user")
+    fake_provider.script(reply="counted", usage={"prompt_tokens": 70, "completion_tokens": 30})
+    socket = someone.socket()
+    assert socket.chat("count this", model["model_id"])[-1]["type"] == "done"
+    socket.close()
+
+    signed_in(page, base, admin)
+    page.goto(base + "/admin/usage")
+    time_chart = page.get_by_test_id("usage-chart-time")
+    expect(time_chart.locator("canvas")).to_have_count(1)
+    expect(page.get_by_test_id("usage-total").first).to_contain_text("1")
+    drawn = "el => echarts.getInstanceByDom(el).getOption().series.map(s => s.data.reduce((a, b) => a + b, 0))"
+    page.wait_for_function(f"() => ({drawn})(document.querySelector('[data-testid=usage-chart-time]'))[0] >= 70")
+    top_users = page.get_by_test_id("usage-chart-user")
+    expect(top_users.locator("canvas")).to_have_count(1)
+    labels = top_users.evaluate("el => echarts.getInstanceByDom(el).getOption().yAxis[0].data")
+    assert labels == ["heavy_user"]
+
+    with page.expect_download() as downloaded:
+        page.get_by_test_id("usage-csv").click()
+    rows = list(csv.reader(downloaded.value.path().read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0] == ["key", "label", "messages", "prompt_tokens", "completion_tokens", "cost", "currency"]
+    assert len(rows) == 31, "a row for each of the last 30 days"
+    today = rows[-1]
+    assert (today[0], today[2], today[6]) == (datetime.now(UTC).date().isoformat(), "1", "USD")
+    assert int(today[3]) >= 70

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Response, jsonify, request
 from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.admin import bp
-from aihelper.services import admin_users, groups, providers, settings, stats
+from aihelper.services import admin_users, groups, providers, settings, stats, usage_report
 from aihelper.validation import read
 from aihelper.web.json_body import json_object
 
@@ -136,6 +136,22 @@ def api_get_settings():
 @bp.put("/api/admin/settings")
 def api_update_settings():
     return jsonify(settings.update_settings(read(settings.SettingsChange, json_object())))
+
+
+@bp.get("/api/admin/usage")
+def api_usage():
+    return jsonify(rows=usage_report.usage_rows(read(usage_report.UsageQuery, request.args.to_dict())))
+
+
+@bp.get("/api/admin/usage.csv")
+def api_usage_csv():
+    query = read(usage_report.UsageQuery, request.args.to_dict())
+    first, last = usage_report.days_of(query)
+    return Response(
+        usage_report.usage_csv(usage_report.usage_rows(query)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="usage-{query.by}-{first}-{last}.csv"'},
+    )
 
 
 @bp.get("/api/admin/stats")

@@ -21,6 +21,7 @@ from aihelper.validation import read
 # Each page's name in the browser tab (the dashboard is the admin area itself).
 _SECTION_TITLES = {
     "dashboard": N_("admin_dashboard"),
+    "usage": N_("admin_usage"),
     "providers": N_("admin_providers"),
     "models": N_("admin_models"),
     "users": N_("admin_users"),
@@ -46,6 +47,8 @@ def _section_data(section: str) -> dict[str, Any]:
         return {"users": admin_users.list_users(), "groups": groups.list_groups()}
     if section == "groups":
         return {"groups": groups.list_groups()}
+    if section == "usage":
+        return {}  # the page asks GET /api/admin/usage for each chart
     return {"settings": settings.all_settings(), "groups": groups.list_groups()}
 
 
@@ -77,6 +80,11 @@ def _submit(section: str, dialog: str, action: Callable[[dict[str, Any]], Any], 
 @bp.get("/admin")
 def dashboard():
     return _render("dashboard")
+
+
+@bp.get("/admin/usage", endpoint="usage")
+def usage_page():
+    return _render("usage")
 
 
 @bp.get("/admin/providers", endpoint="providers")

@@ -66,6 +66,8 @@ def finish_answer(
     usage of the day. A regenerated or edited exchange replaces the old one only when the new
     answer arrived. The question is made searchable here with the answer, rather than before the
     first token, where every millisecond counts."""
+    # A failure before any text is no answer: it costs nothing and no messages-per-day quota.
+    answers = 0 if status == MessageStatus.ERROR and not content else 1
     with db.engine.begin() as connection:  # Core: the ORM session would add work and nothing else
         if turn.kind == "chat":
             connection.execute(_COUNT_MESSAGE, {"counted_user": user_id})
@@ -90,7 +92,9 @@ def finish_answer(
             # What was streamed was paid for all the same (deleting must not make it free), unless
             # the account went with it.
             if connection.execute(select(_users.c.id).where(_users.c.id == user_id)).first() is not None:
-                usage.add_to_rollup(connection, user_id=user_id, model_id=turn.model_id, answers=1, **spent.counted())
+                usage.add_to_rollup(
+                    connection, user_id=user_id, model_id=turn.model_id, answers=answers, **spent.counted()
+                )
             return
         if turn.superseded_ids and status in (MessageStatus.DONE, MessageStatus.STOPPED):
             connection.execute(_DELETE_SUPERSEDED, {"superseded": turn.superseded_ids, "kept_session": turn.session_id})
@@ -104,7 +108,7 @@ def finish_answer(
             },
         )
         search.index_messages(connection, [(turn.user_message_id, turn.question_text), (turn.answer_id, content)])
-        usage.add_to_rollup(connection, user_id=user_id, model_id=turn.model_id, answers=1, **spent.counted())
+        usage.add_to_rollup(connection, user_id=user_id, model_id=turn.model_id, answers=answers, **spent.counted())
 
 
 def count_title(user_id: int, model_id: str, spent: Spent) -> None:

@@ -1,4 +1,4 @@
-/* The admin pages: dashboard, providers, models, users, groups, settings.
+/* The admin pages: dashboard, usage, providers, models, users, groups, settings.
  * Create, edit and delete are classic form posts with the CSRF token (postForm); quick actions
  * (enable switches, test connection, import, reorder) call the JSON API. */
 (function () {
@@ -840,6 +840,173 @@
     },
   };
 
+  /* The usage dashboard: use and cost over time and by model, user and group, from
+   * GET /api/admin/usage (the daily rollup), drawn with ECharts; each view downloads as CSV.
+   * Tooltips are drawn on the canvas (renderMode richText): a user or model name never becomes HTML. */
+  const USAGE_VIEWS = [N_('usageByModel'), N_('usageTopUsers'), N_('usageByGroup')];
+  const TOP_USERS = 10;
+
+  function isoDay(date) {
+    return date.getFullYear() + '-' + String(date.getMonth() + 1).padStart(2, '0') + '-' + String(date.getDate()).padStart(2, '0');
+  }
+
+  const Usage = {
+    template: `
+      <div>
+        <div class="usage-toolbar">
+          <el-date-picker v-model="range" type="daterange" value-format="YYYY-MM-DD" :clearable="false" unlink-panels
+                          :start-placeholder="t('startDate')" :end-placeholder="t('endDate')" :shortcuts="shortcuts"
+                          @change="load" data-testid="usage-range" />
+          <el-radio-group v-model="by" @change="load" data-testid="usage-by">
+            <el-radio-button value="day">{{ t('byDay') }}</el-radio-button>
+            <el-radio-button value="week">{{ t('byWeek') }}</el-radio-button>
+            <el-radio-button value="month">{{ t('byMonth') }}</el-radio-button>
+          </el-radio-group>
+        </div>
+        <el-alert v-if="error" :title="error" type="error" show-icon :closable="false" class="dialog-error" />
+        <el-row :gutter="16" class="admin-counts">
+          <el-col :xs="12" :sm="6" v-for="item in totals" :key="item.key">
+            <el-card shadow="never"><el-statistic :title="item.title" :value="item.value" :precision="item.precision" data-testid="usage-total" /></el-card>
+          </el-col>
+        </el-row>
+        <el-card shadow="never" class="admin-card">
+          <template #header>
+            <div class="admin-card-header">
+              <span>{{ t('usageOverTime') }}</span>
+              <el-button tag="a" size="small" :href="csvUrl(by)" data-testid="usage-csv">{{ t('downloadCsv') }}</el-button>
+            </div>
+          </template>
+          <div ref="timeChart" class="usage-chart" data-testid="usage-chart-time" role="img" :aria-label="t('usageOverTime')"></div>
+        </el-card>
+        <el-row :gutter="16">
+          <el-col :xs="24" :lg="8" v-for="(view, index) in views" :key="view.key">
+            <el-card shadow="never" class="admin-card">
+              <template #header>
+                <div class="admin-card-header">
+                  <span>{{ t(view.key) }}</span>
+                  <el-button tag="a" size="small" :href="csvUrl(view.by)" :data-testid="'usage-csv-' + view.by">CSV</el-button>
+                </div>
+              </template>
+              <el-empty v-if="!view.rows.length" :description="t('usageNone')" :image-size="60" />
+              <div v-show="view.rows.length" :ref="el => (viewCharts[index] = el)" class="usage-chart small-chart"
+                   :data-testid="'usage-chart-' + view.by" role="img" :aria-label="t(view.key)"></div>
+            </el-card>
+          </el-col>
+        </el-row>
+      </div>`,
+    setup() {
+      const today = new Date();
+      const monthAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 29);
+      const range = Vue.ref([isoDay(monthAgo), isoDay(today)]);
+      const by = Vue.ref('day');
+      const error = Vue.ref('');
+      const timeRows = Vue.ref([]);
+      const views = Vue.reactive([
+        { key: USAGE_VIEWS[0], by: 'model', rows: [] },
+        { key: USAGE_VIEWS[1], by: 'user', rows: [] },
+        { key: USAGE_VIEWS[2], by: 'group', rows: [] },
+      ]);
+      const timeChart = Vue.ref(null);
+      const viewCharts = [];
+      const charts = [];
+      const dark = () => document.documentElement.classList.contains('dark');
+      const shortcuts = [7, 30, 90].map(days => ({
+        text: t('lastDays', { n: days }),
+        value: () => [new Date(Date.now() - (days - 1) * 86400000), new Date()],
+      }));
+
+      function query(bucket) {
+        return new URLSearchParams({ from: range.value[0], to: range.value[1], by: bucket }).toString();
+      }
+      function csvUrl(bucket) {
+        return '/api/admin/usage.csv?' + query(bucket);
+      }
+      // The currency most of the cost is in; the charts show tokens, and cost in that currency.
+      const currency = Vue.computed(() => {
+        const cost = {};
+        timeRows.value.forEach(row => { cost[row.currency] = (cost[row.currency] || 0) + row.cost; });
+        return Object.keys(cost).sort((a, b) => cost[b] - cost[a])[0] || 'USD';
+      });
+      const totals = Vue.computed(() => {
+        const rows = timeRows.value;
+        const sum = name => rows.reduce((total, row) => total + row[name], 0);
+        const cost = rows.filter(row => row.currency === currency.value).reduce((total, row) => total + row.cost, 0);
+        return [
+          { key: 'messages', title: t('usageMessages'), value: sum('messages'), precision: 0 },
+          { key: 'prompt', title: t('usagePromptTokens'), value: sum('prompt_tokens'), precision: 0 },
+          { key: 'completion', title: t('usageCompletionTokens'), value: sum('completion_tokens'), precision: 0 },
+          { key: 'cost', title: t('usageCost', { currency: currency.value }), value: cost, precision: 4 },
+        ];
+      });
+
+      function chartOn(element, index) {
+        if (!charts[index] || charts[index].getDom() !== element) {
+          if (charts[index]) charts[index].dispose();
+          charts[index] = echarts.init(element, dark() ? 'dark' : null);
+        }
+        return charts[index];
+      }
+      const base = () => ({
+        backgroundColor: 'transparent',
+        tooltip: { trigger: 'axis', renderMode: 'richText', axisPointer: { type: 'shadow' } },
+        legend: { top: 0 },
+        grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      });
+      function drawTime() {
+        const mine = timeRows.value.filter(row => row.currency === currency.value);
+        chartOn(timeChart.value, 0).setOption({
+          ...base(),
+          xAxis: { type: 'category', data: mine.map(row => row.label) },
+          yAxis: [{ type: 'value', name: t('tokens') }, { type: 'value', name: currency.value, splitLine: { show: false } }],
+          series: [
+            { name: t('usagePromptTokens'), type: 'bar', stack: 'tokens', data: mine.map(row => row.prompt_tokens) },
+            { name: t('usageCompletionTokens'), type: 'bar', stack: 'tokens', data: mine.map(row => row.completion_tokens) },
+            { name: t('usageCost', { currency: currency.value }), type: 'line', yAxisIndex: 1, smooth: true,
+              data: mine.map(row => Number(row.cost.toFixed(6))) },
+          ],
+        }, true);
+      }
+      function drawView(view, index) {
+        const element = viewCharts[index];
+        if (!element || !view.rows.length) return;
+        const top = view.rows.slice(0, TOP_USERS).reverse();
+        chartOn(element, index + 1).setOption({
+          ...base(),
+          legend: { show: false },
+          xAxis: { type: 'value' },
+          yAxis: { type: 'category', data: top.map(row => row.label + (row.currency !== currency.value ? ' (' + row.currency + ')' : '')) },
+          series: [{ name: t('tokens'), type: 'bar', barMaxWidth: 28, data: top.map(row => row.prompt_tokens + row.completion_tokens) }],
+        }, true);
+      }
+      async function load() {
+        error.value = '';
+        try {
+          const [time, ...others] = await Promise.all([by.value, ...views.map(view => view.by)].map(
+            bucket => api('GET', '/api/admin/usage?' + query(bucket))));
+          timeRows.value = time.rows;
+          others.forEach((answer, index) => { views[index].rows = answer.rows; });
+          await Vue.nextTick();
+          drawTime();
+          views.forEach(drawView);
+        } catch (failure) {
+          error.value = failure.message || t('loadFailed');
+        }
+      }
+      function resize() {
+        charts.forEach(chart => chart && chart.resize());
+      }
+      Vue.onMounted(() => {
+        load();
+        window.addEventListener('resize', resize);
+      });
+      Vue.onBeforeUnmount(() => {
+        window.removeEventListener('resize', resize);
+        charts.forEach(chart => chart && chart.dispose());
+      });
+      return { range, by, error, totals, views, timeChart, viewCharts, shortcuts, csvUrl, load };
+    },
+  };
+
   const Settings = {
     template: `
       <el-card shadow="never" class="admin-card">
@@ -874,11 +1041,11 @@
     },
   };
 
-  const SECTIONS = [N_('dashboard'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('settings')];
-  const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', settings: 'Setting' };
+  const SECTIONS = [N_('dashboard'), N_('usage'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('settings')];
+  const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', usage: 'TrendCharts', settings: 'Setting' };
 
   mount({
-    components: { LanguageSwitch, Dashboard, Providers, Models, Users, Groups, Settings },
+    components: { LanguageSwitch, Dashboard, Usage, Providers, Models, Users, Groups, Settings },
     template: `
       <el-container class="admin-shell">
         <el-header class="shell-header">
