@@ -33,6 +33,7 @@ def test_the_user_list_shows_counts_logins_and_status(app):
         "last_login",
         "groups",
         "quota",
+        "limits",
         "today",
     }
     assert users[0]["is_admin"] and not users[1]["is_admin"]

@@ -34,7 +34,7 @@ def restricted_to(admin, model: dict, *groups: dict) -> None:
         f"{admin.base_url}/api/admin/models/{model['id']}", json={"groups": [g["id"] for g in groups]}
     )
     assert response.status_code == 200, response.text
-    assert response.json()["groups"] == [g["id"] for g in groups]
+    assert sorted(response.json()["groups"]) == sorted(g["id"] for g in groups)
 
 
 def sse_turn(user: ChatUser, **body) -> tuple[int, list[dict] | dict]:
@@ -69,6 +69,7 @@ def test_admins_create_rename_and_delete_groups_and_see_their_members(app):
         "cost_per_month": None,
     }
     assert admin.post("/api/admin/groups", json={"name": "Staff"}).status_code == 409
+    assert admin.post("/api/admin/groups", json={"name": "staff"}).status_code == 409, "on every database"
     assert admin.post("/api/admin/groups", json={"name": "  "}).json["code"] == "missing_field"
 
     bob = next(u for u in admin.get("/api/admin/users").json["users"] if u["username"] == "user_bob")
@@ -99,7 +100,9 @@ def test_new_accounts_join_the_default_group_until_it_is_unset(app):
         admin.put("/api/admin/settings", json={"default_group": newcomers["id"]}).json["default_group"]
         == (newcomers["id"])
     )
-    assert admin.put("/api/admin/settings", json={"default_group": newcomers["id"] + 5}).status_code == 404
+    refused = admin.put("/api/admin/settings", json={"default_group": newcomers["id"] + 5, "retention_days": 9})
+    assert (refused.status_code, refused.json["code"]) == (400, "invalid_field")
+    assert admin.get("/api/admin/settings").json["retention_days"] == 0, "a refused change changes nothing"
     register(app.test_client(), "carol")
     created = admin.post("/api/admin/users", json={"username": "dave", "password": "password-123"}).json
     assert created["groups"] == [newcomers["id"]]
@@ -163,6 +166,19 @@ def test_a_model_open_to_a_group_is_invisible_and_refused_on_every_path_for_othe
     member_socket.close()
 
 
+def test_a_group_that_alone_opens_a_model_is_not_deleted_until_the_model_changes(chat):
+    admin, user, model = chat["admin"], chat["user"], chat["model"]
+    pilots = created_group(admin, "Pilots")
+    restricted_to(admin, model, pilots)
+    refused = admin.http.delete(f"{admin.base_url}/api/admin/groups/{pilots['id']}")
+    assert (refused.status_code, refused.json()["code"]) == (409, "group_opens_models")
+    assert "Fake" in refused.json()["error"]
+    assert user.get("/api/models").json()["models"] == [], "the model stays closed"
+    restricted_to(admin, model, created_group(admin, "Crew"), pilots)
+    assert admin.http.delete(f"{admin.base_url}/api/admin/groups/{pilots['id']}").status_code == 200
+    assert admin.http.get(f"{admin.base_url}/api/admin/models").json()["models"][0]["groups"] != []
+
+
 def test_a_model_opens_to_everyone_again_when_its_groups_are_cleared(chat, fake_provider):
     admin, user, model = chat["admin"], chat["user"], chat["model"]
     restricted_to(admin, model, created_group(admin, "Pilots"))
@@ -198,6 +214,19 @@ def test_the_answer_that_crosses_a_limit_finishes_and_the_next_is_refused_until_
     user.http.cookies.set("lang", "en")
     assert "tokens per day" in sse_turn(user, message="in English", model_id=model["model_id"])[1]["error"]
     assert answers_asked(fake_provider) == asked_before, "a refused turn never reaches the provider"
+    socket.close()
+
+
+def test_a_message_sent_again_after_it_crossed_the_limit_gets_its_answer_not_a_refusal(chat, fake_provider):
+    admin, user, model = chat["admin"], chat["user"], chat["model"]
+    put_user(admin, user, quota={"messages_per_day": 1})
+    fake_provider.script(reply="answered once")
+    socket = user.socket()
+    first = socket.chat("hello", model["model_id"], client_id="msg-1")
+    assert first[-1]["type"] == "done"
+    again = socket.chat("hello", model["model_id"], client_id="msg-1")  # the page resends after a reconnect
+    assert again[0]["message_id"] == first[0]["message_id"] and again[-1]["type"] == "done"
+    assert socket.chat("a new one", model["model_id"], client_id="msg-2")[-1]["code"] == "quota_exceeded"
     socket.close()
 
 

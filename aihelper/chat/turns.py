@@ -40,7 +40,7 @@ from aihelper.services import answers, conversations
 from aihelper.services.conversations import DuplicateClientId, ExistingTurn, PreparedTurn, TurnRequest
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import failure_explained, provider_error_message
-from aihelper.services.quotas import check_quota
+from aihelper.services.quotas import QuotaExceeded, check_quota
 from aihelper.services.usage import NOTHING, Spent, usage_of
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,13 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
     hub = live_hub()
     with fair_share():
         plan = conversations.plan_turn(request)
-        check_quota(request.user_id)  # before anything is stored or sent to the provider
+        exceeded = _quota_exceeded(request.user_id)  # before anything is stored or sent to the provider
+        # A message sent again (a reconnect) may have been answered before the limit was reached.
+        existing = conversations.find_existing_turn(request.user_id, request.client_id) if exceeded else None
+    if exceeded is not None:
+        if existing is None:
+            raise exceeded
+        return _replay(existing, request, language)
     try:
         generation = hub.begin(
             plan.session_id,
@@ -114,6 +120,14 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
     ).start()
     start = frames.start(turn.session_id, turn.user_message_id, turn.answer_id, turn.model_id, request.client_id)
     return OpenedTurn(start, lambda waker: generation.follow(0, waker))
+
+
+def _quota_exceeded(user_id: int) -> QuotaExceeded | None:
+    try:
+        check_quota(user_id)
+    except QuotaExceeded as exceeded:
+        return exceeded
+    return None
 
 
 def _timeouts(app: Flask) -> Timeouts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aihelper.extensions import db
@@ -30,7 +31,10 @@ class UserGroup(QuotaColumns, db.Model):
     __table_args__ = MYSQL_TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
+    # Unique whatever the case, on SQLite as under MySQL's collation ("Staff" and "staff" are one).
+    name: Mapped[str] = mapped_column(
+        String(50).with_variant(sqlite.VARCHAR(50, collation="NOCASE"), "sqlite"), nullable=False, unique=True
+    )
     description: Mapped[str | None] = mapped_column(Text)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 

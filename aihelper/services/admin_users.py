@@ -21,27 +21,36 @@ from aihelper.models.types import Status
 from aihelper.services import accounts
 from aihelper.services.groups import Groups, set_user_groups
 from aihelper.services.history import erase_conversations
-from aihelper.services.quotas import NOTHING_TODAY, QuotaChange, apply_quota, quota_json, used_today
+from aihelper.services.quotas import (
+    NOTHING_TODAY,
+    QuotaChange,
+    apply_quota,
+    everyones_limits,
+    limits_of,
+    quota_json,
+    used_today,
+)
 from aihelper.validation import Fields, Flag, OptionalText, StatusChoice
 
 IsAdmin = Annotated[bool, Flag(), Field(title=N_("field_is_admin"))]
 
 
-def user_dict(user: User, today: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A user as the admin sees them: the account, its groups (ids), its own quota and what it
-    used today."""
+def user_dict(user: User, today: dict[str, Any] | None = None, limits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A user as the admin sees them: the account, its groups (ids), its own quota, the limits
+    that apply (its own, else its groups') and what it used today."""
     return {
         **accounts.user_json(user, accounts.ADMIN_VIEW),
         "groups": [group.id for group in user.groups],
         "quota": quota_json(user),
+        "limits": limits if limits is not None else limits_of(user.id),
         "today": today if today is not None else used_today(user.id).get(user.id, NOTHING_TODAY),
     }
 
 
 def list_users() -> list[dict[str, Any]]:
     users = db.session.scalars(select(User).options(selectinload(User.groups)).order_by(User.id)).all()
-    today = used_today()
-    return [user_dict(user, today.get(user.id, NOTHING_TODAY)) for user in users]
+    today, limits = used_today(), everyones_limits()
+    return [user_dict(user, today.get(user.id, NOTHING_TODAY), limits[user.id]) for user in users]
 
 
 class NewUser(accounts.Credentials):

@@ -28,13 +28,13 @@ from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from aihelper.config import AUTOCOMMIT_BIND
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Invalid, NotFound, TooLarge
 from aihelper.i18n import N_
 from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.models.chat import MessageStatus, Role
 from aihelper.models.types import Status
+from aihelper.services.autocommit import autocommit_connection, read_rows
 from aihelper.services.groups import model_open_to
 from aihelper.services.history import SESSION_ID_MAX
 from aihelper.services.provider_keys import key_to_send
@@ -243,22 +243,6 @@ def _model_of(rows: list[Row]) -> TurnModel:
     )
 
 
-def _autocommit() -> Connection:
-    return db.engines[AUTOCOMMIT_BIND].connect()
-
-
-def _read(statement, parameters: dict[str, Any] | None = None) -> list[Row]:
-    """One statement's rows; a connection the server had closed is replaced and the read repeated."""
-    for attempt in (1, 2):
-        try:
-            with _autocommit() as connection:
-                return connection.execute(statement, parameters).all()
-        except DBAPIError as error:
-            if attempt == 2 or not error.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
-
-
 def plan_turn(request: TurnRequest) -> TurnPlan:
     """Check the turn and read what it needs, in one round trip. Raises NotFound (another user's
     or an unknown conversation), TooLarge (too long), Invalid (an unknown model, bad fields) or
@@ -275,7 +259,7 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         raise NotFound("not_found", N_("session_not_found"))
     named_by, model_ref = _named_by(request.model_ref)
     wanted = _recent_needed.get((named_by, model_ref), DEFAULT_RECENT)
-    rows = _read(
+    rows = read_rows(
         _CONVERSATION_READS[named_by],
         {"session_id": session_id, "user_id": request.user_id, "model_ref": model_ref, "recent_count": wanted},
     )
@@ -349,7 +333,7 @@ _MODEL_READS = {
 
 
 def _recent_messages(session_id: str, count: int) -> list[_Message]:
-    rows = _read(
+    rows = read_rows(
         select(_messages.c.id, _messages.c.role, _messages.c.content, _messages.c.status)
         .where(_messages.c.session_id == session_id)
         .order_by(_messages.c.id.desc())
@@ -362,7 +346,7 @@ def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
     named_by, model_ref = _named_by(request.model_ref)
     if named_by == "own":  # a new conversation has no model of its own yet
         raise Invalid(N_("model_unavailable"))
-    model = _model_of(_read(_MODEL_READS[named_by], {"model_ref": model_ref, "user_id": request.user_id}))
+    model = _model_of(read_rows(_MODEL_READS[named_by], {"model_ref": model_ref, "user_id": request.user_id}))
     return TurnPlan(
         request=request,
         session_id=str(uuid.uuid4()),
@@ -407,7 +391,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     rows.append(
         _message_row(plan, Role.ASSISTANT, "", MessageStatus.STREAMING, now, model_id=model.model_id, lease_until=lease)
     )
-    with _autocommit() as connection:
+    with autocommit_connection() as connection:
         if plan.is_new_session:
             connection.execute(
                 _INSERT_SESSION,

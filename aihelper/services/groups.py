@@ -24,6 +24,7 @@ from aihelper.times import iso_utc
 from aihelper.validation import Fields, FieldType, OptionalText, RequiredText, refuse
 
 GROUP_NAME_MAX, GROUP_DESCRIPTION_MAX = 50, 500
+GROUPS_MAX = 1000  # groups named in one change
 DEFAULT_GROUP = "default_group"
 
 
@@ -40,14 +41,14 @@ def model_open_to(model_id_column, user_id) -> Any:
 
 
 class GroupIds(FieldType):
-    """A list of group ids (JSON), or the same as a comma-separated form field; every id must be a
-    group's."""
+    """A list of group ids (JSON), or the same as a comma-separated form field (the model editor
+    posts a form); every id must be a group's."""
 
     def validate(self, value: Any) -> tuple[int, ...]:
         if isinstance(value, str):
             parts = [part.strip() for part in value.split(",") if part.strip()]
             value = [int(part) if part.isdigit() else part for part in parts]
-        if not isinstance(value, list) or not all(is_id(i) for i in value):
+        if not isinstance(value, list) or len(value) > GROUPS_MAX or not all(is_id(i) for i in value):
             raise refuse("invalid_field", N_("invalid_groups"))
         return tuple(dict.fromkeys(value))
 
@@ -63,14 +64,14 @@ def groups_by_id(group_ids: Sequence[int]) -> list[UserGroup]:
     return [found[group_id] for group_id in group_ids]
 
 
-def group_json(group: UserGroup, member_count: int) -> dict[str, Any]:
+def group_json(group: UserGroup, member_count: int, default_id: int | None = None) -> dict[str, Any]:
     return {
         "id": group.id,
         "name": group.name,
         "description": group.description or "",
         "member_count": member_count,
         "quota": quota_json(group),
-        "is_default": default_group_id() == group.id,
+        "is_default": (default_id if default_id is not None else default_group_id()) == group.id,
         "create_time": iso_utc(group.create_time),
     }
 
@@ -79,8 +80,9 @@ def list_groups() -> list[dict[str, Any]]:
     counts = dict(
         db.session.execute(select(group_members.c.group_id, func.count()).group_by(group_members.c.group_id)).all()
     )
+    default_id = default_group_id() or 0
     groups = db.session.scalars(select(UserGroup).order_by(UserGroup.name, UserGroup.id))
-    return [group_json(group, counts.get(group.id, 0)) for group in groups]
+    return [group_json(group, counts.get(group.id, 0), default_id) for group in groups]
 
 
 def get_group(group_id: int) -> UserGroup:
@@ -132,9 +134,24 @@ def _apply(group: UserGroup, change: GroupChange, given: set[str]) -> None:
 
 
 def delete_group(group_id: int) -> None:
-    """Its members stay; a model only it opened becomes open to everyone (SECURITY.md: say so in
-    the confirmation, which the page does)."""
+    """Its members stay. A group that alone opens a model is not deleted (409 naming the models):
+    the model would silently become open to everyone; the admin changes the model first."""
     group = get_group(group_id)
+    other = model_access.alias("other_access")
+    only_opener = (
+        select(ModelConfig.model_name)
+        .join(model_access, model_access.c.model_config_id == ModelConfig.id)
+        .where(model_access.c.group_id == group.id)
+        .where(
+            ~exists(
+                select(other.c.group_id).where(other.c.model_config_id == ModelConfig.id, other.c.group_id != group.id)
+            )
+        )
+        .order_by(ModelConfig.sort_order, ModelConfig.id)
+    )
+    models = db.session.scalars(only_opener).all()
+    if models:
+        raise Conflict("group_opens_models", N_("group_opens_models"), models=", ".join(models[:5]))
     if default_group_id() == group.id:
         db.session.delete(db.session.get(AppSetting, DEFAULT_GROUP))
     db.session.delete(group)
@@ -163,7 +180,9 @@ def set_default_group(group_id: int | None) -> None:
         if stored is not None:
             db.session.delete(stored)
         return
-    db.session.merge(AppSetting(key=DEFAULT_GROUP, value=str(get_group(group_id).id)))
+    if db.session.get(UserGroup, group_id) is None:
+        raise Invalid("invalid_field", N_("invalid_groups"))
+    db.session.merge(AppSetting(key=DEFAULT_GROUP, value=str(group_id)))
 
 
 def join_default_group(user: User) -> None:

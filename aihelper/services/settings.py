@@ -55,12 +55,12 @@ class SettingsChange(Fields):
 
 
 def update_settings(change: SettingsChange) -> dict[str, Any]:
-    if "registration_open" in change.model_fields_set:
-        set_registration_open(change.registration_open)
-    if "retention_days" in change.model_fields_set:
-        db.session.merge(AppSetting(key=RETENTION_DAYS, value=str(change.retention_days)))
-        db.session.commit()
+    """All of the change or none of it (a default group that does not exist refuses it)."""
     if "default_group" in change.model_fields_set:
         groups.set_default_group(change.default_group)
-        db.session.commit()
+    if "retention_days" in change.model_fields_set:
+        db.session.merge(AppSetting(key=RETENTION_DAYS, value=str(change.retention_days)))
+    if "registration_open" in change.model_fields_set:
+        set_registration_open(change.registration_open)  # commits the whole change
+    db.session.commit()
     return all_settings()

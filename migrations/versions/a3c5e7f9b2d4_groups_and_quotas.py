@@ -14,6 +14,7 @@ Create Date: 2026-12-02 06:51:16
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import sqlite
 
 revision = "a3c5e7f9b2d4"
 down_revision = "f7a2c4e8b1d3"
@@ -37,7 +38,9 @@ def upgrade():
     op.create_table(
         "user_groups",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column(
+            "name", sa.String(length=50).with_variant(sqlite.VARCHAR(50, collation="NOCASE"), "sqlite"), nullable=False
+        ),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("create_time", sa.DateTime(), nullable=False),
         *_quota_columns(),
@@ -91,6 +94,9 @@ def upgrade():
 def downgrade():
     for column in _quota_columns():
         op.drop_column("users", column.name)
+    if op.get_bind().dialect.name != "sqlite":
+        # InnoDB dropped the foreign key's own index when the (user_id, day) one could serve it.
+        op.create_index("fk_usage_daily_user_id_users", "usage_daily", ["user_id"])
     op.drop_index("ix_usage_daily_user_id_day", table_name="usage_daily")
     op.drop_table("model_group_access")
     op.drop_table("user_group_members")

@@ -584,7 +584,7 @@
           <el-table-column :label="t('usedToday')" min-width="150">
             <template #default="{ row }">
               <span data-testid="user-today">{{ t('usedTodayValue', { messages: row.today.messages, tokens: row.today.tokens.toLocaleString() }) }}</span>
-              <div v-if="hasQuota(row.quota)" class="muted small">{{ quotaSummary(row.quota, currency) }}</div>
+              <div v-if="hasQuota(row.limits)" class="muted small" data-testid="user-limits">{{ quotaSummary(row.limits, currency) }}</div>
             </template>
           </el-table-column>
           <el-table-column :label="t('lastLogin')" min-width="150"><template #default="{ row }">{{ formatTime(row.last_login) }}</template></el-table-column>
