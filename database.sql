@@ -183,6 +183,23 @@ CREATE TABLE IF NOT EXISTS `model_group_access` (
   CONSTRAINT `fk_model_group_access_model_config_id_model_configs` FOREIGN KEY (`model_config_id`) REFERENCES `model_configs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- Who did what to the instance (aihelper/models/audit.py).
+CREATE TABLE IF NOT EXISTS `audit_log` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `time` datetime NOT NULL,
+  `actor_id` int(11) DEFAULT NULL,
+  `actor_name` varchar(64) NOT NULL,
+  `ip` varchar(45) DEFAULT NULL,
+  `action` varchar(64) NOT NULL,
+  `target` varchar(200) NOT NULL,
+  `changes` mediumtext NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `ix_audit_log_action_id` (`action`,`id`),
+  KEY `ix_audit_log_actor_id_id` (`actor_id`,`id`),
+  KEY `ix_audit_log_time` (`time`),
+  CONSTRAINT `fk_audit_log_actor_id_users` FOREIGN KEY (`actor_id`) REFERENCES `users` (`id`) ON DELETE SET NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- The search index (aihelper/services/search.py): each message's search terms under FULLTEXT.
 CREATE TABLE IF NOT EXISTS `message_search` (
   `message_id` bigint(20) NOT NULL,
@@ -196,4 +213,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('a3c5e7f9b2d4');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('c8d2f4a6e1b3');

@@ -10,7 +10,7 @@ from aihelper.errors import message_of
 from aihelper.failures import Failure
 from aihelper.i18n import speaking
 from aihelper.schema import init_or_upgrade
-from aihelper.services import accounts, retention, settings
+from aihelper.services import accounts, audit, retention, settings
 from aihelper.services.provider_keys import rotate_keys
 
 
@@ -51,6 +51,7 @@ def register_commands(app: Flask) -> None:
     def rotate_keys_command():
         """Re-encrypt every stored provider key with the newest AIHELPER_ENCRYPTION_KEYS key."""
         rotated, unreadable = rotate_keys()
+        audit.record_now("keys.rotate", "providers", {"rotated": [None, rotated], "unreadable": [None, unreadable]})
         with speaking("en"):  # the commands speak English, like their --help
             click.echo(ngettext("cli_rotated", "cli_rotated", rotated))
             if unreadable:

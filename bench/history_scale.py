@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """History at scale: one user with many conversations and messages, and how fast the history
 endpoints' database work is (PERFORMANCE.md: list, time range and opening a 500-message
-conversation ≤ 20 ms p95; search ≤ 200 ms p95; exporting everything streams, peak RSS < 200 MB).
+conversation ≤ 20 ms p95; search ≤ 200 ms p95; exporting everything streams, peak RSS < 200 MB),
+and the admin's usage dashboard over 90 days of a rollup counting the same million messages as an
+organisation's answers (≤ 300 ms).
 
 It builds the data itself in a database of its own, then times the same service functions the
 endpoints call (aihelper.services.history / search / exports), inside an app context, so the
@@ -211,6 +213,96 @@ def build(args) -> dict:
     return {"user_id": user_id, "big_session": big_session, "now": now.isoformat()}
 
 
+def build_usage(args) -> None:
+    """The rollup of an organisation's answers: `usage_users` people in ten groups, three models,
+    a year of days, one answer per two of the `messages` (a question and its answer); each user
+    active on some days with some models, so that a day has many rows, as in a real instance."""
+    from sqlalchemy import text
+
+    from aihelper.extensions import db
+
+    rng = random.Random(11)
+    started = time.perf_counter()
+    with app_for(args).app_context():
+        connection = db.engine.connect()
+        now = datetime.utcnow().replace(microsecond=0)
+        connection.execute(
+            text("INSERT INTO user_groups (name, create_time) VALUES (:name, :now)"),
+            [{"name": f"bench group {i}", "now": now} for i in range(10)],
+        )
+        group_ids = [row[0] for row in connection.execute(text("SELECT id FROM user_groups ORDER BY id"))]
+        connection.execute(
+            text(
+                "INSERT INTO users (username, username_key, password_hash, is_admin, status, message_count,"
+                " create_time) VALUES (:name, :name, 'x', 0, 'active', 0, :now)"
+            ),
+            [{"name": f"usage_bench_{i}", "now": now} for i in range(args.usage_users)],
+        )
+        user_ids = [
+            row[0] for row in connection.execute(text("SELECT id FROM users WHERE username LIKE 'usage_bench_%'"))
+        ]
+        connection.execute(
+            text("INSERT INTO user_group_members (group_id, user_id) VALUES (:group_id, :user_id)"),
+            [{"group_id": group_ids[i % 10], "user_id": user_id} for i, user_id in enumerate(user_ids)],
+        )
+        rows, answers, target = {}, 0, args.messages // 2
+        models = ("glm-4.5", "qwen3-max", "deepseek-chat")
+        while answers < target:
+            key = (rng.randrange(365), rng.choice(user_ids), rng.choice(models))
+            row = rows.setdefault(key, [0, 0, 0])
+            count = rng.randint(1, 6)
+            row[0] += count
+            row[1] += count * rng.randint(200, 2000)
+            row[2] += count * rng.randint(100, 800)
+            answers += count
+        today = now.date()
+        values = [
+            {
+                "day": today - timedelta(days=days_ago),
+                "user_id": user_id,
+                "model_id": model,
+                "messages": messages,
+                "prompt": prompt,
+                "completion": completion,
+                "cost": (prompt * 2 + completion * 8) / 1_000_000,
+            }
+            for (days_ago, user_id, model), (messages, prompt, completion) in rows.items()
+        ]
+        insert = text(
+            "INSERT INTO usage_daily (day, user_id, model_id, messages, prompt_tokens, completion_tokens, cost,"
+            " currency) VALUES (:day, :user_id, :model_id, :messages, :prompt, :completion, :cost, 'CNY')"
+        )
+        for start in range(0, len(values), 20_000):
+            connection.execute(insert, values[start : start + 20_000])
+            connection.commit()
+        connection.exec_driver_sql("ANALYZE" if db.engine.dialect.name == "sqlite" else "ANALYZE TABLE usage_daily")
+        connection.commit()
+        connection.close()
+    print(
+        f"built the usage rollup: {answers:,} answers of {args.usage_users:,} users in {len(values):,} rows"
+        f" ({time.perf_counter() - started:.0f} s)"
+    )
+
+
+def measure_usage(args) -> list[tuple[str, dict, float]]:
+    """The dashboard's reads over the last 90 days (PERFORMANCE.md / issue #15: ≤ 300 ms)."""
+    from aihelper.extensions import db
+    from aihelper.services import usage_report
+    from aihelper.validation import read
+
+    rows = []
+    with app_for(args).test_request_context():
+        clock = DatabaseClock(db.engine)
+        today = datetime.utcnow().date()
+        span = {"from": (today - timedelta(days=89)).isoformat(), "to": today.isoformat()}
+        for by in ("day", "week", "month", "model", "user", "group"):
+            query = read(usage_report.UsageQuery, {**span, "by": by})
+            function = lambda q=query: usage_report.usage_rows(q)  # noqa: E731
+            function()
+            rows.append((f"usage, 90 days by {by}", timed(function, clock, runs=10), 300))
+    return rows
+
+
 def already_built(args) -> dict:
     from sqlalchemy import text
 
@@ -407,6 +499,7 @@ def main() -> int:
     parser.add_argument("--mysql-db", default="aihelper_bench_history", help="dropped and created anew (never 'test')")
     parser.add_argument("--workdir", default=None, help="instance folder (default: a new temporary one)")
     parser.add_argument("--reuse", action="store_true", help="measure the data a previous run built (MariaDB)")
+    parser.add_argument("--usage-users", type=int, default=2_000, help="people in the usage rollup")
     args = parser.parse_args()
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="aihelper-history-")
     os.environ.setdefault("AIHELPER_LOG_LEVEL", "WARNING")
@@ -417,8 +510,9 @@ def main() -> int:
     else:
         fresh_database(args)
         built = build(args)
+        build_usage(args)
     print(f"\n{'query':44} {'db p50':>7} {'db p95':>7} {'all p50':>8} {'all p95':>8}  target p95 at the database")
-    for name, figures, target in measure(args, built):
+    for name, figures, target in [*measure(args, built), *measure_usage(args)]:
         verdict = "ok" if figures["db_p95"] <= target else "MISSED"
         print(
             f"{name:44} {figures['db_p50']:7.1f} {figures['db_p95']:7.1f} {figures['p50']:8.1f} {figures['p95']:8.1f}"

@@ -7,7 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.admin import bp
-from aihelper.services import admin_users, groups, providers, settings, stats, usage_report
+from aihelper.services import admin_users, audit, groups, providers, settings, stats, usage_report
 from aihelper.validation import read
 from aihelper.web.json_body import json_object
 
@@ -152,6 +152,11 @@ def api_usage_csv():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="usage-{query.by}-{first}-{last}.csv"'},
     )
+
+
+@bp.get("/api/admin/audit")
+def api_audit():
+    return jsonify(entries=audit.entries(read(audit.AuditQuery, request.args.to_dict())))
 
 
 @bp.get("/api/admin/stats")

@@ -26,6 +26,7 @@ _SECTION_TITLES = {
     "models": N_("admin_models"),
     "users": N_("admin_users"),
     "groups": N_("admin_groups"),
+    "audit": N_("admin_audit"),
     "settings": N_("admin_settings"),
 }
 # Form fields never echoed back into a page.
@@ -47,8 +48,8 @@ def _section_data(section: str) -> dict[str, Any]:
         return {"users": admin_users.list_users(), "groups": groups.list_groups()}
     if section == "groups":
         return {"groups": groups.list_groups()}
-    if section == "usage":
-        return {}  # the page asks GET /api/admin/usage for each chart
+    if section in ("usage", "audit"):
+        return {}  # the page asks the JSON API (GET /api/admin/usage, /api/admin/audit) as it is filtered
     return {"settings": settings.all_settings(), "groups": groups.list_groups()}
 
 
@@ -85,6 +86,11 @@ def dashboard():
 @bp.get("/admin/usage", endpoint="usage")
 def usage_page():
     return _render("usage")
+
+
+@bp.get("/admin/audit", endpoint="audit")
+def audit_page():
+    return _render("audit")
 
 
 @bp.get("/admin/providers", endpoint="providers")
@@ -177,7 +183,7 @@ def save_settings():
             read(
                 settings.SettingsChange,
                 {"registration_open": "1" if v.get("registration_open") else "0"}
-                | {name: v[name] for name in ("retention_days", "default_group") if name in v},
+                | {name: v[name] for name in ("retention_days", "default_group", "audit_retention_days") if name in v},
             )
         ),
     )

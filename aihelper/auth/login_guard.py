@@ -27,24 +27,28 @@ from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import TooManyRequests
 
 from aihelper.extensions import limiter
-from aihelper.failures import NotAuthenticated
+from aihelper.failures import Forbidden, NotAuthenticated
 from aihelper.models import User
-from aihelper.services import accounts
+from aihelper.services import accounts, audit
 from aihelper.web.client_address import client_key
 
 
 def authenticate(username: str, password: str) -> User:
-    """accounts.authenticate behind the per-account limits; 429 when they refuse the attempt."""
-    if not limiter.enabled:
-        return accounts.authenticate(username, password)
-    guard = _AccountGuard(username)
-    guard.refuse_when_blocked()
+    """accounts.authenticate behind the per-account limits (429 when they refuse the attempt); a
+    failed login and an admin's login go into the audit log."""
+    guard = _AccountGuard(username) if limiter.enabled else None
+    if guard is not None:
+        guard.refuse_when_blocked()
     try:
-        return accounts.authenticate(username, password)
-    except NotAuthenticated as refused:
-        if refused.code == "bad_credentials":
+        user = accounts.authenticate(username, password)
+    except (NotAuthenticated, Forbidden) as refused:
+        audit.record_now("login.failed", username, {"reason": [None, refused.code]}, actor_name=username)
+        if guard is not None and refused.code == "bad_credentials":
             guard.count_failure()
         raise
+    if user.is_admin:
+        audit.record_now("login.admin", user.username, actor_name=user.username)
+    return user
 
 
 @lru_cache(maxsize=16)

@@ -18,7 +18,7 @@ from aihelper.failures import Conflict, Invalid, NotFound
 from aihelper.i18n import N_
 from aihelper.models import ChatSession, User
 from aihelper.models.types import Status
-from aihelper.services import accounts
+from aihelper.services import accounts, audit
 from aihelper.services.groups import Groups, set_user_groups
 from aihelper.services.history import erase_conversations
 from aihelper.services.quotas import (
@@ -71,7 +71,19 @@ class UserChange(Fields):
 
 def create_user(new: NewUser) -> User:
     """An account made by an admin (also while registration is closed)."""
-    return accounts.create_account(new.username, new.password, is_admin=new.is_admin)
+    user = accounts.create_account(new.username, new.password, is_admin=new.is_admin)
+    audit.record_now("user.create", user.username, audit.created(_audited(user)))
+    return user
+
+
+def _audited(user: User) -> dict[str, Any]:
+    return {
+        "status": str(user.status),
+        "is_admin": user.is_admin,
+        "password": user.password_hash,  # a secret: recorded as changed, never as itself
+        "groups": sorted(group.id for group in user.groups),
+        "quota": quota_json(user),
+    }
 
 
 def _get_user(user_id: int, *, lock: bool = False) -> User:
@@ -105,6 +117,7 @@ def _guard_admin_removal(actor: User, target: User) -> None:
 
 def update_user(actor: User, user_id: int, change: UserChange) -> User:
     target = _get_user(user_id, lock=True)
+    before = _audited(target)
     given = change.model_fields_set
     new_status = change.status if "status" in given else target.status
     new_admin = change.is_admin if "is_admin" in given else target.is_admin
@@ -121,6 +134,7 @@ def update_user(actor: User, user_id: int, change: UserChange) -> User:
         set_user_groups(target, change.groups)
     if "quota" in given:
         apply_quota(target, change.quota)
+    audit.record("user.update", target.username, audit.diff(before, {**_audited(target), "status": str(new_status)}))
     db.session.commit()
     if new_status != target.status:
         accounts.set_status(target, new_status)
@@ -143,5 +157,6 @@ def delete_user(actor: User, user_id: int) -> None:
     accounts.set_status(target, Status.DISABLED)
     conversations = db.session.scalars(select(ChatSession.id).where(ChatSession.user_id == user_id)).all()
     erase_conversations(conversations)
+    audit.record("user.delete", target.username)
     db.session.delete(target)
     db.session.commit()

@@ -18,6 +18,7 @@ from aihelper.failures import Conflict, Invalid, NotFound
 from aihelper.i18n import N_
 from aihelper.ids import is_id
 from aihelper.models import AppSetting, ModelConfig, User, UserGroup, group_members, model_access
+from aihelper.services import audit
 from aihelper.services.quotas import QuotaChange, apply_quota, quota_json
 from aihelper.services.unique import commit_or_conflict
 from aihelper.times import iso_utc
@@ -122,13 +123,19 @@ def update_group(group_id: int, change: GroupChange) -> UserGroup:
     return group
 
 
+def _audited(group: UserGroup) -> dict[str, Any]:
+    return {"name": group.name, "description": group.description, "quota": quota_json(group)}
+
+
 def _apply(group: UserGroup, change: GroupChange, given: set[str]) -> None:
+    before = _audited(group) if group.id is not None else {}
     if "name" in given:
         group.name = change.name
     if "description" in given:
         group.description = change.description
     if "quota" in given:
         apply_quota(group, change.quota)
+    audit.record("group.update" if before else "group.create", group.name, audit.diff(before, _audited(group)))
     db.session.add(group)
     commit_or_conflict(Conflict(N_("group_exists")))
 
@@ -154,6 +161,7 @@ def delete_group(group_id: int) -> None:
         raise Conflict("group_opens_models", N_("group_opens_models"), models=", ".join(models[:5]))
     if default_group_id() == group.id:
         db.session.delete(db.session.get(AppSetting, DEFAULT_GROUP))
+    audit.record("group.delete", group.name)
     db.session.delete(group)
     db.session.commit()
 

@@ -25,6 +25,7 @@ from aihelper.llm import ProviderError, check_base_url
 from aihelper.llm.url_safety import address_problem, origin
 from aihelper.models import ApiProvider, ModelConfig
 from aihelper.models.types import CURRENCY_DEFAULT, Status
+from aihelper.services import audit
 from aihelper.services.groups import Groups, model_open_to, set_model_groups
 from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import provider_error_message, provider_failure
@@ -115,15 +116,21 @@ def _is_refused_address(url: str) -> bool:
     return address_problem(address, refuse_private=False) is not None
 
 
+AUDITED_PROVIDER = ("name", "base_url", "description", "status", "api_key")
+
+
 def create_provider(new: NewProvider) -> ApiProvider:
     provider = ApiProvider(status=Status.ACTIVE)
     _apply_provider_fields(provider, new, set(NewProvider.model_fields))
+    audit.record("provider.create", provider.name, audit.created(audit.snapshot(provider, AUDITED_PROVIDER)))
     return _save_provider(provider)
 
 
 def update_provider(provider_id: int, change: ProviderChange) -> ApiProvider:
     provider = get_provider(provider_id)
+    before = audit.snapshot(provider, AUDITED_PROVIDER)
     _apply_provider_fields(provider, change, change.model_fields_set)
+    audit.record("provider.update", provider.name, audit.diff(before, audit.snapshot(provider, AUDITED_PROVIDER)))
     return _save_provider(provider)
 
 
@@ -165,7 +172,9 @@ def _save_provider(provider: ApiProvider) -> ApiProvider:
 
 def delete_provider(provider_id: int) -> None:
     """Delete a provider with its models; conversations keep the model name they used."""
-    db.session.delete(get_provider(provider_id))
+    provider = get_provider(provider_id)
+    audit.record("provider.delete", provider.name)
+    db.session.delete(provider)
     db.session.commit()
 
 
@@ -312,15 +321,25 @@ def create_model(new: NewModel) -> ModelConfig:
     get_provider(new.provider_id)
     model = ModelConfig(provider_id=new.provider_id, sort_order=_next_sort_order())
     _apply_model_fields(model, new, set(NewModel.model_fields) - {"provider_id", "sort_order"} | new.model_fields_set)
+    audit.record("model.create", model.model_id, audit.created(_audited(model)))
     return _save_model(model)
 
 
 def update_model(model_config_id: int, change: ModelChange) -> ModelConfig:
     model = get_model(model_config_id)
+    before = _audited(model)
     if "provider_id" in change.model_fields_set:
         model.provider_id = get_provider(change.provider_id).id
     _apply_model_fields(model, change, change.model_fields_set - {"provider_id"})
+    audit.record("model.update", model.model_id, audit.diff(before, _audited(model)))
     return _save_model(model)
+
+
+def _audited(model: ModelConfig) -> dict[str, Any]:
+    return {
+        **audit.snapshot(model, (name for name in ModelChange.model_fields if name != "groups")),
+        "groups": sorted(group.id for group in model.groups),
+    }
 
 
 def _apply_model_fields(model: ModelConfig, change: ModelChange, given: set[str]) -> None:
@@ -339,7 +358,9 @@ def _save_model(model: ModelConfig) -> ModelConfig:
 
 
 def delete_model(model_config_id: int) -> None:
-    db.session.delete(get_model(model_config_id))
+    model = get_model(model_config_id)
+    audit.record("model.delete", model.model_id)
+    db.session.delete(model)
     db.session.commit()
 
 
@@ -384,6 +405,9 @@ def import_models(provider_id: int, chosen: ModelImport) -> list[ModelConfig]:
         order += 1
         db.session.add(model)
         created.append(model)
+    if created:
+        provider = get_provider(provider_id)
+        audit.record("model.import", provider.name, {"model_ids": [[], [m.model_id for m in created]]})
     db.session.commit()
     return created
 
@@ -394,8 +418,12 @@ def reorder_models(order: ModelOrder) -> None:
     models = {m.id: m for m in db.session.scalars(select(ModelConfig).where(ModelConfig.id.in_(model_config_ids)))}
     if len(models) != len(model_config_ids):
         raise Invalid(N_("invalid_order"))
+    before = [m.model_id for m in sorted(models.values(), key=lambda m: (m.sort_order, m.id))]
     for position, model_config_id in enumerate(model_config_ids, start=1):
         models[model_config_id].sort_order = position
+    audit.record(
+        "model.reorder", "", audit.diff({"order": before}, {"order": [models[i].model_id for i in model_config_ids]})
+    )
     db.session.commit()
 
 

@@ -1,4 +1,5 @@
-"""How long conversations are kept: an admin setting (off by default) and the daily clean-up.
+"""How long conversations are kept: an admin setting (off by default) and the daily clean-up, which
+also forgets audit entries past the audit log's retention (a year by default).
 
 A conversation whose last activity is older than the setting is deleted with its messages (and
 their search index rows). One answering right now is left alone. Every worker checks hourly
@@ -19,7 +20,7 @@ from sqlalchemy import exists, select, update
 from aihelper.extensions import db
 from aihelper.models import AppSetting, ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, MessageStatus
-from aihelper.services import settings
+from aihelper.services import audit, settings
 from aihelper.services.history import erase_conversations
 from aihelper.times import utcnow
 
@@ -79,10 +80,16 @@ def claim_daily_run(now: datetime | None = None) -> bool:
 
 
 def run_if_due() -> int:
-    if not settings.retention_days() or not claim_daily_run():
+    """Once a day: conversations past their retention (when one is set) and audit entries past
+    theirs. Returns how many conversations went."""
+    if not claim_daily_run():
         return 0
     deleted = purge_expired()
-    log.info("retention: deleted %d conversation(s) older than %d day(s)", deleted, settings.retention_days())
+    if deleted:
+        log.info("retention: deleted %d conversation(s) older than %d day(s)", deleted, settings.retention_days())
+    forgotten = audit.purge_older_than(settings.audit_retention_days(), utcnow())
+    if forgotten:
+        log.info("retention: forgot %d audit entries older than %d day(s)", forgotten, settings.audit_retention_days())
     return deleted
 
 

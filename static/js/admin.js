@@ -1,4 +1,4 @@
-/* The admin pages: dashboard, usage, providers, models, users, groups, settings.
+/* The admin pages: dashboard, usage, providers, models, users, groups, audit log, settings.
  * Create, edit and delete are classic form posts with the CSRF token (postForm); quick actions
  * (enable switches, test connection, import, reorder) call the JSON API. */
 (function () {
@@ -1007,6 +1007,112 @@
     },
   };
 
+  /* The audit log, newest first: filter by who, what and when; "more" pages on by the last id. */
+  const AUDIT_ACTIONS = {
+    'provider.create': N_('auditProviderCreate'), 'provider.update': N_('auditProviderUpdate'),
+    'provider.delete': N_('auditProviderDelete'), 'model.create': N_('auditModelCreate'),
+    'model.update': N_('auditModelUpdate'), 'model.delete': N_('auditModelDelete'),
+    'model.import': N_('auditModelImport'), 'model.reorder': N_('auditModelReorder'),
+    'user.create': N_('auditUserCreate'), 'user.update': N_('auditUserUpdate'), 'user.delete': N_('auditUserDelete'),
+    'group.create': N_('auditGroupCreate'), 'group.update': N_('auditGroupUpdate'), 'group.delete': N_('auditGroupDelete'),
+    'settings.update': N_('auditSettingsUpdate'), 'keys.rotate': N_('auditKeysRotate'),
+    'login.admin': N_('auditLoginAdmin'), 'login.failed': N_('auditLoginFailed'),
+  };
+  const AUDIT_KINDS = {
+    provider: N_('auditKindProvider'), model: N_('auditKindModel'), user: N_('auditKindUser'), group: N_('auditKindGroup'),
+    settings: N_('auditKindSettings'), keys: N_('auditKindKeys'), login: N_('auditKindLogin'),
+  };
+  const AUDIT_PAGE = 50;
+
+  /* A value in a change, as text: lists joined, objects as key=value, nothing as a dash. */
+  function shownValue(value) {
+    if (value === null || value === undefined || value === '') return '—';
+    if (Array.isArray(value)) return value.length ? value.map(shownValue).join(', ') : '—';
+    if (typeof value === 'object') {
+      return Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => k + '=' + shownValue(v)).join(', ') || '—';
+    }
+    return String(value);
+  }
+
+  const Audit = {
+    template: `
+      <el-card shadow="never" class="admin-card">
+        <div class="usage-toolbar">
+          <el-input v-model="filters.actor" clearable :placeholder="t('auditActor')" :aria-label="t('auditActor')"
+                    class="audit-filter" data-testid="audit-actor" @change="load(true)" />
+          <el-select v-model="filters.action" clearable filterable :placeholder="t('auditAction')" :aria-label="t('auditAction')"
+                     class="audit-filter" data-testid="audit-action" @change="load(true)">
+            <el-option v-for="(label, kind) in kinds" :key="kind" :label="t(label)" :value="kind" />
+            <el-option v-for="(label, action) in actions" :key="action" :label="t(label)" :value="action" />
+          </el-select>
+          <el-date-picker v-model="range" type="daterange" value-format="YYYY-MM-DD" unlink-panels
+                          :start-placeholder="t('startDate')" :end-placeholder="t('endDate')" @change="load(true)"
+                          data-testid="audit-range" />
+        </div>
+        <el-alert v-if="error" :title="error" type="error" show-icon :closable="false" class="dialog-error" />
+        <el-table :data="entries" row-key="id" data-testid="audit-table" :empty-text="t('auditEmpty')">
+          <el-table-column :label="t('auditTime')" min-width="160"><template #default="{ row }">{{ formatTime(row.time) }}</template></el-table-column>
+          <el-table-column :label="t('auditActor')" min-width="140">
+            <template #default="{ row }">
+              <span>{{ row.actor_name || '—' }}</span>
+              <div class="muted small">{{ row.ip || '' }}</div>
+            </template>
+          </el-table-column>
+          <el-table-column :label="t('auditAction')" min-width="140">
+            <template #default="{ row }">
+              <el-tag size="small" :type="row.action === 'login.failed' ? 'danger' : row.action.endsWith('.delete') ? 'warning' : 'info'"
+                      data-testid="audit-entry-action">{{ actionLabel(row.action) }}</el-tag>
+            </template>
+          </el-table-column>
+          <el-table-column prop="target" :label="t('auditTarget')" min-width="140" />
+          <el-table-column :label="t('auditChanges')" min-width="280">
+            <template #default="{ row }">
+              <div v-for="(change, field) in row.changes" :key="field" class="audit-change" data-testid="audit-change">
+                <code>{{ field }}</code> {{ shownValue(change[0]) }} → {{ shownValue(change[1]) }}
+              </div>
+            </template>
+          </el-table-column>
+        </el-table>
+        <div class="audit-more" v-if="more">
+          <el-button :loading="loading" @click="load(false)" data-testid="audit-more">{{ t('loadMore') }}</el-button>
+        </div>
+      </el-card>`,
+    setup() {
+      const filters = Vue.reactive({ actor: '', action: '' });
+      const range = Vue.ref(null);
+      const entries = Vue.ref([]);
+      const more = Vue.ref(false);
+      const loading = Vue.ref(false);
+      const error = Vue.ref('');
+      function actionLabel(action) {
+        return AUDIT_ACTIONS[action] ? t(AUDIT_ACTIONS[action]) : action;
+      }
+      async function load(fresh) {
+        loading.value = true;
+        error.value = '';
+        const params = { limit: String(AUDIT_PAGE) };
+        if (filters.actor) params.actor = filters.actor.trim();
+        if (filters.action) params.action = filters.action;
+        if (range.value) Object.assign(params, { from: range.value[0], to: range.value[1] });
+        if (!fresh && entries.value.length) params.before = String(entries.value[entries.value.length - 1].id);
+        try {
+          const page = (await api('GET', '/api/admin/audit?' + new URLSearchParams(params))).entries;
+          entries.value = fresh ? page : entries.value.concat(page);
+          more.value = page.length === AUDIT_PAGE;
+        } catch (failure) {
+          error.value = failure.message || t('loadFailed');
+        } finally {
+          loading.value = false;
+        }
+      }
+      Vue.onMounted(() => load(true));
+      return {
+        filters, range, entries, more, loading, error, load, actionLabel, shownValue, formatTime,
+        actions: AUDIT_ACTIONS, kinds: AUDIT_KINDS,
+      };
+    },
+  };
+
   const Settings = {
     template: `
       <el-card shadow="never" class="admin-card">
@@ -1019,6 +1125,10 @@
           <el-form-item :label="t('retentionDays')">
             <el-input-number v-model="values.retention_days" :min="0" :max="3650" data-testid="retention-days" />
             <p class="muted form-help">{{ t('retentionHelp') }}</p>
+          </el-form-item>
+          <el-form-item :label="t('auditRetentionDays')">
+            <el-input-number v-model="values.audit_retention_days" :min="1" :max="3650" data-testid="audit-retention-days" />
+            <p class="muted form-help">{{ t('auditRetentionHelp') }}</p>
           </el-form-item>
           <el-form-item :label="t('defaultGroup')">
             <el-select v-model="values.default_group" clearable :placeholder="t('noDefaultGroup')" data-testid="default-group">
@@ -1033,7 +1143,10 @@
       const values = Vue.reactive({ ...page.settings });
       const groups = page.groups;
       function save() {
-        const form = { retention_days: String(values.retention_days || 0), default_group: values.default_group || '' };
+        const form = {
+          retention_days: String(values.retention_days || 0), default_group: values.default_group || '',
+          audit_retention_days: String(values.audit_retention_days || 365),
+        };
         if (values.registration_open) form.registration_open = '1';
         postForm('/admin/settings', form, page.csrf_token);
       }
@@ -1041,11 +1154,11 @@
     },
   };
 
-  const SECTIONS = [N_('dashboard'), N_('usage'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('settings')];
-  const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', usage: 'TrendCharts', settings: 'Setting' };
+  const SECTIONS = [N_('dashboard'), N_('usage'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('audit'), N_('settings')];
+  const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', usage: 'TrendCharts', audit: 'Document', settings: 'Setting' };
 
   mount({
-    components: { LanguageSwitch, Dashboard, Usage, Providers, Models, Users, Groups, Settings },
+    components: { LanguageSwitch, Dashboard, Usage, Providers, Models, Users, Groups, Audit, Settings },
     template: `
       <el-container class="admin-shell">
         <el-header class="shell-header">

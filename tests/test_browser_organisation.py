@@ -1,6 +1,7 @@
-"""Groups and quotas in Chromium: the admin makes a group with a quota, opens a model only to it
-and puts a user in it; that user sees the model and, in the user menu, today's use against the
-limit; someone outside the group sees no model at all."""
+"""The organisation pages in Chromium: the admin makes a group with a quota, opens a model only to it
+and puts a user in it (that user sees the model and, in the user menu, today's use against the
+limit; someone outside the group sees no model at all); the usage dashboard draws its charts and
+downloads CSV; the audit log lists and filters what admins did."""
 
 from __future__ import annotations
 
@@ -100,3 +101,23 @@ def test_the_usage_dashboard_draws_its_charts_from_real_answers_and_downloads_cs
     today = rows[-1]
     assert (today[0], today[2], today[6]) == (datetime.now(UTC).date().isoformat(), "1", "USD")
     assert int(today[3]) >= 70
+
+
+def test_the_audit_log_page_lists_what_admins_did_and_filters_it(page: Page, live_server):
+    base = live_server.url
+    admin = ChatUser.register(base, "audit_admin")
+    for name in ("Alpha", "Beta"):
+        assert admin.http.post(base + "/api/admin/groups", json={"name": name}).status_code == 201
+    admin.http.put(base + "/api/admin/settings", json={"retention_days": 9})
+    signed_in(page, base, admin)
+
+    page.goto(base + "/admin/audit")
+    table = page.get_by_test_id("audit-table")
+    expect(table.get_by_test_id("audit-entry-action")).to_have_text(["修改设置", "添加分组", "添加分组"])
+    expect(table).to_contain_text("audit_admin")
+    expect(table.get_by_test_id("audit-change").first).to_contain_text("retention_days 0 → 9")
+
+    page.get_by_test_id("audit-action").locator(".el-select__wrapper").click()
+    page.locator(".el-select-dropdown__item:visible", has_text="全部分组操作").click()
+    expect(table.get_by_test_id("audit-entry-action")).to_have_text(["添加分组", "添加分组"])
+    expect(table).to_contain_text("Beta")

@@ -1,0 +1,154 @@
+"""The audit log (models/audit.py): recording what admins do, admin logins and failed logins, and
+reading it back for the admin's page and GET /api/admin/audit.
+
+A change is recorded in the transaction that makes it (`record`, before the service commits), so
+an entry exists exactly when the change does; a login event has no other transaction
+(`record_now`). Who and from where come from the request: the logged-in user and the client
+address (after ProxyFix), or the operator's command line. A secret never goes in: a field named in
+`SECRET_FIELDS` is written as changed, not as its value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, tzinfo
+from enum import Enum
+from typing import Annotated, Any
+
+from flask import has_request_context, request
+from flask_login import current_user
+from pydantic import Field
+from sqlalchemy import delete, or_, select
+
+from aihelper.extensions import db
+from aihelper.i18n import N_
+from aihelper.ids import ID_MAX
+from aihelper.models import AuditEntry
+from aihelper.times import WrittenTime, iso_utc
+from aihelper.validation import Fields, Moment, Number, OptionalText, PageSize, TimeZone, defaulted
+
+SECRET_FIELDS = frozenset({"api_key", "password"})
+CHANGED = "(changed)"  # what a secret's change reads as
+COMMAND_LINE = "(command line)"
+TARGET_MAX, NAME_MAX = 200, 64
+PAGE_DEFAULT, PAGE_MAX = 50, 200
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def snapshot(record: Any, fields: Iterable[str]) -> dict[str, Any]:
+    """The audited fields of an object as they are now (a secret's stored form stays inside)."""
+    return {name: _plain(getattr(record, name)) for name in fields}
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """{field: [before, after]} for what differs; a secret only says that it changed."""
+    changes = {}
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            changes[name] = [CHANGED, CHANGED] if name in SECRET_FIELDS else [old, new]
+    return changes
+
+
+def created(values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    return diff({}, values)
+
+
+def _who() -> tuple[int | None, str, str | None]:
+    if not has_request_context():
+        return None, COMMAND_LINE, None
+    ip = request.remote_addr
+    if current_user and current_user.is_authenticated:
+        return current_user.id, current_user.username, ip
+    return None, "", ip
+
+
+def record(action: str, target: str = "", changes: Mapping[str, Any] | None = None, *, actor_name: str | None = None):
+    """Add an entry to the caller's transaction (the caller commits). `actor_name` names who,
+    when nobody is logged in (a failed login: the name tried)."""
+    actor_id, name, ip = _who()
+    db.session.add(
+        AuditEntry(
+            actor_id=actor_id,
+            actor_name=(actor_name if actor_name is not None else name)[:NAME_MAX],
+            ip=ip,
+            action=action,
+            target=target[:TARGET_MAX],
+            changes=json.dumps(changes or {}, ensure_ascii=False, default=str),
+        )
+    )
+
+
+def record_now(action: str, target: str = "", changes: Mapping[str, Any] | None = None, **who: str) -> None:
+    """An entry of its own (a login event): recorded and committed at once."""
+    record(action, target, changes, **who)
+    db.session.commit()
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+class AuditQuery(Fields):
+    """GET /api/admin/audit: newest first, `limit` entries older than the entry `before`."""
+
+    actor: Annotated[str | None, OptionalText(NAME_MAX), Field(title=N_("field_actor"))] = None
+    action: Annotated[str | None, OptionalText(64), Field(title=N_("field_action"))] = None
+    since: Annotated[WrittenTime | None, Moment(optional=True), Field(alias="from", title=N_("field_from"))] = None
+    until: Annotated[WrittenTime | None, Moment(optional=True), Field(alias="to", title=N_("field_to"))] = None
+    before: Annotated[int | None, Number(1, ID_MAX * 1_000_000, None), Field(title=N_("field_before"))] = None
+    limit: Annotated[int, PageSize(PAGE_DEFAULT, PAGE_MAX)] = defaulted()
+    tz: Annotated[tzinfo, TimeZone()] = defaulted()
+
+
+def entry_json(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "time": iso_utc(entry.time),
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "ip": entry.ip,
+        "action": entry.action,
+        "target": entry.target,
+        "changes": json.loads(entry.changes),
+    }
+
+
+def entries(query: AuditQuery) -> list[dict[str, Any]]:
+    """The entries matching every filter given: `actor` a user id or a name, `action` one action
+    (`user.update`) or a kind (`user`), `from`/`to` dates or times read in `tz`."""
+    statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query.limit)
+    if query.actor:
+        named = AuditEntry.actor_name == query.actor
+        statement = statement.where(
+            or_(named, AuditEntry.actor_id == int(query.actor)) if query.actor.isdigit() else named
+        )
+    if query.action:
+        statement = statement.where(
+            AuditEntry.action == query.action
+            if "." in query.action
+            else AuditEntry.action.startswith(query.action + ".", autoescape=True)
+        )
+    if query.since:
+        statement = statement.where(AuditEntry.time >= query.since.stored(query.tz))
+    if query.until:
+        statement = statement.where(AuditEntry.time <= query.until.stored(query.tz, end=True))
+    if query.before:
+        statement = statement.where(AuditEntry.id < query.before)
+    return [entry_json(entry) for entry in db.session.scalars(statement)]
+
+
+def purge_older_than(days: int, now: datetime) -> int:
+    """Forget the entries older than `days` days (the retention job); returns how many."""
+    deleted = db.session.execute(delete(AuditEntry).where(AuditEntry.time < now - timedelta(days=days))).rowcount
+    db.session.commit()
+    return deleted

@@ -1,0 +1,163 @@
+"""The audit log (issue #15 part 5): every admin action, key rotation, admin login and failed login
+is an entry saying who, when, from which address and what changed — never a key or a password —
+filterable on GET /api/admin/audit and forgotten after the admin's retention."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from aihelper.extensions import db
+from aihelper.models import AuditEntry
+from aihelper.services import retention
+from aihelper.times import utcnow
+from tests.fixtures.actions import PASSWORD, add_provider, login, make_admin_and_user
+
+
+def audit(admin, **query) -> list[dict]:
+    response = admin.get("/api/admin/audit", query_string=query)
+    assert response.status_code == 200, response.json
+    return response.json["entries"]
+
+
+def actions(admin, **query) -> list[str]:
+    return [entry["action"] for entry in audit(admin, **query)]
+
+
+def test_every_admin_action_is_recorded_with_who_where_and_what_changed(app):
+    admin, _user = make_admin_and_user(app)
+    provider = add_provider(admin, "https://api.example.com/v1", name="Zhipu")
+    admin.put(f"/api/admin/providers/{provider['id']}", json={"description": "GLM"})
+    model = admin.post("/api/admin/models", json={"provider_id": provider["id"], "model_id": "glm-4.5"}).json
+    admin.put(f"/api/admin/models/{model['id']}", json={"temperature": 1.1, "price_output": 8})
+    admin.put("/api/admin/models/order", json={"ids": [model["id"]]})
+    group = admin.post("/api/admin/groups", json={"name": "Staff", "quota": {"messages_per_day": 50}}).json
+    admin.put(f"/api/admin/groups/{group['id']}", json={"name": "Employees"})
+    created = admin.post("/api/admin/users", json={"username": "carol", "password": PASSWORD}).json
+    admin.put(f"/api/admin/users/{created['id']}", json={"status": "disabled", "groups": [group["id"]]})
+    admin.put("/api/admin/settings", json={"retention_days": 30})
+    admin.delete(f"/api/admin/users/{created['id']}")
+    admin.delete(f"/api/admin/models/{model['id']}")
+    admin.delete(f"/api/admin/groups/{group['id']}")
+    admin.delete(f"/api/admin/providers/{provider['id']}")
+
+    entries = audit(admin)
+    assert [e["action"] for e in entries] == [
+        "provider.delete",
+        "group.delete",
+        "model.delete",
+        "user.delete",
+        "settings.update",
+        "user.update",
+        "user.create",
+        "group.update",
+        "group.create",
+        "model.reorder",
+        "model.update",
+        "model.create",
+        "provider.update",
+        "provider.create",
+    ]
+    assert {(e["actor_name"], e["ip"]) for e in entries} == {("admin_ann", "127.0.0.1")}
+    by_action = {e["action"]: e for e in entries}
+    assert by_action["provider.update"]["changes"] == {"description": [None, "GLM"]}
+    assert by_action["model.update"]["target"] == "glm-4.5"
+    assert by_action["model.update"]["changes"] == {"temperature": [0.7, 1.1], "price_output": [0, 8]}
+    assert by_action["group.create"]["changes"]["quota"][1]["messages_per_day"] == 50
+    assert by_action["group.update"]["changes"] == {"name": ["Staff", "Employees"]}
+    assert by_action["user.update"]["changes"] == {"status": ["active", "disabled"], "groups": [[], [group["id"]]]}
+    assert by_action["settings.update"]["changes"] == {"retention_days": [0, 30]}
+    assert by_action["user.delete"]["target"] == "carol"
+    assert all(entry["time"].endswith("+00:00") for entry in entries)
+
+
+def test_no_entry_ever_holds_a_key_or_a_password(app):
+    admin, _user = make_admin_and_user(app)
+    canary = "sk-audit-canary-" + secrets.token_hex(12)
+    provider = add_provider(admin, "https://api.example.com/v1", api_key=canary)
+    admin.put(f"/api/admin/providers/{provider['id']}", json={"api_key": canary + "-2"})
+    bob = next(u for u in admin.get("/api/admin/users").json["users"] if u["username"] == "user_bob")
+    new_password = "a-brand-new-password-" + secrets.token_hex(6)
+    admin.put(f"/api/admin/users/{bob['id']}", json={"password": new_password})
+
+    by_action = {e["action"]: e for e in audit(admin)}
+    assert by_action["provider.create"]["changes"]["api_key"] == ["(changed)", "(changed)"]
+    assert by_action["provider.update"]["changes"] == {"api_key": ["(changed)", "(changed)"]}
+    assert by_action["user.update"]["changes"] == {"password": ["(changed)", "(changed)"]}
+    with app.app_context():
+        raw = " ".join(f"{row.target} {row.changes} {row.actor_name}" for row in db.session.scalars(select(AuditEntry)))
+        stored_key = db.session.execute(db.text("SELECT api_key FROM api_providers")).scalar_one()
+    for secret in (canary, canary + "-2", new_password, stored_key, "pbkdf2", "scrypt"):
+        assert secret not in raw
+
+
+def test_admin_logins_and_every_failed_login_are_recorded(app):
+    make_admin_and_user(app)
+    admin, someone, stranger = app.test_client(), app.test_client(), app.test_client()
+    assert login(admin, "admin_ann").status_code == 200
+    assert login(someone, "user_bob").status_code == 200  # an ordinary login is not an admin event
+    assert login(stranger, "user_bob", password="wrong-password-1").status_code == 401
+    assert login(stranger, "nobody_at_all", password="wrong-password-2").status_code == 401
+
+    entries = audit(admin, action="login")
+    assert [(e["action"], e["actor_name"], e["target"], e["actor_id"]) for e in entries][:3] == [
+        ("login.failed", "nobody_at_all", "nobody_at_all", None),
+        ("login.failed", "user_bob", "user_bob", None),
+        ("login.admin", "admin_ann", "admin_ann", entries[2]["actor_id"]),
+    ]
+    assert entries[0]["changes"] == {"reason": [None, "bad_credentials"]}
+    assert "wrong-password" not in json.dumps(entries)
+
+
+def test_the_log_is_filtered_by_actor_action_time_and_paged_newest_first(app):
+    admin, _user = make_admin_and_user(app)
+    for number in range(5):
+        admin.post("/api/admin/groups", json={"name": f"group {number}"})
+    admin.put("/api/admin/settings", json={"retention_days": 7})
+
+    assert actions(admin, action="group") == ["group.create"] * 5
+    assert actions(admin, action="settings.update") == ["settings.update"]
+    assert actions(admin, actor="admin_ann", action="group.create", limit=2) == ["group.create"] * 2
+    first_page = audit(admin, action="group", limit=2)
+    next_page = audit(admin, action="group", limit=2, before=first_page[-1]["id"])
+    assert [e["target"] for e in first_page + next_page] == ["group 4", "group 3", "group 2", "group 1"]
+    admin_id = first_page[0]["actor_id"]
+    assert len(audit(admin, actor=str(admin_id), action="group")) == 5
+    assert audit(admin, actor="someone_else") == []
+    today = utcnow().date()
+    assert len(audit(admin, **{"from": str(today), "to": str(today)})) == 6
+    assert audit(admin, **{"to": str(today - timedelta(days=1))}) == []
+    assert admin.get("/api/admin/audit?limit=0").json["code"] == "invalid_limit"
+    assert admin.get("/api/admin/audit?who=x").json["code"] == "unknown_field"
+
+
+def test_only_admins_read_the_log(app):
+    _admin, user = make_admin_and_user(app)
+    assert user.get("/api/admin/audit").status_code == 403
+
+
+def test_entries_older_than_the_retention_are_forgotten_by_the_daily_clean_up(app):
+    admin, _user = make_admin_and_user(app)
+    admin.put("/api/admin/settings", json={"audit_retention_days": 30})
+    admin.post("/api/admin/groups", json={"name": "old news"})
+    with app.app_context():
+        db.session.execute(
+            update(AuditEntry).where(AuditEntry.action == "group.create").values(time=utcnow() - timedelta(days=31))
+        )
+        db.session.commit()
+        retention.run_if_due()
+        db.session.remove()
+    assert actions(admin) == ["settings.update"]
+
+
+def test_key_rotation_from_the_command_line_is_recorded(app):
+    admin, _user = make_admin_and_user(app)
+    add_provider(admin, "https://api.example.com/v1")
+    result = app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0, result.output
+    entry = audit(admin, action="keys.rotate")[0]
+    assert (entry["actor_name"], entry["actor_id"], entry["ip"]) == ("(command line)", None, None)
+    assert entry["changes"] == {"rotated": [None, 1], "unreadable": [None, 0]}
