@@ -141,8 +141,8 @@ def build(args) -> dict:
         big_session = None
         placeholder = "%s" if mysql else "?"
         insert_message = (
-            "INSERT INTO ai_chat_messages (id, session_id, user_id, role, content, timestamp, status, model_id)"
-            f" VALUES ({', '.join([placeholder] * 8)})"
+            "INSERT INTO ai_chat_messages (id, session_id, user_id, role, content, timestamp, status, model_id,"
+            f" usage_estimated) VALUES ({', '.join([placeholder] * 8)}, 0)"
         )
         insert_terms = (
             f"INSERT INTO message_search (message_id, terms) VALUES ({placeholder}, {placeholder})"

@@ -8,15 +8,15 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aihelper.extensions import db
 from aihelper.llm.sse import normalise_usage
-from aihelper.models import UsageDay
-from aihelper.services import usage
+from aihelper.models import ChatSession, UsageDay
+from aihelper.services import retention, usage
 from aihelper.services.usage import Price, Usage
 from tests.fixtures.actions import stored, wait_for
-from tests.fixtures.records import user
+from tests.fixtures.records import at, user
 
 
 def rollup(app, user_id: int) -> list[tuple[str, int, int, int, float, str]]:
@@ -189,3 +189,46 @@ def test_prices_and_currency_are_checked(chat):
         assert response.json()["code"] == code, body
     lower = admin.http.put(f"{admin.base_url}/api/admin/models/{model['id']}", json={"currency": "cny"})
     assert lower.json()["currency"] == "CNY"
+
+
+def test_the_rollup_keeps_what_was_generated_here_through_imports_deletes_and_retention(chat, app, fake_provider):
+    """The rollup is what the keys were spent on: deleting a conversation, or retention, never
+    takes usage back (or deleting would reset a quota), and an import adds none (its answers were
+    not generated here)."""
+    user, admin = chat["user"], chat["admin"]
+    fake_provider.script(reply="counted", usage={"prompt_tokens": 7, "completion_tokens": 5})
+    sessions = [answered(chat, f"question {n}")["session_id"] for n in range(2)]
+    owner = user_id_of(app, "streamer")
+    # Each conversation: its answer and its generated title, 12 tokens each.
+    wait_for(lambda: sum(row[2] + row[3] for row in rollup(app, owner)) == 48)
+    generated = sorted(rollup(app, owner))
+
+    document = {
+        "format": "aihelper-conversations",
+        "version": 1,
+        "conversations": [
+            {
+                "session_id": "imported-1",
+                "title": "from elsewhere",
+                "messages": [
+                    {"role": "user", "content": "old question", "timestamp": "2026-01-01T00:00:00"},
+                    {"role": "assistant", "content": "old answer", "timestamp": "2026-01-01T00:00:05"},
+                ],
+            }
+        ],
+    }
+    assert user.http.post(f"{user.base_url}/api/chat/import", json=document).status_code == 200
+    assert user.http.delete(f"{user.base_url}/api/chat/session/{sessions[0]}").status_code == 200
+    admin.http.put(f"{admin.base_url}/api/admin/settings", json={"retention_days": 1})
+    with app.app_context():
+        db.session.execute(
+            update(ChatSession)
+            .where(ChatSession.session_id == sessions[1])
+            .values(update_time=at("2020-01-01T00:00:00"))
+        )
+        db.session.commit()
+        assert retention.purge_expired() == 2  # the aged conversation and the import (of January)
+        db.session.remove()
+
+    assert sorted(rollup(app, owner)) == generated
+    assert sum(row[1] for row in generated) == 2, "two answers, titles count no message"
