@@ -161,3 +161,14 @@ def test_key_rotation_from_the_command_line_is_recorded(app):
     entry = audit(admin, action="keys.rotate")[0]
     assert (entry["actor_name"], entry["actor_id"], entry["ip"]) == ("(command line)", None, None)
     assert entry["changes"] == {"rotated": [None, 1], "unreadable": [None, 0]}
+
+
+def test_an_admin_made_on_the_command_line_is_recorded(app):
+    admin, _user = make_admin_and_user(app)
+    assert app.test_cli_runner().invoke(args=["create-admin", "user_bob"]).exit_code == 0
+    assert app.test_cli_runner().invoke(args=["create-admin", "ops_olga", "--password", PASSWORD]).exit_code == 0
+    entries = audit(admin, action="user")[:2]
+    assert [(e["action"], e["target"], e["actor_name"], e["changes"]) for e in entries] == [
+        ("user.create", "ops_olga", "(command line)", {"is_admin": [None, True]}),
+        ("user.update", "user_bob", "(command line)", {"is_admin": [False, True]}),
+    ]
