@@ -147,8 +147,7 @@ CREATE TABLE IF NOT EXISTS `usage_daily` (
   `currency` varchar(8) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_usage_daily_day_user_id_model_id_currency` (`day`,`user_id`,`model_id`,`currency`),
-  KEY `ix_usage_daily_user_id_day` (`user_id`,`day`),
-  CONSTRAINT `fk_usage_daily_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+  KEY `ix_usage_daily_user_id_day` (`user_id`,`day`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- Groups of users, the models they open and their quotas (aihelper/models/organisation.py).
@@ -191,11 +190,14 @@ CREATE TABLE IF NOT EXISTS `audit_log` (
   `actor_name` varchar(64) NOT NULL,
   `ip` varchar(45) DEFAULT NULL,
   `action` varchar(64) NOT NULL,
+  `kind` varchar(16) NOT NULL,
   `target` varchar(200) NOT NULL,
   `changes` mediumtext NOT NULL,
   PRIMARY KEY (`id`),
   KEY `ix_audit_log_action_id` (`action`,`id`),
+  KEY `ix_audit_log_kind_id` (`kind`,`id`),
   KEY `ix_audit_log_actor_id_id` (`actor_id`,`id`),
+  KEY `ix_audit_log_actor_name_id` (`actor_name`,`id`),
   KEY `ix_audit_log_time` (`time`),
   CONSTRAINT `fk_audit_log_actor_id_users` FOREIGN KEY (`actor_id`) REFERENCES `users` (`id`) ON DELETE SET NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

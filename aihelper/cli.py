@@ -25,16 +25,13 @@ def register_commands(app: Flask) -> None:
     @click.option("--password", help="Password for a new account (asked for when omitted).")
     def create_admin_command(username: str, password: str | None):
         """Create an admin account, or make an existing account admin; either way, reset its login limits."""
-        existing = accounts.find_user(username)
-        was_admin = existing.is_admin if existing is not None else None
-        if password is None and existing is None:
+        exists = accounts.find_user(username) is not None
+        if password is None and not exists:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         try:
             user, created = accounts.create_or_promote_admin(username, password)
         except Failure as problem:
             raise click.ClickException(message_of(problem)) from None
-        changes = audit.diff({"is_admin": was_admin}, {"is_admin": True})
-        audit.record_now("user.create" if created else "user.update", user.username, changes)
         click.echo(
             f"{'Created' if created else 'Promoted'} admin {user.username} (id {user.id}); its login limits are reset."
         )

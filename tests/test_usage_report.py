@@ -157,3 +157,21 @@ def test_a_model_known_under_two_providers_is_labelled_once(app):
     assert len(rows) == 1 and rows[0]["label"] in ("Shared A", "Shared B")
     with app.app_context():
         assert db.session.query(ModelConfig).count() == 2
+
+
+def test_a_deleted_users_use_stays_counted_under_their_former_id(app):
+    admin, _user = make_admin_and_user(app)
+    bob = ids(admin)["user_bob"]
+    spent(app, bob, "2026-12-01", "glm-4.5", 2, 20, 10, cost=0.5)
+    assert admin.delete(f"/api/admin/users/{bob}").status_code == 200
+    span = {"from": "2026-12-01", "to": "2026-12-01"}
+    assert [(r["label"], r["messages"]) for r in usage(admin, **span, by="user")] == [(f"（已删除的用户 #{bob}）", 2)]
+    assert usage(admin, **span, by="day")[0]["cost"] == 0.5
+
+
+def test_dates_are_the_rollups_days_whatever_the_time_zone(app):
+    admin, _user = make_admin_and_user(app)
+    for zone in ("Asia/Shanghai", "America/New_York", "UTC"):
+        rows = usage(admin, **{"from": "2026-03-01", "to": "2026-03-31", "by": "day", "tz": zone})
+        assert (len(rows), rows[0]["key"], rows[-1]["key"]) == (31, "2026-03-01", "2026-03-31"), zone
+    assert admin.get("/api/admin/usage?tz=Mars/Olympus").json["code"] == "invalid_timezone"

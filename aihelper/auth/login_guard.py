@@ -17,6 +17,7 @@ sees the same counts), three ways:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -42,13 +43,28 @@ def authenticate(username: str, password: str) -> User:
     try:
         user = accounts.authenticate(username, password)
     except (NotAuthenticated, Forbidden) as refused:
-        audit.record_now("login.failed", username, {"reason": [None, refused.code]}, actor_name=username)
-        if guard is not None and refused.code == "bad_credentials":
-            guard.count_failure()
+        try:
+            if guard is not None and refused.code == "bad_credentials":
+                guard.count_failure()
+        finally:
+            _record_failure(username, refused.code)
         raise
     if user.is_admin:
-        audit.record_now("login.admin", user.username, actor_name=user.username)
+        audit.record_login("login.admin", user.username)
     return user
+
+
+def _record_failure(username: str, reason: str) -> None:
+    """A failed login in the audit log. A name no account has is not written out: people type
+    their password into the name field; its digest still shows the same name tried again."""
+    if accounts.find_user(username) is None:
+        digest = hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()[:12]
+        audit.record_login("login.failed", UNKNOWN_NAME, {"reason": [None, reason], "name_digest": [None, digest]})
+    else:
+        audit.record_login("login.failed", username, {"reason": [None, reason]})
+
+
+UNKNOWN_NAME = "(unknown name)"
 
 
 @lru_cache(maxsize=16)

@@ -20,9 +20,12 @@ from aihelper.times import utcnow
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_log"
+    # Each filter of the page reads its own index newest first (the id is the page's cursor).
     __table_args__ = (
         Index("ix_audit_log_action_id", "action", "id"),
+        Index("ix_audit_log_kind_id", "kind", "id"),
         Index("ix_audit_log_actor_id_id", "actor_id", "id"),
+        Index("ix_audit_log_actor_name_id", "actor_name", "id"),
         MYSQL_TABLE_OPTIONS,
     )
 
@@ -31,6 +34,7 @@ class AuditEntry(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_name: Mapped[str] = mapped_column(String(64), nullable=False)  # a name tried, for a failed login
     ip: Mapped[str | None] = mapped_column(String(45))
-    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)  # "user.update"
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # what it was done to: "user"
     target: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     changes: Mapped[str] = mapped_column(LongText, nullable=False, default="{}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aihelper.extensions import db
@@ -27,7 +27,9 @@ class UsageDay(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, nullable=False)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    # No foreign key: a deleted account's use stays counted (the dashboard's past totals and costs
+    # do not change when someone leaves).
+    user_id: Mapped[int] = mapped_column(Integer, nullable=False)
     model_id: Mapped[str] = mapped_column(String(100), nullable=False)  # "" when unknown
     messages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # answers (titles count 0)
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

@@ -24,7 +24,7 @@ from aihelper.i18n import N_
 from aihelper.live import live_hub
 from aihelper.models import AppSetting, LoginSession, User
 from aihelper.models.types import Status
-from aihelper.services import groups
+from aihelper.services import audit, groups
 from aihelper.services.settings import registration_open
 from aihelper.services.skeletons import folded_skeleton
 from aihelper.services.unique import commit_or_conflict, committed_unique
@@ -153,8 +153,14 @@ def register(username: str, password: str) -> User:
     if not registration_open():
         raise Forbidden(N_("registration_closed"))
     user = _insert_account(username, password, is_admin=False)
-    _claim_first_admin(user)
+    if _claim_first_admin(user):
+        audit.record_now("user.update", user.username, {"is_admin": [False, True]}, actor_name=user.username)
     return user
+
+
+def _as_audited(user: User) -> dict[str, Any]:
+    """What the audit log shows of an account's change by the operator (the hash only as changed)."""
+    return {"is_admin": user.is_admin, "status": str(user.status), "password": user.password_hash}
 
 
 def create_account(username: str, password: str, *, is_admin: bool = False) -> User:
@@ -218,6 +224,7 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
     username = _new_username(username)
     user = find_user(username)
     created = user is None
+    before = {} if created else _as_audited(user)
     if created:
         if password is None:
             raise Invalid("missing_field", N_("field_required"), field=Term(N_("field_password")))
@@ -237,6 +244,8 @@ def create_or_promote_admin(username: str, password: str | None) -> tuple[User, 
     if db.session.get(AppSetting, FIRST_ADMIN_CLAIM) is None:
         db.session.flush()
         db.session.add(AppSetting(key=FIRST_ADMIN_CLAIM, value=str(user.id)))
+    changes = {**audit.diff(before, _as_audited(user)), "login_limits": [None, "reset"]}
+    audit.record("user.create" if created else "user.update", user.username, changes)
     db.session.commit()
     if not created:
         # The operator may be taking over a name someone else registered first: whoever held

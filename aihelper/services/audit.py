@@ -11,6 +11,7 @@ address (after ProxyFix), or the operator's command line. A secret never goes in
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
@@ -19,7 +20,8 @@ from typing import Annotated, Any
 from flask import has_request_context, request
 from flask_login import current_user
 from pydantic import Field
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from aihelper.extensions import db
 from aihelper.i18n import N_
@@ -28,10 +30,13 @@ from aihelper.models import AuditEntry
 from aihelper.times import WrittenTime, iso_utc
 from aihelper.validation import Fields, Moment, Number, OptionalText, PageSize, TimeZone, defaulted
 
+log = logging.getLogger(__name__)
+
 SECRET_FIELDS = frozenset({"api_key", "password"})
 CHANGED = "(changed)"  # what a secret's change reads as
+CLEARED = "(cleared)"  # a secret taken away
 COMMAND_LINE = "(command line)"
-TARGET_MAX, NAME_MAX = 200, 64
+TARGET_MAX, NAME_MAX, IP_MAX = 200, 64, 45
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 
 
@@ -73,25 +78,46 @@ def _who() -> tuple[int | None, str, str | None]:
     return None, "", ip
 
 
+def _printable(text: str, limit: int) -> str:
+    """At most `limit` characters, control characters (NUL, escapes) dropped."""
+    return "".join(c for c in text if c.isprintable())[:limit]
+
+
 def record(action: str, target: str = "", changes: Mapping[str, Any] | None = None, *, actor_name: str | None = None):
-    """Add an entry to the caller's transaction (the caller commits). `actor_name` names who,
-    when nobody is logged in (a failed login: the name tried)."""
+    """Add an entry to the caller's transaction (the caller commits); an update that changed
+    nothing is no entry. `actor_name` names who when nobody is logged in (a login)."""
+    if not changes and action.endswith(".update"):
+        return
     actor_id, name, ip = _who()
     db.session.add(
         AuditEntry(
             actor_id=actor_id,
-            actor_name=(actor_name if actor_name is not None else name)[:NAME_MAX],
-            ip=ip,
+            actor_name=_printable(actor_name if actor_name is not None else name, NAME_MAX),
+            ip=(ip or "")[:IP_MAX] or None,
             action=action,
-            target=target[:TARGET_MAX],
+            kind=action.partition(".")[0],
+            target=_printable(target, TARGET_MAX),
             changes=json.dumps(changes or {}, ensure_ascii=False, default=str),
         )
     )
 
 
-def record_now(action: str, target: str = "", changes: Mapping[str, Any] | None = None, **who: str) -> None:
-    """An entry of its own (a login event): recorded and committed at once."""
-    record(action, target, changes, **who)
+def record_login(action: str, name: str, changes: Mapping[str, Any] | None = None) -> None:
+    """A login event, best effort and committed at once: failing to write it never turns a login
+    into an error, nor keeps a wrong password from being counted (the caller counts first)."""
+    try:
+        record(action, name, changes, actor_name=name)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("could not record %s in the audit log", action, exc_info=True)
+
+
+def record_now(
+    action: str, target: str = "", changes: Mapping[str, Any] | None = None, *, actor_name: str | None = None
+) -> None:
+    """An entry of its own (a command, the first account becoming admin): recorded and committed."""
+    record(action, target, changes, actor_name=actor_name)
     db.session.commit()
 
 
@@ -124,20 +150,16 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
 
 
 def entries(query: AuditQuery) -> list[dict[str, Any]]:
-    """The entries matching every filter given: `actor` a user id or a name, `action` one action
-    (`user.update`) or a kind (`user`), `from`/`to` dates or times read in `tz`."""
+    """The entries matching every filter given: `actor` a user id (digits) or a name, `action` one
+    action (`user.update`) or a kind (`user`), `from`/`to` dates or times read in `tz`."""
     statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query.limit)
     if query.actor:
-        named = AuditEntry.actor_name == query.actor
-        statement = statement.where(
-            or_(named, AuditEntry.actor_id == int(query.actor)) if query.actor.isdigit() else named
-        )
+        actor = query.actor.strip()
+        by_id = actor.isascii() and actor.isdigit() and int(actor) <= ID_MAX
+        statement = statement.where(AuditEntry.actor_id == int(actor) if by_id else AuditEntry.actor_name == actor)
     if query.action:
-        statement = statement.where(
-            AuditEntry.action == query.action
-            if "." in query.action
-            else AuditEntry.action.startswith(query.action + ".", autoescape=True)
-        )
+        by_kind = "." not in query.action
+        statement = statement.where(AuditEntry.kind == query.action if by_kind else AuditEntry.action == query.action)
     if query.since:
         statement = statement.where(AuditEntry.time >= query.since.stored(query.tz))
     if query.until:
@@ -147,8 +169,17 @@ def entries(query: AuditQuery) -> list[dict[str, Any]]:
     return [entry_json(entry) for entry in db.session.scalars(statement)]
 
 
+PURGE_BATCH = 5000
+
+
 def purge_older_than(days: int, now: datetime) -> int:
-    """Forget the entries older than `days` days (the retention job); returns how many."""
-    deleted = db.session.execute(delete(AuditEntry).where(AuditEntry.time < now - timedelta(days=days))).rowcount
+    """Forget the entries older than `days` days (the retention job), a batch per transaction so
+    that no admin action or login waits long for the table; returns how many."""
+    expired = select(AuditEntry.id).where(AuditEntry.time < now - timedelta(days=days)).limit(PURGE_BATCH)
+    deleted = 0
+    while ids := db.session.scalars(expired).all():  # through the time index
+        db.session.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids)))
+        db.session.commit()
+        deleted += len(ids)
     db.session.commit()
     return deleted

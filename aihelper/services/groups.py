@@ -159,9 +159,10 @@ def delete_group(group_id: int) -> None:
     models = db.session.scalars(only_opener).all()
     if models:
         raise Conflict("group_opens_models", N_("group_opens_models"), models=", ".join(models[:5]))
-    if default_group_id() == group.id:
+    was_default = default_group_id() == group.id
+    if was_default:
         db.session.delete(db.session.get(AppSetting, DEFAULT_GROUP))
-    audit.record("group.delete", group.name)
+    audit.record("group.delete", group.name, {"default_group": [group.id, None]} if was_default else None)
     db.session.delete(group)
     db.session.commit()
 

@@ -130,7 +130,10 @@ def update_provider(provider_id: int, change: ProviderChange) -> ApiProvider:
     provider = get_provider(provider_id)
     before = audit.snapshot(provider, AUDITED_PROVIDER)
     _apply_provider_fields(provider, change, change.model_fields_set)
-    audit.record("provider.update", provider.name, audit.diff(before, audit.snapshot(provider, AUDITED_PROVIDER)))
+    changes = audit.diff(before, audit.snapshot(provider, AUDITED_PROVIDER))
+    if "api_key" in changes and provider.api_key == KEY_CLEARED:  # moved to another host, no key given
+        changes["api_key"] = [audit.CHANGED, audit.CLEARED]
+    audit.record("provider.update", provider.name, changes)
     return _save_provider(provider)
 
 

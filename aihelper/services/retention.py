@@ -84,12 +84,16 @@ def run_if_due() -> int:
     theirs. Returns how many conversations went."""
     if not claim_daily_run():
         return 0
-    deleted = purge_expired()
-    if deleted:
-        log.info("retention: deleted %d conversation(s) older than %d day(s)", deleted, settings.retention_days())
-    forgotten = audit.purge_older_than(settings.audit_retention_days(), utcnow())
-    if forgotten:
-        log.info("retention: forgot %d audit entries older than %d day(s)", forgotten, settings.audit_retention_days())
+    try:
+        deleted = purge_expired()
+        if deleted:
+            log.info("retention: deleted %d conversation(s) older than %d day(s)", deleted, settings.retention_days())
+    finally:  # the audit log's clean-up is due today too, whatever happened to the conversations'
+        db.session.rollback()
+        forgotten = audit.purge_older_than(settings.audit_retention_days(), utcnow())
+        if forgotten:
+            days = settings.audit_retention_days()
+            log.info("retention: forgot %d audit entries older than %d day(s)", forgotten, days)
     return deleted
 
 

@@ -2,7 +2,8 @@
 group, read from the daily rollup (`usage_daily`) and never from the messages, so a quarter over a
 million messages reads a few thousand rows.
 
-Days are the rollup's UTC days; `tz` only decides which day "today" is when no range is given. A
+Days are the rollup's UTC days, named as dates; `tz` only decides which day "today" is when no
+range is given, and which UTC day a date-time falls on. A
 user counts in every group they are in now (a row per group; users in none under `none`), so the
 group rows may add up to more than the total. Each row is one currency: models priced in different
 currencies are never added together.
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
+from flask import current_app
 from flask_babel import gettext
 from pydantic import Field
 from sqlalchemy import func, select
@@ -43,11 +45,16 @@ class UsageQuery(Fields):
     tz: Annotated[tzinfo, TimeZone()] = defaulted()
 
 
+def _day(written: WrittenTime, zone: tzinfo, *, end: bool) -> date:
+    """A date is the rollup's day as written; a date-time is the UTC day it falls on."""
+    return written.day if written.day is not None else written.stored(zone, end=end).date()
+
+
 def days_of(query: UsageQuery) -> tuple[date, date]:
-    """The first and last UTC day asked for: the last DEFAULT_DAYS days until today by default."""
+    """The first and last day asked for: the last DEFAULT_DAYS days until today (in `tz`) by default."""
     today = datetime.now(query.tz).date()
-    last = query.until.stored(query.tz, end=True).date() if query.until else today
-    first = query.since.stored(query.tz).date() if query.since else last - timedelta(days=DEFAULT_DAYS - 1)
+    last = _day(query.until, query.tz, end=True) if query.until else today
+    first = _day(query.since, query.tz, end=False) if query.since else last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last or (last - first).days >= MAX_DAYS:
         raise Invalid(N_("invalid_range"))
     return first, last
@@ -104,7 +111,7 @@ def _bucket(day: date, by: str) -> tuple[str, str]:
 
 
 def _over_time(rows, first: date, last: date, by: str) -> list[dict[str, Any]]:
-    currencies = sorted({row.currency for row in rows}) or ["USD"]
+    currencies = sorted({row.currency for row in rows}) or [current_app.config["AIHELPER_QUOTA_CURRENCY"]]
     totals: dict[tuple[str, str], list] = {}
     day = first
     while day <= last:  # every bucket, used or not, so that a chart's axis has no gaps
@@ -129,7 +136,9 @@ def _model_labels(keys: set) -> dict:
 
 
 def _user_labels(keys: set) -> dict:
-    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(keys))).all())
+    """Each user's name; a deleted account's use stays in the rollup under its former id."""
+    named = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(keys))).all())
+    return {key: named.get(key) or gettext("usage_deleted_user", id=key) for key in keys}
 
 
 def _group_labels(keys: set) -> dict:

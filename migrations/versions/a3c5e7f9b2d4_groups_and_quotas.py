@@ -3,8 +3,8 @@
 Issue #15: admins put users in groups (`user_groups`, `user_group_members`); a model with rows in
 `model_group_access` is open only to those groups' members. Groups and users carry the limits of a
 quota (null: no limit here). The quota check reads a user's month of `usage_daily`, hence its
-(user_id, day) index. Nothing existing changes: every model stays open to everyone, nobody is
-limited.
+(user_id, day) index; the rollup no longer goes with a deleted account (its use stays counted).
+Nothing else changes: every model stays open to everyone, nobody is limited.
 
 Revision ID: a3c5e7f9b2d4
 Revises: f7a2c4e8b1d3
@@ -86,6 +86,9 @@ def upgrade():
     )
     op.create_index(op.f("ix_model_group_access_group_id"), "model_group_access", ["group_id"])
     op.create_index("ix_usage_daily_user_id_day", "usage_daily", ["user_id", "day"])
+    # A deleted account's use stays counted: the rollup no longer cascades from users.
+    with op.batch_alter_table("usage_daily") as batch:  # no trigger on this table to lose on SQLite
+        batch.drop_constraint("fk_usage_daily_user_id_users", type_="foreignkey")
     # Plain ADD COLUMN (nullable, no default): no copy of the table on SQLite.
     for column in _quota_columns():
         op.add_column("users", column)
@@ -94,6 +97,9 @@ def upgrade():
 def downgrade():
     for column in _quota_columns():
         op.drop_column("users", column.name)
+    op.execute("DELETE FROM usage_daily WHERE user_id NOT IN (SELECT id FROM users)")
+    with op.batch_alter_table("usage_daily") as batch:
+        batch.create_foreign_key("fk_usage_daily_user_id_users", "users", ["user_id"], ["id"], ondelete="CASCADE")
     if op.get_bind().dialect.name != "sqlite":
         # InnoDB dropped the foreign key's own index when the (user_id, day) one could serve it.
         op.create_index("fk_usage_daily_user_id_users", "usage_daily", ["user_id"])

@@ -2,7 +2,7 @@
 
 Issue #15: every admin action, key rotation, admin login and failed login is an `audit_log` row;
 the actor's name is kept with it (the account may go), and entries are read newest first by
-action or by actor (their indexes end in the id, the page's cursor).
+action, kind or actor (their indexes end in the id, the page's cursor).
 
 Revision ID: c8d2f4a6e1b3
 Revises: a3c5e7f9b2d4
@@ -29,6 +29,7 @@ def upgrade():
         sa.Column("actor_name", sa.String(length=64), nullable=False),
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("target", sa.String(length=200), nullable=False),
         sa.Column("changes", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"), nullable=False),
         sa.ForeignKeyConstraint(
@@ -40,7 +41,9 @@ def upgrade():
         mysql_collate="utf8mb4_unicode_ci",
     )
     op.create_index("ix_audit_log_action_id", "audit_log", ["action", "id"])
+    op.create_index("ix_audit_log_kind_id", "audit_log", ["kind", "id"])
     op.create_index("ix_audit_log_actor_id_id", "audit_log", ["actor_id", "id"])
+    op.create_index("ix_audit_log_actor_name_id", "audit_log", ["actor_name", "id"])
     op.create_index(op.f("ix_audit_log_time"), "audit_log", ["time"])
 
 

@@ -952,30 +952,44 @@
         legend: { top: 0 },
         grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
       });
+      /* The rows of each key (a day, a model, a user) added up over currencies: tokens add up
+       * whatever they cost in; the cost only in the chart's currency. */
+      function byKey(rows) {
+        const keyed = new Map();
+        rows.forEach(row => {
+          const sum = keyed.get(row.key) || { label: row.label, prompt: 0, completion: 0, cost: 0 };
+          sum.prompt += row.prompt_tokens;
+          sum.completion += row.completion_tokens;
+          if (row.currency === currency.value) sum.cost += row.cost;
+          keyed.set(row.key, sum);
+        });
+        return [...keyed.values()];
+      }
       function drawTime() {
-        const mine = timeRows.value.filter(row => row.currency === currency.value);
+        const days = byKey(timeRows.value);
         chartOn(timeChart.value, 0).setOption({
           ...base(),
-          xAxis: { type: 'category', data: mine.map(row => row.label) },
+          xAxis: { type: 'category', data: days.map(day => day.label) },
           yAxis: [{ type: 'value', name: t('tokens') }, { type: 'value', name: currency.value, splitLine: { show: false } }],
           series: [
-            { name: t('usagePromptTokens'), type: 'bar', stack: 'tokens', data: mine.map(row => row.prompt_tokens) },
-            { name: t('usageCompletionTokens'), type: 'bar', stack: 'tokens', data: mine.map(row => row.completion_tokens) },
+            { name: t('usagePromptTokens'), type: 'bar', stack: 'tokens', data: days.map(day => day.prompt) },
+            { name: t('usageCompletionTokens'), type: 'bar', stack: 'tokens', data: days.map(day => day.completion) },
             { name: t('usageCost', { currency: currency.value }), type: 'line', yAxisIndex: 1, smooth: true,
-              data: mine.map(row => Number(row.cost.toFixed(6))) },
+              data: days.map(day => Number(day.cost.toFixed(6))) },
           ],
         }, true);
       }
       function drawView(view, index) {
         const element = viewCharts[index];
         if (!element || !view.rows.length) return;
-        const top = view.rows.slice(0, TOP_USERS).reverse();
+        const top = byKey(view.rows).sort((a, b) => (b.prompt + b.completion) - (a.prompt + a.completion))
+          .slice(0, TOP_USERS).reverse();
         chartOn(element, index + 1).setOption({
           ...base(),
           legend: { show: false },
           xAxis: { type: 'value' },
-          yAxis: { type: 'category', data: top.map(row => row.label + (row.currency !== currency.value ? ' (' + row.currency + ')' : '')) },
-          series: [{ name: t('tokens'), type: 'bar', barMaxWidth: 28, data: top.map(row => row.prompt_tokens + row.completion_tokens) }],
+          yAxis: { type: 'category', data: top.map(item => item.label) },
+          series: [{ name: t('tokens'), type: 'bar', barMaxWidth: 28, data: top.map(item => item.prompt + item.completion) }],
         }, true);
       }
       async function load() {
@@ -1090,7 +1104,7 @@
       async function load(fresh) {
         loading.value = true;
         error.value = '';
-        const params = { limit: String(AUDIT_PAGE) };
+        const params = { limit: String(AUDIT_PAGE), tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' };
         if (filters.actor) params.actor = filters.actor.trim();
         if (filters.action) params.action = filters.action;
         if (range.value) Object.assign(params, { from: range.value[0], to: range.value[1] });
