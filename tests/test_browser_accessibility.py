@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.fixtures.browser import last_answer, send
+from tests.fixtures.browser import last_answer, send, sign_in_as
 
 pytestmark = pytest.mark.browser
 
@@ -69,9 +69,8 @@ def test_the_chat_page_with_a_conversation(theme, chat_page, fake_provider):
 
 def test_the_admin_pages(theme, chat_page):
     page, base = chat_page["page"], chat_page["url"]
-    page.context.clear_cookies()
-    page.context.add_cookies([{"name": "aihelper_session", "value": chat_page["admin"].cookie, "url": base}])
-    for path in ("/admin", "/admin/providers", "/admin/models", "/admin/users", "/admin/settings"):
+    sign_in_as(page, base, chat_page["admin"].cookie)
+    for path in ("/admin", "/admin/providers", "/admin/models", "/admin/users", "/admin/settings", "/admin/groups"):
         page.goto(base + path)
         expect(page.locator(".admin-main")).to_be_visible()
         page.wait_for_load_state("networkidle")

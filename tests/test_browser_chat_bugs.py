@@ -13,7 +13,7 @@ from sqlalchemy import select
 from aihelper.extensions import db
 from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.times import utcnow
-from tests.fixtures.browser import add_conversation, last_answer, send
+from tests.fixtures.browser import add_conversation, last_answer, send, sign_in_as
 from tests.fixtures.chat_client import ChatUser
 
 pytestmark = pytest.mark.browser
@@ -217,12 +217,10 @@ def test_without_models_the_welcome_tells_each_reader_what_to_do(page: Page, liv
     admin = ChatUser.register(live_server.url, "lonely_admin")
     user = ChatUser.register(live_server.url, "lonely_user")
     for who, says in ((admin, "你还没有添加模型"), (user, "请联系管理员")):
-        page.context.clear_cookies()
-        page.context.add_cookies([{"name": "aihelper_session", "value": who.cookie, "url": live_server.url}])
+        sign_in_as(page, live_server.url, who.cookie)
         page.goto(live_server.url + "/")
         expect(page.get_by_test_id("no-models")).to_contain_text(says)
-    page.context.clear_cookies()
-    page.context.add_cookies([{"name": "aihelper_session", "value": admin.cookie, "url": live_server.url}])
+    sign_in_as(page, live_server.url, admin.cookie)
     page.goto(live_server.url + "/")
     page.get_by_test_id("go-admin").click()
     expect(page).to_have_url(live_server.url + "/admin/providers")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.fixtures.browser import sign_in_as
 from tests.fixtures.chat_client import ChatUser
 from tests.fixtures.servers import connect_fake_provider
 
@@ -18,8 +19,7 @@ pytestmark = pytest.mark.browser
 
 
 def signed_in(page: Page, base: str, who: ChatUser) -> None:
-    page.context.clear_cookies()
-    page.context.add_cookies([{"name": "aihelper_session", "value": who.cookie, "url": base}])
+    sign_in_as(page, base, who.cookie)
 
 
 def choose_option(page: Page, select_test_id: str, option: str) -> None:
@@ -113,7 +113,8 @@ def test_the_audit_log_page_lists_what_admins_did_and_filters_it(page: Page, liv
 
     page.goto(base + "/admin/audit")
     table = page.get_by_test_id("audit-table")
-    expect(table.get_by_test_id("audit-entry-action")).to_have_text(["修改设置", "添加分组", "添加分组"])
+    # ...and, first of all, the first account becoming the admin
+    expect(table.get_by_test_id("audit-entry-action")).to_have_text(["修改设置", "添加分组", "添加分组", "修改用户"])
     expect(table).to_contain_text("audit_admin")
     expect(table.get_by_test_id("audit-change").first).to_contain_text("retention_days 0 → 9")
 
