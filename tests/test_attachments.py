@@ -22,6 +22,7 @@ from aihelper.extensions import db
 from aihelper.models import Attachment, ChatSession
 from aihelper.services import retention
 from tests.fixtures.actions import make_admin_and_user
+from tests.fixtures.chat_client import ChatUser
 from tests.fixtures.records import at
 
 
@@ -375,3 +376,55 @@ def test_a_chat_frame_with_attachments_of_another_user_is_refused(chat, app, fak
     assert refused["code"] == "not_found"
     socket.close()
     assert "admin's notes" not in json.dumps(fake_provider.requests)
+
+
+# --- export and import --------------------------------------------------------------------------
+
+
+def test_everything_exports_as_a_zip_with_the_files_and_imports_back_once(chat, app, fake_provider):
+    admin, user, model = chat["admin"], chat["user"], chat["model"]
+    admin.http.put(f"{admin.base_url}/api/admin/models/{model['id']}", json={"vision": True})
+    picture, notes = uploaded(user, png(), "chart.png"), uploaded(user, b"meeting notes", "notes.md")
+    socket = user.socket()
+    socket.chat("look at these", model["model_id"], attachments=[picture["id"], notes["id"]])
+    socket.close()
+
+    exported = user.http.get(f"{user.base_url}/api/chat/export", timeout=30)
+    assert exported.headers["Content-Type"] == "application/zip"
+    assert exported.headers["Content-Disposition"].startswith('attachment; filename="aihelper-export-')
+    archive = zipfile.ZipFile(io.BytesIO(exported.content))
+    document = json.loads(archive.read("conversations.json"))
+    refs = document["conversations"][0]["messages"][0]["attachments"]
+    assert [(r["name"], r["kind"]) for r in refs] == [("chart.png", "image"), ("notes.md", "document")]
+    assert archive.read(refs[1]["file"]) == b"meeting notes"
+    plain = user.http.get(f"{user.base_url}/api/chat/export?format=json", timeout=30)
+    assert plain.headers["Content-Type"].startswith("application/json")
+
+    other = ChatUser.register(user.base_url, "importer")
+    sent = other.http.post(
+        f"{other.base_url}/api/chat/import", files={"file": ("export.zip", exported.content)}, timeout=60
+    ).json()
+    assert (sent["added"], sent["files"]) == (1, 2)
+    again = other.http.post(
+        f"{other.base_url}/api/chat/import", files={"file": ("export.zip", exported.content)}, timeout=60
+    ).json()
+    assert (again["added"], again["skipped"], again["files"]) == (0, 1, 0), "idempotent, files too"
+    session_id = other.get("/api/chat/history").json()["sessions"][0]["session_id"]
+    question = other.get(f"/api/chat/history?session_id={session_id}").json()["conversation"][0]
+    assert [a["name"] for a in question["attachments"]] == ["chart.png", "notes.md"]
+    copy = other.get(question["attachments"][1]["url"])
+    assert copy.content == b"meeting notes"
+    assert user.get(question["attachments"][1]["url"]).status_code == 404, "the copy is the importer's"
+
+    third = ChatUser.register(user.base_url, "json_only")
+    document_only = third.http.post(f"{third.base_url}/api/chat/import", json=plain.json(), timeout=30).json()
+    assert (document_only["added"], document_only["files"]) == (1, 0), "the JSON part imports by itself"
+
+
+def test_a_zip_that_is_no_export_or_a_bomb_is_refused(app):
+    _admin, user = make_admin_and_user(app)
+    for body in (zip_of({"readme.txt": "hello"}), zip_bomb_docx()):
+        response = user.post(
+            "/api/chat/import", data={"file": (io.BytesIO(body), "x.zip")}, content_type="multipart/form-data"
+        )
+        assert (response.status_code, response.json["code"]) == (400, "import_invalid_zip")

@@ -27,6 +27,7 @@ MESSAGE_FIELDS = {
     "finish_reason",
     "usage",
     "generation_ms",
+    "attachments",
 }
 
 

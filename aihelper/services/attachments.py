@@ -15,7 +15,7 @@ import resource
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -23,12 +23,12 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Invalid, NotFound, TooLarge, UnsupportedType
 from aihelper.i18n import N_
-from aihelper.models import Attachment
+from aihelper.models import Attachment, ChatMessage
 
 log = logging.getLogger(__name__)
 
@@ -123,20 +123,33 @@ def upload(user_id: int, pieces: Iterable[bytes], names: list[str]) -> Attachmen
             raise TooLarge("too_large", N_("attachment_too_large"), limit=str(config["AIHELPER_ATTACHMENT_MAX_MB"]))
     if not received:
         raise Invalid("missing_file", N_("attachment_missing"))
-    name = shown_name(names[0] if names else "")
-    described, image = _read_in_child(bytes(received))
+    attachment = _stored(user_id, bytes(received), shown_name(names[0] if names else ""), None)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        remove_files([attachment.storage_name])
+        raise
+    return attachment
+
+
+def _stored(user_id: int, data: bytes, name: str, message_id: int | None) -> Attachment:
+    """A file read by the child and written under a new random name, its row added to the
+    session (the caller commits; on failure it removes the file)."""
+    described, image = _read_in_child(data)
     if described["media_type"] == "text/plain":  # the name only tells which kind of text
         described["media_type"] = TEXT_TYPES.get(Path(name).suffix.lower(), "text/plain")
-    stored = image if described["kind"] == IMAGE else bytes(received)
+    stored = image if described["kind"] == IMAGE else data
     used = db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.user_id == user_id))
-    if used + len(stored) > config["AIHELPER_ATTACHMENT_QUOTA_MB"] * 1024 * 1024:
-        raise TooLarge("storage_full", N_("attachment_storage_full"), limit=str(config["AIHELPER_ATTACHMENT_QUOTA_MB"]))
+    quota_mb = current_app.config["AIHELPER_ATTACHMENT_QUOTA_MB"]
+    if used + len(stored) > quota_mb * 1024 * 1024:
+        raise TooLarge("storage_full", N_("attachment_storage_full"), limit=str(quota_mb))
     storage_name = secrets.token_hex(16)
-    path = folder() / storage_name
-    path.write_bytes(stored)
+    (folder() / storage_name).write_bytes(stored)
     attachment = Attachment(
         id=secrets.token_urlsafe(16),
         user_id=user_id,
+        message_id=message_id,
         kind=described["kind"],
         name=name,
         media_type=described["media_type"],
@@ -146,13 +159,37 @@ def upload(user_id: int, pieces: Iterable[bytes], names: list[str]) -> Attachmen
         text=described.get("text", ""),
     )
     db.session.add(attachment)
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        path.unlink(missing_ok=True)
-        raise
     return attachment
+
+
+def bring_imported(user_id: int, named: list[tuple[int, list[dict[str, Any]]]], member: Callable[[str], bytes | None]):
+    """The files an imported export names for its new messages, read from the zip (`member`)
+    and checked like any upload; one missing, too large or refused is left out. Returns how
+    many were attached."""
+    limit = current_app.config["AIHELPER_ATTACHMENT_MAX_MB"] * 1024 * 1024
+    brought = 0
+    for message_id, refs in named:
+        attached = []
+        for ref in refs:
+            data = member(ref["file"])
+            if not data or len(data) > limit:
+                continue
+            try:
+                attached.append(_stored(user_id, data, shown_name(ref["name"]), message_id))
+            except (TooLarge, UnsupportedType):
+                continue
+        if attached:
+            db.session.execute(
+                update(ChatMessage).where(ChatMessage.id == message_id).values(attachment_count=len(attached))
+            )
+            try:
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                remove_files(a.storage_name for a in attached)
+                raise
+            brought += len(attached)
+    return brought
 
 
 def quoted_name(attachment: Attachment) -> str:
@@ -213,22 +250,6 @@ def of_messages(message_ids: Iterable[int]) -> dict[int, list[Attachment]]:
     for attachment in db.session.scalars(statement):
         found.setdefault(attachment.message_id, []).append(attachment)
     return found
-
-
-def storage_names_of_sessions(session_row_ids: Sequence[int]) -> list[str]:
-    """The files of these conversations' messages (before the rows go with them)."""
-    from aihelper.models import ChatMessage, ChatSession
-
-    if not session_row_ids:
-        return []
-    return list(
-        db.session.scalars(
-            select(Attachment.storage_name)
-            .join(ChatMessage, ChatMessage.id == Attachment.message_id)
-            .join(ChatSession, ChatSession.session_id == ChatMessage.session_id)
-            .where(ChatSession.id.in_(session_row_ids))
-        )
-    )
 
 
 def storage_names_of_messages(message_ids: Sequence[int]) -> list[str]:
