@@ -198,6 +198,7 @@ CREATE TABLE IF NOT EXISTS `attachments` (
   `storage_name` varchar(64) NOT NULL,
   `text` mediumtext NOT NULL,
   `sent_chars` int(11) DEFAULT NULL,
+  `position` int(11) NOT NULL,
   `create_time` datetime NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_attachments_storage_name` (`storage_name`),

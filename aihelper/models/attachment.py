@@ -38,4 +38,5 @@ class Attachment(db.Model):
     text: Mapped[str] = mapped_column(LongText, nullable=False, default="")  # a document's, extracted once
     # How much of the text the model was sent with the question (None: not sent yet).
     sent_chars: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # among the message's files
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

@@ -175,9 +175,11 @@ def bring_imported(user_id: int, named: list[tuple[int, list[dict[str, Any]]]], 
             if not data or len(data) > limit:
                 continue
             try:
-                attached.append(_stored(user_id, data, shown_name(ref["name"]), message_id))
+                attachment = _stored(user_id, data, shown_name(ref["name"]), message_id)
             except (TooLarge, UnsupportedType):
                 continue
+            attachment.position = len(attached)
+            attached.append(attachment)
         if attached:
             db.session.execute(
                 update(ChatMessage).where(ChatMessage.id == message_id).values(attachment_count=len(attached))
@@ -241,12 +243,12 @@ def unsent(user_id: int, attachment_ids: Sequence[str]) -> list[Attachment]:
 
 
 def of_messages(message_ids: Iterable[int]) -> dict[int, list[Attachment]]:
-    """The attachments of these messages, each message's in upload order."""
+    """The attachments of these messages, each message's in the order they were sent."""
     ids = list(message_ids)
     if not ids:
         return {}
     found: dict[int, list[Attachment]] = {}
-    statement = select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.create_time, Attachment.id)
+    statement = select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.position, Attachment.id)
     for attachment in db.session.scalars(statement):
         found.setdefault(attachment.message_id, []).append(attachment)
     return found

@@ -529,8 +529,9 @@ def _link_attachments(plan: TurnPlan, question_id: int) -> None:
             "question_id": question_id,
             "owner": plan.request.user_id,
             "sent": plan.sent_chars.get(a.id),
+            "position": position,
         }
-        for a in plan.attachments
+        for position, a in enumerate(plan.attachments)
     ]
     with autocommit_connection() as connection:
         connection.execute(_LINK_ATTACHMENT, rows)
@@ -540,7 +541,7 @@ _attachments = Attachment.__table__
 _LINK_ATTACHMENT = (
     _attachments.update()
     .where(_attachments.c.id == bindparam("attachment_id"), _attachments.c.user_id == bindparam("owner"))
-    .values(message_id=bindparam("question_id"), sent_chars=bindparam("sent"))
+    .values(message_id=bindparam("question_id"), sent_chars=bindparam("sent"), position=bindparam("position"))
 )
 
 

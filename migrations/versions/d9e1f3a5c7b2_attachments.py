@@ -40,6 +40,7 @@ def upgrade():
         sa.Column("storage_name", sa.String(length=64), nullable=False),
         sa.Column("text", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"), nullable=False),
         sa.Column("sent_chars", sa.Integer(), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("create_time", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["message_id"],
