@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import struct
 import zipfile
 import zlib
@@ -428,3 +429,54 @@ def test_a_zip_that_is_no_export_or_a_bomb_is_refused(app):
             "/api/chat/import", data={"file": (io.BytesIO(body), "x.zip")}, content_type="multipart/form-data"
         )
         assert (response.status_code, response.json["code"]) == (400, "import_invalid_zip")
+
+
+def test_a_message_of_files_alone_stays_in_the_context_of_later_turns(chat, fake_provider):
+    user, model = chat["user"], chat["model"]
+    document = uploaded(user, b"the password hint is blue", "hint.txt")
+    socket = user.socket()
+    first = socket.chat("", model["model_id"], attachments=[document["id"]])
+    assert first[-1]["type"] == "done"
+    socket.chat("what colour was it?", model["model_id"], session_id=first[0]["session_id"])
+    context = sent_messages(fake_provider)
+    assert any("the password hint is blue" in str(m["content"]) for m in context[:-1])
+    socket.close()
+
+
+def test_a_message_with_files_sent_again_after_a_reconnect_is_answered_as_the_first_time(chat, fake_provider):
+    user, model = chat["user"], chat["model"]
+    document = uploaded(user, b"resent notes", "notes.txt")
+    socket = user.socket()
+    first = socket.chat("read it", model["model_id"], client_id="with-files-1", attachments=[document["id"]])
+    again = socket.chat("read it", model["model_id"], client_id="with-files-1", attachments=[document["id"]])
+    assert again[-1]["type"] == "done" and again[0]["message_id"] == first[0]["message_id"]
+    socket.close()
+
+
+def export_document(*messages: dict) -> str:
+    conversation = {"session_id": "s", "title": "t", "messages": list(messages)}
+    return json.dumps({"format": "aihelper-conversations", "conversations": [conversation]})
+
+
+def imported_zip(client, entries: dict[str, str]):
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry, text in entries.items():
+            archive.writestr(entry, text)
+    form = {"file": (io.BytesIO(output.getvalue()), "export.zip")}
+    return client.post("/api/chat/import", data=form, content_type="multipart/form-data")
+
+
+def test_an_export_zip_whose_document_is_over_the_import_limit_or_names_a_file_twice(app, monkeypatch):
+    _admin, user = make_admin_and_user(app)
+    monkeypatch.setitem(app.config, "AIHELPER_IMPORT_MAX_MB", 1)
+    question = {"role": "user", "content": "x", "timestamp": "2026-01-01T00:00:00"}
+    words = random.Random(5).choices(["数据", "index", "模型", "token", "检索", "cache"], k=300_000)
+    long_answer = {"role": "assistant", "content": " ".join(words), "timestamp": "2026-01-01T00:00:01"}
+    refused = imported_zip(user, {"conversations.json": export_document(question, long_answer)})
+    assert (refused.status_code, refused.json["code"]) == (400, "import_invalid_zip"), "over 1 MB once unpacked"
+
+    twice = {**question, "attachments": [{"file": "files/a", "name": "a.txt"}] * 2}
+    result = imported_zip(user, {"conversations.json": export_document(twice), "files/a": "once"})
+    assert (result.status_code, result.json["files"]) == (200, 1)
+    assert stored(app)[0] == 1

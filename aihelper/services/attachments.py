@@ -8,13 +8,13 @@ file's name is ever used as a path; it is kept as text, cut and without control 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import resource
 import secrets
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -37,6 +37,11 @@ NAME_MAX = 255
 URL_PREFIX = "/api/attachments/"
 IMAGE, DOCUMENT = "image", "document"
 TEXT_TYPES = {".md": "text/markdown", ".markdown": "text/markdown", ".csv": "text/csv"}
+IMPORT_FILES_MAX = 1000  # files one import brings in
+# Readers at once per worker: each may take AIHELPER_EXTRACT_MEMORY_MB; more uploads wait their turn.
+READERS = threading.BoundedSemaphore(2)
+# All a reader needs of the environment: nothing of the worker's (its database URL, its secrets).
+READER_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 # What the reader says of a file it refuses, as the API answers it.
 _REFUSALS = {
     "image_too_large": (TooLarge, "too_large", N_("attachment_too_complex")),
@@ -87,18 +92,20 @@ def _read_in_child(data: bytes) -> tuple[dict[str, Any], bytes]:
     config = current_app.config
     seconds = config["AIHELPER_EXTRACT_SECONDS"]
     try:
-        # A fixed command (this interpreter, isolated, and the reader); the file goes on stdin.
-        finished = subprocess.run(  # noqa: S603
-            [sys.executable, "-I", str(READER)],
-            input=data,
-            capture_output=True,
-            timeout=seconds,
-            preexec_fn=partial(_limit_child, config["AIHELPER_EXTRACT_MEMORY_MB"], seconds),
-            check=False,
-        )
+        with READERS:
+            # A fixed command (this interpreter, isolated, and the reader); the file goes on stdin.
+            finished = subprocess.run(  # noqa: S603
+                [sys.executable, "-I", str(READER)],
+                input=data,
+                capture_output=True,
+                timeout=seconds,
+                preexec_fn=partial(_limit_child, config["AIHELPER_EXTRACT_MEMORY_MB"], seconds),
+                env=READER_ENVIRONMENT,
+                check=False,
+            )
     except subprocess.TimeoutExpired:
         raise TooLarge("too_large", N_("attachment_too_complex")) from None
-    header, _, image = finished.stdout.partition(b"\n")
+    header, _, rest = finished.stdout.partition(b"\n")
     try:
         described = json.loads(header)
     except ValueError:  # killed by a limit, or crashed: a file too much for it
@@ -107,7 +114,9 @@ def _read_in_child(data: bytes) -> tuple[dict[str, Any], bytes]:
     if "refused" in described:
         kind, code, message = _REFUSALS.get(described["refused"], _REFUSALS["unreadable_file"])
         raise kind(code, message)
-    return described, image
+    text_bytes = described.pop("text_bytes")
+    described["text"] = rest[:text_bytes].decode("utf-8")
+    return described, rest[text_bytes:]
 
 
 def upload(user_id: int, pieces: Iterable[bytes], names: list[str]) -> Attachment:
@@ -133,16 +142,21 @@ def upload(user_id: int, pieces: Iterable[bytes], names: list[str]) -> Attachmen
     return attachment
 
 
+def _used_by(user_id: int) -> int:
+    return db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.user_id == user_id))
+
+
 def _stored(user_id: int, data: bytes, name: str, message_id: int | None) -> Attachment:
     """A file read by the child and written under a new random name, its row added to the
     session (the caller commits; on failure it removes the file)."""
+    quota_mb = current_app.config["AIHELPER_ATTACHMENT_QUOTA_MB"]
+    if _used_by(user_id) + len(data) > quota_mb * 1024 * 1024:  # before the reader's work, as after it
+        raise TooLarge("storage_full", N_("attachment_storage_full"), limit=str(quota_mb))
     described, image = _read_in_child(data)
     if described["media_type"] == "text/plain":  # the name only tells which kind of text
         described["media_type"] = TEXT_TYPES.get(Path(name).suffix.lower(), "text/plain")
     stored = image if described["kind"] == IMAGE else data
-    used = db.session.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.user_id == user_id))
-    quota_mb = current_app.config["AIHELPER_ATTACHMENT_QUOTA_MB"]
-    if used + len(stored) > quota_mb * 1024 * 1024:
+    if _used_by(user_id) + len(stored) > quota_mb * 1024 * 1024:
         raise TooLarge("storage_full", N_("attachment_storage_full"), limit=str(quota_mb))
     storage_name = secrets.token_hex(16)
     (folder() / storage_name).write_bytes(stored)
@@ -154,7 +168,7 @@ def _stored(user_id: int, data: bytes, name: str, message_id: int | None) -> Att
         name=name,
         media_type=described["media_type"],
         size=len(stored),
-        sha256=hashlib.sha256(stored).hexdigest(),
+        sha256=described["sha256"],
         storage_name=storage_name,
         text=described.get("text", ""),
     )
@@ -166,11 +180,15 @@ def bring_imported(user_id: int, named: list[tuple[int, list[dict[str, Any]]]], 
     """The files an imported export names for its new messages, read from the zip (`member`)
     and checked like any upload; one missing, too large or refused is left out. Returns how
     many were attached."""
-    limit = current_app.config["AIHELPER_ATTACHMENT_MAX_MB"] * 1024 * 1024
-    brought = 0
+    config = current_app.config
+    limit, per_message = config["AIHELPER_ATTACHMENT_MAX_MB"] * 1024 * 1024, config["AIHELPER_ATTACHMENTS_PER_MESSAGE"]
+    brought, seen = 0, set()
     for message_id, refs in named:
         attached = []
-        for ref in refs:
+        for ref in refs[:per_message]:
+            if ref["file"] in seen or len(seen) >= IMPORT_FILES_MAX:  # a file is brought in once
+                continue
+            seen.add(ref["file"])
             data = member(ref["file"])
             if not data or len(data) > limit:
                 continue
@@ -230,7 +248,8 @@ def unsent(user_id: int, attachment_ids: Sequence[str]) -> list[Attachment]:
     if not attachment_ids:
         return []
     if len(attachment_ids) > current_app.config["AIHELPER_ATTACHMENTS_PER_MESSAGE"]:
-        raise Invalid("too_many_attachments", N_("too_many_attachments"), limit=str(len(attachment_ids)))
+        limit = current_app.config["AIHELPER_ATTACHMENTS_PER_MESSAGE"]
+        raise Invalid("too_many_attachments", N_("too_many_attachments"), limit=str(limit))
     found = {
         a.id: a
         for a in db.session.scalars(

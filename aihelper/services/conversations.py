@@ -259,7 +259,8 @@ def _model_of(rows: list[Row]) -> TurnModel:
 def plan_turn(request: TurnRequest) -> TurnPlan:
     """Check the turn and read what it needs, in one round trip. Raises NotFound (another user's
     or an unknown conversation), TooLarge (too long), Invalid (an unknown model, bad fields) or
-    Conflict (nothing to regenerate, a provider key to enter again) before anything is stored."""
+    Conflict (nothing to regenerate, a provider key to enter again) before anything is stored;
+    DuplicateClientId for a message with files sent before."""
     check_client_id(request.client_id)
     message = _checked_question(request) if request.kind == "chat" else None
     if request.session_id is None:
@@ -293,7 +294,11 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
     # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
     # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
     superseded, question = _superseded_exchange(recent[-2:], request)
-    earlier = [m for m in recent if m.id not in superseded and m.content and m.status != MessageStatus.STREAMING]
+    earlier = [
+        m
+        for m in recent
+        if m.id not in superseded and (m.content or m.attachment_count) and m.status != MessageStatus.STREAMING
+    ]
     if request.kind == "regenerate":  # the question is the last of the recent messages
         earlier = earlier[:-1]
     earlier = earlier[-model.context_messages :] if model.context_messages else []
@@ -326,7 +331,14 @@ def _plan_attachments(plan: TurnPlan, recent: list[_Message], superseded: list[i
     request = plan.request
     kept_from = [m.id for m in recent if m.id in superseded and m.role == Role.USER and m.attachment_count]
     if request.attachment_ids:
-        plan.attachments = attachments.unsent(request.user_id, request.attachment_ids)
+        try:
+            plan.attachments = attachments.unsent(request.user_id, request.attachment_ids)
+        except NotFound:
+            # Sent already: by this very message, sent again after a reconnect, it is answered as then.
+            existing = find_existing_turn(request.user_id, request.client_id)
+            if existing is None:
+                raise
+            raise DuplicateClientId(existing) from None
     elif plan.question_id is not None or kept_from:
         question_ids = [plan.question_id] if plan.question_id is not None else kept_from
         plan.attachments = [a for i in question_ids for a in attachments.of_messages(question_ids).get(i, [])]
@@ -429,6 +441,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     """Store the question (chat) and the placeholder answer, in one round trip (plus the new
     conversation's row). Raises DuplicateClientId for a message stored before."""
     request, model, now = plan.request, plan.model, utcnow()
+    messages = _prompt_messages(plan)  # reads the files first: one gone refuses the turn, storing nothing
     rows = []
     if request.kind == "chat":
         rows.append(
@@ -474,7 +487,6 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
                 raise NotFound("not_found", N_("session_not_found")) from None  # deleted meanwhile
             raise DuplicateClientId(existing) from None
     question_id = ids[Role.USER] if request.kind == "chat" else plan.question_id
-    messages = _prompt_messages(plan)
     if plan.attachments:
         _link_attachments(plan, question_id)
     return PreparedTurn(
@@ -530,6 +542,7 @@ def _link_attachments(plan: TurnPlan, question_id: int) -> None:
             "owner": plan.request.user_id,
             "sent": plan.sent_chars.get(a.id),
             "position": position,
+            "previous": a.message_id,
         }
         for position, a in enumerate(plan.attachments)
     ]
@@ -538,9 +551,18 @@ def _link_attachments(plan: TurnPlan, question_id: int) -> None:
 
 
 _attachments = Attachment.__table__
+# Only from where the turn found it (unsent, or its question's): a turn sending the same upload at
+# the same moment does not take it too.
 _LINK_ATTACHMENT = (
     _attachments.update()
-    .where(_attachments.c.id == bindparam("attachment_id"), _attachments.c.user_id == bindparam("owner"))
+    .where(
+        _attachments.c.id == bindparam("attachment_id"),
+        _attachments.c.user_id == bindparam("owner"),
+        or_(
+            _attachments.c.message_id.is_(None) & bindparam("previous").is_(None),
+            _attachments.c.message_id == bindparam("previous"),
+        ),
+    )
     .values(message_id=bindparam("question_id"), sent_chars=bindparam("sent"), position=bindparam("position"))
 )
 

@@ -14,18 +14,21 @@ The type is decided by the content, never by the name:
 - text (TXT, Markdown, CSV, source code): UTF-8 (or GB18030, which Chinese Windows writes) without
   NUL; markup a browser would run (HTML, SVG, XML) is refused.
 
-Its answer on stdout: one JSON line `{"kind", "media_type", "text"}` or `{"refused": code}`, then
-for an image the re-encoded bytes.
+Its answer on stdout: one JSON line `{"kind", "media_type", "text_bytes", "sha256"}` (the digest
+of the file to keep) or `{"refused": code}`, then the text (UTF-8, `text_bytes` long), then for an
+image the re-encoded bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sys
 import zipfile
 
 MAX_SIDE = 2048
+PNG_MAX_BYTES = 2 * 1024 * 1024  # beyond, a picture is stored as a JPEG
 MAX_PIXELS = 40_000_000  # a 48 MP phone photo is refused, a 40 MP one decoded at a reduced size
 ZIP_MAX_ENTRIES = 2000
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -66,10 +69,14 @@ def read_image(data: bytes, fmt: str) -> tuple[dict, bytes]:
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError):
         raise Refused("unreadable_file") from None
     output = io.BytesIO()
+    if not photo:
+        picture.save(output, "PNG", optimize=False)  # written anew: no EXIF, no trailing bytes
+        if output.tell() > PNG_MAX_BYTES:  # a photo-like picture: every turn sends it, so smaller
+            flattened = Image.new("RGB", picture.size, (255, 255, 255))
+            flattened.paste(picture, mask=picture.getchannel("A"))
+            picture, photo, output = flattened, True, io.BytesIO()
     if photo:
-        picture.save(output, "JPEG", quality=88)  # written anew: no EXIF, no trailing bytes
-    else:
-        picture.save(output, "PNG", optimize=False)
+        picture.save(output, "JPEG", quality=88)
     media_type = "image/jpeg" if photo else "image/png"
     return {"kind": "image", "media_type": media_type, "text": "", "width": picture.width, "height": picture.height}, (
         output.getvalue()
@@ -177,8 +184,15 @@ def main() -> int:
         described, image = {"refused": refused.code}, b""
     except MemoryError:
         described, image = {"refused": "file_too_complex"}, b""
+    # The text and the file to keep follow the header as raw bytes, and their digest is taken here:
+    # the worker then decodes a short header, not megabytes of JSON.
+    text = described.pop("text", "").encode("utf-8")
+    kept = image or data
+    if "refused" not in described:
+        described.update(text_bytes=len(text), sha256=hashlib.sha256(kept).hexdigest())
     out = sys.stdout.buffer
-    out.write(json.dumps(described, ensure_ascii=False).encode() + b"\n")
+    out.write(json.dumps(described).encode() + b"\n")
+    out.write(text)
     out.write(image)
     out.flush()
     return 0

@@ -22,6 +22,7 @@ from aihelper.services.exports import DOCUMENT_NAME, FILES_FOLDER
 ZIP_SIGNATURE = b"PK\x03\x04"
 ENTRIES_MAX = 100_000
 RATIO_MAX = 200  # a JSON document compresses well; a bomb far better
+UNPACKED_PER_PACKED = 4  # what a zip of the import size limit may hold in all, unpacked
 PIECE = 64 * 1024
 
 
@@ -33,18 +34,19 @@ def opened(stored: IO[bytes]) -> zipfile.ZipFile:
         raise Invalid("import_invalid_zip", N_("import_invalid_zip")) from None
     packed = sum(entry.compress_size for entry in entries) or 1
     unpacked = sum(entry.file_size for entry in entries)
-    if len(entries) > ENTRIES_MAX or unpacked / packed > RATIO_MAX:
+    limit = current_app.config["AIHELPER_IMPORT_MAX_MB"] * 1024 * 1024
+    if len(entries) > ENTRIES_MAX or unpacked / packed > RATIO_MAX or unpacked > limit * UNPACKED_PER_PACKED:
         raise Invalid("import_invalid_zip", N_("import_invalid_zip"))
     return archive
 
 
 def document(archive: zipfile.ZipFile) -> Iterator[bytes]:
-    """The export document's bytes, in pieces (its size is the JSON import's own limit)."""
+    """The export document's bytes, in pieces, within the import's size limit (as sent alone)."""
     try:
         member = archive.open(DOCUMENT_NAME)
     except KeyError:
         raise Invalid("import_invalid_zip", N_("import_invalid_zip")) from None
-    limit = current_app.config["AIHELPER_IMPORT_MAX_MB"] * 1024 * 1024 * RATIO_MAX
+    limit = current_app.config["AIHELPER_IMPORT_MAX_MB"] * 1024 * 1024  # as for a document sent alone
     read = 0
     with member:
         while piece := member.read(PIECE):

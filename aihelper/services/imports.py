@@ -178,9 +178,9 @@ def _write(connection, user_id: int, piece: _Piece, index_terms: list[str]) -> i
     )
     written.last_message_id = ids[-1]
     named = conversation["files"]
-    written.files += [
-        (ids[offset], named[piece.start + offset]) for offset in range(len(ids)) if piece.start + offset in named
-    ]
+    for offset, message_id in enumerate(ids):  # files only ever come with questions
+        if piece.start + offset in named and messages[offset]["role"] == Role.USER:
+            written.files.append((message_id, named[piece.start + offset]))
     search.write_index(connection, list(zip(ids, index_terms, strict=True)))
     return sum(1 for m in messages if m["role"] == Role.USER)
 
