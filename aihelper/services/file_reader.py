@@ -33,7 +33,7 @@ MAX_PIXELS = 40_000_000  # a 48 MP phone photo is refused, a 40 MP one decoded a
 ZIP_MAX_ENTRIES = 2000
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 ZIP_MAX_RATIO = 200  # XML compresses well; a bomb compresses far better
-TEXT_MAX_CHARS = 2_000_000  # what is kept of a document's text; the prompt takes what fits
+TEXT_MAX_CHARS = 400_000  # what is kept of a document's text: more than any context (a 128k model takes ~400k)
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF"}
 MARKUP_STARTS = ("<!doctype html", "<html", "<svg", "<?xml", "<head", "<body", "<script", "<iframe")
 
