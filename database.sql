@@ -80,6 +80,8 @@ CREATE TABLE IF NOT EXISTS `model_configs` (
   `price_input` decimal(18,8) NOT NULL,
   `price_output` decimal(18,8) NOT NULL,
   `currency` varchar(8) NOT NULL,
+  `vision` tinyint(1) NOT NULL,
+  `context_window` int(11) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_model_configs_provider_id_model_id` (`provider_id`,`model_id`),
   CONSTRAINT `fk_model_configs_provider_id_api_providers` FOREIGN KEY (`provider_id`) REFERENCES `api_providers` (`id`) ON DELETE CASCADE
@@ -125,6 +127,7 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   `usage_estimated` tinyint(1) NOT NULL,
   `cost` decimal(18,8) DEFAULT NULL,
   `currency` varchar(8) DEFAULT NULL,
+  `attachment_count` int(11) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_ai_chat_messages_user_id_client_id` (`user_id`,`client_id`),
   KEY `ix_ai_chat_messages_session_id_id` (`session_id`,`id`),
@@ -182,6 +185,29 @@ CREATE TABLE IF NOT EXISTS `model_group_access` (
   CONSTRAINT `fk_model_group_access_model_config_id_model_configs` FOREIGN KEY (`model_config_id`) REFERENCES `model_configs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- Files sent with questions (aihelper/models/attachment.py); the files are in the attachments folder.
+CREATE TABLE IF NOT EXISTS `attachments` (
+  `id` varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `user_id` int(11) NOT NULL,
+  `message_id` bigint(20) DEFAULT NULL,
+  `kind` varchar(16) NOT NULL,
+  `name` varchar(255) NOT NULL,
+  `media_type` varchar(100) NOT NULL,
+  `size` int(11) NOT NULL,
+  `sha256` varchar(64) NOT NULL,
+  `storage_name` varchar(64) NOT NULL,
+  `text` mediumtext NOT NULL,
+  `sent_chars` int(11) DEFAULT NULL,
+  `position` int(11) NOT NULL,
+  `create_time` datetime NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_attachments_storage_name` (`storage_name`),
+  KEY `ix_attachments_user_id_message_id` (`user_id`,`message_id`),
+  KEY `ix_attachments_message_id` (`message_id`),
+  CONSTRAINT `fk_attachments_message_id_ai_chat_messages` FOREIGN KEY (`message_id`) REFERENCES `ai_chat_messages` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `fk_attachments_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- Who did what to the instance (aihelper/models/audit.py).
 CREATE TABLE IF NOT EXISTS `audit_log` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -215,4 +241,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('c8d2f4a6e1b3');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('d9e1f3a5c7b2');

@@ -46,6 +46,12 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_FINISH_IN_BACKGROUND": _flag,
     "AIHELPER_AUTO_TITLE": _flag,
     "AIHELPER_IMPORT_MAX_MB": int,
+    "AIHELPER_ATTACHMENTS_DIR": str,
+    "AIHELPER_ATTACHMENT_MAX_MB": int,
+    "AIHELPER_ATTACHMENTS_PER_MESSAGE": int,
+    "AIHELPER_ATTACHMENT_QUOTA_MB": int,
+    "AIHELPER_EXTRACT_SECONDS": float,
+    "AIHELPER_EXTRACT_MEMORY_MB": int,
     "AIHELPER_RETENTION_JOB": _flag,
     "AIHELPER_STALLED_SOCKET_SECONDS": float,
     "AIHELPER_LOGIN_CHECK_SECONDS": float,
@@ -91,6 +97,17 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_AUTO_TITLE": True,
     # The largest conversations file a user may import (MB).
     "AIHELPER_IMPORT_MAX_MB": 32,
+    # Attachments: where the files are (default: `attachments` in the instance folder; several
+    # instances mount the same folder), the largest file, how many per message, and how much one
+    # user may keep in all.
+    "AIHELPER_ATTACHMENTS_DIR": None,
+    "AIHELPER_ATTACHMENT_MAX_MB": 20,
+    "AIHELPER_ATTACHMENTS_PER_MESSAGE": 10,
+    "AIHELPER_ATTACHMENT_QUOTA_MB": 500,
+    # Reading an uploaded file (decoding an image, a PDF's text) runs in a child process with these
+    # limits: a hostile file stops there, never in the worker.
+    "AIHELPER_EXTRACT_SECONDS": 20.0,
+    "AIHELPER_EXTRACT_MEMORY_MB": 768,
     # Each worker checks hourly whether the daily clean-up of conversations older than the
     # admin's retention setting is due (one worker runs it); off, run `flask purge-history` instead.
     "AIHELPER_RETENTION_JOB": True,
@@ -128,6 +145,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN_ACCOUNT_TOTAL": "100 per hour",
     "RATELIMIT_PASSWORD_CHANGE": "10 per 5 minutes",
     "RATELIMIT_IMPORT": "20 per hour",
+    "RATELIMIT_UPLOAD": "60 per minute;600 per hour",
     # A running answer's text is written to its row this often (aihelper/chat/checkpoints.py), and
     # its lease renewed; an answer whose lease lapsed (its worker died) is stored as interrupted.
     "AIHELPER_CHECKPOINT_SECONDS": 2.0,

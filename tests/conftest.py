@@ -108,12 +108,15 @@ def _app(database_url, instance_dir):
 
 @pytest.fixture
 def app(_app):
-    """The app, with empty tables, fresh rate-limit counters and registration open."""
+    """The app, with empty tables (and no attachment files), fresh rate-limit counters and
+    registration open."""
     with _app.app_context():
         with db.engine.begin() as connection:
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
         db.session.remove()
+    for stray in (Path(_app.instance_path) / "attachments").glob("*"):
+        stray.unlink()
     limiter.reset()
     yield _app
     with _app.app_context():

@@ -274,6 +274,8 @@ def test_models_can_be_edited_reordered_disabled_and_deleted(app, fake_provider)
         "price_output",
         "currency",
         "groups",
+        "vision",
+        "context_window",
     }
 
     assert admin.put("/api/admin/models/order", json={"ids": [b["id"], c["id"], a["id"]]}).status_code == 200

@@ -5,17 +5,20 @@ its frames (SECURITY.md rule 9; CPU time, not the wall clock: see fixtures/worke
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from PIL import Image
 from urllib3 import encode_multipart_formdata
 
 from aihelper.services.import_file import MESSAGES_MAX, MESSAGES_PER_CONVERSATION_MAX
 from tests.fixtures.actions import wait_for
 from tests.fixtures.chat_client import ChatUser
 from tests.fixtures.worker_watch import FrameWatch
+from tests.test_attachments import png_claiming
 
 HOLD_MAX = 0.1  # CPU seconds of the worker between two frames of the other answer
 
@@ -142,3 +145,29 @@ def test_uploads_refused_at_their_first_bytes_never_stall_another_users_stream(
         finished = time.monotonic()
     hold = listener.longest_hold(started, finished)
     assert hold < HOLD_MAX, f"a refused upload held the worker for {hold * 1000:.0f} ms"
+
+
+def test_reading_uploaded_files_never_stalls_another_users_stream(chat, second_instance, app, fake_provider):
+    """Decoding a 20-megapixel photo, a long PDF and a bomb happens in the file reader's child
+    process; the worker only passes the bytes on and stores the result."""
+    photo = io.BytesIO()
+    Image.effect_noise((5000, 4000), 64).convert("RGB").save(photo, "JPEG", quality=95)  # ~20 MP
+    forms = [
+        encode_multipart_formdata({"file": ("photo.jpg", photo.getvalue(), "image/jpeg")}),
+        encode_multipart_formdata({"file": ("long.txt", ("数据库索引 index " * 600_000).encode(), "text/plain")}),
+        encode_multipart_formdata({"file": ("bomb.png", png_claiming(30_000, 30_000), "image/png")}),
+    ]
+    server = second_instance
+    uploader = ChatUser.register(server.url, "file_uploader")
+    with another_users_answer(chat, fake_provider, server) as listener:
+        started = time.monotonic()
+        statuses = [
+            uploader.http.post(
+                server.url + "/api/attachments", data=form, headers={"Content-Type": form_type}, timeout=120
+            ).status_code
+            for form, form_type in forms
+        ]
+        finished = time.monotonic()
+    assert statuses == [201, 201, 413]
+    hold = listener.longest_hold(started, finished)
+    assert hold < HOLD_MAX, f"an upload held the worker for {hold * 1000:.0f} ms"

@@ -27,6 +27,7 @@ MESSAGE_FIELDS = {
     "finish_reason",
     "usage",
     "generation_ms",
+    "attachments",
 }
 
 
@@ -253,6 +254,7 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
         "finish_reason": "stop",
         "usage": {"prompt_tokens": 12, "completion_tokens": 34},
         "generation_ms": 1700,
+        "attachments": [],
     }
     assert messages[0]["usage"] is None and messages[0]["reasoning"] is None
     assert messages[3]["status"] == "stopped"

@@ -47,6 +47,13 @@ def password_change_limits(view):
     )(view)
 
 
+def upload_limits(view):
+    # Each upload starts a child process that reads the file: a person attaches a few a minute.
+    return limiter.shared_limit(_setting("RATELIMIT_UPLOAD"), "upload", key_func=_logged_in_account, methods=["POST"])(
+        view
+    )
+
+
 def import_limits(view):
     # An import writes up to a whole history in one transaction: a few per hour is plenty.
     return limiter.shared_limit(_setting("RATELIMIT_IMPORT"), "import", key_func=_logged_in_account, methods=["POST"])(

@@ -18,6 +18,7 @@ from aihelper.services.conversations import TurnRequest
 from aihelper.validation import IdOrName, Shape, Text, first_problem, first_unknown, place
 
 MAX_SEQ = 2**53  # the largest integer a page's JavaScript holds exactly
+ATTACHMENTS_MAX = 100  # far beyond any per-message setting; the turn applies the setting
 
 # A model config's id, or the provider's name of a model.
 ModelRef = IdOrName
@@ -31,6 +32,8 @@ class ChatBody(Shape):
     session_id: Text | None = None  # none (or empty): a new conversation
     client_id: Text | None = None
     edit: bool = False  # replace the last exchange instead of adding one
+    # Uploads (POST /api/attachments) sent with the message; the turn checks they are the user's.
+    attachments: Annotated[tuple[Text, ...], Field(max_length=ATTACHMENTS_MAX)] = ()
 
 
 class ChatFrame(ChatBody):
@@ -99,5 +102,6 @@ def turn_request(asked: ChatBody | RegenerateFrame, user_id: int, *, by_admin: b
         message=question.message if question else None,
         client_id=asked.client_id,
         edit=question.edit if question else False,
+        attachment_ids=question.attachments if question else (),
         by_admin=by_admin,
     )

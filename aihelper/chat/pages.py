@@ -22,6 +22,7 @@ def index(session_id: str | None = None):
         # ownership checked) through the API.
         "session_id": session_id,
         "max_message_chars": current_app.config["AIHELPER_MAX_MESSAGE_CHARS"],
+        "attachments_per_message": current_app.config["AIHELPER_ATTACHMENTS_PER_MESSAGE"],
         # Shown in the sidebar, so nobody is surprised when old conversations go.
         "retention_days": settings.retention_days(),
     }

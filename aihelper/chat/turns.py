@@ -77,8 +77,12 @@ def open_turn(request: TurnRequest, *, language: str, request_id: str) -> Opened
     if current_app.extensions["drain"].draining:
         raise Unavailable(N_("server_restarting"))
     hub = live_hub()
+    try:
+        with fair_share():
+            plan = conversations.plan_turn(request)
+    except DuplicateClientId as duplicate:
+        return _replay(duplicate.existing, request, language)
     with fair_share():
-        plan = conversations.plan_turn(request)
         exceeded = _quota_exceeded(request.user_id)  # before anything is stored or sent to the provider
         # A message sent again (a reconnect) may have been answered before the limit was reached.
         existing = conversations.find_existing_turn(request.user_id, request.client_id) if exceeded else None

@@ -6,6 +6,8 @@ Thin views: every rule (ownership, cursors, time parsing, file checks) lives in 
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -20,7 +22,8 @@ from aihelper.failures import Invalid, TooLarge
 from aihelper.history import bp
 from aihelper.i18n import N_
 from aihelper.live import live_hub
-from aihelper.services import exports, history, import_file, imports, search
+from aihelper.services import attachments, exports, history, import_file, import_zip, imports, search
+from aihelper.services.import_zip import ZIP_SIGNATURE
 from aihelper.validation import read
 from aihelper.web.guards import accepts_multipart
 from aihelper.web.json_body import json_object
@@ -112,14 +115,17 @@ def api_export_session(session_id: str):
 @bp.get("/api/chat/export")
 @login_required
 def api_export_all():
+    """Everything as the JSON document, or, when messages have files, as a zip of the document
+    and the files (`?format=json`: the document alone, the files only named)."""
+    asked = read(exports.ExportAllQuery, request.args.to_dict())
     count = exports.export_count(current_user.id)
     day = datetime.now(UTC).strftime("%Y%m%d")
-    return _download(
-        stream_with_context(exports.export_all(current_user.id)),
-        f"aihelper-export-{day}.json",
-        "application/json",
-        **{"X-Conversation-Count": str(count)},
-    )
+    counted = {"X-Conversation-Count": str(count)}
+    if asked.format != "json" and exports.has_files(current_user.id):
+        body = stream_with_context(exports.export_all_zip(current_user.id))
+        return _download(body, f"aihelper-export-{day}.zip", "application/zip", **counted)
+    body = stream_with_context(exports.export_all(current_user.id))
+    return _download(body, f"aihelper-export-{day}.json", "application/json", **counted)
 
 
 def _upload_pieces(limit_mb: int) -> Iterator[bytes]:
@@ -137,9 +143,30 @@ def _upload_pieces(limit_mb: int) -> Iterator[bytes]:
 @import_limits
 @login_required
 def api_import():
+    """An export document (JSON), or an export zip: its document, and the files it names."""
     limit_mb = current_app.config["AIHELPER_IMPORT_MAX_MB"]
     request.max_content_length = limit_mb * 1024 * 1024
-    conversations = import_file.parse_import(_upload_pieces(limit_mb), current_app.config["AIHELPER_MAX_MESSAGE_CHARS"])
-    result = imports.import_conversations(current_user.id, conversations)
+    question_max = current_app.config["AIHELPER_MAX_MESSAGE_CHARS"]
+    pieces = _upload_pieces(limit_mb)
+    first = b""
+    for piece in pieces:  # enough to tell a zip from JSON
+        first += piece
+        if len(first) >= len(ZIP_SIGNATURE):
+            break
+    if not first.startswith(ZIP_SIGNATURE):
+        conversations = import_file.parse_import(itertools.chain([first], pieces), question_max)
+        result = imports.import_conversations(current_user.id, conversations)
+    else:
+        with tempfile.TemporaryFile() as spooled:  # a zip is read from its end: all of it first
+            spooled.write(first)
+            for piece in pieces:
+                spooled.write(piece)
+            archive = import_zip.opened(spooled)
+            conversations = import_file.parse_import(import_zip.document(archive), question_max)
+            result = imports.import_conversations(
+                current_user.id,
+                conversations,
+                lambda user_id, named: attachments.bring_imported(user_id, named, import_zip.reader(archive)),
+            )
     message = ngettext("imported", "imported", result["added"], skipped=result["skipped"])
     return jsonify(message=message, **result)

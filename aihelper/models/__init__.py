@@ -1,5 +1,6 @@
 """All tables; importing this package registers them with the metadata."""
 
+from aihelper.models.attachment import Attachment
 from aihelper.models.audit import AuditEntry
 from aihelper.models.chat import ChatMessage, ChatSession
 from aihelper.models.organisation import UserGroup, group_members, model_access
@@ -10,6 +11,7 @@ from aihelper.models.user import AppSetting, LoginSession, User
 __all__ = [
     "ApiProvider",
     "AppSetting",
+    "Attachment",
     "AuditEntry",
     "ChatMessage",
     "ChatSession",

@@ -110,5 +110,7 @@ class ChatMessage(db.Model):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     # Compared byte for byte: "Msg-1" and "msg-1 " are different messages on MySQL too.
     client_id: Mapped[str | None] = mapped_column(exact_string(64))
+    # How many files came with the question: a turn reads attachments only when some message has them.
+    attachment_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     session: Mapped[ChatSession] = relationship(back_populates="messages")

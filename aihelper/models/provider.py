@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aihelper.extensions import db
@@ -52,6 +52,10 @@ class ModelConfig(db.Model):
     price_input: Mapped[float] = mapped_column(Money, nullable=False, default=0)
     price_output: Mapped[float] = mapped_column(Money, nullable=False, default=0)
     currency: Mapped[str] = mapped_column(String(8), nullable=False, default=CURRENCY_DEFAULT)
+    # Whether it reads images (OpenAI content parts); an image for any other model is refused.
+    vision: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # How many tokens its context holds: documents attached to a question are cut to fit.
+    context_window: Mapped[int] = mapped_column(Integer, nullable=False, default=32768)
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

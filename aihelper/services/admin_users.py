@@ -18,7 +18,7 @@ from aihelper.failures import Conflict, Invalid, NotFound
 from aihelper.i18n import N_
 from aihelper.models import ChatSession, User
 from aihelper.models.types import Status
-from aihelper.services import accounts, audit
+from aihelper.services import accounts, attachments, audit
 from aihelper.services.groups import Groups, set_user_groups
 from aihelper.services.history import erase_conversations
 from aihelper.services.quotas import (
@@ -157,6 +157,7 @@ def delete_user(actor: User, user_id: int) -> None:
     accounts.set_status(target, Status.DISABLED)
     conversations = db.session.scalars(select(ChatSession.id).where(ChatSession.user_id == user_id)).all()
     erase_conversations(conversations)
+    attachments.delete_user_files(user_id)  # what the conversations did not take: unsent uploads
     audit.record("user.delete", target.username)
     db.session.delete(target)
     db.session.commit()

@@ -31,9 +31,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Invalid, NotFound, TooLarge
 from aihelper.i18n import N_
-from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
+from aihelper.models import ApiProvider, Attachment, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.models.chat import MessageStatus, Role
 from aihelper.models.types import Status
+from aihelper.services import attached_prompt, attachments
 from aihelper.services.autocommit import autocommit_connection, read_rows
 from aihelper.services.groups import model_open_to
 from aihelper.services.history import SESSION_ID_MAX
@@ -63,6 +64,7 @@ class TurnRequest:
     message: str | None = None
     client_id: str | None = None
     edit: bool = False  # chat only: replace the last exchange instead of adding one
+    attachment_ids: tuple[str, ...] = ()  # chat only: uploads sent with the message
     # Failures are explained to admins in technical terms, to everyone else as what they can do.
     by_admin: bool = False
 
@@ -82,6 +84,10 @@ class TurnPlan:
     question_id: int | None
     question_text: str
     earlier: list[_Message]  # the context before the question, oldest first
+    # The question's files, and the earlier messages' (by message id) that the context holds.
+    attachments: list[Attachment] = field(default_factory=list)
+    earlier_attachments: dict[int, list[Attachment]] = field(default_factory=dict)
+    sent_chars: dict[str, int] = field(default_factory=dict)  # of each document: what fitted
 
 
 @dataclass
@@ -161,6 +167,8 @@ _usable_models = (
         _models.c.price_input,
         _models.c.price_output,
         _models.c.currency,
+        _models.c.vision,
+        _models.c.context_window,
         _providers.c.base_url,
         _providers.c.api_key,
     )
@@ -191,6 +199,8 @@ class TurnModel:
     base_url: str
     api_key: str | None = field(repr=False)  # the plain key: never in a repr, which may be logged
     price: Price
+    vision: bool = False
+    context_window: int = 32768
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,7 @@ class _Message:
     role: str
     content: str
     status: str
+    attachment_count: int = 0
 
 
 def _model_match(named_by: str):
@@ -240,15 +251,18 @@ def _model_of(rows: list[Row]) -> TurnModel:
         row.m_base_url,
         key_to_send(row.m_api_key, N_("model_key_needs_reentry")),
         Price(row.m_price_input, row.m_price_output, row.m_currency),
+        bool(row.m_vision),
+        row.m_context_window,
     )
 
 
 def plan_turn(request: TurnRequest) -> TurnPlan:
     """Check the turn and read what it needs, in one round trip. Raises NotFound (another user's
     or an unknown conversation), TooLarge (too long), Invalid (an unknown model, bad fields) or
-    Conflict (nothing to regenerate, a provider key to enter again) before anything is stored."""
+    Conflict (nothing to regenerate, a provider key to enter again) before anything is stored;
+    DuplicateClientId for a message with files sent before."""
     check_client_id(request.client_id)
-    message = check_message(request.message) if request.kind == "chat" else None
+    message = _checked_question(request) if request.kind == "chat" else None
     if request.session_id is None:
         if request.kind != "chat" or request.edit:
             raise NotFound(N_("not_found"))
@@ -271,17 +285,24 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
     if named_by != "own":
         _recent_needed[(named_by, model.id if named_by == "id" else model.model_id)] = needed
     by_id = {row.r_id: row for row in rows if row.r_id is not None}
-    recent = [_Message(r.r_id, r.r_role, r.r_content, r.r_status) for _, r in sorted(by_id.items())]
+    recent = [
+        _Message(r.r_id, r.r_role, r.r_content, r.r_status, r.r_attachment_count) for _, r in sorted(by_id.items())
+    ]
     if needed > wanted and len(recent) == wanted:
         recent = _recent_messages(session_id, needed)
 
     # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
     # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
     superseded, question = _superseded_exchange(recent[-2:], request)
-    earlier = [m for m in recent if m.id not in superseded and m.content and m.status != MessageStatus.STREAMING]
+    earlier = [
+        m
+        for m in recent
+        if m.id not in superseded and (m.content or m.attachment_count) and m.status != MessageStatus.STREAMING
+    ]
     if request.kind == "regenerate":  # the question is the last of the recent messages
         earlier = earlier[:-1]
-    return TurnPlan(
+    earlier = earlier[-model.context_messages :] if model.context_messages else []
+    plan = TurnPlan(
         request=request,
         session_id=session_id,
         title=rows[0].title,
@@ -290,8 +311,41 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         superseded_ids=superseded,
         question_id=question.id if question is not None else None,
         question_text=question.content if question is not None else message,
-        earlier=earlier[-model.context_messages :] if model.context_messages else [],
+        earlier=earlier,
     )
+    _plan_attachments(plan, recent, superseded)
+    return plan
+
+
+def _checked_question(request: TurnRequest) -> str:
+    """The message of a chat turn; one that only sends files may have no text."""
+    if request.attachment_ids and isinstance(request.message, str) and not request.message.strip():
+        return ""
+    return check_message(request.message)
+
+
+def _plan_attachments(plan: TurnPlan, recent: list[_Message], superseded: list[int]) -> None:
+    """The files the turn sends: the new question's uploads, or for a regenerate (and an edit that
+    brings none) the ones the question had; and those of the earlier messages in its context.
+    An image for a model that reads none is refused here, before anything is stored or sent."""
+    request = plan.request
+    kept_from = [m.id for m in recent if m.id in superseded and m.role == Role.USER and m.attachment_count]
+    if request.attachment_ids:
+        try:
+            plan.attachments = attachments.unsent(request.user_id, request.attachment_ids)
+        except NotFound:
+            # Sent already: by this very message, sent again after a reconnect, it is answered as then.
+            existing = find_existing_turn(request.user_id, request.client_id)
+            if existing is None:
+                raise
+            raise DuplicateClientId(existing) from None
+    elif plan.question_id is not None or kept_from:
+        question_ids = [plan.question_id] if plan.question_id is not None else kept_from
+        plan.attachments = [a for i in question_ids for a in attachments.of_messages(question_ids).get(i, [])]
+    with_files = [m.id for m in plan.earlier if m.attachment_count]
+    plan.earlier_attachments = attachments.of_messages(with_files)
+    if any(a.kind == attachments.IMAGE for a in plan.attachments) and not plan.model.vision:
+        raise Invalid("model_no_vision", N_("model_no_vision"))
 
 
 def _conversation_statement(named_by: str):
@@ -304,6 +358,7 @@ def _conversation_statement(named_by: str):
             _messages.c.role.label("r_role"),
             _messages.c.content.label("r_content"),
             _messages.c.status.label("r_status"),
+            _messages.c.attachment_count.label("r_attachment_count"),
         )
         .where(_messages.c.session_id == bindparam("session_id"))
         .order_by(_messages.c.id.desc())
@@ -334,7 +389,7 @@ _MODEL_READS = {
 
 def _recent_messages(session_id: str, count: int) -> list[_Message]:
     rows = read_rows(
-        select(_messages.c.id, _messages.c.role, _messages.c.content, _messages.c.status)
+        select(_messages.c.id, _messages.c.role, _messages.c.content, _messages.c.status, _messages.c.attachment_count)
         .where(_messages.c.session_id == session_id)
         .order_by(_messages.c.id.desc())
         .limit(count)
@@ -347,7 +402,7 @@ def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
     if named_by == "own":  # a new conversation has no model of its own yet
         raise Invalid(N_("model_unavailable"))
     model = _model_of(read_rows(_MODEL_READS[named_by], {"model_ref": model_ref, "user_id": request.user_id}))
-    return TurnPlan(
+    plan = TurnPlan(
         request=request,
         session_id=str(uuid.uuid4()),
         title=first_words(message),
@@ -358,6 +413,10 @@ def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
         question_text=message,
         earlier=[],
     )
+    _plan_attachments(plan, [], [])
+    if not message:
+        plan.title = first_words(", ".join(a.name for a in plan.attachments))
+    return plan
 
 
 def _superseded_exchange(last_two: list[_Message], request: TurnRequest) -> tuple[list[int], _Message | None]:
@@ -382,10 +441,19 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     """Store the question (chat) and the placeholder answer, in one round trip (plus the new
     conversation's row). Raises DuplicateClientId for a message stored before."""
     request, model, now = plan.request, plan.model, utcnow()
+    messages = _prompt_messages(plan)  # reads the files first: one gone refuses the turn, storing nothing
     rows = []
     if request.kind == "chat":
         rows.append(
-            _message_row(plan, Role.USER, plan.question_text, MessageStatus.DONE, now, client_id=request.client_id)
+            _message_row(
+                plan,
+                Role.USER,
+                plan.question_text,
+                MessageStatus.DONE,
+                now,
+                client_id=request.client_id,
+                attachment_count=len(plan.attachments),
+            )
         )
     lease = now + timedelta(seconds=current_app.config["AIHELPER_ANSWER_LEASE_SECONDS"])
     rows.append(
@@ -419,9 +487,8 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
                 raise NotFound("not_found", N_("session_not_found")) from None  # deleted meanwhile
             raise DuplicateClientId(existing) from None
     question_id = ids[Role.USER] if request.kind == "chat" else plan.question_id
-    messages = [{"role": Role.SYSTEM, "content": model.system_prompt}] if model.system_prompt else []
-    messages += [{"role": m.role, "content": m.content} for m in plan.earlier]
-    messages.append({"role": Role.USER, "content": plan.question_text})
+    if plan.attachments:
+        _link_attachments(plan, question_id)
     return PreparedTurn(
         session_id=plan.session_id,
         title=plan.title,
@@ -446,6 +513,60 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     )
 
 
+def _prompt_messages(plan: TurnPlan) -> list[dict[str, Any]]:
+    """The request's messages: the system prompt, the context, the question; the files' text and
+    images where they came (attached_prompt), the question's first in the context's budget."""
+    model = plan.model
+    system = [{"role": Role.SYSTEM, "content": model.system_prompt}] if model.system_prompt else []
+    budget = attached_prompt.budget_for(
+        model.context_window,
+        model.max_tokens,
+        [model.system_prompt or "", plan.question_text, *(m.content for m in plan.earlier)],
+    )
+    question = attached_prompt.content(plan.question_text, plan.attachments, budget, vision=model.vision)
+    earlier = {}
+    for message in reversed(plan.earlier):  # the newest earlier documents before the oldest
+        files = plan.earlier_attachments.get(message.id, [])
+        earlier[message.id] = attached_prompt.content(message.content, files, budget, vision=model.vision)
+    plan.sent_chars = budget.sent
+    context = [{"role": m.role, "content": earlier[m.id]} for m in plan.earlier]
+    return [*system, *context, {"role": Role.USER, "content": question}]
+
+
+def _link_attachments(plan: TurnPlan, question_id: int) -> None:
+    """The question's files belong to it from now on, with how much of each the model was sent."""
+    rows = [
+        {
+            "attachment_id": a.id,
+            "question_id": question_id,
+            "owner": plan.request.user_id,
+            "sent": plan.sent_chars.get(a.id),
+            "position": position,
+            "previous": a.message_id,
+        }
+        for position, a in enumerate(plan.attachments)
+    ]
+    with autocommit_connection() as connection:
+        connection.execute(_LINK_ATTACHMENT, rows)
+
+
+_attachments = Attachment.__table__
+# Only from where the turn found it (unsent, or its question's): a turn sending the same upload at
+# the same moment does not take it too.
+_LINK_ATTACHMENT = (
+    _attachments.update()
+    .where(
+        _attachments.c.id == bindparam("attachment_id"),
+        _attachments.c.user_id == bindparam("owner"),
+        or_(
+            _attachments.c.message_id.is_(None) & bindparam("previous").is_(None),
+            _attachments.c.message_id == bindparam("previous"),
+        ),
+    )
+    .values(message_id=bindparam("question_id"), sent_chars=bindparam("sent"), position=bindparam("position"))
+)
+
+
 def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **extra: Any) -> dict[str, Any]:
     return {
         "session_id": plan.session_id,
@@ -457,6 +578,7 @@ def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **ex
         "client_id": None,
         "model_id": None,
         "lease_until": None,
+        "attachment_count": 0,
         **extra,
     }
 

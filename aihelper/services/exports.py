@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 
@@ -20,8 +21,9 @@ from sqlalchemy import func, select
 from aihelper.extensions import db
 from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import N_
-from aihelper.models import ChatMessage, ChatSession
+from aihelper.models import Attachment, ChatMessage, ChatSession
 from aihelper.models.chat import IMPORTING, MessageStatus, Role
+from aihelper.services import attachments
 from aihelper.services.history import message_dict, message_rows
 from aihelper.times import aware, iso_utc
 from aihelper.validation import Fields, OneOf, TimeZone, defaulted
@@ -30,6 +32,8 @@ from aihelper.validation import Fields, OneOf, TimeZone, defaulted
 _UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 FORMAT, VERSION = "aihelper-conversations", 1
+# In an export zip: the document, and the files beside it.
+DOCUMENT_NAME, FILES_FOLDER = "conversations.json", "files/"
 
 
 class ExportQuery(Fields):
@@ -37,6 +41,12 @@ class ExportQuery(Fields):
 
     format: Annotated[str, OneOf(("json", "md"), N_("invalid_export_format"))] = "json"
     tz: Annotated[tzinfo, TimeZone()] = defaulted()
+
+
+class ExportAllQuery(Fields):
+    """GET /api/chat/export: a zip when there are files (the default), or the JSON document alone."""
+
+    format: Annotated[str, OneOf(("zip", "json"), N_("invalid_export_format"))] = "zip"
 
 
 SESSIONS_PAGE = 50  # conversations read per query by "export everything"
@@ -60,7 +70,7 @@ def _session_document(session: Any) -> dict[str, Any]:
 
 
 def _message_document(message: dict[str, Any]) -> dict[str, Any]:
-    return {
+    document = {
         "role": message["role"],
         "content": message["content"],
         "reasoning": message["reasoning"],
@@ -69,6 +79,21 @@ def _message_document(message: dict[str, Any]) -> dict[str, Any]:
         "model_id": message["model_id"],
         "finish_reason": message["finish_reason"],
         "usage": message["usage"],
+    }
+    if message.get("files"):
+        document["attachments"] = [_file_reference(a) for a in message["files"]]
+    return document
+
+
+def _file_reference(attachment: Attachment) -> dict[str, Any]:
+    """A file of a message in the export: where it is in the zip, and what it is."""
+    return {
+        "file": FILES_FOLDER + attachment.id,
+        "name": attachment.name,
+        "kind": attachment.kind,
+        "media_type": attachment.media_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
     }
 
 
@@ -138,8 +163,8 @@ def _short_conversations(session_ids: list[str]) -> Iterator[tuple[str, dict[str
         .order_by(ChatMessage.session_id, ChatMessage.id)
     )
     grouped: dict[str, list[dict[str, Any]]] = {session_id: [] for session_id in session_ids}
-    for row in rows:
-        grouped[row.session_id].append(message_dict(row))
+    for row, message in zip(rows, _with_files(rows), strict=True):
+        grouped[row.session_id].append(message)
     for session_id in session_ids:
         for message in grouped[session_id]:
             yield session_id, message
@@ -154,11 +179,28 @@ def _long_conversation(session_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
             .order_by(ChatMessage.id)
             .limit(MESSAGES_PAGE)
         )
-        for row in rows:
-            yield session_id, message_dict(row)
+        for message in _with_files(rows):
+            yield session_id, message
         if len(rows) < MESSAGES_PAGE:
             return
         after = rows[-1].id
+
+
+def _with_files(rows: list[Any]) -> list[dict[str, Any]]:
+    """The rows as messages, each with its attachments (`files`) when it has some."""
+    with_files = [row.id for row in rows if row.attachment_count]
+    if with_files:
+        with fair_share():
+            try:
+                files = attachments.of_messages(with_files)
+                for found in files.values():
+                    for attachment in found:
+                        db.session.expunge(attachment)  # read after the session is gone
+            finally:
+                db.session.remove()
+    else:
+        files = {}
+    return [{**message_dict(row), "files": files.get(row.id, [])} for row in rows]
 
 
 # --- JSON ------------------------------------------------------------------------------------------
@@ -170,8 +212,9 @@ def _document_head() -> str:
     return fields[:-1] + ', "conversations": [\n'
 
 
-def _conversations_json(sessions: list[Any]) -> Iterator[str]:
-    """The conversations, each as {fields…, "messages": [one message per line]}, comma separated."""
+def _conversations_json(sessions: list[Any], collect: Callable[[Attachment], None] | None = None) -> Iterator[str]:
+    """The conversations, each as {fields…, "messages": [one message per line]}, comma separated;
+    `collect` is given each attached file (for the zip that carries them)."""
     documents = {s.session_id: _dumps(_session_document(s))[:-1] + ', "messages": [' for s in sessions}
     current: str | None = None
     first_message = True
@@ -182,6 +225,9 @@ def _conversations_json(sessions: list[Any]) -> Iterator[str]:
             yield (",\n" if current is not None else "") + documents.pop(session_id)
             current, first_message = session_id, True
         yield ("\n" if first_message else ",\n") + _dumps(_message_document(message))
+        if collect is not None:
+            for attachment in message["files"]:
+                collect(attachment)
         first_message = False
     if current is not None:
         yield "]}"
@@ -221,7 +267,54 @@ def export_all(user_id: int) -> Iterator[str]:
     return _written_out(_all_pieces(user_id))
 
 
-def _all_pieces(user_id: int) -> Iterator[str]:
+def has_files(user_id: int) -> bool:
+    """Whether the user's export needs a zip (some message of theirs has files)."""
+    sent = select(Attachment.id).where(Attachment.user_id == user_id, Attachment.message_id.is_not(None))
+    return db.session.scalar(sent.limit(1)) is not None
+
+
+class _Sink:
+    """Where zipfile writes: bytes taken away as they come (a zip streamed, never held whole)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.buffer = bytes(self.buffer), bytearray()
+        return data
+
+
+def export_all_zip(user_id: int) -> Iterator[bytes]:
+    """Every conversation as a zip: `conversations.json` (the export document, importable by
+    itself) and each attached file beside it under `files/`, written out as it is made."""
+    sink, files = _Sink(), []
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+        with archive.open(DOCUMENT_NAME, "w") as member:
+            for text in _written_out(_all_pieces(user_id, files.append)):
+                member.write(text.encode())
+                yield sink.take()
+        folder = attachments.folder()
+        for attachment in files:
+            path = folder / attachment.storage_name
+            if path.is_file():  # gone meanwhile: the document still names it
+                archive.write(path, FILES_FOLDER + attachment.id, compress_type=zipfile.ZIP_STORED)
+                yield sink.take()
+    yield sink.take()
+
+
+def _all_pieces(user_id: int, collect: Callable[[Attachment], None] | None = None) -> Iterator[str]:
     yield _document_head()
     last_id, first = 0, True
     while True:
@@ -236,7 +329,7 @@ def _all_pieces(user_id: int) -> Iterator[str]:
         last_id = sessions[-1].id
         if not first:
             yield ",\n"
-        yield from _conversations_json(sessions)
+        yield from _conversations_json(sessions, collect)
         first = False
     yield "\n]}\n"
 

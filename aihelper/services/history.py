@@ -27,6 +27,7 @@ from aihelper.i18n import N_, current_language
 from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, MessageStatus
+from aihelper.services import attachments
 from aihelper.services.provider_failures import failure_explained
 from aihelper.times import WrittenTime, iso_utc, stored, utcnow
 from aihelper.validation import (
@@ -75,6 +76,7 @@ _MESSAGE_FIELDS = tuple(
         "error_code",
         "generation_ms",
         "lease_until",
+        "attachment_count",
     )
 )
 _SESSION_ROW = tuple(ChatSession.__table__.columns)
@@ -158,6 +160,7 @@ def shown_message(row: Any, *, for_admin: bool) -> dict[str, Any]:
     one that failed, why, in the reader's words (an admin reads the technical reason)."""
     shown = message_dict(row)
     shown["generation_ms"] = row.generation_ms
+    shown["attachment_count"] = row.attachment_count  # replaced by the files themselves (conversation)
     if shown["status"] == MessageStatus.ERROR:
         code = row.error_code
         if row.status == MessageStatus.STREAMING:  # its generation died with its process
@@ -228,6 +231,9 @@ def conversation(user_id: int, page: ConversationPage, *, for_admin: bool = Fals
     messages, has_more = _newest_messages(
         session.session_id, page.limit, _message_cursor(page.before), for_admin=for_admin
     )
+    files = attachments.of_messages(m["id"] for m in messages if m.pop("attachment_count"))
+    for message in messages:
+        message["attachments"] = [attachments.attachment_json(a) for a in files.get(message["id"], [])]
     return {**_session_fields(session), "conversation": messages, "has_more": has_more}
 
 
@@ -346,7 +352,7 @@ ERASE_SLICE = 1000  # messages deleted per transaction
 
 
 def erase_conversations(row_ids: Iterable[int]) -> None:
-    """Delete conversations (by row id) with their messages. The messages go a slice per short
+    """Delete conversations (by row id) with their messages and their files. The messages go a slice per short
     transaction first: one cascade over a conversation of 10 000 messages holds SQLite, and with
     it every stream of the worker, for ~80 ms, and a bulk delete or a clean-up can hold hundreds."""
     turns = Turns()
@@ -359,6 +365,7 @@ def erase_conversations(row_ids: Iterable[int]) -> None:
                 doomed = db.session.scalars(
                     select(ChatMessage.id).where(ChatMessage.session_id.in_(of_chunk)).limit(ERASE_SLICE)
                 ).all()
+                files = attachments.storage_names_of_messages(doomed)
                 if doomed:
                     db.session.execute(
                         delete(ChatMessage)
@@ -366,6 +373,7 @@ def erase_conversations(row_ids: Iterable[int]) -> None:
                         .execution_options(synchronize_session=False)
                     )
                 db.session.commit()
+            attachments.remove_files(files)  # their rows went with the messages
             turns.take()
             if len(doomed) < ERASE_SLICE:
                 break

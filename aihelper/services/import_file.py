@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import ijson
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aihelper.failures import Invalid, Term
 from aihelper.fair_db import Turns
@@ -34,6 +34,7 @@ from aihelper.validation import FieldType, first_problem, refuse
 MESSAGES_MAX = 100_000  # per file
 MESSAGES_PER_CONVERSATION_MAX = 10_000
 CONVERSATIONS_MAX = 20_000  # per file
+FILES_PER_MESSAGE_MAX = 100
 ANSWER_MAX = 500_000  # characters of an answer or its reasoning (far beyond any max_tokens)
 YEARS = (1970, 9999)  # what every supported database's DATETIME holds
 ROLES = (Role.USER, Role.ASSISTANT)
@@ -277,6 +278,19 @@ class _Usage(BaseModel):
 ModelName = Annotated[str | None, _Text(100, optional=True)]
 
 
+class _FileRef(BaseModel):
+    """A file of a message, in an export zip beside the document (`file`: its place there)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: Annotated[str, _Text(100, empty=False)]
+    name: Annotated[str, _Text(255)] = "file"
+    kind: Annotated[str | None, _Text(16, optional=True)] = None
+    media_type: Annotated[str | None, _Text(100, optional=True)] = None
+    size: Annotated[int | None, _Count()] = None
+    sha256: Annotated[str | None, _Text(64, optional=True)] = None
+
+
 class _Message(BaseModel):
     """One message of an export (services/exports.py)."""
 
@@ -290,6 +304,7 @@ class _Message(BaseModel):
     model_id: ModelName = None
     finish_reason: Annotated[str | None, _Text(20, optional=True)] = None
     usage: _Usage | None = None
+    attachments: Annotated[list[_FileRef], Field(max_length=FILES_PER_MESSAGE_MAX)] = []
 
 
 class _Conversation(BaseModel):
@@ -358,6 +373,7 @@ def _within(where: str, inner: str) -> str:
 def _checked_conversation(value: Any, where: str, question_max: int, turns: Turns) -> dict[str, Any]:
     conversation: _Conversation = _checked(_CONVERSATION, value, where)
     messages = []
+    files: dict[int, list[dict[str, Any]]] = {}  # message index -> the files it names
     for index, raw in enumerate(conversation.messages):
         message: _Message = _checked(_MESSAGE, raw, f"{where}.messages[{index}]")
         # A question as long as one typed here, at most: earlier messages go to the provider again.
@@ -378,6 +394,8 @@ def _checked_conversation(value: Any, where: str, question_max: int, turns: Turn
                 "completion_tokens": usage.completion_tokens,
             }
         )
+        if message.attachments:
+            files[index] = [ref.model_dump() for ref in message.attachments]
         turns.take()
     create_time, update_time = conversation.create_time, conversation.update_time
     # Every message lies between create_time and update_time, as for a conversation held here:
@@ -395,6 +413,7 @@ def _checked_conversation(value: Any, where: str, question_max: int, turns: Turn
         "create_time": create_time or _now(),
         "update_time": update_time or _now(),
         "messages": messages,
+        "files": files,
     }
 
 

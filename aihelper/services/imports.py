@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -82,6 +82,8 @@ class _Written:
     conversation: dict[str, Any]
     session_id: str
     last_message_id: int = 0
+    # (new message id, the files the file names for it), to bring in once the messages are in.
+    files: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +177,10 @@ def _write(connection, user_id: int, piece: _Piece, index_terms: list[str]) -> i
         .all()
     )
     written.last_message_id = ids[-1]
+    named = conversation["files"]
+    for offset, message_id in enumerate(ids):  # files only ever come with questions
+        if piece.start + offset in named and messages[offset]["role"] == Role.USER:
+            written.files.append((message_id, named[piece.start + offset]))
     search.write_index(connection, list(zip(ids, index_terms, strict=True)))
     return sum(1 for m in messages if m["role"] == Role.USER)
 
@@ -242,12 +248,19 @@ def _replace_leftovers(user_id: int, conversations: list[dict[str, Any]]) -> Non
             db.session.commit()
 
 
-def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> dict[str, int]:
-    """Add the conversations the user does not have yet; returns {added, skipped}."""
+FileBringer = Callable[[int, list[tuple[int, list[dict[str, Any]]]]], int]
+
+
+def import_conversations(
+    user_id: int, conversations: list[dict[str, Any]], bring_files: FileBringer | None = None
+) -> dict[str, int]:
+    """Add the conversations the user does not have yet; returns {added, skipped, files}.
+    `bring_files` (an export zip's) attaches the files the new messages name, once they are in."""
     new, skipped = _new(user_id, conversations)
     _replace_leftovers(user_id, new)
     turns = Turns()
     started: list[str] = []
+    writtens: dict[str, _Written] = {}
     questions = 0
     try:
         for pieces in _slices(new):
@@ -258,6 +271,7 @@ def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> d
                 _count_questions(connection, user_id, in_slice)
                 db.session.commit()
             started += [piece.written.session_id for piece in pieces if piece.begins]
+            writtens.update((piece.written.session_id, piece.written) for piece in pieces)
             questions += in_slice
             turns.take()
     except IntegrityError:
@@ -267,4 +281,6 @@ def import_conversations(user_id: int, conversations: list[dict[str, Any]]) -> d
     except Exception:
         _undo(user_id, started, questions)
         raise
-    return {"added": len(new), "skipped": skipped}
+    named = [found for written in writtens.values() for found in written.files]
+    brought = bring_files(user_id, named) if bring_files is not None and named else 0
+    return {"added": len(new), "skipped": skipped, "files": brought}

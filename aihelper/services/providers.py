@@ -32,7 +32,17 @@ from aihelper.services.provider_failures import provider_error_message, provider
 from aihelper.services.provider_keys import KEY_CLEARED, encrypt_key, key_hint, key_state, key_to_send
 from aihelper.services.unique import commit_or_conflict
 from aihelper.times import iso_utc
-from aihelper.validation import Fields, FieldType, Number, OptionalText, RequiredText, StatusChoice, is_text, refuse
+from aihelper.validation import (
+    Fields,
+    FieldType,
+    Flag,
+    Number,
+    OptionalText,
+    RequiredText,
+    StatusChoice,
+    is_text,
+    refuse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +266,8 @@ def model_dict(model: ModelConfig) -> dict[str, Any]:
         "price_output": model.price_output,
         "currency": model.currency,
         "groups": [group.id for group in model.groups],
+        "vision": model.vision,
+        "context_window": model.context_window,
     }
 
 
@@ -311,6 +323,8 @@ class ModelChange(Fields):
     price_output: Annotated[float, Number(0, PRICE_MAX, 0, decimal=True), Field(title=N_("field_price_output"))] = 0
     currency: Annotated[str, _Currency(), Field(title=N_("field_currency"))] = CURRENCY_DEFAULT
     groups: Groups = ()  # none: open to everyone
+    vision: Annotated[bool, Flag(), Field(title=N_("field_vision"))] = False
+    context_window: Annotated[int, Number(1024, 10_000_000, 32768), Field(title=N_("field_context_window"))] = 32768
 
 
 class NewModel(ModelChange):

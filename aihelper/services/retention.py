@@ -1,5 +1,6 @@
 """How long conversations are kept: an admin setting (off by default) and the daily clean-up, which
-also forgets audit entries past the audit log's retention (a year by default).
+also forgets audit entries past the audit log's retention (a year by default) and removes uploads
+never sent within a day.
 
 A conversation whose last activity is older than the setting is deleted with its messages (and
 their search index rows). One answering right now is left alone. Every worker checks hourly
@@ -20,7 +21,7 @@ from sqlalchemy import exists, select, update
 from aihelper.extensions import db
 from aihelper.models import AppSetting, ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, MessageStatus
-from aihelper.services import audit, settings
+from aihelper.services import attachments, audit, settings
 from aihelper.services.history import erase_conversations
 from aihelper.times import utcnow
 
@@ -94,6 +95,9 @@ def run_if_due() -> int:
         if forgotten:
             days = settings.audit_retention_days()
             log.info("retention: forgot %d audit entries older than %d day(s)", forgotten, days)
+        swept = attachments.sweep(utcnow())
+        if swept:
+            log.info("retention: removed %d attachment file(s) never sent or no longer used", swept)
     return deleted
 
 

@@ -8,7 +8,7 @@ file's bytes are handed on as they are decoded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import request
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
@@ -22,11 +22,11 @@ class BadUpload(Exception):
     """The body is not the multipart form it says it is."""
 
 
-def uploaded_file(field: str) -> Iterator[bytes]:
+def uploaded_file(field: str, named: Callable[[str], None] | None = None) -> Iterator[bytes]:
     """The bytes of the form's file `field` (nothing if there is none) of a multipart request, or the
     body of any other request, in pieces. Reading past the request's max_content_length, or a
     form of too many parts or headers too long, raises werkzeug's RequestEntityTooLarge; a
-    malformed form raises BadUpload."""
+    malformed form raises BadUpload. `named` is told the file's name as the client gave it."""
     stream = request.stream
     if request.mimetype != "multipart/form-data":
         while piece := stream.read(PIECE):
@@ -47,6 +47,8 @@ def uploaded_file(field: str) -> Iterator[bytes]:
             while not isinstance(event, NeedData | Epilogue):
                 if isinstance(event, File | Field):
                     in_field = isinstance(event, File) and event.name == field
+                    if in_field and named is not None:
+                        named(event.filename or "")
                 elif isinstance(event, Data) and in_field and event.data:
                     yield event.data
                 event = decoder.next_event()

@@ -418,6 +418,15 @@
               <el-col :span="8"><el-form-item :label="t('currency')"><el-input v-model="editor.values.currency" maxlength="3" placeholder="USD" data-testid="currency" /></el-form-item></el-col>
             </el-row>
             <div class="form-hint">{{ t('pricePerMillion') }}</div>
+            <el-row :gutter="12">
+              <el-col :span="12"><el-form-item :label="t('visionModel')">
+                <el-switch v-model="editor.values.vision" data-testid="model-vision" />
+                <div class="form-hint inline-hint">{{ t('visionHint') }}</div>
+              </el-form-item></el-col>
+              <el-col :span="12"><el-form-item :label="t('contextWindow')">
+                <el-input-number v-model="editor.values.context_window" :min="1024" :max="10000000" :step="1024" controls-position="right" data-testid="context-window" />
+              </el-form-item></el-col>
+            </el-row>
             <el-form-item :label="t('modelGroups')">
               <el-select v-model="editor.values.groups" multiple clearable :placeholder="t('everyone')" data-testid="model-groups">
                 <el-option v-for="g in groups" :key="g.id" :label="g.name" :value="g.id" />
@@ -442,7 +451,7 @@
       const blank = () => ({
         provider_id: providers.length ? providers[0].id : null, model_id: '', model_name: '', description: '',
         max_tokens: 4096, temperature: 0.7, context_messages: 20, system_prompt: '', status: 'active',
-        price_input: 0, price_output: 0, currency: 'USD', groups: [],
+        price_input: 0, price_output: 0, currency: 'USD', groups: [], vision: false, context_window: 32768,
       });
       const editor = Vue.reactive({ open: false, id: null, values: blank(), error: '' });
 
@@ -453,7 +462,7 @@
           description: model.description, max_tokens: model.max_tokens, temperature: model.temperature,
           context_messages: model.context_messages, system_prompt: model.system_prompt, status: model.status,
           price_input: model.price_input, price_output: model.price_output, currency: model.currency,
-          groups: [...model.groups],
+          groups: [...model.groups], vision: model.vision, context_window: model.context_window,
         } : blank();
         editor.error = '';
         editor.open = true;
@@ -492,6 +501,8 @@
         Object.assign(editor.values, failed.values);
         if (editor.values.provider_id) editor.values.provider_id = Number(editor.values.provider_id);
         editor.values.groups = String(editor.values.groups || '').split(',').filter(Boolean).map(Number);
+        editor.values.vision = editor.values.vision === 'true';
+        editor.values.context_window = Number(editor.values.context_window) || 32768;
         editor.error = failed.message;
       }
       const actions = [

@@ -8,7 +8,7 @@
 
   const MAX_FRAME_CHARS = 64 * 1024;
 
-  function useComposer(app, streams) {
+  function useComposer(app, streams, files) {
     const { state } = app;
     const limit = app.page.max_message_chars;
 
@@ -25,7 +25,8 @@
     });
     const tooLong = Vue.computed(() => state.draft.length > limit);
     const placeholder = Vue.computed(() => (state.enterSends ? t('placeholderEnter') : IS_MAC ? t('placeholderMac') : t('placeholderCtrl')));
-    const canSend = Vue.computed(() => Boolean(state.draft.trim()) && !tooLong.value);
+    const canSend = Vue.computed(() => (Boolean(state.draft.trim()) || files.ready.value.length > 0)
+      && !tooLong.value && !files.uploading.value);
 
     function onKeydown(event) {
       if (event.key !== 'Enter' || event.isComposing) return;
@@ -44,12 +45,15 @@
 
     /* Sends `text` (the draft unless given) as the next message of the open conversation. */
     function send(text = state.draft) {
-      if (!text.trim() || text.length > limit || busy.value) return;
+      const attached = files.ready.value;
+      if ((!text.trim() && !attached.length) || text.length > limit || busy.value || files.uploading.value) return;
       if (state.modelChoice === null) {
         ElementPlus.ElMessage.warning(t('chooseModel'));
         return;
       }
       const edit = state.editing && state.current && state.current.session_id;
+      // An edit without new files keeps the question's own (the server does the same).
+      const editedFiles = edit && lastQuestion.value ? lastQuestion.value.attachments : [];
       if (!state.current || state.current.notFound) app.startConversation();
       const conversation = state.current;
       if (edit) {
@@ -61,16 +65,21 @@
       const frame = {
         type: 'chat', message: text, model_id: state.modelChoice, session_id: conversation.session_id,
         client_id: newClientId(), ...(edit ? { edit: true } : {}),
+        ...(attached.length ? { attachments: attached.map((a) => a.id) } : {}),
       };
+      const shownFiles = attached.length ? [...attached] : editedFiles;
       if (JSON.stringify(frame).length > MAX_FRAME_CHARS) {
         // Escaped control characters can make a message under the limit too big to send.
         ElementPlus.ElMessage.error(t('tooLong'));
         return;
       }
-      const question = messageFrom({ id: null, role: 'user', content: text, timestamp: new Date().toISOString() });
+      const question = messageFrom({
+        id: null, role: 'user', content: text, timestamp: new Date().toISOString(), attachments: shownFiles,
+      });
       const answer = streamingAnswer();
       conversation.messages.push(question, answer);
       if (text === state.draft) state.draft = '';
+      files.sent();
       state.editing = false;
       app.followAnswer();
       streams.sendTurn({ frame, conversation, question, answer, draft: text, edit });

@@ -5,7 +5,7 @@
   'use strict';
   const { t } = window.AIHelper;
   const { render, copyText } = window.AIHelperMarkdown;
-  const { shortTime } = window.AIHelperChat;
+  const { shortTime, MessageFiles } = window.AIHelperChat;
 
   // Without a token for this long, a streaming answer says it is still waiting for the model
   // (an object, so that a test can shorten it).
@@ -19,6 +19,7 @@
       model_id: raw.model_id || null, error: raw.error || '', usage: raw.usage || null,
       generation_ms: raw.generation_ms || null, seq: 0, pending: '', pendingReasoning: '', html: '',
       renderedAt: 0, renderCost: 0, startedAt: 0, highlighted: false, saving: false,
+      attachments: raw.attachments || [],
     });
     if (message.role === 'assistant') message.html = render(message.content);
     return message;
@@ -36,6 +37,7 @@
   }
 
   const Message = {
+    components: { MessageFiles },
     props: {
       message: Object, user: Object, modelName: Function, isLastAnswer: Boolean, isLastQuestion: Boolean,
       busy: Boolean,
@@ -55,7 +57,8 @@
             <summary>{{ t('thinking') }}</summary>
             <div class="thinking-body">{{ message.reasoning }}</div>
           </details>
-          <div v-if="message.role === 'user'" class="bubble user-bubble">{{ message.content }}</div>
+          <message-files v-if="message.attachments.length" :files="message.attachments" />
+          <div v-if="message.role === 'user' && message.content" class="bubble user-bubble">{{ message.content }}</div>
           <div v-else-if="message.content || message.status === 'streaming'" class="bubble assistant-bubble markdown"
                data-testid="answer" v-html="message.html"></div>
           <div v-if="message.saving" class="message-note note-waiting" role="status" data-testid="saving-note">{{ t('saving') }}</div>

@@ -111,10 +111,32 @@
           <div v-if="state.editing" class="editing-bar">
             {{ t('editing') }} <el-button link size="small" @click="cancelEdit">{{ t('cancelEdit') }}</el-button>
           </div>
-          <div class="composer-box" :class="{ 'over-limit': tooLong }">
+          <div class="composer-box" :class="{ 'over-limit': tooLong, dropping: state.dropping }" data-testid="composer-box"
+               @dragover.prevent="state.dropping = true" @dragleave="state.dropping = false"
+               @drop.prevent="state.dropping = false; files.onDrop($event)">
+            <div v-if="files.pending.length" class="composer-files" data-testid="composer-files">
+              <div v-for="item in files.pending" :key="item.key" class="pending-file" :class="{ failed: item.error }"
+                   :title="item.error || item.name" data-testid="pending-file">
+                <img v-if="item.preview" :src="item.preview" alt="" class="pending-thumb" data-testid="pending-thumb">
+                <el-icon v-else class="pending-icon"><el-icon-document /></el-icon>
+                <span class="pending-name">{{ item.name }}</span>
+                <span class="pending-size">{{ sizeLabel(item.size) }}</span>
+                <el-progress v-if="!item.attachment && !item.error" :percentage="item.progress" :stroke-width="3" :show-text="false"
+                             class="pending-progress" data-testid="upload-progress" />
+                <span v-if="item.error" class="pending-error" role="alert" data-testid="upload-error">{{ item.error }}</span>
+                <button type="button" class="pending-remove" :aria-label="t('removeFile', { name: item.name })"
+                        @click="files.remove(item)" data-testid="remove-file">×</button>
+              </div>
+            </div>
             <el-input ref="composerInput" v-model="state.draft" type="textarea" :autosize="{ minRows: 1, maxRows: 8 }" resize="none"
-                      :placeholder="placeholder" :aria-label="t('composerLabel')" @keydown="onKeydown" data-testid="composer" class="composer-input" />
+                      :placeholder="placeholder" :aria-label="t('composerLabel')" @keydown="onKeydown" @paste="files.onPaste"
+                      data-testid="composer" class="composer-input" />
             <div class="composer-actions">
+              <el-button text circle :aria-label="t('attachFiles')" :title="t('attachFiles')" @click="files.pick" data-testid="attach">
+                <el-icon><el-icon-paperclip /></el-icon>
+              </el-button>
+              <input :ref="el => (files.fileInput.value = el)" type="file" multiple :accept="files.accept" class="hidden-input"
+                     :aria-label="t('attachFiles')" @change="files.onPicked" data-testid="attach-input">
               <span class="char-count" :class="{ 'over-limit': tooLong }" data-testid="char-count">
                 <template v-if="tooLong">{{ t('tooLong') }} · </template>{{ state.draft.length }} / {{ limit }}
               </span>
@@ -162,7 +184,7 @@
         current: null, connection: 'connecting', draft: '', editing: false, scrolledUp: false,
         drawer: false, narrow: window.matchMedia('(max-width: 768px)').matches,
         dark: document.documentElement.classList.contains('dark'), enterSends: Chat.store.get('enterSends', false),
-        password: { open: false, old: '', new: '', confirm: '' }, shortcutsOpen: false,
+        password: { open: false, old: '', new: '', confirm: '' }, shortcutsOpen: false, dropping: false,
       });
       const messagesEl = Vue.ref(null);
       const avatarInput = Vue.ref(null);
@@ -211,7 +233,8 @@
       Object.assign(app, Chat.useSessions(app));
       app.tools = window.AIHelperHistory.useHistoryTools(app, page);
       app.streams = Chat.useStreams(app);
-      const composer = Chat.useComposer(app, app.streams);
+      const files = Chat.useAttachments(app);
+      const composer = Chat.useComposer(app, app.streams, files);
 
       const headerTitle = Vue.computed(() => (state.current && !state.current.notFound ? (state.current.title || t('newChat')) : t('appName')));
       Vue.watchEffect(() => {
@@ -328,7 +351,7 @@
       return {
         t, user, state, page, messagesEl, avatarInput, logoutForm, composerInput, allModels, modelName, headerTitle,
         suggestions, shortcutsList, connectionLabel,
-        usage, usageLimits, loadUsage,
+        usage, usageLimits, loadUsage, files, sizeLabel: Chat.sizeLabel,
         chooseModel, useSuggestion, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
         newChat: app.newChat, loadOlder: app.loadOlder, onMessagesScroll: app.onMessagesScroll, followAnswer: app.followAnswer,
         ...composer,
