@@ -480,3 +480,21 @@ def test_an_export_zip_whose_document_is_over_the_import_limit_or_names_a_file_t
     result = imported_zip(user, {"conversations.json": export_document(twice), "files/a": "once"})
     assert (result.status_code, result.json["files"]) == (200, 1)
     assert stored(app)[0] == 1
+
+
+def test_an_edit_without_new_files_keeps_the_questions_files(chat, app, fake_provider):
+    user, model = chat["user"], chat["model"]
+    document = uploaded(user, b"the budget is 300", "budget.txt")
+    socket = user.socket()
+    session_id = socket.chat("What is the budget?", model["model_id"], attachments=[document["id"]])[0]["session_id"]
+    fake_provider.script(reply="It is 300.")
+    edited = socket.chat("What is the budget, exactly?", model["model_id"], session_id=session_id, edit=True)
+    assert edited[-1]["type"] == "done"
+    assert "the budget is 300" in sent_messages(fake_provider)[-1]["content"]
+    history = user.get(f"/api/chat/history?session_id={session_id}").json()["conversation"]
+    assert [(m["content"], [a["name"] for a in m["attachments"]]) for m in history] == [
+        ("What is the budget, exactly?", ["budget.txt"]),
+        ("It is 300.", []),
+    ]
+    assert stored(app)[0] == 1 and len(stored(app)[1]) == 1, "the file moved with the question, nothing left over"
+    socket.close()
