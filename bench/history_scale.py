@@ -141,8 +141,8 @@ def build(args) -> dict:
         big_session = None
         placeholder = "%s" if mysql else "?"
         insert_message = (
-            "INSERT INTO ai_chat_messages (id, session_id, user_id, role, content, timestamp, status, model_id,"
-            f" usage_estimated) VALUES ({', '.join([placeholder] * 8)}, 0)"
+            "INSERT INTO ai_chat_messages (id, parent_id, session_id, user_id, role, content, timestamp, status,"
+            f" model_id, usage_estimated) VALUES ({', '.join([placeholder] * 9)}, 0)"
         )
         insert_terms = (
             f"INSERT INTO message_search (message_id, terms) VALUES ({placeholder}, {placeholder})"
@@ -182,8 +182,9 @@ def build(args) -> dict:
                 moment = start + timedelta(seconds=20 * number)
                 choice = rng.randrange(UNIQUE_TEXTS)
                 role = "user" if number % 2 == 0 else "assistant"
+                parent_id = message_id - 1 if number else None  # a single branch
                 message_rows.append(
-                    (message_id, session_id, user_id, role, texts[choice], moment, "done", "bench-model")
+                    (message_id, parent_id, session_id, user_id, role, texts[choice], moment, "done", "bench-model")
                 )
                 search_rows.append((message_id, text_terms[choice]))
             session_rows.append(

@@ -482,7 +482,7 @@ def test_an_export_zip_whose_document_is_over_the_import_limit_or_names_a_file_t
     assert stored(app)[0] == 1
 
 
-def test_an_edit_without_new_files_keeps_the_questions_files(chat, app, fake_provider):
+def test_an_edit_without_new_files_sends_the_questions_files_and_both_branches_keep_them(chat, app, fake_provider):
     user, model = chat["user"], chat["model"]
     document = uploaded(user, b"the budget is 300", "budget.txt")
     socket = user.socket()
@@ -496,5 +496,12 @@ def test_an_edit_without_new_files_keeps_the_questions_files(chat, app, fake_pro
         ("What is the budget, exactly?", ["budget.txt"]),
         ("It is 300.", []),
     ]
-    assert stored(app)[0] == 1 and len(stored(app)[1]) == 1, "the file moved with the question, nothing left over"
+    original = user.get(f"/api/chat/history?session_id={session_id}").json()["tree"][0]["id"]
+    user.http.put(
+        f"{user.base_url}/api/chat/session/{session_id}/branch", json={"message_id": original}, timeout=10
+    ).raise_for_status()
+    before = user.get(f"/api/chat/history?session_id={session_id}").json()["conversation"]
+    assert [a["name"] for a in before[0]["attachments"]] == ["budget.txt"], "the question edited keeps its file"
+    rows, files = stored(app)
+    assert rows == 2 and len(files) == 2, "each question has its own copy"
     socket.close()

@@ -314,7 +314,7 @@ def test_a_repeated_client_id_is_answered_as_the_first_and_stored_once(chat, app
     socket.close()
 
 
-def test_regenerate_replaces_the_last_answer(chat, app, fake_provider):
+def test_regenerate_adds_an_answer_beside_the_last_one_and_shows_it(chat, fake_provider):
     socket = chat["user"].socket()
     first = socket.chat("question", chat["model_id"])
     session_id = first[0]["session_id"]
@@ -322,24 +322,32 @@ def test_regenerate_replaces_the_last_answer(chat, app, fake_provider):
     socket.send(type="regenerate", session_id=session_id)
     again = socket.receive_until_end()
     assert text_of(again) == "a better answer"
-    rows = stored(app, session_id=session_id)
-    assert [(m.role, m.content) for m in rows] == [("user", "question"), ("assistant", "a better answer")]
+    shown = chat["user"].get(f"/api/chat/history?session_id={session_id}").json()
+    assert [(m["role"], m["content"]) for m in shown["conversation"]] == [
+        ("user", "question"),
+        ("assistant", "a better answer"),
+    ]
+    question = shown["tree"][0]
+    assert question["children"] == [first[0]["message_id"], again[0]["message_id"]], "the first answer is kept"
     socket.close()
 
 
-def test_edit_and_resend_replaces_the_last_exchange(chat, app, fake_provider):
+def test_edit_and_resend_adds_a_question_beside_the_last_one(chat, fake_provider):
     socket = chat["user"].socket()
     session_id = socket.chat("first question", chat["model_id"])[0]["session_id"]
-    socket.chat("typo qeustion", chat["model_id"], session_id=session_id)
+    typo = socket.chat("typo qeustion", chat["model_id"], session_id=session_id)[0]
     fake_provider.script(reply="fixed answer")
     socket.chat("typo question", chat["model_id"], session_id=session_id, edit=True)
-    rows = stored(app, session_id=session_id)
-    assert [m.content for m in rows] == [
+    shown = chat["user"].get(f"/api/chat/history?session_id={session_id}").json()
+    assert [m["content"] for m in shown["conversation"]] == [
         "first question",
         "Hello from the fake provider.",
         "typo question",
         "fixed answer",
     ]
+    first_answer = shown["conversation"][1]["id"]
+    siblings = next(node["children"] for node in shown["tree"] if node["id"] == first_answer)
+    assert siblings == [typo["user_message_id"], shown["conversation"][2]["id"]]
     socket.close()
 
 

@@ -1,15 +1,16 @@
 """Preparing a turn, in-process: which stored messages go to the model as context, in what order,
-what a regenerate or an edit replaces, and what is refused before anything is stored."""
+where a regenerate or an edit branches off, and what is refused before anything is stored."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, update
 
 from aihelper.errors import status_of
 from aihelper.extensions import db
 from aihelper.failures import Failure
-from aihelper.models import ApiProvider, ModelConfig, User
-from aihelper.services import conversations
+from aihelper.models import ApiProvider, ChatMessage, ChatSession, ModelConfig, User
+from aihelper.services import branches, conversations
 from aihelper.services.conversations import TurnRequest
 from tests.fixtures.records import add_session
 
@@ -64,7 +65,7 @@ def test_a_turn_sends_the_system_prompt_the_last_messages_the_model_keeps_and_th
     session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
     turn = prepared(owner["user_id"], session_id)
     assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q2"), ("assistant", "a2"), ("user", "next?")]
-    assert (turn.payload["model"], turn.is_new_session, turn.superseded_ids) == ("planned-model", False, [])
+    assert (turn.payload["model"], turn.is_new_session) == ("planned-model", False)
 
 
 def test_an_answer_still_streaming_or_empty_is_no_context(app, owner):
@@ -84,18 +85,95 @@ def test_an_answer_still_streaming_or_empty_is_no_context(app, owner):
     ]
 
 
-def test_a_regenerate_asks_the_last_question_again_and_replaces_only_its_answer(app, owner):
+def message_ids(session_id: str = "c") -> dict[str, int]:
+    """The conversation's messages by their text (answers still streaming have none)."""
+    rows = db.session.execute(select(ChatMessage.content, ChatMessage.id).where(ChatMessage.session_id == session_id))
+    return dict(rows.all())
+
+
+def answered(turn, content: str) -> None:
+    """The turn's answer arrived with `content`."""
+    db.session.execute(
+        update(ChatMessage).where(ChatMessage.id == turn.answer_id).values(content=content, status="done")
+    )
+    db.session.commit()
+
+
+def parent_of(message_id: int) -> int | None:
+    return db.session.get(ChatMessage, message_id).parent_id
+
+
+def test_a_regenerate_asks_the_last_question_again_as_a_sibling_of_its_answer(app, owner):
     session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
     turn = prepared(owner["user_id"], session_id, kind="regenerate", message=None)
     assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q1"), ("assistant", "a1"), ("user", "q2")]
-    assert len(turn.superseded_ids) == 1 and turn.kind == "regenerate"
+    ids = message_ids()
+    assert turn.kind == "regenerate" and turn.user_message_id == ids["q2"]
+    assert parent_of(turn.answer_id) == ids["q2"] == parent_of(ids["a2"]), "both answers of q2 are kept"
 
 
-def test_an_edit_replaces_the_last_question_and_its_answer(app, owner):
+def test_an_edit_of_the_last_question_is_a_sibling_of_it(app, owner):
     session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
     turn = prepared(owner["user_id"], session_id, message="q2, better", edit=True)
     assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q1"), ("assistant", "a1"), ("user", "q2, better")]
-    assert len(turn.superseded_ids) == 2
+    ids = message_ids()
+    assert parent_of(turn.user_message_id) == ids["a1"] == parent_of(ids["q2"])
+    assert parent_of(turn.answer_id) == turn.user_message_id
+
+
+def test_regenerating_an_earlier_answer_sends_only_what_came_before_it_and_keeps_the_later_branch(app, owner):
+    session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
+    ids = message_ids()
+    turn = prepared(owner["user_id"], session_id, kind="regenerate", message=None, message_id=ids["a1"])
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q1")]
+    assert parent_of(turn.answer_id) == ids["q1"]
+    session = db.session.scalar(select(ChatSession).where(ChatSession.session_id == session_id))
+    nodes = branches.structure(session_id)
+    assert branches.shown_path(nodes, session.selected_leaf_id) == [ids["q1"], turn.answer_id]
+    assert branches.newest_leaf_under(nodes, ids["a1"]) == ids["a2"], "the later branch stays reachable"
+
+
+def test_editing_the_first_question_starts_a_second_root(app, owner):
+    session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
+    ids = message_ids()
+    turn = prepared(owner["user_id"], session_id, message="q1, better", edit=True, message_id=ids["q1"])
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q1, better")]
+    assert parent_of(turn.user_message_id) is None
+
+
+def test_the_context_follows_the_branch_shown(app, owner):
+    session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
+    ids = message_ids()
+    answered(prepared(owner["user_id"], session_id, kind="regenerate", message=None, message_id=ids["a1"]), "a1 again")
+    session = db.session.scalar(select(ChatSession).where(ChatSession.session_id == session_id))
+
+    branches.select_branch(session, ids["a2"])
+    turn = prepared(owner["user_id"], session_id)
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q2"), ("assistant", "a2"), ("user", "next?")]
+    db.session.refresh(session)
+    assert session.selected_leaf_id is None, "the new turn's branch is the one shown"
+    assert branches.shown_path(branches.structure(session_id), None)[-3:] == [
+        ids["a2"],
+        turn.user_message_id,
+        turn.answer_id,
+    ]
+
+    branches.select_branch(session, message_ids()["a1 again"])
+    turn = prepared(owner["user_id"], session_id)
+    assert sent(turn) == [("system", SYSTEM_PROMPT), ("user", "q1"), ("assistant", "a1 again"), ("user", "next?")]
+
+
+def test_an_edit_names_a_question_and_a_regenerate_a_message_of_the_same_conversation(app, owner):
+    session_id = conversation(app, owner["user_id"], *TWO_EXCHANGES)
+    ids = message_ids()
+    add_session(app, owner["user_id"], "other", NOON, [{"role": "user", "content": "elsewhere", "timestamp": NOON}])
+    elsewhere = message_ids("other")["elsewhere"]
+    with pytest.raises(Failure) as refused:
+        prepared(owner["user_id"], session_id, message="better", edit=True, message_id=ids["a1"])
+    assert refused.value.code == "nothing_to_regenerate"
+    with pytest.raises(Failure) as refused:
+        prepared(owner["user_id"], session_id, kind="regenerate", message=None, message_id=elsewhere)
+    assert (refused.value.code, status_of(refused.value)) == ("not_found", 404)
 
 
 def test_a_new_conversation_is_named_after_its_first_words_and_has_no_context(app, owner):

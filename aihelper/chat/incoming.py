@@ -14,6 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from aihelper.failures import Invalid, Term
 from aihelper.i18n import N_
+from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.services.conversations import TurnRequest
 from aihelper.validation import IdOrName, Shape, Text, first_problem, first_unknown, place
 
@@ -22,6 +23,7 @@ ATTACHMENTS_MAX = 100  # far beyond any per-message setting; the turn applies th
 
 # A model config's id, or the provider's name of a model.
 ModelRef = IdOrName
+MessageId = Annotated[int, Field(ge=1, le=MESSAGE_ID_MAX, strict=True)]
 
 
 class ChatBody(Shape):
@@ -31,7 +33,8 @@ class ChatBody(Shape):
     model_id: ModelRef | None = None
     session_id: Text | None = None  # none (or empty): a new conversation
     client_id: Text | None = None
-    edit: bool = False  # replace the last exchange instead of adding one
+    edit: bool = False  # a new version of a question, as a branch beside it
+    message_id: MessageId | None = None  # with edit: the question to edit (default: the last)
     # Uploads (POST /api/attachments) sent with the message; the turn checks they are the user's.
     attachments: Annotated[tuple[Text, ...], Field(max_length=ATTACHMENTS_MAX)] = ()
 
@@ -45,6 +48,7 @@ class RegenerateFrame(Shape):
     session_id: Text | None = None  # none: not_found, like an unknown one
     model_id: ModelRef | None = None
     client_id: Text | None = None
+    message_id: MessageId | None = None  # the answer to regenerate (default: the last)
 
 
 class ResumeFrame(Shape):
@@ -102,6 +106,7 @@ def turn_request(asked: ChatBody | RegenerateFrame, user_id: int, *, by_admin: b
         message=question.message if question else None,
         client_id=asked.client_id,
         edit=question.edit if question else False,
+        message_id=asked.message_id,
         attachment_ids=question.attachments if question else (),
         by_admin=by_admin,
     )

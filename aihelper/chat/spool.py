@@ -39,7 +39,6 @@ _KEPT_TURN_FIELDS = (
     "model_id",
     "model_config_id",
     "question_text",
-    "superseded_ids",
     "price",
 )
 
@@ -66,9 +65,11 @@ def keep(app: Flask, turn: PreparedTurn, user_id: int, fields: dict[str, Any]) -
 
 def _read_kept(path: Path) -> tuple[PreparedTurn, int, dict[str, Any]]:
     """A spooled answer's turn, user and fields; one kept before answers had a cost (no price, the
-    provider's usage as it came) is stored at no cost with that usage."""
+    provider's usage as it came) is stored at no cost with that usage, one kept before branches
+    (which named the exchange it replaced) as a branch beside it."""
     kept = json.loads(path.read_text(encoding="utf-8"))
-    kept_turn, fields = kept["turn"], dict(kept["fields"])
+    fields = dict(kept["fields"])
+    kept_turn = {name: value for name, value in kept["turn"].items() if name in _KEPT_TURN_FIELDS}
     price = Price(**kept_turn["price"]) if "price" in kept_turn else Price(0, 0, CURRENCY_DEFAULT)
     turn = PreparedTurn(**{**kept_turn, "price": price}, base_url="", api_key=None, payload={})
     if "spent" in fields:

@@ -1,5 +1,5 @@
 """The history endpoints: list, one conversation, time range (alias date-range), search, rename and
-pin, delete one or several, export (one as Markdown or JSON, everything as JSON) and import.
+pin, switch branch, delete one or several, export (one as Markdown or JSON, everything as JSON) and import.
 
 Thin views: every rule (ownership, cursors, time parsing, file checks) lives in the services.
 """
@@ -59,6 +59,13 @@ def api_search():
 def api_update_session(session_id: str):
     change = read(history.SessionChange, json_object())
     return jsonify(history.update_session(current_user.id, session_id, change))
+
+
+@bp.put("/api/chat/session/<path:session_id>/branch")
+@login_required
+def api_choose_branch(session_id: str):
+    choice = read(history.BranchChoice, json_object())
+    return jsonify(history.choose_branch(current_user.id, session_id, choice, for_admin=current_user.is_admin))
 
 
 @bp.delete("/api/chat/session/<path:session_id>")

@@ -61,6 +61,9 @@ class ChatSession(db.Model):
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     origin_id: Mapped[str | None] = mapped_column(exact_string(64))
+    # The last message of the branch the user chose to see; None: the newest message's branch,
+    # which is where every new turn goes, so a turn only writes here after the user switched.
+    selected_leaf_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session",
@@ -85,6 +88,10 @@ class ChatMessage(db.Model):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.session_id", ondelete="CASCADE"), nullable=False)
+    # The message this one follows (None: the first). Siblings are branches: an edited question
+    # or a regenerated answer. No foreign key: InnoDB cascades at most 15 levels deep, and a
+    # conversation's messages go with it anyway.
+    parent_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     content: Mapped[str] = mapped_column(LongText, nullable=False, default="")

@@ -4,12 +4,12 @@ generated title (DESIGN.md "the path of one message")."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, select, update
 
 from aihelper.extensions import db
-from aihelper.models import Attachment, ChatMessage, ChatSession, User
+from aihelper.models import ChatMessage, ChatSession, User
 from aihelper.models.chat import MessageStatus
-from aihelper.services import attachments, search, usage
+from aihelper.services import search, usage
 from aihelper.services.conversations import PreparedTurn
 from aihelper.services.usage import Spent
 from aihelper.times import utcnow
@@ -44,13 +44,6 @@ _TOUCH_SESSION = (
 _COUNT_MESSAGE = (
     update(_users).where(_users.c.id == bindparam("counted_user")).values(message_count=_users.c.message_count + 1)
 )
-_attachments = Attachment.__table__
-_FILES_OF = select(_attachments.c.storage_name).where(
-    _attachments.c.message_id.in_(bindparam("superseded", expanding=True))
-)
-_DELETE_SUPERSEDED = delete(_messages).where(
-    _messages.c.id.in_(bindparam("superseded", expanding=True)), _messages.c.session_id == bindparam("kept_session")
-)
 
 
 def finish_answer(
@@ -67,12 +60,10 @@ def finish_answer(
 ) -> None:
     """Store the answer, once, with what was received and what it cost; mark the conversation
     active now with the model it used, count the user's message and add the answer to the user's
-    usage of the day. A regenerated or edited exchange replaces the old one only when the new
-    answer arrived. The question is made searchable here with the answer, rather than before the
+    usage of the day. The question is made searchable here with the answer, rather than before the
     first token, where every millisecond counts."""
     # A failure before any text is no answer: it costs nothing and no messages-per-day quota.
     answers = 0 if status == MessageStatus.ERROR and not content else 1
-    gone_files: list[str] = []
     with db.engine.begin() as connection:  # Core: the ORM session would add work and nothing else
         if turn.kind == "chat":
             connection.execute(_COUNT_MESSAGE, {"counted_user": user_id})
@@ -101,11 +92,6 @@ def finish_answer(
                     connection, user_id=user_id, model_id=turn.model_id, answers=answers, **spent.counted()
                 )
             return
-        if turn.superseded_ids and status in (MessageStatus.DONE, MessageStatus.STOPPED):
-            # The replaced question's files, unless the new question took them over (an edit that
-            # kept them), go with it.
-            gone_files = connection.execute(_FILES_OF, {"superseded": turn.superseded_ids}).scalars().all()
-            connection.execute(_DELETE_SUPERSEDED, {"superseded": turn.superseded_ids, "kept_session": turn.session_id})
         connection.execute(
             _TOUCH_SESSION,
             {
@@ -117,7 +103,6 @@ def finish_answer(
         )
         search.index_messages(connection, [(turn.user_message_id, turn.question_text), (turn.answer_id, content)])
         usage.add_to_rollup(connection, user_id=user_id, model_id=turn.model_id, answers=answers, **spent.counted())
-    attachments.remove_files(gone_files)
 
 
 def count_title(user_id: int, model_id: str, spent: Spent) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -174,6 +176,39 @@ def _stored(user_id: int, data: bytes, name: str, message_id: int | None) -> Att
     )
     db.session.add(attachment)
     return attachment
+
+
+def copies(user_id: int, originals: list[Attachment]) -> list[Attachment]:
+    """Unsent copies of a question's files, for an edit of it that keeps them: the edited question
+    keeps its own in its branch. A copy shares the bytes through a hard link (a plain copy where
+    the folder takes none)."""
+    base, made = folder(), []
+    for original in originals:
+        storage_name = secrets.token_hex(16)
+        try:
+            os.link(base / original.storage_name, base / storage_name)
+        except OSError:
+            shutil.copyfile(base / original.storage_name, base / storage_name)
+        made.append(
+            Attachment(
+                id=secrets.token_urlsafe(16),
+                user_id=user_id,
+                kind=original.kind,
+                name=original.name,
+                media_type=original.media_type,
+                size=original.size,
+                sha256=original.sha256,
+                storage_name=storage_name,
+                text=original.text,
+            )
+        )
+    db.session.add_all(made)
+    try:
+        db.session.commit()
+    except Exception:
+        remove_files(a.storage_name for a in made)
+        raise
+    return made
 
 
 def bring_imported(user_id: int, named: list[tuple[int, list[dict[str, Any]]]], member: Callable[[str], bytes | None]):

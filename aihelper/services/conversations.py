@@ -1,14 +1,16 @@
 """The database side of a chat turn before the provider is called (DESIGN.md "the path of one
 message").
 
-Before the provider is called a turn costs two round trips on MySQL/MariaDB, both on connections
-in autocommit (the `autocommit` bind), so neither needs a COMMIT:
+Before the provider is called a turn costs three round trips on MySQL/MariaDB (two for a
+regenerate), all on connections in autocommit (the `autocommit` bind), so none needs a COMMIT:
 
 1. `plan_turn` reads the conversation (its ownership), the model with its provider and the recent
-   messages (the context) in one statement;
-2. `store_turn` stores the question and the placeholder answer (status `streaming`) in one INSERT.
+   messages of the branch shown (the context, services/branches.py) in one statement;
+2. `store_turn` stores the question, then the placeholder answer (status `streaming`) that
+   follows it: the answer's `parent_id` is the id the question was just given.
 
-A new conversation adds one INSERT for its row, which must exist before its messages. A repeated
+A new conversation adds one INSERT for its row, which must exist before its messages, and a turn
+after the user switched branches one UPDATE that makes the new branch the one shown. A repeated
 client_id is not looked up first: the unique constraint refuses the second INSERT, and only then
 is the first turn looked up (`DuplicateClientId`). What happens after the stream is in answers.py.
 
@@ -24,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -34,7 +36,7 @@ from aihelper.i18n import N_
 from aihelper.models import ApiProvider, Attachment, ChatMessage, ChatSession, ModelConfig, User
 from aihelper.models.chat import MessageStatus, Role
 from aihelper.models.types import Status
-from aihelper.services import attached_prompt, attachments
+from aihelper.services import attached_prompt, attachments, branches
 from aihelper.services.autocommit import autocommit_connection, read_rows
 from aihelper.services.groups import model_open_to
 from aihelper.services.history import SESSION_ID_MAX
@@ -63,7 +65,9 @@ class TurnRequest:
     model_ref: Any  # a model config id (int) or a provider model id (str); None = the session's model
     message: str | None = None
     client_id: str | None = None
-    edit: bool = False  # chat only: replace the last exchange instead of adding one
+    edit: bool = False  # chat only: a new version of a question, as a branch beside it
+    # The answer to regenerate, or the question to edit; None: the last of the branch shown.
+    message_id: int | None = None
     attachment_ids: tuple[str, ...] = ()  # chat only: uploads sent with the message
     # Failures are explained to admins in technical terms, to everyone else as what they can do.
     by_admin: bool = False
@@ -78,8 +82,10 @@ class TurnPlan:
     title: str
     is_new_session: bool
     model: TurnModel
-    # Messages this turn replaces once its answer has arrived (regenerate, edit and resend).
-    superseded_ids: list[int]
+    # The message the new question (chat) or the new answer (regenerate) follows.
+    parent_id: int | None
+    # The user had switched to another branch: the new turn's becomes the one shown.
+    clears_selection: bool
     # The question to answer: the new message (chat) or the stored one (regenerate).
     question_id: int | None
     question_text: str
@@ -107,7 +113,6 @@ class PreparedTurn:
     payload: dict[str, Any] = field(repr=False)
     price: Price
     question_text: str = field(default="", repr=False)
-    superseded_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -210,6 +215,7 @@ class _Message:
     content: str
     status: str
     attachment_count: int = 0
+    parent_id: int | None = None
 
 
 def _model_match(named_by: str):
@@ -273,9 +279,16 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         raise NotFound("not_found", N_("session_not_found"))
     named_by, model_ref = _named_by(request.model_ref)
     wanted = _recent_needed.get((named_by, model_ref), DEFAULT_RECENT)
+    anchor = _anchor_of(request)
     rows = read_rows(
         _CONVERSATION_READS[named_by],
-        {"session_id": session_id, "user_id": request.user_id, "model_ref": model_ref, "recent_count": wanted},
+        {
+            "session_id": session_id,
+            "user_id": request.user_id,
+            "model_ref": model_ref,
+            "recent_count": wanted,
+            "anchor_id": anchor,
+        },
     )
     # MySQL's collation ignores case and trailing spaces; only the exact id counts, as on SQLite.
     if not rows or rows[0].session_id != session_id:
@@ -286,21 +299,18 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         _recent_needed[(named_by, model.id if named_by == "id" else model.model_id)] = needed
     by_id = {row.r_id: row for row in rows if row.r_id is not None}
     recent = [
-        _Message(r.r_id, r.r_role, r.r_content, r.r_status, r.r_attachment_count) for _, r in sorted(by_id.items())
+        _Message(r.r_id, r.r_role, r.r_content, r.r_status, r.r_attachment_count, r.r_parent_id)
+        for r in sorted(by_id.values(), key=lambda r: r.r_depth, reverse=True)
     ]
     if needed > wanted and len(recent) == wanted:
-        recent = _recent_messages(session_id, needed)
+        recent = _recent_messages(session_id, recent[-1].id, needed)
+    if anchor is not None and not recent:
+        raise NotFound("not_found", N_("message_not_found"))
 
-    # Regenerate and edit replace the last exchange, but only once the new answer has arrived:
-    # until then (and for good if it fails) the old one stays (SECURITY.md rule 10).
-    superseded, question = _superseded_exchange(recent[-2:], request)
-    earlier = [
-        m
-        for m in recent
-        if m.id not in superseded and (m.content or m.attachment_count) and m.status != MessageStatus.STREAMING
-    ]
-    if request.kind == "regenerate":  # the question is the last of the recent messages
-        earlier = earlier[:-1]
+    # An edit or a regenerate is a new branch beside the message it redoes: nothing is replaced,
+    # and a failed attempt leaves the earlier one as it was (SECURITY.md rule 10).
+    parent_id, question, redone = _branch_point(recent, request)
+    earlier = [m for m in recent[:redone] if (m.content or m.attachment_count) and m.status != MessageStatus.STREAMING]
     earlier = earlier[-model.context_messages :] if model.context_messages else []
     plan = TurnPlan(
         request=request,
@@ -308,13 +318,23 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         title=rows[0].title,
         is_new_session=False,
         model=model,
-        superseded_ids=superseded,
+        parent_id=parent_id,
+        clears_selection=rows[0].selected_leaf_id is not None,
         question_id=question.id if question is not None else None,
         question_text=question.content if question is not None else message,
         earlier=earlier,
     )
-    _plan_attachments(plan, recent, superseded)
+    edited = recent[redone] if request.edit else None
+    _plan_attachments(plan, edited)
     return plan
+
+
+def _anchor_of(request: TurnRequest) -> int | None:
+    """Where the turn's branch is read from: the message a regenerate or an edit names, else the
+    end of the branch shown (None)."""
+    if request.kind == "chat" and not request.edit:
+        return None
+    return request.message_id
 
 
 def _checked_question(request: TurnRequest) -> str:
@@ -324,12 +344,12 @@ def _checked_question(request: TurnRequest) -> str:
     return check_message(request.message)
 
 
-def _plan_attachments(plan: TurnPlan, recent: list[_Message], superseded: list[int]) -> None:
-    """The files the turn sends: the new question's uploads, or for a regenerate (and an edit that
-    brings none) the ones the question had; and those of the earlier messages in its context.
-    An image for a model that reads none is refused here, before anything is stored or sent."""
+def _plan_attachments(plan: TurnPlan, edited: _Message | None) -> None:
+    """The files the turn sends: the new question's uploads, or for a regenerate the ones the
+    question had (for an edit that brings none, copies of the edited question's); and those of the
+    earlier messages in its context. An image for a model that reads none is refused here, before
+    anything is stored or sent."""
     request = plan.request
-    kept_from = [m.id for m in recent if m.id in superseded and m.role == Role.USER and m.attachment_count]
     if request.attachment_ids:
         try:
             plan.attachments = attachments.unsent(request.user_id, request.attachment_ids)
@@ -339,34 +359,52 @@ def _plan_attachments(plan: TurnPlan, recent: list[_Message], superseded: list[i
             if existing is None:
                 raise
             raise DuplicateClientId(existing) from None
-    elif plan.question_id is not None or kept_from:
-        question_ids = [plan.question_id] if plan.question_id is not None else kept_from
-        plan.attachments = [a for i in question_ids for a in attachments.of_messages(question_ids).get(i, [])]
+    elif plan.question_id is not None:
+        plan.attachments = attachments.of_messages([plan.question_id]).get(plan.question_id, [])
+    elif edited is not None and edited.attachment_count:
+        originals = attachments.of_messages([edited.id]).get(edited.id, [])
+        plan.attachments = attachments.copies(request.user_id, originals)
     with_files = [m.id for m in plan.earlier if m.attachment_count]
     plan.earlier_attachments = attachments.of_messages(with_files)
     if any(a.kind == attachments.IMAGE for a in plan.attachments) and not plan.model.vision:
         raise Invalid("model_no_vision", N_("model_no_vision"))
 
 
+_BRANCH_COLUMNS = (
+    _messages.c.id,
+    _messages.c.role,
+    _messages.c.content,
+    _messages.c.status,
+    _messages.c.attachment_count,
+    _messages.c.parent_id,
+)
+# Where a turn's branch ends: the message it names, else the branch the user chose, else the
+# newest message's.
+_BRANCH_END = func.coalesce(
+    bindparam("anchor_id", type_=_messages.c.id.type),
+    select(_sessions.c.selected_leaf_id).where(_sessions.c.session_id == bindparam("session_id")).scalar_subquery(),
+    select(func.max(_messages.c.id)).where(_messages.c.session_id == bindparam("session_id")).scalar_subquery(),
+)
+
+
+def _branch_messages(end, columns):
+    """A SELECT of `columns` (with the path's `depth`) of the last `recent_count` messages of the
+    branch ending at `end`."""
+    path = branches.ancestors(end, bindparam("session_id"), bindparam("recent_count"))
+    return select(*columns, path.c.depth.label("r_depth")).join(path, path.c.id == _messages.c.id)
+
+
+_BRANCH_READ = _branch_messages(bindparam("end_id"), _BRANCH_COLUMNS)
+
+
 def _conversation_statement(named_by: str):
     """The conversation (if it is the user's), the model the turn uses and the recent messages,
     as rows of (conversation, model candidate, message)."""
-    recent = (
-        select(
-            _messages.c.session_id.label("r_session_id"),
-            _messages.c.id.label("r_id"),
-            _messages.c.role.label("r_role"),
-            _messages.c.content.label("r_content"),
-            _messages.c.status.label("r_status"),
-            _messages.c.attachment_count.label("r_attachment_count"),
-        )
-        .where(_messages.c.session_id == bindparam("session_id"))
-        .order_by(_messages.c.id.desc())
-        .limit(bindparam("recent_count"))
-        .subquery("recent")
-    )
+    recent = _branch_messages(
+        _BRANCH_END, [_messages.c.session_id.label("r_session_id"), *(c.label(f"r_{c.name}") for c in _BRANCH_COLUMNS)]
+    ).subquery("recent")
     return (
-        select(_sessions.c.session_id, _sessions.c.title, *_MODEL_COLUMNS, *recent.c)
+        select(_sessions.c.session_id, _sessions.c.title, _sessions.c.selected_leaf_id, *_MODEL_COLUMNS, *recent.c)
         .select_from(
             _sessions.outerjoin(_usable_models, _model_match(named_by)).outerjoin(
                 recent, recent.c.r_session_id == _sessions.c.session_id
@@ -387,14 +425,9 @@ _MODEL_READS = {
 }
 
 
-def _recent_messages(session_id: str, count: int) -> list[_Message]:
-    rows = read_rows(
-        select(_messages.c.id, _messages.c.role, _messages.c.content, _messages.c.status, _messages.c.attachment_count)
-        .where(_messages.c.session_id == session_id)
-        .order_by(_messages.c.id.desc())
-        .limit(count)
-    )
-    return [_Message(*row) for row in reversed(rows)]
+def _recent_messages(session_id: str, end_id: int, count: int) -> list[_Message]:
+    rows = read_rows(_BRANCH_READ, {"session_id": session_id, "end_id": end_id, "recent_count": count})
+    return [_Message(*row[:-1]) for row in sorted(rows, key=lambda row: row.r_depth, reverse=True)]
 
 
 def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
@@ -408,38 +441,45 @@ def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
         title=first_words(message),
         is_new_session=True,
         model=model,
-        superseded_ids=[],
+        parent_id=None,
+        clears_selection=False,
         question_id=None,
         question_text=message,
         earlier=[],
     )
-    _plan_attachments(plan, [], [])
+    _plan_attachments(plan, None)
     if not message:
         plan.title = first_words(", ".join(a.name for a in plan.attachments))
     return plan
 
 
-def _superseded_exchange(last_two: list[_Message], request: TurnRequest) -> tuple[list[int], _Message | None]:
-    """The ids a regenerate (the last answer) or an edit (the last question and its answer) will
-    replace, and for a regenerate the question to answer again."""
+def _branch_point(recent: list[_Message], request: TurnRequest) -> tuple[int | None, _Message | None, int]:
+    """Where the turn's new message goes in the tree: the message it follows, the question a
+    regenerate answers again, and how many of `recent` (the branch up to the anchor) come before
+    what the turn redoes. A new question follows the end of the branch; a regenerated answer is a
+    sibling of the answer (or the first answer of a question left without one); an edited
+    question a sibling of the question."""
     if request.kind == "chat" and not request.edit:
-        return [], None
-    last = last_two[-1] if last_two else None
-    question = last_two[0] if last is not None and last.role == Role.ASSISTANT and len(last_two) == 2 else last
-    if question is None or question.role != Role.USER:
+        return (recent[-1].id if recent else None), None, len(recent)
+    last = recent[-1] if recent else None
+    # The anchor is an answer (its question is redone) or a question; an edit names a question.
+    question_at = len(recent) - (2 if last is not None and last.role == Role.ASSISTANT else 1)
+    named_answer = request.edit and request.message_id is not None and last is not None and last.role != Role.USER
+    if question_at < 0 or recent[question_at].role != Role.USER or named_answer:
         raise Conflict(N_("nothing_to_regenerate"))
-    answer_ids = [last.id] if last.role == Role.ASSISTANT else []
+    question = recent[question_at]
     if request.kind == "regenerate":
-        return answer_ids, question
-    return [question.id, *answer_ids], None
+        return question.id, question, question_at
+    return question.parent_id, None, question_at
 
 
 # --- 2. the write ------------------------------------------------------------------------------
 
 
 def store_turn(plan: TurnPlan) -> PreparedTurn:
-    """Store the question (chat) and the placeholder answer, in one round trip (plus the new
-    conversation's row). Raises DuplicateClientId for a message stored before."""
+    """Store the question (chat) and the placeholder answer that follows it (plus the new
+    conversation's row, and clearing a branch the user had switched to: the new turn's is shown).
+    Raises DuplicateClientId for a message stored before."""
     request, model, now = plan.request, plan.model, utcnow()
     messages = _prompt_messages(plan)  # reads the files first: one gone refuses the turn, storing nothing
     rows = []
@@ -453,6 +493,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
                 now,
                 client_id=request.client_id,
                 attachment_count=len(plan.attachments),
+                parent_id=plan.parent_id,
             )
         )
     lease = now + timedelta(seconds=current_app.config["AIHELPER_ANSWER_LEASE_SECONDS"])
@@ -475,7 +516,9 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
                 },
             )
         try:
-            ids = _insert_messages(connection, rows)
+            ids = _insert_messages(connection, rows, plan.parent_id)
+            if plan.clears_selection:
+                connection.execute(_SHOW_NEWEST, {"shown_session": plan.session_id})
         except Exception as error:
             if plan.is_new_session:  # nothing of the conversation may stay behind
                 with suppress(DBAPIError):
@@ -509,7 +552,6 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
         },
         price=model.price,
         question_text=plan.question_text,
-        superseded_ids=plan.superseded_ids,
     )
 
 
@@ -579,6 +621,7 @@ def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **ex
         "model_id": None,
         "lease_until": None,
         "attachment_count": 0,
+        "parent_id": None,
         **extra,
     }
 
@@ -586,17 +629,20 @@ def _message_row(plan: TurnPlan, role: str, content: str, status: str, now, **ex
 # Statements built once: compiling an INSERT costs more than running it.
 _INSERT_SESSION = insert(_sessions)
 _INSERT_MESSAGE = insert(_messages)
-# Several rows with their ids in one statement ("insertmanyvalues"), where the database can return them.
-# (Rows come back in any order: they are told apart by their role.)
-_INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.role)
+_SHOW_NEWEST = (
+    update(_sessions).where(_sessions.c.session_id == bindparam("shown_session")).values(selected_leaf_id=None)
+)
 
 
-def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert the rows in one statement where the database can say their ids (SQLite, MariaDB);
-    MySQL 8 cannot, and gets one statement per row."""
-    if connection.dialect.insert_executemany_returning:
-        return {role: message_id for message_id, role in connection.execute(_INSERT_MESSAGES, rows)}
-    return {row["role"]: connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0] for row in rows}
+def _insert_messages(connection: Connection, rows: list[dict[str, Any]], parent_id: int | None) -> dict[str, int]:
+    """Insert the rows in order, each following the one before (the first `parent_id`): one
+    statement each, since a row's parent is the id the one before it was given."""
+    ids: dict[str, int] = {}
+    for row in rows:
+        ids[row["role"]] = parent_id = connection.execute(
+            _INSERT_MESSAGE, {**row, "parent_id": parent_id}
+        ).inserted_primary_key[0]
+    return ids
 
 
 # --- a repeated client_id -------------------------------------------------------------------------
@@ -612,9 +658,9 @@ def find_existing_turn(user_id: int, client_id: str | None) -> ExistingTurn | No
     ).first()
     if question is None:
         return None
-    answer = db.session.execute(
+    answer = db.session.execute(  # its first answer: regenerated ones are its later children
         select(ChatMessage.id, ChatMessage.model_id)
-        .where(ChatMessage.session_id == question.session_id, ChatMessage.id > question.id)
+        .where(ChatMessage.session_id == question.session_id, ChatMessage.parent_id == question.id)
         .where(ChatMessage.role == Role.ASSISTANT)
         .order_by(ChatMessage.id)
         .limit(1)

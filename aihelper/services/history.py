@@ -27,7 +27,7 @@ from aihelper.i18n import N_, current_language
 from aihelper.ids import MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, MessageStatus
-from aihelper.services import attachments
+from aihelper.services import attachments, branches
 from aihelper.services.provider_failures import failure_explained
 from aihelper.times import WrittenTime, iso_utc, stored, utcnow
 from aihelper.validation import (
@@ -77,6 +77,7 @@ _MESSAGE_FIELDS = tuple(
         "generation_ms",
         "lease_until",
         "attachment_count",
+        "parent_id",
     )
 )
 _SESSION_ROW = tuple(ChatSession.__table__.columns)
@@ -152,6 +153,7 @@ def message_dict(message: ChatMessage) -> dict[str, Any]:
         "reasoning": message.reasoning,
         "finish_reason": message.finish_reason,
         "usage": usage,
+        "parent_id": message.parent_id,
     }
 
 
@@ -189,30 +191,31 @@ def _message_cursor(before: str | None) -> int | None:
 
 
 def _newest_messages(
-    session_id: str, limit: int, before: int | None, *, for_admin: bool
+    path: list[int], limit: int, before: int | None, *, for_admin: bool
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The newest `limit` messages older than `before`, in order, and whether older ones remain.
-    A page also stops growing past PAGE_CHARS characters (after one message at least), and is
-    read a slice at a time, so that however long the conversation the work is the page's."""
+    """The newest `limit` messages of the branch `path` (its ids) older than `before`, in order,
+    and whether older ones remain. A page also stops growing past PAGE_CHARS characters (after one
+    message at least), and is read a slice at a time, so that however long the conversation the
+    work is the page's."""
+    remaining = path if before is None else [i for i in path if i < before]  # ids grow along a path
     kept: list[dict[str, Any]] = []
     characters = 0
-    while True:
-        statement = message_rows().where(ChatMessage.session_id == session_id)
-        if before is not None:
-            statement = statement.where(ChatMessage.id < before)
-        want = min(_PAGE_READ, limit - len(kept) + 1)  # one more tells whether older ones remain
+    while remaining:
+        if len(kept) >= limit or characters >= PAGE_CHARS:
+            break
+        ids = remaining[-min(_PAGE_READ, limit - len(kept)) :]
         with fair_share():
-            rows = db.session.execute(statement.order_by(ChatMessage.id.desc()).limit(want)).all()
+            rows = db.session.execute(
+                message_rows().where(ChatMessage.id.in_(ids)).order_by(ChatMessage.id.desc())
+            ).all()
         for row in rows:
             if len(kept) >= limit or characters >= PAGE_CHARS:
-                kept.reverse()
-                return kept, True
+                break
             kept.append(shown_message(row, for_admin=for_admin))
             characters += len(row.content) + len(row.reasoning or "")
-        if len(rows) < want:
-            kept.reverse()
-            return kept, False
-        before = rows[-1].id
+            remaining = remaining[:-1]
+    kept.reverse()
+    return kept, bool(remaining)
 
 
 class ConversationPage(Fields):
@@ -225,16 +228,40 @@ class ConversationPage(Fields):
 
 
 def conversation(user_id: int, page: ConversationPage, *, for_admin: bool = False) -> dict[str, Any]:
-    """The conversation's newest messages (all of an ordinary one), `has_more` when older ones
-    remain."""
+    """The newest messages of the branch shown (all of an ordinary conversation), `has_more` when
+    older ones remain, and the whole tree: every message with its parent and children."""
     session = owned_session(user_id, page.session_id)
-    messages, has_more = _newest_messages(
-        session.session_id, page.limit, _message_cursor(page.before), for_admin=for_admin
-    )
+    return shown_conversation(session, page.limit, page.before, for_admin=for_admin)
+
+
+def shown_conversation(
+    session: ChatSession, limit: int = PAGE_DEFAULT, before: str | None = None, *, for_admin: bool = False
+) -> dict[str, Any]:
+    nodes = branches.structure(session.session_id)
+    path = branches.shown_path(nodes, session.selected_leaf_id)
+    messages, has_more = _newest_messages(path, limit, _message_cursor(before), for_admin=for_admin)
     files = attachments.of_messages(m["id"] for m in messages if m.pop("attachment_count"))
     for message in messages:
         message["attachments"] = [attachments.attachment_json(a) for a in files.get(message["id"], [])]
-    return {**_session_fields(session), "conversation": messages, "has_more": has_more}
+    return {
+        **_session_fields(session),
+        "conversation": messages,
+        "has_more": has_more,
+        "tree": branches.tree(nodes),
+    }
+
+
+class BranchChoice(Fields):
+    """PUT /api/chat/session/<id>/branch: show the branch through this message."""
+
+    message_id: Annotated[int, Field(ge=1, le=MESSAGE_ID_MAX, title=N_("field_message_id"))]
+
+
+def choose_branch(user_id: int, session_id: str, choice: BranchChoice, *, for_admin: bool = False) -> dict[str, Any]:
+    """Switch the conversation to the branch through a message; answers it as `conversation` does."""
+    session = owned_session(user_id, session_id)
+    branches.select_branch(session, choice.message_id)
+    return shown_conversation(session, for_admin=for_admin)
 
 
 def _previews(session_ids: list[str]) -> dict[str, str]:
