@@ -206,7 +206,7 @@ def breaking(change) -> bytes:
         (breaking(lambda d: d.update(conversations={"a": 1})), "import_invalid", "conversations"),
         (breaking(lambda d: d["conversations"][0].update(title=7)), "import_invalid", "conversations[0].title"),
         (breaking(lambda d: d["conversations"][0].update(user_id=1)), "import_invalid", "user_id"),
-        (breaking(lambda d: d["conversations"][0]["messages"][0].update(id=99)), "import_invalid", "“id”"),
+        (breaking(lambda d: d["conversations"][0]["messages"][0].update(colour="red")), "import_invalid", "“colour”"),
         (breaking(lambda d: d["conversations"][0]["messages"][0].update(role="system")), "import_invalid", "role"),
         (
             breaking(lambda d: d["conversations"][0]["messages"][0].update(timestamp="yesterday")),

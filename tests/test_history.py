@@ -28,6 +28,7 @@ MESSAGE_FIELDS = {
     "usage",
     "generation_ms",
     "attachments",
+    "parent_id",
 }
 
 
@@ -230,7 +231,7 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
 
     assert response.status_code == 200
     body = response.json
-    assert {k: v for k, v in body.items() if k != "conversation"} == {
+    assert {k: v for k, v in body.items() if k not in ("conversation", "tree")} == {
         "session_id": "s1",
         "title": "title of s1",
         "model_id": "gpt-test",
@@ -243,6 +244,14 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
     assert [m["content"] for m in messages] == ["question", "answer", "again", "partial"]
     assert [m["id"] for m in messages] == sorted(m["id"] for m in messages)
     assert all(set(m) == MESSAGE_FIELDS for m in messages)
+    ids = [m["id"] for m in messages]
+    assert [m["parent_id"] for m in messages] == [None, *ids[:-1]], "a single branch"
+    assert body["tree"] == [
+        {"id": message_id, "parent_id": parent, "role": role, "children": children}
+        for message_id, parent, role, children in zip(
+            ids, [None, *ids[:-1]], ["user", "assistant"] * 2, [[i] for i in ids[1:]] + [[]], strict=True
+        )
+    ]
     assert messages[1] == {
         "id": messages[1]["id"],
         "role": "assistant",
@@ -255,6 +264,7 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
         "usage": {"prompt_tokens": 12, "completion_tokens": 34},
         "generation_ms": 1700,
         "attachments": [],
+        "parent_id": messages[0]["id"],
     }
     assert messages[0]["usage"] is None and messages[0]["reasoning"] is None
     assert messages[3]["status"] == "stopped"

@@ -374,3 +374,41 @@ def test_four_byte_characters_and_long_bodies_are_stored_whole(app, app_context,
     stored = db.session.scalar(db.select(ChatMessage))
     assert stored.content == body
     assert db.session.scalar(db.select(ChatSession.title)) == emoji
+
+
+BEFORE_BRANCHES = "d9e1f3a5c7b2"
+
+
+def test_upgrading_turns_every_conversation_into_a_single_branch(tmp_path, instance_dir):
+    database_url = scratch_database_url(tmp_path, "aihelper_branches_upgrade")
+    scratch = app_on(database_url, instance_dir)
+    with scratch.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision=BEFORE_BRANCHES)
+        insert_users([(7, "brancher", "brancher")])
+        with db.engine.begin() as connection:
+            for session_id in ("s1", "s2"):
+                connection.execute(
+                    text(
+                        "INSERT INTO chat_sessions (session_id, user_id, title, pinned, create_time, update_time)"
+                        " VALUES (:s, 7, 't', 0, '2025-01-02', '2025-01-02')"
+                    ),
+                    {"s": session_id},
+                )
+            # Two conversations written at the same time: their messages' ids interleave.
+            for message_id, session_id in ((1, "s1"), (2, "s2"), (3, "s1"), (4, "s1"), (5, "s2")):
+                connection.execute(
+                    text(
+                        "INSERT INTO ai_chat_messages (id, session_id, user_id, role, content, timestamp, status,"
+                        " usage_estimated, attachment_count) VALUES (:id, :s, 7, 'user', 'x', '2025-01-02', 'done',"
+                        " 0, 0)"
+                    ),
+                    {"id": message_id, "s": session_id},
+                )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            parents = dict(connection.execute(text("SELECT id, parent_id FROM ai_chat_messages")).all())
+            selected = connection.execute(text("SELECT selected_leaf_id FROM chat_sessions")).scalars().all()
+        assert parents == {1: None, 3: 1, 4: 3, 2: None, 5: 2}
+        assert selected == [None, None], "each shows its newest message's branch"
+        db.session.remove()
+        db.engine.dispose()

@@ -23,7 +23,7 @@ from aihelper.fair_db import Turns, fair_share
 from aihelper.i18n import N_
 from aihelper.models import Attachment, ChatMessage, ChatSession
 from aihelper.models.chat import IMPORTING, MessageStatus, Role
-from aihelper.services import attachments
+from aihelper.services import attachments, branches
 from aihelper.services.history import message_dict, message_rows
 from aihelper.times import aware, iso_utc
 from aihelper.validation import Fields, OneOf, TimeZone, defaulted
@@ -66,11 +66,16 @@ def _session_document(session: Any) -> dict[str, Any]:
         "pinned": bool(session.pinned),
         "create_time": iso_utc(session.create_time),
         "update_time": iso_utc(session.update_time),
+        # The branch shown (None: the newest message's), by a message id of this document.
+        "selected_leaf_id": session.selected_leaf_id,
     }
 
 
 def _message_document(message: dict[str, Any]) -> dict[str, Any]:
     document = {
+        # Ids name messages within the document only: a message follows its parent_id (None: the first).
+        "id": message["id"],
+        "parent_id": message["parent_id"],
         "role": message["role"],
         "content": message["content"],
         "reasoning": message["reasoning"],
@@ -342,10 +347,11 @@ def export_count(user_id: int) -> int:
 
 
 def export_markdown(session: ChatSession, labels: dict[str, str], time_zone: tzinfo) -> Iterator[str]:
-    """One conversation (an owned_session) as Markdown, in pieces: the title, then each message
-    under its author and time (in `time_zone`, the reader's)."""
+    """One conversation (an owned_session) as Markdown, in pieces: the title, then each message of
+    the branch shown under its author and time (in `time_zone`, the reader's)."""
+    shown = set(branches.shown_path(branches.structure(session.session_id), session.selected_leaf_id))
     db.session.remove()
-    messages = (message for _, message in _long_conversation(session.session_id))
+    messages = (message for _, message in _long_conversation(session.session_id) if message["id"] in shown)
     return _written_out(_markdown_pieces(session, messages, labels, time_zone))
 
 

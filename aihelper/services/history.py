@@ -34,6 +34,7 @@ from aihelper.validation import (
     Fields,
     Flag,
     Moment,
+    Number,
     OptionalText,
     PageSize,
     RequiredText,
@@ -254,7 +255,7 @@ def shown_conversation(
 class BranchChoice(Fields):
     """PUT /api/chat/session/<id>/branch: show the branch through this message."""
 
-    message_id: Annotated[int, Field(ge=1, le=MESSAGE_ID_MAX, title=N_("field_message_id"))]
+    message_id: Annotated[int, Number(1, MESSAGE_ID_MAX, 0), Field(title=N_("field_message_id"))]
 
 
 def choose_branch(user_id: int, session_id: str, choice: BranchChoice, *, for_admin: bool = False) -> dict[str, Any]:

@@ -42,9 +42,10 @@ STATUSES = (MessageStatus.DONE, MessageStatus.STOPPED, MessageStatus.ERROR)
 PARSE_PIECE = 64 * 1024  # bytes parsed between turns (about a millisecond)
 NESTING_MAX = 16  # an export nests 5 deep
 # What an export within the limits holds at most, outside strings: a message is an object with
-# 8 fields and a usage object, a conversation an object with 8 fields and a list.
+# 10 fields and a usage object, a conversation an object with 9 fields and a list.
 CONTAINERS_MAX = 2 * MESSAGES_MAX + 2 * CONVERSATIONS_MAX + 2
-SEPARATORS_MAX = 10 * MESSAGES_MAX + 8 * CONVERSATIONS_MAX + 4
+SEPARATORS_MAX = 12 * MESSAGES_MAX + 10 * CONVERSATIONS_MAX + 4
+REF_MAX = 100  # characters of a message's id in a file
 FIELDS_MAX = 16  # of one object
 ITEMS_MAX = max(CONVERSATIONS_MAX, MESSAGES_PER_CONVERSATION_MAX)  # of one list
 
@@ -217,6 +218,19 @@ class _Count(FieldType):
         return value
 
 
+class _Ref(FieldType):
+    """A message's id within the file (a number, or a string as other exports have), as text."""
+
+    def validate(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and 0 < len(value) <= REF_MAX:
+            return value
+        raise refuse("import", N_("import_bad_message_id"))
+
+
 class _Flag(FieldType):
     def validate(self, value: Any) -> bool:
         if not isinstance(value, bool):
@@ -296,6 +310,10 @@ class _Message(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Files with branches name each message and the one it follows (None: a first message);
+    # in one without, each message follows the one before.
+    id: Annotated[str | None, _Ref()] = None
+    parent_id: Annotated[str | None, _Ref()] = None
     role: Annotated[Role, _Role()]
     content: Annotated[str, _Text(ANSWER_MAX)]  # a question's own limit is checked after
     reasoning: Annotated[str | None, _Text(ANSWER_MAX, optional=True)] = None
@@ -319,6 +337,7 @@ class _Conversation(BaseModel):
     pinned: Annotated[bool, _Flag()] = False
     create_time: Annotated[datetime | None, _Time()] = None
     update_time: Annotated[datetime | None, _Time()] = None
+    selected_leaf_id: Annotated[str | None, _Ref()] = None  # the branch shown, by a message's id
     messages: Annotated[list[Any], _List(lambda: MESSAGES_PER_CONVERSATION_MAX, N_("import_conversation_too_long"))]
 
 
@@ -374,8 +393,10 @@ def _checked_conversation(value: Any, where: str, question_max: int, turns: Turn
     conversation: _Conversation = _checked(_CONVERSATION, value, where)
     messages = []
     files: dict[int, list[dict[str, Any]]] = {}  # message index -> the files it names
+    positions: dict[str, int] = {}  # a message's id in the file -> its index
     for index, raw in enumerate(conversation.messages):
         message: _Message = _checked(_MESSAGE, raw, f"{where}.messages[{index}]")
+        parent_index = _parent_index(message, index, positions, f"{where}.messages[{index}]")
         # A question as long as one typed here, at most: earlier messages go to the provider again.
         if message.role == Role.USER and len(message.content) > question_max:
             problem = Term(N_("import_too_long"), limit=str(question_max))
@@ -392,6 +413,7 @@ def _checked_conversation(value: Any, where: str, question_max: int, turns: Turn
                 "finish_reason": message.finish_reason,
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
+                "parent_index": parent_index,
             }
         )
         if message.attachments:
@@ -414,7 +436,23 @@ def _checked_conversation(value: Any, where: str, question_max: int, turns: Turn
         "update_time": update_time or _now(),
         "messages": messages,
         "files": files,
+        "selected_index": positions.get(conversation.selected_leaf_id),
     }
+
+
+def _parent_index(message: _Message, index: int, positions: dict[str, int], where: str) -> int | None:
+    """The index of the message `message` follows: the one it names, which must come before it,
+    or (a file without branches) the one before it."""
+    if message.id is None:
+        return index - 1 if index else None
+    if message.id in positions:
+        raise _Refused(f"{where}.id", Term(N_("import_repeated_message_id")))
+    positions[message.id] = index
+    if message.parent_id is None:
+        return None
+    if message.parent_id not in positions:
+        raise _Refused(f"{where}.parent_id", Term(N_("import_unknown_parent")))
+    return positions[message.parent_id]
 
 
 def parse_import(pieces: Iterable[bytes], question_max: int) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aihelper.extensions import db
@@ -36,6 +36,9 @@ from aihelper.services.history import erase_conversations
 SLICE_MESSAGES = 100  # written per transaction, and at most SLICE_CHARS characters
 SLICE_CHARS = 200_000
 SLICE_CONVERSATIONS = 50
+
+_messages = ChatMessage.__table__
+_LINK_PARENT = update(_messages).where(_messages.c.id == bindparam("linked")).values(parent_id=bindparam("parent"))
 
 
 # --- writing it ------------------------------------------------------------------------------------
@@ -81,7 +84,7 @@ class _Written:
 
     conversation: dict[str, Any]
     session_id: str
-    last_message_id: int = 0
+    ids: list[int] = field(default_factory=list)  # the new id of each message written, in order
     # (new message id, the files the file names for it), to bring in once the messages are in.
     files: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
 
@@ -153,36 +156,67 @@ def _write(connection, user_id: int, piece: _Piece, index_terms: list[str]) -> i
                 "origin_id": conversation["origin_id"] if piece.completes else _pending(conversation["origin_id"]),
             },
         )
-    elif piece.completes:
-        connection.execute(
-            update(ChatSession.__table__)
-            .where(ChatSession.__table__.c.session_id == written.session_id)
-            .values(origin_id=conversation["origin_id"])
-        )
     messages = piece.messages
-    if not messages:
-        return 0
-    connection.execute(
-        insert(ChatMessage.__table__),
-        [{**message, "session_id": written.session_id, "user_id": user_id} for message in messages],
-    )
-    # The new messages' ids, in the order inserted (ids only grow).
-    ids = (
-        connection.execute(
-            select(ChatMessage.id)
-            .where(ChatMessage.session_id == written.session_id, ChatMessage.id > written.last_message_id)
-            .order_by(ChatMessage.id)
-        )
-        .scalars()
-        .all()
-    )
-    written.last_message_id = ids[-1]
+    ids = _insert_linked(connection, user_id, written, messages) if messages else []
+    if piece.completes:
+        _finish_conversation(connection, written, begun_here=piece.begins)
     named = conversation["files"]
     for offset, message_id in enumerate(ids):  # files only ever come with questions
         if piece.start + offset in named and messages[offset]["role"] == Role.USER:
             written.files.append((message_id, named[piece.start + offset]))
-    search.write_index(connection, list(zip(ids, index_terms, strict=True)))
+    if ids:
+        search.write_index(connection, list(zip(ids, index_terms, strict=True)))
     return sum(1 for m in messages if m["role"] == Role.USER)
+
+
+def _insert_linked(connection, user_id: int, written: _Written, messages: list[dict[str, Any]]) -> list[int]:
+    """Insert a piece's messages, then link each to the message it follows (whose new id is known
+    only now); returns their ids."""
+    connection.execute(
+        insert(_messages),
+        [
+            {**_columns(message), "session_id": written.session_id, "user_id": user_id, "parent_id": None}
+            for message in messages
+        ],
+    )
+    # The new messages' ids, in the order inserted (ids only grow).
+    ids = (
+        connection.execute(
+            select(_messages.c.id)
+            .where(_messages.c.session_id == written.session_id, _messages.c.id > (written.ids or [0])[-1])
+            .order_by(_messages.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    written.ids += ids
+    links = [
+        {"linked": message_id, "parent": written.ids[message["parent_index"]]}
+        for message_id, message in zip(ids, messages, strict=True)
+        if message["parent_index"] is not None
+    ]
+    if links:
+        connection.execute(_LINK_PARENT, links)
+    return ids
+
+
+def _columns(message: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in message.items() if name != "parent_index"}
+
+
+def _finish_conversation(connection, written: _Written, *, begun_here: bool) -> None:
+    """The conversation is whole: it gets its real origin (one begun in this very piece has it
+    already) and the branch its file showed, unless that is the newest message's."""
+    values: dict[str, Any] = {} if begun_here else {"origin_id": written.conversation["origin_id"]}
+    selected = written.conversation["selected_index"]
+    if selected is not None and selected != len(written.ids) - 1:
+        values["selected_leaf_id"] = written.ids[selected]
+    if values:
+        connection.execute(
+            update(ChatSession.__table__)
+            .where(ChatSession.__table__.c.session_id == written.session_id)
+            .values(**values)
+        )
 
 
 def _count_questions(connection, user_id: int, questions: int) -> None:
