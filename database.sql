@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS `chat_sessions` (
   `create_time` datetime NOT NULL,
   `update_time` datetime NOT NULL,
   `origin_id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
+  `selected_leaf_id` bigint(20) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_chat_sessions_session_id` (`session_id`),
   UNIQUE KEY `uq_chat_sessions_user_id_origin_id` (`user_id`,`origin_id`),
@@ -128,6 +129,7 @@ CREATE TABLE IF NOT EXISTS `ai_chat_messages` (
   `cost` decimal(18,8) DEFAULT NULL,
   `currency` varchar(8) DEFAULT NULL,
   `attachment_count` int(11) NOT NULL,
+  `parent_id` bigint(20) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_ai_chat_messages_user_id_client_id` (`user_id`,`client_id`),
   KEY `ix_ai_chat_messages_session_id_id` (`session_id`,`id`),
@@ -241,4 +243,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('d9e1f3a5c7b2');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('e2b4d6f8a1c3');

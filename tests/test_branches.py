@@ -150,7 +150,10 @@ def test_export_and_import_keep_every_branch_and_the_branch_shown(chat, fake_pro
     copier = ChatUser.register(live_server.url, "copier")
     for _ in range(2):
         imported = copier.http.post(
-            f"{live_server.url}/api/chat/import", data=exported, headers={"Content-Type": "application/json"}, timeout=30
+            f"{live_server.url}/api/chat/import",
+            data=exported,
+            headers={"Content-Type": "application/json"},
+            timeout=30,
         )
         assert imported.status_code == 200, imported.text
     assert imported.json()["added"] == 0, "the second import adds nothing"

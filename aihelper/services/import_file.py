@@ -5,7 +5,9 @@ event loop, so nothing here happens in one go: the upload is parsed a piece at a
 (ijson), after a guard that refuses shapes no export has before they are built, and checked a
 message at a time against the pydantic models of an export, with the worker's other work in
 between (fair_db). A wrong file is refused naming the place: `conversations[3].messages[2].role
-must be user or assistant`. Writing what was read is services/imports.py.
+must be user or assistant`. ChatGPT's export (a list at the top) is first turned into our
+document's conversations by services/import_chatgpt.py, then checked alike. Writing what was read
+is services/imports.py.
 
 One module of a little over 400 lines: the guard, the parser and the models follow one document
 shape, and its limits are one set.
@@ -26,6 +28,7 @@ from aihelper.failures import Invalid, Term
 from aihelper.fair_db import Turns
 from aihelper.i18n import N_
 from aihelper.models.chat import MessageStatus, Role
+from aihelper.services import import_chatgpt
 from aihelper.services.exports import FORMAT, VERSION
 from aihelper.services.history import SESSION_ID_MAX, TITLE_MAX
 from aihelper.times import stored, utcnow
@@ -48,6 +51,27 @@ SEPARATORS_MAX = 12 * MESSAGES_MAX + 10 * CONVERSATIONS_MAX + 4
 REF_MAX = 100  # characters of a message's id in a file
 FIELDS_MAX = 16  # of one object
 ITEMS_MAX = max(CONVERSATIONS_MAX, MESSAGES_PER_CONVERSATION_MAX)  # of one list
+
+
+@dataclass(frozen=True)
+class _Shape:
+    nesting: int
+    fields: int  # of one object
+    items: int  # of one list
+    containers: int
+    separators: int
+
+
+_OWN_SHAPE = _Shape(NESTING_MAX, FIELDS_MAX, ITEMS_MAX, CONTAINERS_MAX, SEPARATORS_MAX)
+# ChatGPT's export, a list at the top (services/import_chatgpt.py): each conversation's `mapping`
+# has a key per message, and each message a few objects of metadata, nested deeper.
+_CHATGPT_SHAPE = _Shape(
+    nesting=24,
+    fields=2 * MESSAGES_PER_CONVERSATION_MAX,
+    items=ITEMS_MAX,
+    containers=12 * MESSAGES_MAX,
+    separators=60 * MESSAGES_MAX,
+)
 
 
 # --- reading the file ------------------------------------------------------------------------------
@@ -75,9 +99,11 @@ class _ShapeGuard:
     of the depth: 200 KB of "[" would hold a worker for minutes and take gigabytes), when one object
     or list is longer than any in an export within the limits (one dict of a million keys is
     rebuilt in one step as it grows), or when it holds more objects, lists or values in all than
-    such an export can (32 MB of "{}," would become 0.8 GB of Python objects)."""
+    such an export can (32 MB of "{}," would become 0.8 GB of Python objects). The first bracket
+    tells which export it is: ours (an object) or ChatGPT's (a list), each with its own shape."""
 
     def __init__(self) -> None:
+        self.shape = _OWN_SHAPE
         self.open: list[list[int]] = []  # [kind, separators so far] of each open object or list
         self.containers = 0
         self.separators = 0
@@ -106,23 +132,25 @@ class _ShapeGuard:
         self._follow(b"".join(kept).translate(None, _NOT_STRUCTURE))
 
     def _follow(self, structure: bytes) -> None:
-        open_ = self.open
+        open_, shape = self.open, self.shape
         for char in structure:
             if char == _SEPARATOR:
                 if open_:
                     current = open_[-1]
                     current[1] += 1
-                    if current[1] >= (FIELDS_MAX if current[0] == _OPEN_OBJECT else ITEMS_MAX):
+                    if current[1] >= (shape.fields if current[0] == _OPEN_OBJECT else shape.items):
                         raise _TooMany
                 self.separators += 1
             elif char in (_OPEN_OBJECT, _OPEN_LIST):
+                if not self.containers and char == _OPEN_LIST:
+                    self.shape = shape = _CHATGPT_SHAPE
                 open_.append([char, 0])
                 self.containers += 1
-                if len(open_) > NESTING_MAX:
+                if len(open_) > shape.nesting:
                     raise _TooDeep
             elif open_:
                 open_.pop()
-        if self.containers > CONTAINERS_MAX or self.separators > SEPARATORS_MAX:
+        if self.containers > shape.containers or self.separators > shape.separators:
             raise _TooMany
 
     def _ends_inside_string(self, piece: bytes) -> None:
@@ -461,9 +489,15 @@ def parse_import(pieces: Iterable[bytes], question_max: int) -> list[dict[str, A
     document = read_file(pieces)
     turns = Turns()
     try:
-        if not isinstance(document, dict):
+        if isinstance(document, list):  # ChatGPT's export
+            try:
+                conversations = import_chatgpt.conversations_of(document, question_max)
+            except import_chatgpt.NotChatGPT as wrong:
+                raise _Refused(wrong.where, Term(N_("import_not_chatgpt"))) from None
+        elif isinstance(document, dict):
+            conversations = _checked(_FILE, document, "").conversations
+        else:
             raise _Refused("file", Term(N_("import_not_object")))
-        conversations = _checked(_FILE, document, "").conversations
         total = sum(len(c.get("messages") or ()) if isinstance(c, dict) else 0 for c in conversations)
         if total > MESSAGES_MAX:
             problem = Term(N_("import_too_many_messages"), count=str(total), limit=str(MESSAGES_MAX))
