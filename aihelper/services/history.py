@@ -253,16 +253,18 @@ def shown_conversation(
 
 
 class BranchChoice(Fields):
-    """PUT /api/chat/session/<id>/branch: show the branch through this message."""
+    """PUT /api/chat/session/<id>/branch: show the branch through this message (answered as a
+    conversation page of `limit` messages)."""
 
     message_id: Annotated[int, Number(1, MESSAGE_ID_MAX, 0), Field(title=N_("field_message_id"))]
+    limit: Annotated[int, PageSize(PAGE_DEFAULT, PAGE_DEFAULT)] = defaulted()
 
 
 def choose_branch(user_id: int, session_id: str, choice: BranchChoice, *, for_admin: bool = False) -> dict[str, Any]:
     """Switch the conversation to the branch through a message; answers it as `conversation` does."""
     session = owned_session(user_id, session_id)
     branches.select_branch(session, choice.message_id)
-    return shown_conversation(session, for_admin=for_admin)
+    return shown_conversation(session, choice.limit, for_admin=for_admin)
 
 
 def _previews(session_ids: list[str]) -> dict[str, str]:

@@ -1,5 +1,5 @@
-/* The composer: the draft, how Enter behaves, sending a message, editing the last one,
- * regenerating or continuing the last answer, and stopping. `useComposer(app, streams)` is called
+/* The composer: the draft, how Enter behaves, sending a message, editing any question or
+ * regenerating any answer (each a new branch beside it), continuing the last answer, and stopping. `useComposer(app, streams)` is called
  * by chat.js; turns go out through chat-streams.js. */
 (function () {
   'use strict';
@@ -17,11 +17,6 @@
       const list = state.current ? state.current.messages : [];
       const last = list[list.length - 1];
       return last && last.role === 'assistant' ? last : null;
-    });
-    const lastQuestion = Vue.computed(() => {
-      const list = state.current ? state.current.messages : [];
-      for (let i = list.length - 1; i >= 0; i -= 1) if (list[i].role === 'user') return list[i];
-      return null;
     });
     const tooLong = Vue.computed(() => state.draft.length > limit);
     const placeholder = Vue.computed(() => (state.enterSends ? t('placeholderEnter') : IS_MAC ? t('placeholderMac') : t('placeholderCtrl')));
@@ -51,20 +46,18 @@
         ElementPlus.ElMessage.warning(t('chooseModel'));
         return;
       }
-      const edit = state.editing && state.current && state.current.session_id;
+      const edited = state.editing && state.current && state.current.session_id ? state.editing : null;
       // An edit without new files keeps the question's own (the server does the same).
-      const editedFiles = edit && lastQuestion.value ? lastQuestion.value.attachments : [];
+      const editedFiles = edited ? edited.attachments : [];
       if (!state.current || state.current.notFound) app.startConversation();
       const conversation = state.current;
-      if (edit) {
-        // Edit and resend replaces the last exchange.
-        const list = conversation.messages;
-        const at = list.lastIndexOf(lastQuestion.value);
-        list.splice(at, list.length - at);
-      }
+      const list = conversation.messages;
+      const before = edited ? list.indexOf(edited) : list.length;
+      // A new question follows the last message shown; an edited one is a sibling of the original.
+      const parentId = edited ? edited.parent_id : (before ? list[before - 1].id : null);
       const frame = {
         type: 'chat', message: text, model_id: state.modelChoice, session_id: conversation.session_id,
-        client_id: newClientId(), ...(edit ? { edit: true } : {}),
+        client_id: newClientId(), ...(edited ? { edit: true, message_id: edited.id } : {}),
         ...(attached.length ? { attachments: attached.map((a) => a.id) } : {}),
       };
       const shownFiles = attached.length ? [...attached] : editedFiles;
@@ -77,30 +70,37 @@
         id: null, role: 'user', content: text, timestamp: new Date().toISOString(), attachments: shownFiles,
       });
       const answer = streamingAnswer();
-      conversation.messages.push(question, answer);
+      // The branch shown from now on: what came before, then the new exchange.
+      list.splice(before, list.length - before, question, answer);
       if (text === state.draft) state.draft = '';
       files.sent();
       state.editing = false;
       app.followAnswer();
-      streams.sendTurn({ frame, conversation, question, answer, draft: text, edit });
+      streams.sendTurn({ frame, conversation, question, answer, draft: text, edit: Boolean(edited), parentId });
     }
-    function regenerate() {
+    /* A new answer to the question of `answer` (the last one unless given), beside it. */
+    function regenerate(answer = lastAnswer.value) {
       const conversation = state.current;
-      const answer = lastAnswer.value;
-      if (!conversation || !answer || busy.value) return;
+      if (!conversation || !answer || !answer.id || busy.value) return;
       const fresh = streamingAnswer();
-      conversation.messages.splice(conversation.messages.indexOf(answer), 1, fresh);
-      const frame = { type: 'regenerate', session_id: conversation.session_id, model_id: state.modelChoice, client_id: newClientId() };
+      const list = conversation.messages;
+      const at = list.indexOf(answer);
+      list.splice(at, list.length - at, fresh);
+      const frame = {
+        type: 'regenerate', session_id: conversation.session_id, model_id: state.modelChoice, client_id: newClientId(),
+        message_id: answer.id,
+      };
       app.followAnswer();
-      streams.sendTurn({ frame, conversation, question: null, answer: fresh, draft: null });
+      streams.sendTurn({ frame, conversation, question: null, answer: fresh, draft: null, parentId: answer.parent_id });
     }
     /* An answer cut short (stopped, interrupted, at the length limit) goes on in a new turn. */
     function continueAnswer() {
       send(t('continuePrompt'));
     }
-    function startEdit() {
-      state.editing = true;
-      state.draft = lastQuestion.value.content;
+    /* The composer holds `question` to send again, changed, as a new branch beside it. */
+    function startEdit(question) {
+      state.editing = question;
+      state.draft = question.content;
       app.focusComposer();
     }
     function cancelEdit() {
@@ -112,7 +112,7 @@
     }
 
     return {
-      limit, busy, lastAnswer, lastQuestion, tooLong, placeholder, canSend, onKeydown, send, regenerate,
+      limit, busy, lastAnswer, tooLong, placeholder, canSend, onKeydown, send, regenerate,
       continueAnswer, startEdit, cancelEdit, stop,
     };
   }

@@ -1,11 +1,12 @@
 /* The open conversation: starting a new one, opening one (its newest messages; earlier ones as the
- * user scrolls up), going to a message found by search, and keeping the view at the newest text
+ * user scrolls up), going to a message found by search (in its branch), switching to another
+ * branch, and keeping the view at the newest text
  * while an answer streams unless the user scrolled away. `useConversation(app)` is called by
  * chat.js; streaming answers in what it opens are handed to chat-streams.js (`app.streams.adopt`). */
 (function () {
   'use strict';
   const { api } = window.AIHelper;
-  const { messageFrom } = window.AIHelperChat;
+  const { messageFrom, treeFrom, branchUrl, showBranch } = window.AIHelperChat;
 
   // Messages of a conversation fetched at a time: the newest first, earlier ones on scrolling up.
   const MESSAGES_PAGE = 50;
@@ -34,9 +35,12 @@
       app.focusComposer();
     }
     function startConversation() {
-      state.current = Vue.reactive({ session_id: null, title: '', messages: [], notFound: false, hasMore: false, loadingOlder: false });
+      state.current = Vue.reactive({
+        session_id: null, title: '', messages: [], tree: treeFrom([]), notFound: false, hasMore: false, loadingOlder: false,
+      });
     }
-    /* Opens a conversation; with `messageId`, scrolls to that message and marks it for a moment. */
+    /* Opens a conversation; with `messageId`, in that message's branch, scrolled to it and marked
+     * for a moment. */
     async function openSession(sessionId, push = true, messageId = null) {
       state.drawer = false;
       state.editing = false;
@@ -44,7 +48,9 @@
       const run = ++opening;
       let data;
       try {
-        data = await api('GET', conversationPage(sessionId));
+        data = messageId
+          ? await api('PUT', branchUrl(sessionId), { message_id: messageId, limit: MESSAGES_PAGE })
+          : await api('GET', conversationPage(sessionId));
       } catch (error) {
         if (run !== opening) return;
         if (error.status === 401) return app.loginEnded();
@@ -56,7 +62,7 @@
       const messages = data.conversation.map(messageFrom);
       app.streams.adopt(messages, data.session_id);
       state.current = Vue.reactive({
-        session_id: data.session_id, title: data.title, messages, notFound: false,
+        session_id: data.session_id, title: data.title, messages, tree: treeFrom(data.tree), notFound: false,
         hasMore: data.has_more, loadingOlder: false,
       });
       if (data.model_id) app.selectModelOf(data.model_id);
@@ -103,9 +109,26 @@
       const fromBottom = el.scrollHeight - el.scrollTop;
       conversation.messages.unshift(...data.conversation.map(messageFrom));
       conversation.hasMore = data.has_more;
+      conversation.tree = treeFrom(data.tree);
       await Vue.nextTick();
       el.scrollTop = el.scrollHeight - fromBottom;
       return true;
+    }
+
+    /* Shows another version of a message (`messageId`, one of its siblings) and what follows it. */
+    async function switchBranch(messageId) {
+      const conversation = state.current;
+      state.editing = false;
+      try {
+        await showBranch(conversation, messageId, MESSAGES_PAGE);
+      } catch (error) {
+        if (error.status === 401) return app.loginEnded();
+        return ElementPlus.ElMessage.error(error.message);
+      }
+      if (state.current !== conversation) return;
+      await Vue.nextTick();
+      const el = messagesEl.value && messagesEl.value.querySelector('[data-message-id="' + messageId + '"]');
+      if (el) el.scrollIntoView({ block: 'nearest' });
     }
 
     // --- scrolling --------------------------------------------------------------------------------
@@ -128,7 +151,7 @@
       scrollToBottom();
     }
 
-    return { newChat, startConversation, openSession, loadOlder, onMessagesScroll, scrollToBottom, followAnswer };
+    return { newChat, startConversation, openSession, loadOlder, switchBranch, onMessagesScroll, scrollToBottom, followAnswer };
   }
 
   Object.assign(window.AIHelperChat, { useConversation });

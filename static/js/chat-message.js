@@ -19,7 +19,7 @@
       model_id: raw.model_id || null, error: raw.error || '', usage: raw.usage || null,
       generation_ms: raw.generation_ms || null, seq: 0, pending: '', pendingReasoning: '', html: '',
       renderedAt: 0, renderCost: 0, startedAt: 0, highlighted: false, saving: false,
-      attachments: raw.attachments || [],
+      attachments: raw.attachments || [], parent_id: raw.parent_id ?? null,
     });
     if (message.role === 'assistant') message.html = render(message.content);
     return message;
@@ -39,10 +39,10 @@
   const Message = {
     components: { MessageFiles },
     props: {
-      message: Object, user: Object, modelName: Function, isLastAnswer: Boolean, isLastQuestion: Boolean,
-      busy: Boolean,
+      message: Object, user: Object, modelName: Function, isLastAnswer: Boolean, busy: Boolean,
+      siblings: { type: Array, default: () => [] }, // the ids of the message and its other versions
     },
-    emits: ['regenerate', 'edit', 'continue'],
+    emits: ['regenerate', 'edit', 'continue', 'switch'],
     template: `
       <div class="message" :class="['message-' + message.role, { streaming: message.status === 'streaming', highlighted: message.highlighted }]"
            :data-message-id="message.id" data-testid="message">
@@ -65,15 +65,22 @@
           <div v-else-if="waiting" class="message-note note-waiting" role="status" data-testid="waiting-note">{{ t('stillWaiting') }}</div>
           <div v-if="note" class="message-note" :class="'note-' + noteKind" role="status" data-testid="message-note">
             <span>{{ note }}</span>
-            <template v-if="isLastAnswer && !busy">
+            <template v-if="message.id && !busy">
               <el-button link type="primary" size="small" @click="$emit('regenerate')" data-testid="retry">{{ t('retry') }}</el-button>
-              <el-button v-if="canContinue" link type="primary" size="small" @click="$emit('continue')" data-testid="continue">{{ t('continueAnswer') }}</el-button>
+              <el-button v-if="canContinue && isLastAnswer" link type="primary" size="small" @click="$emit('continue')" data-testid="continue">{{ t('continueAnswer') }}</el-button>
             </template>
           </div>
-          <div class="message-actions" v-if="message.status !== 'streaming'">
+          <div class="message-actions" :class="{ 'has-branches': siblings.length > 1 }" v-if="message.status !== 'streaming'">
+            <span v-if="siblings.length > 1" class="branch-switch" data-testid="branch-switch">
+              <button type="button" class="branch-step" :disabled="busy || position === 0" :aria-label="t('branchPrevious')"
+                      :title="t('branchPrevious')" @click="$emit('switch', siblings[position - 1])" data-testid="branch-prev">‹</button>
+              <span data-testid="branch-position">{{ position + 1 }}/{{ siblings.length }}</span>
+              <button type="button" class="branch-step" :disabled="busy || position === siblings.length - 1" :aria-label="t('branchNext')"
+                      :title="t('branchNext')" @click="$emit('switch', siblings[position + 1])" data-testid="branch-next">›</button>
+            </span>
             <el-button link size="small" @click="copyText(message.content)" data-testid="copy-message">{{ t('copy') }}</el-button>
-            <el-button v-if="isLastAnswer && !busy && !note" link size="small" @click="$emit('regenerate')" data-testid="regenerate">{{ t('regenerate') }}</el-button>
-            <el-button v-if="isLastQuestion && !busy" link size="small" @click="$emit('edit')" data-testid="edit-message">{{ t('edit') }}</el-button>
+            <el-button v-if="message.role === 'assistant' && message.id && !busy && !note" link size="small" @click="$emit('regenerate')" data-testid="regenerate">{{ t('regenerate') }}</el-button>
+            <el-button v-if="message.role === 'user' && message.id && !busy" link size="small" @click="$emit('edit')" data-testid="edit-message">{{ t('edit') }}</el-button>
             <span v-if="usage" class="message-usage" data-testid="message-usage">{{ usage }}</span>
           </div>
         </div>
@@ -101,6 +108,7 @@
       // Continuing makes sense where the text stopped short, not after a refusal with no text.
       const canContinue = Vue.computed(() => Boolean(props.message.content) && ['interrupted', 'stopped', 'cutoff'].includes(noteKind.value));
       const usage = Vue.computed(() => usageLabel(props.message));
+      const position = Vue.computed(() => props.siblings.indexOf(props.message.id));
 
       const waiting = Vue.ref(false);
       let timer = null;
@@ -111,7 +119,7 @@
       }
       Vue.watch(() => [props.message.status, props.message.content.length, props.message.reasoning.length], rearm, { immediate: true });
       Vue.onBeforeUnmount(() => clearTimeout(timer));
-      return { initial, time, author, note, noteKind, canContinue, usage, waiting, copyText };
+      return { initial, time, author, note, noteKind, canContinue, usage, position, waiting, copyText };
     },
   };
 

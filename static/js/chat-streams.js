@@ -5,7 +5,7 @@
 (function () {
   'use strict';
   const { t } = window.AIHelper;
-  const { firstWords, render } = window.AIHelperChat;
+  const { firstWords, render, addToTree } = window.AIHelperChat;
 
   function useStreams(app) {
     const { state, user } = app;
@@ -92,9 +92,13 @@
       const { conversation, question, answer } = turn;
       if (question) {
         question.id = frame.user_message_id;
+        question.parent_id = turn.parentId;
+        addToTree(conversation.tree, question);
         user.message_count += 1;
       }
       answer.id = frame.message_id;
+      answer.parent_id = question ? question.id : turn.parentId;
+      addToTree(conversation.tree, answer);
       answer.sessionId = frame.session_id;
       answer.model_id = frame.model_id;
       answer.startedAt = performance.now();

@@ -99,8 +99,9 @@
               </div>
               <message v-for="message in state.current.messages" :key="message.id || message"
                        :message="message" :user="user" :model-name="modelName" :busy="busy"
-                       :is-last-answer="message === lastAnswer" :is-last-question="message === lastQuestion && lastAnswer !== null"
-                       @regenerate="regenerate" @continue="continueAnswer" @edit="startEdit" />
+                       :is-last-answer="message === lastAnswer" :siblings="siblingsOf(state.current.tree, message)"
+                       @regenerate="regenerate(message)" @continue="continueAnswer" @edit="startEdit(message)"
+                       @switch="switchBranch" />
             </template>
           </div>
           <el-button v-if="state.scrolledUp && busy" class="to-bottom" circle type="primary" :aria-label="t('toBottom')" :title="t('toBottom')"
@@ -354,6 +355,7 @@
         usage, usageLimits, loadUsage, files, sizeLabel: Chat.sizeLabel,
         chooseModel, useSuggestion, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
         newChat: app.newChat, loadOlder: app.loadOlder, onMessagesScroll: app.onMessagesScroll, followAnswer: app.followAnswer,
+        switchBranch: app.switchBranch, siblingsOf: Chat.siblingsOf,
         ...composer,
       };
     },
