@@ -61,6 +61,9 @@ class ChatSession(db.Model):
     create_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     origin_id: Mapped[str | None] = mapped_column(exact_string(64))
+    # The preset it was started from: its system prompt and temperature apply to every turn while
+    # it exists; once deleted, the conversation goes on with the plain model.
+    preset_id: Mapped[int | None] = mapped_column(ForeignKey("presets.id", ondelete="SET NULL"))
 
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session",

@@ -1,0 +1,103 @@
+"""presets: saved system prompts, models and temperatures a conversation starts from
+
+Issue #17 part 3: `presets` holds each preset's owner, scope (me, everyone, groups), name, system
+prompt, model (SET NULL when the model is deleted), temperature and first message;
+`preset_groups` the groups a groups-scope preset is published to; `chat_sessions.preset_id` the
+preset a conversation was started from (SET NULL when the preset is deleted).
+
+Revision ID: e8b4d2f6a1c3
+Revises: d9e1f3a5c7b2
+Create Date: 2026-12-09 09:00:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+revision = "e8b4d2f6a1c3"
+down_revision = "d9e1f3a5c7b2"
+branch_labels = None
+depends_on = None
+
+LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+
+
+def upgrade():
+    op.create_table(
+        "presets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("system_prompt", LONG_TEXT, nullable=False),
+        sa.Column("model_config_id", sa.Integer(), nullable=True),
+        sa.Column("temperature", sa.Float(), nullable=True),
+        sa.Column("first_message", LONG_TEXT, nullable=True),
+        sa.Column("create_time", sa.DateTime(), nullable=False),
+        sa.Column("update_time", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["model_config_id"],
+            ["model_configs.id"],
+            name=op.f("fk_presets_model_config_id_model_configs"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_presets_user_id_users"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_presets")),
+        **TABLE_OPTIONS,
+    )
+    op.create_index("ix_presets_user_id", "presets", ["user_id"])
+    op.create_index("ix_presets_scope", "presets", ["scope"])
+    op.create_table(
+        "preset_groups",
+        sa.Column("preset_id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["user_groups.id"], name=op.f("fk_preset_groups_group_id_user_groups"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["preset_id"], ["presets.id"], name=op.f("fk_preset_groups_preset_id_presets"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("preset_id", "group_id", name=op.f("pk_preset_groups")),
+        **TABLE_OPTIONS,
+    )
+    op.create_index(op.f("ix_preset_groups_group_id"), "preset_groups", ["group_id"])
+    # Plain ADD COLUMN: a batch operation would copy chat_sessions, and dropping the old table would
+    # cascade to every message.
+    op.add_column("chat_sessions", sa.Column("preset_id", sa.Integer(), nullable=True))
+    if op.get_bind().dialect.name == "sqlite":
+        _add_sqlite_foreign_key()
+    else:
+        op.create_foreign_key(
+            op.f("fk_chat_sessions_preset_id_presets"),
+            "chat_sessions",
+            "presets",
+            ["preset_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+
+
+def _add_sqlite_foreign_key():
+    """SQLite has no ADD CONSTRAINT. A foreign key on a column that is null in every row changes
+    nothing stored, so the table's definition is edited in place (the procedure SQLite's ALTER TABLE
+    documentation gives for such changes) instead of copying the table."""
+    bind = op.get_bind()
+    version = bind.exec_driver_sql("PRAGMA schema_version").scalar()
+    bind.exec_driver_sql("PRAGMA writable_schema=ON")
+    bind.exec_driver_sql(
+        "UPDATE sqlite_master SET sql = rtrim(substr(rtrim(sql), 1, length(rtrim(sql)) - 1), char(9, 10, 13, 32)) || "
+        "', CONSTRAINT fk_chat_sessions_preset_id_presets FOREIGN KEY(preset_id) "
+        "REFERENCES presets (id) ON DELETE SET NULL)' WHERE type = 'table' AND name = 'chat_sessions'"
+    )
+    bind.exec_driver_sql(f"PRAGMA schema_version={version + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema=OFF")
+
+
+def downgrade():
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(op.f("fk_chat_sessions_preset_id_presets"), "chat_sessions", type_="foreignkey")
+    op.drop_column("chat_sessions", "preset_id")
+    op.drop_table("preset_groups")
+    op.drop_table("presets")
