@@ -52,7 +52,7 @@ def visible_to(user_id: Any, is_admin: bool) -> Any:
     )
 
 
-Scope = Annotated[str, OneOf(tuple(PresetScope), "invalid_preset_scope"), Field(title=N_("field_preset_scope"))]
+Scope = Annotated[str, OneOf(tuple(PresetScope), N_("invalid_preset_scope")), Field(title=N_("field_preset_scope"))]
 
 
 class PresetChange(Fields):
