@@ -378,9 +378,9 @@ def _conversation_statement(named_by: str):
     return (
         select(_sessions.c.session_id, _sessions.c.title, *preset, *_MODEL_COLUMNS, *recent.c)
         .select_from(
-            _sessions.outerjoin(_presets, _presets.c.id == _sessions.c.preset_id)
-            .outerjoin(_usable_models, _model_match(named_by))
+            _sessions.outerjoin(_usable_models, _model_match(named_by))
             .outerjoin(recent, recent.c.r_session_id == _sessions.c.session_id)
+            .outerjoin(_presets, _presets.c.id == _sessions.c.preset_id)
         )
         .where(_sessions.c.session_id == bindparam("session_id"), _sessions.c.user_id == bindparam("user_id"))
     )
