@@ -87,6 +87,25 @@ CREATE TABLE IF NOT EXISTS `model_configs` (
   CONSTRAINT `fk_model_configs_provider_id_api_providers` FOREIGN KEY (`provider_id`) REFERENCES `api_providers` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS `presets` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `user_id` int(11) NOT NULL,
+  `scope` varchar(16) NOT NULL,
+  `name` varchar(100) NOT NULL,
+  `system_prompt` mediumtext NOT NULL,
+  `model_config_id` int(11) DEFAULT NULL,
+  `temperature` float DEFAULT NULL,
+  `first_message` mediumtext DEFAULT NULL,
+  `create_time` datetime NOT NULL,
+  `update_time` datetime NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `fk_presets_model_config_id_model_configs` (`model_config_id`),
+  KEY `ix_presets_user_id` (`user_id`),
+  KEY `ix_presets_scope` (`scope`),
+  CONSTRAINT `fk_presets_model_config_id_model_configs` FOREIGN KEY (`model_config_id`) REFERENCES `model_configs` (`id`) ON DELETE SET NULL,
+  CONSTRAINT `fk_presets_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS `chat_sessions` (
   `id` int(11) NOT NULL AUTO_INCREMENT,
   `session_id` varchar(64) NOT NULL,
@@ -99,6 +118,7 @@ CREATE TABLE IF NOT EXISTS `chat_sessions` (
   `update_time` datetime NOT NULL,
   `origin_id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
   `selected_leaf_id` bigint(20) DEFAULT NULL,
+  `preset_id` int(11) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_chat_sessions_session_id` (`session_id`),
   UNIQUE KEY `uq_chat_sessions_user_id_origin_id` (`user_id`,`origin_id`),
@@ -187,6 +207,15 @@ CREATE TABLE IF NOT EXISTS `model_group_access` (
   CONSTRAINT `fk_model_group_access_model_config_id_model_configs` FOREIGN KEY (`model_config_id`) REFERENCES `model_configs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+CREATE TABLE IF NOT EXISTS `preset_groups` (
+  `preset_id` int(11) NOT NULL,
+  `group_id` int(11) NOT NULL,
+  PRIMARY KEY (`preset_id`,`group_id`),
+  KEY `ix_preset_groups_group_id` (`group_id`),
+  CONSTRAINT `fk_preset_groups_group_id_user_groups` FOREIGN KEY (`group_id`) REFERENCES `user_groups` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `fk_preset_groups_preset_id_presets` FOREIGN KEY (`preset_id`) REFERENCES `presets` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- Files sent with questions (aihelper/models/attachment.py); the files are in the attachments folder.
 CREATE TABLE IF NOT EXISTS `attachments` (
   `id` varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
@@ -243,4 +272,4 @@ CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('e2b4d6f8a1c3');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('e8b4d2f6a1c3');

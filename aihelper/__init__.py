@@ -108,7 +108,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from aihelper.admin import bp as admin_bp
     from aihelper.auth import bp as auth_bp
-    from aihelper.chat import api, attachments, pages, socket  # noqa: F401  (the chat routes register on import)
+    from aihelper.chat import api, attachments, pages, presets, socket  # noqa: F401  (the chat routes register on import)
     from aihelper.chat import bp as chat_bp
     from aihelper.health import bp as health_bp
     from aihelper.history import bp as history_bp

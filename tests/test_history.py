@@ -15,7 +15,7 @@ from aihelper.services.history import owned_session
 from tests.fixtures.actions import register
 from tests.fixtures.records import add_session, at, user
 
-SUMMARY_FIELDS = {"session_id", "title", "model_id", "create_time", "update_time", "preview", "pinned"}
+SUMMARY_FIELDS = {"session_id", "title", "model_id", "create_time", "update_time", "preview", "pinned", "preset_id"}
 MESSAGE_FIELDS = {
     "id",
     "role",
@@ -93,6 +93,7 @@ def test_the_list_shows_newest_activity_first_with_a_one_line_preview(app):
         # The last message, white space collapsed, cut to 80 characters.
         "preview": ("line one line two " + "x" * 200)[:80],
         "pinned": True,
+        "preset_id": None,
     }
     assert len(sessions[0]["preview"]) == 80
     assert sessions[1]["preview"] == "" and sessions[1]["pinned"] is False
@@ -238,6 +239,7 @@ def test_one_conversation_lists_its_messages_in_id_order(app):
         "create_time": "2026-11-24T14:15:00+00:00",
         "update_time": "2026-11-24T14:15:11+00:00",
         "pinned": True,
+        "preset_id": None,
         "has_more": False,
     }
     messages = body["conversation"]

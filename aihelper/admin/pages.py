@@ -26,6 +26,7 @@ _SECTION_TITLES = {
     "models": N_("admin_models"),
     "users": N_("admin_users"),
     "groups": N_("admin_groups"),
+    "presets": N_("admin_presets"),
     "audit": N_("admin_audit"),
     "settings": N_("admin_settings"),
 }
@@ -48,6 +49,9 @@ def _section_data(section: str) -> dict[str, Any]:
         return {"users": admin_users.list_users(), "groups": groups.list_groups()}
     if section == "groups":
         return {"groups": groups.list_groups()}
+    if section == "presets":  # the presets themselves come from GET /api/presets
+        models = [{"id": m["id"], "model_name": m["model_name"]} for m in providers.list_models()]
+        return {"models": models, "groups": groups.list_groups()}
     if section in ("usage", "audit"):
         return {}  # the page asks the JSON API (GET /api/admin/usage, /api/admin/audit) as it is filtered
     return {"settings": settings.all_settings(), "groups": groups.list_groups()}
@@ -91,6 +95,11 @@ def usage_page():
 @bp.get("/admin/audit", endpoint="audit")
 def audit_page():
     return _render("audit")
+
+
+@bp.get("/admin/presets", endpoint="presets")
+def presets_page():
+    return _render("presets")
 
 
 @bp.get("/admin/providers", endpoint="providers")

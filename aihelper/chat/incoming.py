@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from aihelper.failures import Invalid, Term
 from aihelper.i18n import N_
-from aihelper.ids import MESSAGE_ID_MAX
+from aihelper.ids import ID_MAX, MESSAGE_ID_MAX
 from aihelper.services.conversations import TurnRequest
 from aihelper.validation import IdOrName, Shape, Text, first_problem, first_unknown, place
 
@@ -37,6 +37,8 @@ class ChatBody(Shape):
     message_id: MessageId | None = None  # with edit: the question to edit (default: the last)
     # Uploads (POST /api/attachments) sent with the message; the turn checks they are the user's.
     attachments: Annotated[tuple[Text, ...], Field(max_length=ATTACHMENTS_MAX)] = ()
+    # A new conversation from this preset (GET /api/presets); ignored for an existing one.
+    preset_id: Annotated[int, Field(ge=1, le=ID_MAX)] | None = None
 
 
 class ChatFrame(ChatBody):
@@ -108,5 +110,6 @@ def turn_request(asked: ChatBody | RegenerateFrame, user_id: int, *, by_admin: b
         edit=question.edit if question else False,
         message_id=asked.message_id,
         attachment_ids=question.attachments if question else (),
+        preset_id=question.preset_id if question else None,
         by_admin=by_admin,
     )

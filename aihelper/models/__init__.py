@@ -4,6 +4,7 @@ from aihelper.models.attachment import Attachment
 from aihelper.models.audit import AuditEntry
 from aihelper.models.chat import ChatMessage, ChatSession
 from aihelper.models.organisation import UserGroup, group_members, model_access
+from aihelper.models.preset import Preset, PresetScope, preset_groups
 from aihelper.models.provider import ApiProvider, ModelConfig
 from aihelper.models.usage import UsageDay
 from aihelper.models.user import AppSetting, LoginSession, User
@@ -17,9 +18,12 @@ __all__ = [
     "ChatSession",
     "LoginSession",
     "ModelConfig",
+    "Preset",
+    "PresetScope",
     "UsageDay",
     "User",
     "UserGroup",
     "group_members",
     "model_access",
+    "preset_groups",
 ]

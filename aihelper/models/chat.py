@@ -64,6 +64,11 @@ class ChatSession(db.Model):
     # The last message of the branch the user chose to see; None: the newest message's branch,
     # which is where every new turn goes, so a turn only writes here after the user switched.
     selected_leaf_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    # The preset it was started from: its system prompt and temperature apply to every turn while
+    # it exists; once deleted, the conversation goes on with the plain model. No foreign key:
+    # SQLite cannot add one to a table holding rows without copying it (and its messages with
+    # it); preset ids are never reused, so one left by a deleted preset names nothing.
+    preset_id: Mapped[int | None] = mapped_column(Integer)
 
     messages: Mapped[list[ChatMessage]] = relationship(
         back_populates="session",

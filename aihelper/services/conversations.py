@@ -33,13 +33,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Invalid, NotFound, TooLarge
 from aihelper.i18n import N_
-from aihelper.models import ApiProvider, Attachment, ChatMessage, ChatSession, ModelConfig, User
+from aihelper.models import ApiProvider, Attachment, ChatMessage, ChatSession, ModelConfig, Preset, User
 from aihelper.models.chat import MessageStatus, Role
 from aihelper.models.types import Status
-from aihelper.services import attached_prompt, attachments, branches
+from aihelper.services import attached_prompt, attachments, branches, presets
 from aihelper.services.autocommit import autocommit_connection, read_rows
 from aihelper.services.groups import model_open_to
 from aihelper.services.history import SESSION_ID_MAX
+from aihelper.services.presets import TurnPreset
 from aihelper.services.provider_keys import key_to_send
 from aihelper.services.usage import Price
 from aihelper.times import utcnow
@@ -55,6 +56,7 @@ _messages = ChatMessage.__table__
 _models = ModelConfig.__table__
 _providers = ApiProvider.__table__
 _users = User.__table__
+_presets = Preset.__table__
 
 
 @dataclass
@@ -69,6 +71,7 @@ class TurnRequest:
     # The answer to regenerate, or the question to edit; None: the last of the branch shown.
     message_id: int | None = None
     attachment_ids: tuple[str, ...] = ()  # chat only: uploads sent with the message
+    preset_id: int | None = None  # a new conversation only: the preset it starts from
     # Failures are explained to admins in technical terms, to everyone else as what they can do.
     by_admin: bool = False
 
@@ -94,6 +97,7 @@ class TurnPlan:
     attachments: list[Attachment] = field(default_factory=list)
     earlier_attachments: dict[int, list[Attachment]] = field(default_factory=dict)
     sent_chars: dict[str, int] = field(default_factory=dict)  # of each document: what fitted
+    preset: TurnPreset | None = None  # the conversation's preset, while it exists
 
 
 @dataclass
@@ -323,6 +327,7 @@ def plan_turn(request: TurnRequest) -> TurnPlan:
         question_id=question.id if question is not None else None,
         question_text=question.content if question is not None else message,
         earlier=earlier,
+        preset=TurnPreset(rows[0].p_id, rows[0].p_system_prompt, rows[0].p_temperature) if rows[0].p_id else None,
     )
     edited = recent[redone] if request.edit else None
     _plan_attachments(plan, edited)
@@ -398,17 +403,24 @@ _BRANCH_READ = _branch_messages(bindparam("end_id"), _BRANCH_COLUMNS)
 
 
 def _conversation_statement(named_by: str):
-    """The conversation (if it is the user's), the model the turn uses and the recent messages,
-    as rows of (conversation, model candidate, message)."""
+    """The conversation (if it is the user's), its preset, the model the turn uses and the recent
+    messages of its branch, as rows of (conversation, preset, model candidate, message)."""
     recent = _branch_messages(
         _BRANCH_END, [_messages.c.session_id.label("r_session_id"), *(c.label(f"r_{c.name}") for c in _BRANCH_COLUMNS)]
     ).subquery("recent")
+    preset = (
+        _presets.c.id.label("p_id"),
+        _presets.c.system_prompt.label("p_system_prompt"),
+        _presets.c.temperature.label("p_temperature"),
+    )
     return (
-        select(_sessions.c.session_id, _sessions.c.title, _sessions.c.selected_leaf_id, *_MODEL_COLUMNS, *recent.c)
+        select(
+            _sessions.c.session_id, _sessions.c.title, _sessions.c.selected_leaf_id, *preset, *_MODEL_COLUMNS, *recent.c
+        )
         .select_from(
-            _sessions.outerjoin(_usable_models, _model_match(named_by)).outerjoin(
-                recent, recent.c.r_session_id == _sessions.c.session_id
-            )
+            _sessions.outerjoin(_usable_models, _model_match(named_by))
+            .outerjoin(recent, recent.c.r_session_id == _sessions.c.session_id)
+            .outerjoin(_presets, _presets.c.id == _sessions.c.preset_id)
         )
         .where(_sessions.c.session_id == bindparam("session_id"), _sessions.c.user_id == bindparam("user_id"))
     )
@@ -431,7 +443,13 @@ def _recent_messages(session_id: str, end_id: int, count: int) -> list[_Message]
 
 
 def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
-    named_by, model_ref = _named_by(request.model_ref)
+    preset = None
+    if request.preset_id is not None:
+        preset = presets.preset_for_turn(request.user_id, request.by_admin, request.preset_id)
+    model_ref = request.model_ref
+    if model_ref is None and preset is not None:  # the page named no model: the preset's
+        model_ref = preset.model_config_id
+    named_by, model_ref = _named_by(model_ref)
     if named_by == "own":  # a new conversation has no model of its own yet
         raise Invalid(N_("model_unavailable"))
     model = _model_of(read_rows(_MODEL_READS[named_by], {"model_ref": model_ref, "user_id": request.user_id}))
@@ -446,6 +464,7 @@ def _plan_new_conversation(request: TurnRequest, message: str) -> TurnPlan:
         question_id=None,
         question_text=message,
         earlier=[],
+        preset=preset,
     )
     _plan_attachments(plan, None)
     if not message:
@@ -513,6 +532,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
                     "model_id": model.model_id,
                     "model_config_id": model.id,
                     "pinned": False,
+                    "preset_id": plan.preset.id if plan.preset else None,
                 },
             )
         try:
@@ -547,7 +567,7 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
             "model": model.model_id,
             "messages": messages,
             "max_tokens": model.max_tokens,
-            "temperature": model.temperature,
+            "temperature": _temperature(plan),
             "stream_options": {"include_usage": True},
         },
         price=model.price,
@@ -555,15 +575,29 @@ def store_turn(plan: TurnPlan) -> PreparedTurn:
     )
 
 
+def _temperature(plan: TurnPlan) -> float:
+    if plan.preset is not None and plan.preset.temperature is not None:
+        return plan.preset.temperature
+    return plan.model.temperature
+
+
+def _system_prompt(plan: TurnPlan) -> str:
+    """The model's system prompt (the admin's rules) and then the preset's, in one message: several
+    chat templates (vLLM's, Ollama's for some models) refuse a second system message."""
+    preset_prompt = plan.preset.system_prompt if plan.preset is not None else None
+    return "\n\n".join(prompt for prompt in (plan.model.system_prompt, preset_prompt) if prompt)
+
+
 def _prompt_messages(plan: TurnPlan) -> list[dict[str, Any]]:
     """The request's messages: the system prompt, the context, the question; the files' text and
     images where they came (attached_prompt), the question's first in the context's budget."""
     model = plan.model
-    system = [{"role": Role.SYSTEM, "content": model.system_prompt}] if model.system_prompt else []
+    system_prompt = _system_prompt(plan)
+    system = [{"role": Role.SYSTEM, "content": system_prompt}] if system_prompt else []
     budget = attached_prompt.budget_for(
         model.context_window,
         model.max_tokens,
-        [model.system_prompt or "", plan.question_text, *(m.content for m in plan.earlier)],
+        [system_prompt, plan.question_text, *(m.content for m in plan.earlier)],
     )
     question = attached_prompt.content(plan.question_text, plan.attachments, budget, vision=model.vision)
     earlier = {}

@@ -119,6 +119,7 @@ def _session_fields(session: ChatSession) -> dict[str, Any]:
         "create_time": iso_utc(session.create_time),
         "update_time": iso_utc(session.update_time),
         "pinned": bool(session.pinned),
+        "preset_id": session.preset_id,
     }
 
 

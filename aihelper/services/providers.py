@@ -444,18 +444,24 @@ def reorder_models(order: ModelOrder) -> None:
     db.session.commit()
 
 
-def available_models(user_id: int) -> dict[str, Any]:
-    """What a user may chat with (GET /api/models): enabled models of enabled providers open to
-    them, in order, grouped by provider; no base URL, no key."""
-    rows = db.session.execute(
-        select(ModelConfig, ApiProvider.name)
+def open_models(user_id: int):
+    """The models a user may chat with: enabled models of enabled providers open to them."""
+    return (
+        select(ModelConfig)
         .join(ApiProvider, ApiProvider.id == ModelConfig.provider_id)
         .where(
             ModelConfig.status == Status.ACTIVE,
             ApiProvider.status == Status.ACTIVE,
             model_open_to(ModelConfig.id, user_id),
         )
-        .order_by(ModelConfig.sort_order, ModelConfig.id)
+    )
+
+
+def available_models(user_id: int) -> dict[str, Any]:
+    """What a user may chat with (GET /api/models): the open models in order, grouped by
+    provider; no base URL, no key."""
+    rows = db.session.execute(
+        open_models(user_id).add_columns(ApiProvider.name).order_by(ModelConfig.sort_order, ModelConfig.id)
     ).all()
     grouped: dict[str, list[dict[str, Any]]] = {}
     for model, provider_name in rows:

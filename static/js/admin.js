@@ -192,7 +192,7 @@
         <el-dialog v-model="editor.open" :title="editor.id ? t('editProvider') : t('addProvider')" width="560px" align-center>
           <el-alert v-if="editor.error" :title="editor.error" type="error" show-icon :closable="false" class="dialog-error" />
           <el-form label-position="top" @submit.prevent="saveEditor">
-            <el-form-item v-if="!editor.id" :label="t('presets')">
+            <el-form-item v-if="!editor.id" :label="t('endpointPresets')">
               <el-space wrap>
                 <el-button v-for="preset in presets" :key="preset.name" size="small" @click="usePreset(preset)">{{ preset.name }}</el-button>
               </el-space>
@@ -1040,11 +1040,13 @@
     'model.import': N_('auditModelImport'), 'model.reorder': N_('auditModelReorder'),
     'user.create': N_('auditUserCreate'), 'user.update': N_('auditUserUpdate'), 'user.delete': N_('auditUserDelete'),
     'group.create': N_('auditGroupCreate'), 'group.update': N_('auditGroupUpdate'), 'group.delete': N_('auditGroupDelete'),
+    'preset.create': N_('auditPresetCreate'), 'preset.update': N_('auditPresetUpdate'), 'preset.delete': N_('auditPresetDelete'),
     'settings.update': N_('auditSettingsUpdate'), 'keys.rotate': N_('auditKeysRotate'),
     'login.admin': N_('auditLoginAdmin'), 'login.failed': N_('auditLoginFailed'),
   };
   const AUDIT_KINDS = {
     provider: N_('auditKindProvider'), model: N_('auditKindModel'), user: N_('auditKindUser'), group: N_('auditKindGroup'),
+    preset: N_('auditKindPreset'),
     settings: N_('auditKindSettings'), keys: N_('auditKindKeys'), login: N_('auditKindLogin'),
   };
   const AUDIT_PAGE = 50;
@@ -1179,11 +1181,25 @@
     },
   };
 
-  const SECTIONS = [N_('dashboard'), N_('usage'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('audit'), N_('settings')];
-  const ICONS = { dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', usage: 'TrendCharts', audit: 'Document', settings: 'Setting' };
+  /* Presets published to everyone or to groups (each admin's own private ones are on the chat page). */
+  const Presets = {
+    components: { PresetManager: window.AIHelperPresets.PresetManager },
+    template: `<el-card shadow="never" class="admin-card">
+        <preset-manager :models="models" :groups="groups" admin published-only />
+      </el-card>`,
+    setup() {
+      return { models: page.models, groups: page.groups };
+    },
+  };
+
+  const SECTIONS = [N_('dashboard'), N_('usage'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('presets'), N_('audit'), N_('settings')];
+  const ICONS = {
+    dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', presets: 'Collection',
+    usage: 'TrendCharts', audit: 'Document', settings: 'Setting',
+  };
 
   mount({
-    components: { LanguageSwitch, Dashboard, Usage, Providers, Models, Users, Groups, Audit, Settings },
+    components: { LanguageSwitch, Dashboard, Usage, Providers, Models, Users, Groups, Presets, Audit, Settings },
     template: `
       <el-container class="admin-shell">
         <el-header class="shell-header">

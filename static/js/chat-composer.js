@@ -59,6 +59,7 @@
         type: 'chat', message: text, model_id: state.modelChoice, session_id: conversation.session_id,
         client_id: newClientId(), ...(edited ? { edit: true, message_id: edited.id } : {}),
         ...(attached.length ? { attachments: attached.map((a) => a.id) } : {}),
+        ...(conversation.session_id === null && conversation.preset_id ? { preset_id: conversation.preset_id } : {}),
       };
       const shownFiles = attached.length ? [...attached] : editedFiles;
       if (JSON.stringify(frame).length > MAX_FRAME_CHARS) {

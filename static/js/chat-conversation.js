@@ -29,15 +29,19 @@
 
     function newChat() {
       state.current = null;
+      state.preset = null;
       state.editing = false;
       state.drawer = false;
       history.pushState(null, '', '/');
       app.focusComposer();
     }
     function startConversation() {
+      // A new conversation from the preset chosen for it (the first message names it to the server).
       state.current = Vue.reactive({
         session_id: null, title: '', messages: [], tree: treeFrom([]), notFound: false, hasMore: false, loadingOlder: false,
+        preset_id: state.preset ? state.preset.id : null,
       });
+      state.preset = null;
     }
     /* Opens a conversation; with `messageId`, in that message's branch, scrolled to it and marked
      * for a moment. */
@@ -63,7 +67,7 @@
       app.streams.adopt(messages, data.session_id);
       state.current = Vue.reactive({
         session_id: data.session_id, title: data.title, messages, tree: treeFrom(data.tree), notFound: false,
-        hasMore: data.has_more, loadingOlder: false,
+        hasMore: data.has_more, loadingOlder: false, preset_id: data.preset_id,
       });
       if (data.model_id) app.selectModelOf(data.model_id);
       if (messageId) {

@@ -24,6 +24,7 @@
               <el-icon :size="20"><el-icon-menu /></el-icon>
             </el-button>
             <h1 class="chat-title" data-testid="chat-title">{{ headerTitle }}</h1>
+            <el-tag v-if="presetName" type="info" class="preset-tag" data-testid="preset-tag">{{ presetName }}</el-tag>
             <span class="connection" :class="'connection-' + state.connection" role="status" data-testid="connection">
               <i class="connection-dot"></i>{{ connectionLabel }}
             </span>
@@ -56,6 +57,7 @@
                   <el-dropdown-item command="theme" data-testid="menu-theme">{{ t('theme') }}{{ state.dark ? ' ✓' : '' }}</el-dropdown-item>
                   <el-dropdown-item command="enter" data-testid="menu-enter">{{ t('enterSends') }}{{ state.enterSends ? ' ✓' : '' }}</el-dropdown-item>
                   <el-dropdown-item command="shortcuts" data-testid="menu-shortcuts">{{ t('shortcuts') }}</el-dropdown-item>
+                  <el-dropdown-item command="presets" data-testid="menu-presets">{{ t('presets') }}</el-dropdown-item>
                   <el-dropdown-item v-if="user.is_admin" command="admin" data-testid="admin-link">{{ t('admin') }}</el-dropdown-item>
                   <el-dropdown-item command="logout" divided data-testid="logout">{{ t('logout') }}</el-dropdown-item>
                 </el-dropdown-menu>
@@ -89,6 +91,10 @@
                 <div class="suggestions">
                   <el-button v-for="text in suggestions" :key="text" class="suggestion" @click="useSuggestion(text)" data-testid="suggestion">{{ text }}</el-button>
                 </div>
+                <el-select v-if="presets.length" :model-value="null" class="preset-picker" :placeholder="t('presetStart')"
+                           :aria-label="t('presetStart')" @update:model-value="id => startFromPreset(presets.find(p => p.id === id))" data-testid="preset-picker">
+                  <el-option v-for="preset in presets" :key="preset.id" :value="preset.id" :label="preset.name" />
+                </el-select>
               </template>
             </div>
             <template v-else>
@@ -160,6 +166,10 @@
         </template>
       </el-dialog>
 
+      <el-dialog v-model="state.presetsOpen" :title="t('presets')" width="760px" align-center data-testid="presets-dialog">
+        <preset-manager :models="allModels" @changed="list => (presets = list)" @use="startFromPreset" />
+      </el-dialog>
+
       <el-dialog v-model="state.shortcutsOpen" :title="t('shortcuts')" width="440px" align-center data-testid="shortcuts">
         <table class="shortcuts-table">
           <tr v-for="[keys, what] in shortcutsList" :key="keys + what"><th><kbd>{{ keys }}</kbd></th><td>{{ what }}</td></tr>
@@ -175,7 +185,7 @@
   }
 
   const App = {
-    components: { Message: Chat.Message, SidebarContent: Chat.SidebarContent },
+    components: { Message: Chat.Message, SidebarContent: Chat.SidebarContent, PresetManager: window.AIHelperPresets.PresetManager },
     template: TEMPLATE,
     setup() {
       const user = Vue.reactive({ ...page.user });
@@ -186,6 +196,7 @@
         drawer: false, narrow: window.matchMedia('(max-width: 768px)').matches,
         dark: document.documentElement.classList.contains('dark'), enterSends: Chat.store.get('enterSends', false),
         password: { open: false, old: '', new: '', confirm: '' }, shortcutsOpen: false, dropping: false,
+        preset: null, presetsOpen: false,  // the preset chosen for the next new conversation
       });
       const messagesEl = Vue.ref(null);
       const avatarInput = Vue.ref(null);
@@ -241,6 +252,27 @@
       Vue.watchEffect(() => {
         document.title = state.current && !state.current.notFound ? headerTitle.value + ' · ' + t('appName') : t('appName');
       });
+      // --- presets -------------------------------------------------------------------------------
+      const presets = Vue.ref([]);
+      async function loadPresets() {
+        presets.value = (await api('GET', '/api/presets')).presets;
+      }
+      /* A new conversation from the preset: its model chosen, its first message in the composer. */
+      function startFromPreset(preset) {
+        if (!preset) return;
+        app.newChat();
+        state.preset = preset;
+        state.presetsOpen = false;
+        if (allModels.value.some((m) => m.id === preset.model_id)) state.modelChoice = preset.model_id;
+        state.draft = preset.first_message || '';
+        app.focusComposer();
+      }
+      const presetName = Vue.computed(() => {
+        const id = state.current && !state.current.notFound ? state.current.preset_id : state.preset && state.preset.id;
+        const preset = id ? presets.value.find((p) => p.id === id) : null;
+        return preset ? preset.name : '';
+      });
+
       function useSuggestion(text) {
         state.draft = text;
         app.focusComposer();
@@ -302,6 +334,7 @@
           Chat.store.set('enterSends', state.enterSends);
         },
         shortcuts: () => { state.shortcutsOpen = true; },
+        presets: () => { state.presetsOpen = true; },
         admin: () => { window.location.href = '/admin'; },
         logout: () => {
           loggingOut = true;
@@ -333,6 +366,7 @@
         handleCodeCopy(messagesEl.value);
         await loadModels().catch((error) => ElementPlus.ElMessage.error(error.message));
         app.loadSessions(true);
+        loadPresets().catch((error) => ElementPlus.ElMessage.error(error.message));
         if (page.session_id) app.openSession(page.session_id, false);
       });
 
@@ -351,7 +385,7 @@
       const connectionLabel = Vue.computed(() => connectionLabels[state.connection]);
       return {
         t, user, state, page, messagesEl, avatarInput, logoutForm, composerInput, allModels, modelName, headerTitle,
-        suggestions, shortcutsList, connectionLabel,
+        suggestions, shortcutsList, connectionLabel, presets, presetName, startFromPreset,
         usage, usageLimits, loadUsage, files, sizeLabel: Chat.sizeLabel,
         chooseModel, useSuggestion, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
         newChat: app.newChat, loadOlder: app.loadOlder, onMessagesScroll: app.onMessagesScroll, followAnswer: app.followAnswer,
