@@ -5,6 +5,7 @@ from aihelper.models.audit import AuditEntry
 from aihelper.models.chat import ChatMessage, ChatSession
 from aihelper.models.organisation import UserGroup, group_members, model_access
 from aihelper.models.provider import ApiProvider, ModelConfig
+from aihelper.models.share import SharedLink
 from aihelper.models.usage import UsageDay
 from aihelper.models.user import AppSetting, LoginSession, User
 
@@ -17,6 +18,7 @@ __all__ = [
     "ChatSession",
     "LoginSession",
     "ModelConfig",
+    "SharedLink",
     "UsageDay",
     "User",
     "UserGroup",
