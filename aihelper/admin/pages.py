@@ -27,6 +27,7 @@ _SECTION_TITLES = {
     "users": N_("admin_users"),
     "groups": N_("admin_groups"),
     "audit": N_("admin_audit"),
+    "shares": N_("admin_shares"),
     "settings": N_("admin_settings"),
 }
 # Form fields never echoed back into a page.
@@ -48,8 +49,9 @@ def _section_data(section: str) -> dict[str, Any]:
         return {"users": admin_users.list_users(), "groups": groups.list_groups()}
     if section == "groups":
         return {"groups": groups.list_groups()}
-    if section in ("usage", "audit"):
-        return {}  # the page asks the JSON API (GET /api/admin/usage, /api/admin/audit) as it is filtered
+    if section in ("usage", "audit", "shares"):
+        # The page asks the JSON API (GET /api/admin/usage, /api/admin/audit, /api/admin/shares).
+        return {}
     return {"settings": settings.all_settings(), "groups": groups.list_groups()}
 
 
@@ -91,6 +93,11 @@ def usage_page():
 @bp.get("/admin/audit", endpoint="audit")
 def audit_page():
     return _render("audit")
+
+
+@bp.get("/admin/shares", endpoint="shares")
+def shares_page():
+    return _render("shares")
 
 
 @bp.get("/admin/providers", endpoint="providers")
@@ -182,7 +189,7 @@ def save_settings():
         lambda v: settings.update_settings(
             read(
                 settings.SettingsChange,
-                {"registration_open": "1" if v.get("registration_open") else "0"}
+                {name: "1" if v.get(name) else "0" for name in ("registration_open", "sharing_enabled")}
                 | {name: v[name] for name in ("retention_days", "default_group", "audit_retention_days") if name in v},
             )
         ),
