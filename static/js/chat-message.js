@@ -42,7 +42,7 @@
       message: Object, user: Object, modelName: Function, isLastAnswer: Boolean, isLastQuestion: Boolean,
       busy: Boolean,
     },
-    emits: ['regenerate', 'edit', 'continue'],
+    emits: ['regenerate', 'edit', 'continue', 'share'],
     template: `
       <div class="message" :class="['message-' + message.role, { streaming: message.status === 'streaming', highlighted: message.highlighted }]"
            :data-message-id="message.id" data-testid="message">
@@ -74,6 +74,7 @@
             <el-button link size="small" @click="copyText(message.content)" data-testid="copy-message">{{ t('copy') }}</el-button>
             <el-button v-if="isLastAnswer && !busy && !note" link size="small" @click="$emit('regenerate')" data-testid="regenerate">{{ t('regenerate') }}</el-button>
             <el-button v-if="isLastQuestion && !busy" link size="small" @click="$emit('edit')" data-testid="edit-message">{{ t('edit') }}</el-button>
+            <el-button v-if="message.id && !busy" link size="small" @click="$emit('share')" data-testid="share-here">{{ t('shareUpToHere') }}</el-button>
             <span v-if="usage" class="message-usage" data-testid="message-usage">{{ usage }}</span>
           </div>
         </div>

@@ -29,6 +29,8 @@
             </span>
           </div>
           <div class="chat-header-right">
+            <el-button v-if="state.current && !state.current.notFound && state.current.messages.length" :disabled="busy"
+                       @click="shares.openDialog()" data-testid="share-open">{{ t('share') }}</el-button>
             <el-select v-if="allModels.length" :model-value="state.modelChoice" @update:model-value="chooseModel"
                        class="model-select" data-testid="model-select" :placeholder="t('chooseModel')" :aria-label="t('chooseModel')" filterable>
               <el-option-group v-for="(models, provider) in state.providers" :key="provider" :label="provider">
@@ -56,6 +58,7 @@
                   <el-dropdown-item command="theme" data-testid="menu-theme">{{ t('theme') }}{{ state.dark ? ' ✓' : '' }}</el-dropdown-item>
                   <el-dropdown-item command="enter" data-testid="menu-enter">{{ t('enterSends') }}{{ state.enterSends ? ' ✓' : '' }}</el-dropdown-item>
                   <el-dropdown-item command="shortcuts" data-testid="menu-shortcuts">{{ t('shortcuts') }}</el-dropdown-item>
+                  <el-dropdown-item command="shares" data-testid="menu-shares">{{ t('myShares') }}</el-dropdown-item>
                   <el-dropdown-item v-if="user.is_admin" command="admin" data-testid="admin-link">{{ t('admin') }}</el-dropdown-item>
                   <el-dropdown-item command="logout" divided data-testid="logout">{{ t('logout') }}</el-dropdown-item>
                 </el-dropdown-menu>
@@ -100,7 +103,7 @@
               <message v-for="message in state.current.messages" :key="message.id || message"
                        :message="message" :user="user" :model-name="modelName" :busy="busy"
                        :is-last-answer="message === lastAnswer" :is-last-question="message === lastQuestion && lastAnswer !== null"
-                       @regenerate="regenerate" @continue="continueAnswer" @edit="startEdit" />
+                       @regenerate="regenerate" @continue="continueAnswer" @edit="startEdit" @share="shares.openDialog(message.id)" />
             </template>
           </div>
           <el-button v-if="state.scrolledUp && busy" class="to-bottom" circle type="primary" :aria-label="t('toBottom')" :title="t('toBottom')"
@@ -159,6 +162,8 @@
         </template>
       </el-dialog>
 
+      <share-dialogs />
+
       <el-dialog v-model="state.shortcutsOpen" :title="t('shortcuts')" width="440px" align-center data-testid="shortcuts">
         <table class="shortcuts-table">
           <tr v-for="[keys, what] in shortcutsList" :key="keys + what"><th><kbd>{{ keys }}</kbd></th><td>{{ what }}</td></tr>
@@ -174,7 +179,7 @@
   }
 
   const App = {
-    components: { Message: Chat.Message, SidebarContent: Chat.SidebarContent },
+    components: { Message: Chat.Message, SidebarContent: Chat.SidebarContent, ShareDialogs: Chat.ShareDialogs },
     template: TEMPLATE,
     setup() {
       const user = Vue.reactive({ ...page.user });
@@ -232,6 +237,7 @@
       Object.assign(app, Chat.useConversation(app));
       Object.assign(app, Chat.useSessions(app));
       app.tools = window.AIHelperHistory.useHistoryTools(app, page);
+      app.shares = Chat.useShares(app);
       app.streams = Chat.useStreams(app);
       const files = Chat.useAttachments(app);
       const composer = Chat.useComposer(app, app.streams, files);
@@ -301,6 +307,7 @@
           Chat.store.set('enterSends', state.enterSends);
         },
         shortcuts: () => { state.shortcutsOpen = true; },
+        shares: () => app.shares.openList(),
         admin: () => { window.location.href = '/admin'; },
         logout: () => {
           loggingOut = true;
@@ -338,7 +345,7 @@
       Vue.provide('chatApp', Vue.reactive({
         state, groups: app.groups, newChat: app.newChat, applyRange: app.applyRange, clearRange: app.clearRange,
         rangeShortcuts: app.rangeShortcuts, onListScroll: app.onListScroll, openSession: app.openSession,
-        onSessionCommand: app.onSessionCommand, tools: app.tools,
+        onSessionCommand: app.onSessionCommand, tools: app.tools, shares: app.shares,
       }));
       const suggestions = [t('suggestion1'), t('suggestion2'), t('suggestion3'), t('suggestion4')];
       const shortcutsList = [
@@ -351,7 +358,7 @@
       return {
         t, user, state, page, messagesEl, avatarInput, logoutForm, composerInput, allModels, modelName, headerTitle,
         suggestions, shortcutsList, connectionLabel,
-        usage, usageLimits, loadUsage, files, sizeLabel: Chat.sizeLabel,
+        usage, usageLimits, loadUsage, files, sizeLabel: Chat.sizeLabel, shares: app.shares,
         chooseModel, useSuggestion, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
         newChat: app.newChat, loadOlder: app.loadOlder, onMessagesScroll: app.onMessagesScroll, followAnswer: app.followAnswer,
         ...composer,
