@@ -99,7 +99,7 @@
           </div>
         </div>
         <template #footer>
-          <el-button @click="s.share.open = false">{{ t('close') }}</el-button>
+          <el-button @click="s.share.open = false" data-testid="share-close">{{ t('close') }}</el-button>
           <el-button v-if="!s.share.link" type="primary" :loading="s.share.creating" @click="s.create" data-testid="share-create">{{ t('shareCreate') }}</el-button>
         </template>
       </el-dialog>
