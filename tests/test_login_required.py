@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 # What a visitor without a login may reach: logging in, registering, logging out, the health checks,
-# the pages' strings and static files.
+# the pages' strings, static files, and a shared link's page and snapshot (test_shares.py).
 PUBLIC = {
     "i18n.page_catalog",
     "auth.api_login",
@@ -18,6 +18,8 @@ PUBLIC = {
     "auth.logout",
     "health.healthz",
     "health.readyz",
+    "shares.api_view",
+    "shares.page",
     "static",
 }
 
