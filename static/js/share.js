@@ -60,7 +60,6 @@
       }));
       const messagesEl = Vue.ref(null);
       const copying = Vue.ref(false);
-      document.title = (share.title || t('newChat')) + ' · ' + t('appName');
       async function copy() {
         copying.value = true;
         try {
