@@ -268,8 +268,28 @@ CREATE TABLE IF NOT EXISTS `message_search` (
   CONSTRAINT `fk_message_search_message_id_ai_chat_messages` FOREIGN KEY (`message_id`) REFERENCES `ai_chat_messages` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- Read-only snapshots of conversations behind unguessable links (aihelper/models/share.py).
+CREATE TABLE IF NOT EXISTS `shared_links` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `share_id` varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `user_id` int(11) NOT NULL,
+  `session_id` varchar(64) NOT NULL,
+  `title` varchar(200) NOT NULL,
+  `author_name` varchar(64) DEFAULT NULL,
+  `snapshot` mediumtext NOT NULL,
+  `message_count` int(11) NOT NULL,
+  `created_at` datetime NOT NULL,
+  `expires_at` datetime DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_shared_links_share_id` (`share_id`),
+  KEY `ix_shared_links_user_id_id` (`user_id`,`id`),
+  KEY `ix_shared_links_session_id` (`session_id`),
+  CONSTRAINT `fk_shared_links_session_id_chat_sessions` FOREIGN KEY (`session_id`) REFERENCES `chat_sessions` (`session_id`) ON DELETE CASCADE,
+  CONSTRAINT `fk_shared_links_user_id_users` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 CREATE TABLE IF NOT EXISTS `alembic_version` (
   `version_num` varchar(32) NOT NULL,
   PRIMARY KEY (`version_num`)
 ) ENGINE=InnoDB;
-INSERT INTO `alembic_version` (`version_num`) VALUES ('e8b4d2f6a1c3');
+INSERT INTO `alembic_version` (`version_num`) VALUES ('e8b4d6f2a1c9');

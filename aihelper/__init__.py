@@ -113,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     from aihelper.health import bp as health_bp
     from aihelper.history import bp as history_bp
     from aihelper.ids import IdConverter
+    from aihelper.shares import bp as shares_bp
 
     # Routes name row ids as <id:...>: bound to the id columns' range (aihelper/ids.py).
     app.url_map.converters["id"] = IdConverter
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(chat_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(history_bp)
+    app.register_blueprint(shares_bp)
     app.register_blueprint(health_bp)
 
 

@@ -108,6 +108,8 @@ DEFAULTS: dict[str, Any] = {
     # limits: a hostile file stops there, never in the worker.
     "AIHELPER_EXTRACT_SECONDS": 20.0,
     "AIHELPER_EXTRACT_MEMORY_MB": 768,
+    # How many shared links one user may keep (revoking one makes room).
+    "AIHELPER_SHARES_PER_USER": 100,
     # Each worker checks hourly whether the daily clean-up of conversations older than the
     # admin's retention setting is due (one worker runs it); off, run `flask purge-history` instead.
     "AIHELPER_RETENTION_JOB": True,
@@ -146,6 +148,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_PASSWORD_CHANGE": "10 per 5 minutes",
     "RATELIMIT_IMPORT": "20 per hour",
     "RATELIMIT_UPLOAD": "60 per minute;600 per hour",
+    # Making a shared link or copying one into one's account (a copy writes a whole conversation).
+    "RATELIMIT_SHARE": "30 per minute;300 per hour",
     # A running answer's text is written to its row this often (aihelper/chat/checkpoints.py), and
     # its lease renewed; an answer whose lease lapsed (its worker died) is stored as interrupted.
     "AIHELPER_CHECKPOINT_SECONDS": 2.0,

@@ -196,6 +196,7 @@ def test_registration_can_be_closed_and_reopened_from_the_settings(app):
         "retention_days": 0,
         "default_group": None,
         "audit_retention_days": 365,
+        "sharing_enabled": True,
     }
     assert register(app.test_client(), "too_late").status_code == 403
     token = page_data(admin.get("/admin/settings").get_data(as_text=True))["csrf_token"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 # What a visitor without a login may reach: logging in, registering, logging out, the health checks,
-# the pages' strings and static files.
+# the pages' strings, static files, and a shared link's page and snapshot (test_shares.py).
 PUBLIC = {
     "i18n.page_catalog",
     "auth.api_login",
@@ -18,17 +18,20 @@ PUBLIC = {
     "auth.logout",
     "health.healthz",
     "health.readyz",
+    "shares.api_view",
+    "shares.page",
     "static",
 }
 
 
 def member_routes(app) -> list[tuple[str, str, str]]:
-    """(endpoint, method, concrete url) of every route that needs a login, "x1" for each variable."""
+    """(endpoint, method, concrete url) of every route that needs a login, 1 for each row id and
+    "x1" for every other variable."""
     routes = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.endpoint.startswith("admin."):
             continue
-        url = re.sub(r"<(?:\w+:)?\w+>", "x1", rule.rule)
+        url = re.sub(r"<(?:\w+:)?\w+>", "x1", re.sub(r"<id:\w+>", "1", rule.rule))
         routes.extend((rule.endpoint, method, url) for method in sorted(rule.methods - {"HEAD", "OPTIONS"}))
     return routes
 

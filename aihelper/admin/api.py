@@ -7,7 +7,8 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from aihelper.admin import bp
-from aihelper.services import admin_users, audit, groups, providers, settings, stats, usage_report
+from aihelper.services import admin_users, audit, groups, providers, settings, shares, stats, usage_report
+from aihelper.shares.views import with_url
 from aihelper.validation import read
 from aihelper.web.json_body import json_object
 
@@ -162,3 +163,15 @@ def api_audit():
 @bp.get("/api/admin/stats")
 def api_dashboard_stats():
     return jsonify(stats.dashboard_counts())
+
+
+@bp.get("/api/admin/shares")
+def api_list_shares():
+    query = read(shares.AdminSharesQuery, request.args.to_dict())
+    return jsonify(shares=[with_url(link) for link in shares.all_shares(query)])
+
+
+@bp.delete("/api/admin/shares/<share_id>")
+def api_revoke_share(share_id: str):
+    shares.admin_revoke(share_id)
+    return jsonify(message=gettext("share_revoked"))

@@ -28,6 +28,7 @@ _SECTION_TITLES = {
     "groups": N_("admin_groups"),
     "presets": N_("admin_presets"),
     "audit": N_("admin_audit"),
+    "shares": N_("admin_shares"),
     "settings": N_("admin_settings"),
 }
 # Form fields never echoed back into a page.
@@ -52,8 +53,9 @@ def _section_data(section: str) -> dict[str, Any]:
     if section == "presets":  # the presets themselves come from GET /api/presets
         models = [{"id": m["id"], "model_name": m["model_name"]} for m in providers.list_models()]
         return {"models": models, "groups": groups.list_groups()}
-    if section in ("usage", "audit"):
-        return {}  # the page asks the JSON API (GET /api/admin/usage, /api/admin/audit) as it is filtered
+    if section in ("usage", "audit", "shares"):
+        # The page asks the JSON API (GET /api/admin/usage, /api/admin/audit, /api/admin/shares).
+        return {}
     return {"settings": settings.all_settings(), "groups": groups.list_groups()}
 
 
@@ -100,6 +102,11 @@ def audit_page():
 @bp.get("/admin/presets", endpoint="presets")
 def presets_page():
     return _render("presets")
+
+
+@bp.get("/admin/shares", endpoint="shares")
+def shares_page():
+    return _render("shares")
 
 
 @bp.get("/admin/providers", endpoint="providers")
@@ -191,7 +198,7 @@ def save_settings():
         lambda v: settings.update_settings(
             read(
                 settings.SettingsChange,
-                {"registration_open": "1" if v.get("registration_open") else "0"}
+                {name: "1" if v.get(name) else "0" for name in ("registration_open", "sharing_enabled")}
                 | {name: v[name] for name in ("retention_days", "default_group", "audit_retention_days") if name in v},
             )
         ),

@@ -1,4 +1,5 @@
-"""Rate limits on login, registration, password changes and imports (SECURITY.md rule 9).
+"""Rate limits on login, registration, password changes, imports, uploads and shared links
+(SECURITY.md rule 9).
 
 Counted in Redis when REDIS_URL is set (shared by every worker), in memory otherwise. The limits
 are shared limits: the login page and POST /api/login draw on the same counters. The per-account
@@ -57,5 +58,11 @@ def upload_limits(view):
 def import_limits(view):
     # An import writes up to a whole history in one transaction: a few per hour is plenty.
     return limiter.shared_limit(_setting("RATELIMIT_IMPORT"), "import", key_func=_logged_in_account, methods=["POST"])(
+        view
+    )
+
+
+def share_limits(view):
+    return limiter.shared_limit(_setting("RATELIMIT_SHARE"), "share", key_func=_logged_in_account, methods=["POST"])(
         view
     )

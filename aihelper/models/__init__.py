@@ -6,6 +6,7 @@ from aihelper.models.chat import ChatMessage, ChatSession
 from aihelper.models.organisation import UserGroup, group_members, model_access
 from aihelper.models.preset import Preset, PresetScope, preset_groups
 from aihelper.models.provider import ApiProvider, ModelConfig
+from aihelper.models.share import SharedLink
 from aihelper.models.usage import UsageDay
 from aihelper.models.user import AppSetting, LoginSession, User
 
@@ -20,6 +21,7 @@ __all__ = [
     "ModelConfig",
     "Preset",
     "PresetScope",
+    "SharedLink",
     "UsageDay",
     "User",
     "UserGroup",

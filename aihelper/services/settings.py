@@ -19,6 +19,7 @@ RETENTION_DAYS = "retention_days"
 RETENTION_DAYS_MAX = 3650
 AUDIT_RETENTION_DAYS = "audit_retention_days"
 AUDIT_RETENTION_DEFAULT = 365
+SHARING_ENABLED = "sharing_enabled"
 
 
 def registration_open() -> bool:
@@ -31,6 +32,12 @@ def registration_open() -> bool:
 def set_registration_open(is_open: bool) -> None:
     db.session.merge(AppSetting(key=REGISTRATION_OPEN, value="1" if is_open else "0"))
     db.session.commit()
+
+
+def sharing_enabled() -> bool:
+    """Whether users may share conversations as links, and existing links open (on by default)."""
+    stored = db.session.get(AppSetting, SHARING_ENABLED)
+    return stored is None or stored.value == "1"
 
 
 def retention_days() -> int:
@@ -51,6 +58,7 @@ def all_settings() -> dict[str, Any]:
         "retention_days": retention_days(),
         "default_group": groups.default_group_id(),
         "audit_retention_days": audit_retention_days(),
+        "sharing_enabled": sharing_enabled(),
     }
 
 
@@ -64,6 +72,7 @@ class SettingsChange(Fields):
     audit_retention_days: Annotated[
         int, Number(1, RETENTION_DAYS_MAX, AUDIT_RETENTION_DEFAULT), Field(title=N_("field_audit_retention_days"))
     ] = AUDIT_RETENTION_DEFAULT
+    sharing_enabled: Annotated[bool, Flag(), Field(title=N_("field_sharing_enabled"))] = True
 
 
 def update_settings(change: SettingsChange) -> dict[str, Any]:
@@ -74,8 +83,9 @@ def update_settings(change: SettingsChange) -> dict[str, Any]:
     for key in (RETENTION_DAYS, AUDIT_RETENTION_DAYS):
         if key in change.model_fields_set:
             db.session.merge(AppSetting(key=key, value=str(getattr(change, key))))
-    if "registration_open" in change.model_fields_set:
-        db.session.merge(AppSetting(key=REGISTRATION_OPEN, value="1" if change.registration_open else "0"))
+    for key in (REGISTRATION_OPEN, SHARING_ENABLED):
+        if key in change.model_fields_set:
+            db.session.merge(AppSetting(key=key, value="1" if getattr(change, key) else "0"))
     after = {**before, **{name: getattr(change, name) for name in change.model_fields_set}}
     audit.record("settings.update", "", audit.diff(before, after))
     db.session.commit()

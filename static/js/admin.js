@@ -1043,11 +1043,13 @@
     'preset.create': N_('auditPresetCreate'), 'preset.update': N_('auditPresetUpdate'), 'preset.delete': N_('auditPresetDelete'),
     'settings.update': N_('auditSettingsUpdate'), 'keys.rotate': N_('auditKeysRotate'),
     'login.admin': N_('auditLoginAdmin'), 'login.failed': N_('auditLoginFailed'),
+    'share.revoke': N_('auditShareRevoke'),
   };
   const AUDIT_KINDS = {
     provider: N_('auditKindProvider'), model: N_('auditKindModel'), user: N_('auditKindUser'), group: N_('auditKindGroup'),
     preset: N_('auditKindPreset'),
     settings: N_('auditKindSettings'), keys: N_('auditKindKeys'), login: N_('auditKindLogin'),
+    share: N_('auditKindShare'),
   };
   const AUDIT_PAGE = 50;
 
@@ -1140,6 +1142,73 @@
     },
   };
 
+  const SHARES_PAGE = 50;
+
+  /* Every user's shared links, newest first, each revocable (the revocation is audit-logged). */
+  const Shares = {
+    template: `
+      <el-card shadow="never" class="admin-card">
+        <p class="muted form-help">{{ t('adminSharesHelp') }}</p>
+        <el-alert v-if="error" :title="error" type="error" show-icon :closable="false" class="dialog-error" />
+        <el-table :data="links" row-key="share_id" data-testid="admin-shares-table" :empty-text="t('noShares')">
+          <el-table-column :label="t('shareOwner')" min-width="120">
+            <template #default="{ row }"><span data-testid="admin-share-owner">{{ row.username }}</span></template>
+          </el-table-column>
+          <el-table-column :label="t('shareTitle')" min-width="180">
+            <template #default="{ row }">
+              <a :href="row.url" target="_blank" rel="noopener noreferrer" data-testid="admin-share-title">{{ row.title || t('newChat') }}</a>
+            </template>
+          </el-table-column>
+          <el-table-column :label="t('shareCreatedAt')" min-width="150"><template #default="{ row }">{{ formatTime(row.created_at) }}</template></el-table-column>
+          <el-table-column :label="t('shareExpiresAt')" min-width="150">
+            <template #default="{ row }">
+              <el-tag v-if="row.expired" type="info" size="small">{{ t('shareExpired') }}</el-tag>
+              <template v-else>{{ row.expires_at ? formatTime(row.expires_at) : t('shareNever') }}</template>
+            </template>
+          </el-table-column>
+          <el-table-column :label="t('actions')" width="110">
+            <template #default="{ row }">
+              <el-button link type="danger" @click="revoke(row)" data-testid="admin-share-revoke">{{ t('revokeShare') }}</el-button>
+            </template>
+          </el-table-column>
+        </el-table>
+        <div class="audit-more" v-if="more">
+          <el-button :loading="loading" @click="load(false)" data-testid="admin-shares-more">{{ t('loadMore') }}</el-button>
+        </div>
+      </el-card>`,
+    setup() {
+      const links = Vue.ref([]);
+      const more = Vue.ref(false);
+      const loading = Vue.ref(false);
+      const error = Vue.ref('');
+      async function load(fresh) {
+        loading.value = true;
+        const params = { limit: String(SHARES_PAGE) };
+        if (!fresh && links.value.length) params.before = String(links.value[links.value.length - 1].id);
+        try {
+          const found = (await api('GET', '/api/admin/shares?' + new URLSearchParams(params))).shares;
+          links.value = fresh ? found : links.value.concat(found);
+          more.value = found.length === SHARES_PAGE;
+        } catch (failure) {
+          error.value = failure.message || t('loadFailed');
+        } finally {
+          loading.value = false;
+        }
+      }
+      async function revoke(link) {
+        try {
+          await confirmAction(t('confirmRevokeShare'), t('revokeShare'), true);
+        } catch (_cancelled) { return; }
+        try {
+          await api('DELETE', '/api/admin/shares/' + encodeURIComponent(link.share_id));
+          links.value = links.value.filter(l => l.share_id !== link.share_id);
+        } catch (failure) { notify(failure); }
+      }
+      Vue.onMounted(() => load(true));
+      return { links, more, loading, error, load, revoke, formatTime };
+    },
+  };
+
   const Settings = {
     template: `
       <el-card shadow="never" class="admin-card">
@@ -1148,6 +1217,10 @@
           <el-form-item :label="t('registrationOpen')">
             <el-switch v-model="values.registration_open" data-testid="registration-switch" />
             <p class="muted form-help">{{ t('registrationHelp') }}</p>
+          </el-form-item>
+          <el-form-item :label="t('sharingEnabled')">
+            <el-switch v-model="values.sharing_enabled" data-testid="sharing-switch" />
+            <p class="muted form-help">{{ t('sharingHelp') }}</p>
           </el-form-item>
           <el-form-item :label="t('retentionDays')">
             <el-input-number v-model="values.retention_days" :min="0" :max="3650" data-testid="retention-days" />
@@ -1175,6 +1248,7 @@
           audit_retention_days: String(values.audit_retention_days || 365),
         };
         if (values.registration_open) form.registration_open = '1';
+        if (values.sharing_enabled) form.sharing_enabled = '1';
         postForm('/admin/settings', form, page.csrf_token);
       }
       return { values, groups, save };
@@ -1192,14 +1266,17 @@
     },
   };
 
-  const SECTIONS = [N_('dashboard'), N_('usage'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('presets'), N_('audit'), N_('settings')];
+  const SECTIONS = [
+    N_('dashboard'), N_('usage'), N_('providers'), N_('models'), N_('users'), N_('groups'), N_('presets'), N_('audit'),
+    N_('shares'), N_('settings'),
+  ];
   const ICONS = {
     dashboard: 'DataBoard', providers: 'Connection', models: 'Cpu', users: 'User', groups: 'UserFilled', presets: 'Collection',
-    usage: 'TrendCharts', audit: 'Document', settings: 'Setting',
+    usage: 'TrendCharts', audit: 'Document', shares: 'Share', settings: 'Setting',
   };
 
   mount({
-    components: { LanguageSwitch, Dashboard, Usage, Providers, Models, Users, Groups, Presets, Audit, Settings },
+    components: { LanguageSwitch, Dashboard, Usage, Providers, Models, Users, Groups, Presets, Audit, Shares, Settings },
     template: `
       <el-container class="admin-shell">
         <el-header class="shell-header">

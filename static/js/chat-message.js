@@ -42,7 +42,7 @@
       message: Object, user: Object, modelName: Function, isLastAnswer: Boolean, busy: Boolean,
       siblings: { type: Array, default: () => [] }, // the ids of the message and its other versions
     },
-    emits: ['regenerate', 'edit', 'continue', 'switch'],
+    emits: ['regenerate', 'edit', 'continue', 'switch', 'share'],
     template: `
       <div class="message" :class="['message-' + message.role, { streaming: message.status === 'streaming', highlighted: message.highlighted }]"
            :data-message-id="message.id" data-testid="message">
@@ -81,6 +81,7 @@
             <el-button link size="small" @click="copyText(message.content)" data-testid="copy-message">{{ t('copy') }}</el-button>
             <el-button v-if="message.role === 'assistant' && message.id && !busy && !note" link size="small" @click="$emit('regenerate')" data-testid="regenerate">{{ t('regenerate') }}</el-button>
             <el-button v-if="message.role === 'user' && message.id && !busy" link size="small" @click="$emit('edit')" data-testid="edit-message">{{ t('edit') }}</el-button>
+            <el-button v-if="message.id && !busy" link size="small" @click="$emit('share')" data-testid="share-here">{{ t('shareUpToHere') }}</el-button>
             <span v-if="usage" class="message-usage" data-testid="message-usage">{{ usage }}</span>
           </div>
         </div>

@@ -30,6 +30,8 @@
             </span>
           </div>
           <div class="chat-header-right">
+            <el-button v-if="state.current && !state.current.notFound && state.current.messages.length" :disabled="busy"
+                       @click="shares.openDialog()" data-testid="share-open">{{ t('share') }}</el-button>
             <el-select v-if="allModels.length" :model-value="state.modelChoice" @update:model-value="chooseModel"
                        class="model-select" data-testid="model-select" :placeholder="t('chooseModel')" :aria-label="t('chooseModel')" filterable>
               <el-option-group v-for="(models, provider) in state.providers" :key="provider" :label="provider">
@@ -58,6 +60,7 @@
                   <el-dropdown-item command="enter" data-testid="menu-enter">{{ t('enterSends') }}{{ state.enterSends ? ' ✓' : '' }}</el-dropdown-item>
                   <el-dropdown-item command="shortcuts" data-testid="menu-shortcuts">{{ t('shortcuts') }}</el-dropdown-item>
                   <el-dropdown-item command="presets" data-testid="menu-presets">{{ t('presets') }}</el-dropdown-item>
+                  <el-dropdown-item command="shares" data-testid="menu-shares">{{ t('myShares') }}</el-dropdown-item>
                   <el-dropdown-item v-if="user.is_admin" command="admin" data-testid="admin-link">{{ t('admin') }}</el-dropdown-item>
                   <el-dropdown-item command="logout" divided data-testid="logout">{{ t('logout') }}</el-dropdown-item>
                 </el-dropdown-menu>
@@ -107,7 +110,7 @@
                        :message="message" :user="user" :model-name="modelName" :busy="busy"
                        :is-last-answer="message === lastAnswer" :siblings="siblingsOf(state.current.tree, message)"
                        @regenerate="regenerate(message)" @continue="continueAnswer" @edit="startEdit(message)"
-                       @switch="switchBranch" />
+                       @switch="switchBranch" @share="shares.openDialog(message.id)" />
             </template>
           </div>
           <el-button v-if="state.scrolledUp && busy" class="to-bottom" circle type="primary" :aria-label="t('toBottom')" :title="t('toBottom')"
@@ -169,6 +172,7 @@
       <el-dialog v-model="state.presetsOpen" :title="t('presets')" width="760px" align-center data-testid="presets-dialog">
         <preset-manager :models="allModels" @changed="list => (presets = list)" @use="startFromPreset" />
       </el-dialog>
+      <share-dialogs />
 
       <el-dialog v-model="state.shortcutsOpen" :title="t('shortcuts')" width="440px" align-center data-testid="shortcuts">
         <table class="shortcuts-table">
@@ -185,7 +189,10 @@
   }
 
   const App = {
-    components: { Message: Chat.Message, SidebarContent: Chat.SidebarContent, PresetManager: window.AIHelperPresets.PresetManager },
+    components: {
+      Message: Chat.Message, SidebarContent: Chat.SidebarContent, PresetManager: window.AIHelperPresets.PresetManager,
+      ShareDialogs: Chat.ShareDialogs,
+    },
     template: TEMPLATE,
     setup() {
       const user = Vue.reactive({ ...page.user });
@@ -244,6 +251,7 @@
       Object.assign(app, Chat.useConversation(app));
       Object.assign(app, Chat.useSessions(app));
       app.tools = window.AIHelperHistory.useHistoryTools(app, page);
+      app.shares = Chat.useShares(app);
       app.streams = Chat.useStreams(app);
       const files = Chat.useAttachments(app);
       const composer = Chat.useComposer(app, app.streams, files);
@@ -335,6 +343,7 @@
         },
         shortcuts: () => { state.shortcutsOpen = true; },
         presets: () => { state.presetsOpen = true; },
+        shares: () => app.shares.openList(),
         admin: () => { window.location.href = '/admin'; },
         logout: () => {
           loggingOut = true;
@@ -373,7 +382,7 @@
       Vue.provide('chatApp', Vue.reactive({
         state, groups: app.groups, newChat: app.newChat, applyRange: app.applyRange, clearRange: app.clearRange,
         rangeShortcuts: app.rangeShortcuts, onListScroll: app.onListScroll, openSession: app.openSession,
-        onSessionCommand: app.onSessionCommand, tools: app.tools,
+        onSessionCommand: app.onSessionCommand, tools: app.tools, shares: app.shares,
       }));
       const suggestions = [t('suggestion1'), t('suggestion2'), t('suggestion3'), t('suggestion4')];
       const shortcutsList = [
@@ -386,7 +395,7 @@
       return {
         t, user, state, page, messagesEl, avatarInput, logoutForm, composerInput, allModels, modelName, headerTitle,
         suggestions, shortcutsList, connectionLabel, presets, presetName, startFromPreset,
-        usage, usageLimits, loadUsage, files, sizeLabel: Chat.sizeLabel,
+        usage, usageLimits, loadUsage, files, sizeLabel: Chat.sizeLabel, shares: app.shares,
         chooseModel, useSuggestion, uploadAvatar, savePassword, onUserCommand, initial: [...user.username][0].toUpperCase(),
         newChat: app.newChat, loadOlder: app.loadOlder, onMessagesScroll: app.onMessagesScroll, followAnswer: app.followAnswer,
         switchBranch: app.switchBranch, siblingsOf: Chat.siblingsOf,
