@@ -43,7 +43,8 @@ def anonymous(app):
 def test_a_link_shows_a_snapshot_up_to_the_chosen_message_and_not_what_came_later(app):
     owner, owner_id = user(app, "sharer")
     add_session(app, owner_id, "s-math", "2026-03-01T10:01:04", CONVERSATION, title="Sums")
-    first_answer = message_ids(app, "s-math")[1]
+    ids = message_ids(app, "s-math")
+    first_answer = ids[1]
 
     created = share(owner, "s-math", up_to_message_id=first_answer)
     assert created.status_code == 201, created.json
@@ -54,7 +55,9 @@ def test_a_link_shows_a_snapshot_up_to_the_chosen_message_and_not_what_came_late
     # Later: a new message, a rename. The link still shows what it showed.
     add_session(app, owner_id, "s-other", "2026-03-02T00:00:00")
     with app.app_context():
-        db.session.add(ChatMessage(session_id="s-math", user_id=owner_id, role="user", content="later question"))
+        db.session.add(
+            ChatMessage(session_id="s-math", user_id=owner_id, role="user", content="later question", parent_id=ids[-1])
+        )
         db.session.execute(update(ChatSession).where(ChatSession.session_id == "s-math").values(title="Renamed"))
         db.session.commit()
 
@@ -70,6 +73,28 @@ def test_a_link_shows_a_snapshot_up_to_the_chosen_message_and_not_what_came_late
     whole = share(owner, "s-math").json
     shown = anonymous(app).get(f"/api/shares/{whole['share_id']}").json["messages"]
     assert [m["content"] for m in shown][-1] == "later question"
+
+
+def test_a_link_up_to_a_message_of_another_branch_shows_that_branch(app):
+    owner, owner_id = user(app, "brancher")
+    add_session(app, owner_id, "s-branches", "2026-03-01T10:01:04", CONVERSATION)
+    question, _, second_question, _ = message_ids(app, "s-branches")
+    with app.app_context():  # the first question answered again: a branch beside the first answer
+        other = ChatMessage(
+            session_id="s-branches", user_id=owner_id, role="assistant", content="four", parent_id=question
+        )
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    switched = owner.put("/api/chat/session/s-branches/branch", json={"message_id": second_question})
+    assert switched.status_code == 200
+
+    to_other = share(owner, "s-branches", up_to_message_id=other_id).json
+    shown = anonymous(app).get(f"/api/shares/{to_other['share_id']}").json["messages"]
+    assert [m["content"] for m in shown] == ["What is 2 + 2?", "four"]
+    whole = share(owner, "s-branches").json
+    shown = anonymous(app).get(f"/api/shares/{whole['share_id']}").json["messages"]
+    assert [m["content"] for m in shown] == [m[1] for m in CONVERSATION], "the branch shown"
 
 
 def test_the_page_needs_no_login_is_kept_out_of_search_engines_and_hides_the_name_unless_chosen(app):

@@ -91,7 +91,7 @@
           <div class="sidebar-tools">
             <el-button link size="small" @click="tools.toggleSelecting" data-testid="select-mode">{{ t('select') }}</el-button>
             <el-button link size="small" @click="tools.exportAll" :loading="tools.state.exportProgress !== null" data-testid="export-all">{{ t('exportAll') }}</el-button>
-            <el-button link size="small" @click="$refs.importInput.click()" data-testid="import">{{ t('importFile') }}</el-button>
+            <el-button link size="small" @click="$refs.importInput.click()" :title="t('importFileHint')" data-testid="import">{{ t('importFile') }}</el-button>
             <input ref="importInput" type="file" accept="application/json,.json,application/zip,.zip" class="hidden-input" :aria-label="t('importFile')"
                    @change="tools.importFile" data-testid="import-input">
           </div>
