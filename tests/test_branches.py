@@ -40,14 +40,20 @@ def two_exchanges(user: ChatUser, model_id, fake_provider) -> tuple[str, list[di
     return first["session_id"], [first, second]
 
 
+def regenerated(user: ChatUser, session_id: str, answer_id: int, reply: str, fake_provider) -> list[dict]:
+    """The frames of a regenerate of the answer `answer_id`, answered with `reply`."""
+    socket = user.socket()
+    fake_provider.script(reply=reply)
+    socket.send(type="regenerate", session_id=session_id, message_id=answer_id)
+    frames = socket.receive_until_end()
+    socket.close()
+    return frames
+
+
 def test_regenerating_a_middle_answer_branches_there_and_keeps_the_later_branch(chat, fake_provider):
     user = chat["user"]
     session_id, (first, _second) = two_exchanges(user, chat["model_id"], fake_provider)
-    socket = user.socket()
-    fake_provider.script(reply="a1, again")
-    socket.send(type="regenerate", session_id=session_id, message_id=first["message_id"])
-    again = socket.receive_until_end()
-    socket.close()
+    again = regenerated(user, session_id, first["message_id"], "a1, again", fake_provider)
 
     assert sent_context(fake_provider)[-1] == ("user", "q1"), "only what came before the answer"
     now = shown(user, session_id)
@@ -64,10 +70,8 @@ def test_regenerating_a_middle_answer_branches_there_and_keeps_the_later_branch(
 def test_switching_the_branch_changes_the_context_the_model_is_sent(chat, fake_provider):
     user = chat["user"]
     session_id, (first, second) = two_exchanges(user, chat["model_id"], fake_provider)
+    newer = regenerated(user, session_id, first["message_id"], "a1, again", fake_provider)[0]["message_id"]
     socket = user.socket()
-    fake_provider.script(reply="a1, again")
-    socket.send(type="regenerate", session_id=session_id, message_id=first["message_id"])
-    newer = socket.receive_until_end()[0]["message_id"]
 
     switch(user, session_id, second["message_id"]).raise_for_status()
     fake_provider.script(reply="a3")
@@ -120,11 +124,9 @@ def test_an_edit_names_a_question_and_a_branch_a_message_of_the_users_own_conver
 def test_search_finds_text_in_every_branch_and_opening_a_hit_shows_its_branch(chat, fake_provider):
     user = chat["user"]
     session_id, (_first, second) = two_exchanges(user, chat["model_id"], fake_provider)
-    socket = user.socket()
-    fake_provider.script(reply="紫色的长颈鹿 purple giraffe")
-    socket.send(type="regenerate", session_id=session_id, message_id=second["message_id"])
-    socket.receive_until_end()
+    regenerated(user, session_id, second["message_id"], "紫色的长颈鹿 purple giraffe", fake_provider)
     switch(user, session_id, second["message_id"]).raise_for_status()
+    socket = user.socket()
     fake_provider.script(reply="a2 on the first branch")
     socket.chat("q3", chat["model_id"], session_id=session_id)
     socket.close()
@@ -139,11 +141,7 @@ def test_search_finds_text_in_every_branch_and_opening_a_hit_shows_its_branch(ch
 def test_export_and_import_keep_every_branch_and_the_branch_shown(chat, fake_provider, live_server):
     user = chat["user"]
     session_id, (first, second) = two_exchanges(user, chat["model_id"], fake_provider)
-    socket = user.socket()
-    fake_provider.script(reply="a1, again")
-    socket.send(type="regenerate", session_id=session_id, message_id=first["message_id"])
-    socket.receive_until_end()
-    socket.close()
+    regenerated(user, session_id, first["message_id"], "a1, again", fake_provider)
     switch(user, session_id, second["message_id"]).raise_for_status()
     exported = user.get(f"/api/chat/session/{session_id}/export?format=json").content
 
