@@ -111,6 +111,11 @@ def test_a_diagram_streams_as_code_draws_once_closed_and_shows_its_source_on_req
     expect(picture).to_be_visible()
     expect(diagram.locator(".diagram-source")).to_be_hidden()
     assert len(library_loads) == 1
+
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("menu-theme").click()
+    expect(picture).to_have_attribute("id", "answer-diagram-2")  # drawn again in the dark theme
+    expect(picture).to_be_visible()
     assert problems == []
 
 

@@ -108,7 +108,8 @@
       place(node, result);
       return;
     }
-    node.dataset.state = 'pending'; // the source shows meanwhile
+    // The source shows meanwhile; a diagram drawn in the other theme stays until it is redrawn.
+    if (!node.dataset.state) node.dataset.state = 'pending';
     if (!drawing.has(key)) {
       drawing.set(
         key,
@@ -128,6 +129,9 @@
     const showNew = () => container.querySelectorAll('.diagram:not([data-state])').forEach((node) => show(node, sanitize));
     new MutationObserver(showNew).observe(container, { childList: true, subtree: true });
     showNew();
+    // Light or dark (common.js switches html.dark): the diagrams shown are drawn again to match.
+    new MutationObserver(() => container.querySelectorAll('.diagram[data-state]').forEach((node) => show(node, sanitize)))
+      .observe(document.documentElement, { attributes: true, attributeFilter: ['class'] });
     container.addEventListener('click', (event) => {
       const button = event.target.closest('.diagram-toggle');
       if (!button) return;
