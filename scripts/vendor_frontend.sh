@@ -22,7 +22,8 @@ VENDOR="$ROOT/$VENDOR_REL"
 # One package per line:
 #   package | semver range | fallback range ("-" for none) | short name | src=dest ...
 # src is the path inside the npm tarball's package/ directory; dest is the path
-# below static/vendor/<short-name>/.
+# below static/vendor/<short-name>/. A src with a `*` is a glob and its dest a
+# directory ending in `/`: every matching file is copied there under its own name.
 PACKAGES=(
   "vue|3.5|-|vue|dist/vue.global.prod.js=vue.global.prod.js"
   "element-plus|2.14|2|element-plus|dist/index.full.min.js=index.full.min.js dist/index.css=index.css dist/locale/zh-cn.min.js=locale/zh-cn.min.js theme-chalk/dark/css-vars.css=dark-css-vars.css"
@@ -31,6 +32,8 @@ PACKAGES=(
   "@highlightjs/cdn-assets|11|-|highlightjs|highlight.min.js=highlight.min.js styles/github.min.css=styles/github.min.css styles/github-dark.min.css=styles/github-dark.min.css"
   "dompurify|3.4|3|dompurify|dist/purify.min.js=purify.min.js"
   "echarts|6|5|echarts|dist/echarts.min.js=echarts.min.js"
+  "katex|0.19|0.16|katex|dist/katex.min.js=katex.min.js dist/katex.min.css=katex.min.css dist/fonts/*.woff2=fonts/"
+  "mermaid|12|11|mermaid|dist/mermaid.min.js=mermaid.min.js"
 )
 
 for tool in npm tar python3; do
@@ -120,7 +123,16 @@ with open(entries_path, encoding="utf-8") as fh:
             sys.exit(f"error: {tgz} is {meta.get('name')!r}, expected {pkg!r}")
         print(f"  {pkg}@{version} ({license_text(meta)}) -> {vendor_rel}/{short}/")
 
-        copies = [tuple(pair.split("=", 1)) for pair in files.split()]
+        copies = []
+        for pair in files.split():
+            src, dest = pair.split("=", 1)
+            if "*" not in src:
+                copies.append((src, dest))
+                continue
+            matches = sorted(glob.glob(os.path.join(src_root, src)))
+            if not matches or not dest.endswith("/"):
+                sys.exit(f"error: {pkg}@{version}: {src} matches nothing or {dest} is not a directory")
+            copies.extend((os.path.relpath(m, src_root), dest + os.path.basename(m)) for m in matches)
         # LICENSE file, whatever it is called, copied as LICENSE. Extra license
         # files (e.g. dompurify's LICENSE-MPL for its dual licence) keep their names.
         lic_files = sorted(

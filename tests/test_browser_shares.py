@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.fixtures.browser import sign_in_as
 from tests.fixtures.chat_client import ChatUser
+from tests.fixtures.hostile_answers import ACTIVE_CONTENT, XSS_DIAGRAM, XSS_FORMULAS, XSS_SCRIPT_DIAGRAM
 
 pytestmark = pytest.mark.browser
 
@@ -71,6 +72,28 @@ def test_hostile_text_in_a_shared_conversation_stays_text(page, live_server):
     assert page.locator("#app script").count() == 0
     assert "49" not in page.locator("#app").inner_text()
     assert errors == []
+
+
+def test_formulas_and_diagrams_on_the_shared_page_render_and_cannot_run_anything(page, live_server):
+    owner = ChatUser.register(live_server.url, "math_sharer")
+    answer = "\n\n".join([r"$E = mc^2$", XSS_FORMULAS, XSS_DIAGRAM, XSS_SCRIPT_DIAGRAM, "The end."])
+    session_id = imported(owner, live_server.url, "maths", "show me", answer)
+    link = owner.http.post(f"{live_server.url}/api/chat/session/{session_id}/share", json={}).json()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto(link["url"])
+    shown = page.get_by_test_id("share-answer")
+    expect(shown).to_contain_text("The end.")
+    expect(shown.locator(".katex, .katex-error")).to_have_count(7)
+    expect(shown.locator(".diagram")).to_have_count(2)
+    for index in range(2):
+        expect(shown.locator(".diagram").nth(index)).to_have_attribute("data-state", "drawn", timeout=20_000)
+    expect(shown.locator(".katex a, .katex img, .katex .evil")).to_have_count(0)
+    assert page.evaluate(ACTIVE_CONTENT) == []
+    for node in shown.locator(".diagram").first.locator(".diagram-view .node").all():
+        node.click()
+    assert page.evaluate("window.pwned") is None and dialogs == []
 
 
 def test_a_conversation_shared_from_the_chat_page_is_read_continued_and_revoked(chat_page, browser, screenshot_dir):

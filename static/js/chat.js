@@ -6,7 +6,7 @@
 (function () {
   'use strict';
   const { t, N_, lang, pageData, mount, api, upload, setLanguage } = window.AIHelper;
-  const { handleCodeCopy } = window.AIHelperMarkdown;
+  const { handleCodeCopy, handleDiagrams } = window.AIHelperMarkdown;
   const Chat = window.AIHelperChat;
   const page = pageData();
 
@@ -373,6 +373,7 @@
       window.matchMedia('(max-width: 768px)').addEventListener('change', (event) => { state.narrow = event.matches; });
       Vue.onMounted(async () => {
         handleCodeCopy(messagesEl.value);
+        handleDiagrams(messagesEl.value);
         await loadModels().catch((error) => ElementPlus.ElMessage.error(error.message));
         app.loadSessions(true);
         loadPresets().catch((error) => ElementPlus.ElMessage.error(error.message));

@@ -1,8 +1,12 @@
 /* Markdown for assistant answers: markdown-it (raw HTML off) -> DOMPurify, code highlighted by
- * highlight.js with a language label and a copy button. The only HTML the chat page inserts. */
+ * highlight.js with a language label and a copy button, formulas by KaTeX (markdown-math.js) and
+ * ```mermaid diagrams by Mermaid (markdown-diagrams.js). The only HTML the chat page inserts; every
+ * sanitizer profile it uses is here. */
 (function () {
   'use strict';
   const { t } = window.AIHelper;
+  const { mathPlugin, fillFormulas } = window.AIHelperMath;
+  const { diagramPlugin, handleDiagrams: drawDiagrams } = window.AIHelperDiagrams;
 
   const md = window.markdownit({
     html: false,
@@ -31,15 +35,48 @@
     }
   });
 
+  const FORBIDDEN_TAGS = ['form', 'input', 'textarea', 'select', 'iframe', 'object', 'embed'];
   const PURIFY_OPTIONS = {
     USE_PROFILES: { html: true },
-    FORBID_TAGS: ['style', 'form', 'input', 'textarea', 'select', 'iframe', 'object', 'embed'],
+    FORBID_TAGS: ['style', ...FORBIDDEN_TAGS],
     FORBID_ATTR: ['style'],
     ADD_ATTR: ['target'],
   };
+  // KaTeX draws with inline styles (its computed heights, depths, margins and validated \color
+  // values), SVG (roots, arrows) and MathML for screen readers. Only this profile allows `style`,
+  // and only KaTeX's output goes through it: markdown with html off cannot write a style attribute
+  // into the answer, and with trust:false no formula can ask KaTeX for one of its own choosing
+  // (\htmlStyle needs trust). A style could still move a formula far off (a huge negative \kern):
+  // the answer bubble's `contain: paint` (app.css) keeps all of it inside the bubble.
+  const FORMULA_PURIFY_OPTIONS = {
+    USE_PROFILES: { html: true, svg: true, mathMl: true },
+    ADD_TAGS: ['semantics', 'annotation'], // where MathML keeps the TeX source
+    ADD_ATTR: ['encoding', 'target'],
+    FORBID_TAGS: ['style', ...FORBIDDEN_TAGS],
+  };
+  // Mermaid's picture: SVG with its own <style> and HTML labels in <foreignObject>. Mermaid's strict
+  // level already cleaned the labels; this removes anything active it left (scripts, on* handlers,
+  // javascript: links) and the markup is kept as nodes, never serialized and parsed again. The
+  // picture goes into a shadow root (markdown-diagrams.js), so its <style> cannot reach the page.
+  const DIAGRAM_PURIFY_OPTIONS = {
+    USE_PROFILES: { html: true, svg: true, svgFilters: true },
+    ADD_TAGS: ['foreignObject'],
+    HTML_INTEGRATION_POINTS: { foreignobject: true }, // keeps the labels' HTML inside it
+    FORBID_TAGS: FORBIDDEN_TAGS,
+    RETURN_DOM_FRAGMENT: true,
+  };
+
+  md.use(mathPlugin, { sanitize: (html) => DOMPurify.sanitize(html, FORMULA_PURIFY_OPTIONS) });
+  md.use(diagramPlugin);
 
   function render(text) {
-    return DOMPurify.sanitize(md.render(text || ''), PURIFY_OPTIONS);
+    const env = {};
+    return fillFormulas(DOMPurify.sanitize(md.render(text || '', env), PURIFY_OPTIONS), env);
+  }
+
+  /* Diagrams in the answers inside `container` are drawn, and switch to their source and back. */
+  function handleDiagrams(container) {
+    drawDiagrams(container, (svg) => DOMPurify.sanitize(svg, DIAGRAM_PURIFY_OPTIONS));
   }
 
   async function copyText(text) {
@@ -70,5 +107,5 @@
     });
   }
 
-  window.AIHelperMarkdown = { render, copyText, handleCodeCopy };
+  window.AIHelperMarkdown = { render, copyText, handleCodeCopy, handleDiagrams };
 })();

@@ -5,7 +5,7 @@
 (function () {
   'use strict';
   const { t, pageData, mount, api, formatTime, LanguageSwitch } = window.AIHelper;
-  const { render, handleCodeCopy } = window.AIHelperMarkdown;
+  const { render, handleCodeCopy, handleDiagrams } = window.AIHelperMarkdown;
   const page = pageData();
   const share = page.share;
 
@@ -70,7 +70,10 @@
           copying.value = false;
         }
       }
-      Vue.onMounted(() => handleCodeCopy(messagesEl.value));
+      Vue.onMounted(() => {
+        handleCodeCopy(messagesEl.value);
+        handleDiagrams(messagesEl.value);
+      });
       return { t, page, share, messages, messagesEl, copying, copy, formatTime };
     },
   });
