@@ -201,7 +201,7 @@ def breaking(change) -> bytes:
     [
         (b"not json", "import_not_json", None),
         (b"[" * 100_000 + b"]" * 100_000, "import_not_json", None),
-        (b"[]", "import_invalid", "file"),
+        (b"[1]", "import_invalid", "[0]"),  # a list is ChatGPT's export, of conversations
         (breaking(lambda d: d.update(format="other")), "import_invalid", "format"),
         (breaking(lambda d: d.update(conversations={"a": 1})), "import_invalid", "conversations"),
         (breaking(lambda d: d["conversations"][0].update(title=7)), "import_invalid", "conversations[0].title"),
@@ -355,7 +355,7 @@ def test_a_file_reads_the_same_whatever_pieces_it_arrives_in(size):
 @pytest.mark.parametrize(
     "body",
     [
-        b"[" * 17 + b"]" * 17,
+        b"[" * 25 + b"]" * 25,  # ChatGPT's export (a list) nests deeper than ours, up to 24
         b'{"a": "\\\\", "b": ' + b"[" * 17 + b"]" * 17 + b"}",
         b"[" * 1_000_000,  # would take ijson minutes and gigabytes
     ],
