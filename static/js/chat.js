@@ -6,7 +6,7 @@
 (function () {
   'use strict';
   const { t, N_, lang, pageData, mount, api, upload, setLanguage } = window.AIHelper;
-  const { handleCodeCopy, handleDiagrams } = window.AIHelperMarkdown;
+  const { handleCodeCopy, handleDiagrams, onFormulasReady, render } = window.AIHelperMarkdown;
   const Chat = window.AIHelperChat;
   const page = pageData();
 
@@ -374,6 +374,13 @@
       Vue.onMounted(async () => {
         handleCodeCopy(messagesEl.value);
         handleDiagrams(messagesEl.value);
+        // Answers shown before KaTeX came hold their formulas as source: drawn now (a streaming
+        // one is drawn again with its next text).
+        onFormulasReady(() => {
+          for (const message of state.current ? state.current.messages : []) {
+            if (message.role === 'assistant' && message.status !== 'streaming') message.html = render(message.content);
+          }
+        });
         await loadModels().catch((error) => ElementPlus.ElMessage.error(error.message));
         app.loadSessions(true);
         loadPresets().catch((error) => ElementPlus.ElMessage.error(error.message));

@@ -1,8 +1,12 @@
 /* Formulas in answers: a markdown-it plugin that takes $…$, $$…$$, \(…\) and \[…\] out of the text
  * before markdown reads it (so `\\`, `_` and `*` inside stay TeX, and code is never math), and
- * KaTeX to draw them. */
+ * KaTeX to draw them. KaTeX (80 KB) is fetched the first time a page shows a formula, which reads
+ * as its source until then; pages draw their answers again when it has come (`onReady`). */
 (function () {
   'use strict';
+  const { katexSrc, katexCss } = document.currentScript.dataset;
+  let katexLoaded = null;
+  const readyCallbacks = [];
 
   const KATEX_OPTIONS = {
     throwOnError: false, // a formula KaTeX cannot read shows its source in red, never an exception
@@ -112,7 +116,33 @@
     return true;
   }
 
-  function formulaHtml(tex, display, sanitize) {
+  function loadKatex() {
+    katexLoaded ||= new Promise((resolve, reject) => {
+      const style = document.createElement('link');
+      style.rel = 'stylesheet';
+      style.href = katexCss;
+      document.head.appendChild(style);
+      const script = document.createElement('script');
+      script.src = katexSrc;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.appendChild(script);
+    }).then(
+      () => readyCallbacks.forEach((callback) => callback()),
+      () => { katexLoaded = null; }, // the next formula tries again
+    );
+  }
+
+  /* `callback` runs once KaTeX has come: the formulas shown as their source can be drawn. */
+  function onReady(callback) {
+    readyCallbacks.push(callback);
+  }
+
+  function formulaHtml(tex, display, sanitize, escape) {
+    if (!window.katex) {
+      loadKatex();
+      return '<span class="math-pending">' + escape(tex) + '</span>';
+    }
     const key = (display ? 'D' : 'I') + tex;
     let html = drawn.get(key);
     if (html === undefined) {
@@ -135,7 +165,8 @@
     md.block.ruler.before('fence', 'math_block', mathBlock, { alt: ['paragraph', 'reference', 'blockquote', 'list'] });
     const slot = (env, tex, display) => {
       env.formulas = env.formulas || [];
-      return '<span data-math-slot="' + (env.formulas.push(formulaHtml(tex, display, sanitize)) - 1) + '"></span>';
+      const html = formulaHtml(tex, display, sanitize, md.utils.escapeHtml);
+      return '<span data-math-slot="' + (env.formulas.push(html) - 1) + '"></span>';
     };
     md.renderer.rules.math_inline = (tokens, idx, _options, env) => slot(env, tokens[idx].content, false);
     md.renderer.rules.math_inline_display = (tokens, idx, _options, env) => slot(env, tokens[idx].content, true);
@@ -150,5 +181,5 @@
     return html.replace(SLOT, (_slot, index) => env.formulas[Number(index)] ?? '');
   }
 
-  window.AIHelperMath = { mathPlugin, fillFormulas };
+  window.AIHelperMath = { mathPlugin, fillFormulas, onReady };
 })();

@@ -5,7 +5,7 @@
 (function () {
   'use strict';
   const { t } = window.AIHelper;
-  const { mathPlugin, fillFormulas } = window.AIHelperMath;
+  const { mathPlugin, fillFormulas, onReady: onFormulasReady } = window.AIHelperMath;
   const { diagramPlugin, handleDiagrams: drawDiagrams } = window.AIHelperDiagrams;
 
   const md = window.markdownit({
@@ -107,5 +107,5 @@
     });
   }
 
-  window.AIHelperMarkdown = { render, copyText, handleCodeCopy, handleDiagrams };
+  window.AIHelperMarkdown = { render, copyText, handleCodeCopy, handleDiagrams, onFormulasReady };
 })();

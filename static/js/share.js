@@ -5,7 +5,7 @@
 (function () {
   'use strict';
   const { t, pageData, mount, api, formatTime, LanguageSwitch } = window.AIHelper;
-  const { render, handleCodeCopy, handleDiagrams } = window.AIHelperMarkdown;
+  const { render, handleCodeCopy, handleDiagrams, onFormulasReady } = window.AIHelperMarkdown;
   const page = pageData();
   const share = page.share;
 
@@ -53,11 +53,14 @@
       </div>`,
     setup() {
       const NOTES = { stopped: t('stopped'), error: t('failed') };
-      const messages = share.messages.map((m) => ({
+      const messages = Vue.reactive(share.messages.map((m) => ({
         ...m,
         html: m.role === 'user' ? '' : render(m.content),
         note: m.role === 'user' ? '' : (NOTES[m.status] || ''),
-      }));
+      })));
+      onFormulasReady(() => {
+        for (const message of messages) if (message.role !== 'user') message.html = render(message.content);
+      });
       const messagesEl = Vue.ref(null);
       const copying = Vue.ref(false);
       async function copy() {
