@@ -277,6 +277,7 @@ CREATE TABLE IF NOT EXISTS `shared_links` (
   `title` varchar(200) NOT NULL,
   `author_name` varchar(64) DEFAULT NULL,
   `snapshot` mediumtext NOT NULL,
+  `snapshot_bytes` int(11) NOT NULL,
   `message_count` int(11) NOT NULL,
   `created_at` datetime NOT NULL,
   `expires_at` datetime DEFAULT NULL,

@@ -52,6 +52,8 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_ATTACHMENT_QUOTA_MB": int,
     "AIHELPER_EXTRACT_SECONDS": float,
     "AIHELPER_EXTRACT_MEMORY_MB": int,
+    "AIHELPER_SHARES_PER_USER": int,
+    "AIHELPER_SHARE_STORAGE_MB": int,
     "AIHELPER_RETENTION_JOB": _flag,
     "AIHELPER_STALLED_SOCKET_SECONDS": float,
     "AIHELPER_LOGIN_CHECK_SECONDS": float,
@@ -110,6 +112,8 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_EXTRACT_MEMORY_MB": 768,
     # How many shared links one user may keep (revoking one makes room).
     "AIHELPER_SHARES_PER_USER": 100,
+    # And how much their snapshots may hold in all: each is a copy of the messages it shows.
+    "AIHELPER_SHARE_STORAGE_MB": 100,
     # Each worker checks hourly whether the daily clean-up of conversations older than the
     # admin's retention setting is due (one worker runs it); off, run `flask purge-history` instead.
     "AIHELPER_RETENTION_JOB": True,

@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 
+from aihelper.services import import_chatgpt
 from tests.fixtures.records import user
 
 MAY_FIRST = 1_746_057_600.25  # 2025-05-01T00:00:00.25Z, as ChatGPT writes times
@@ -140,3 +141,24 @@ def test_an_overlong_chatgpt_question_is_cut_and_says_so(app):
     [session] = client.get("/api/chat/history").json["sessions"]
     question = client.get(f"/api/chat/history?session_id={session['session_id']}").json["conversation"][2]
     assert len(question["content"]) == limit and question["content"].endswith("[…]")
+
+
+def test_a_malformed_parent_is_a_root_and_a_child_named_many_times_is_read_once(app):
+    client, _ = user(app, "odd_chatgpt")
+    document = json.loads(chatgpt_export())
+    mapping = document[0]["mapping"]
+    mapping["root"]["parent"] = ["not", "a", "key"]
+    mapping["q1"]["children"] = ["a1", "a1b"] * 5_000  # a fan-out: one node listed again and again
+    response = imported(client, json.dumps(document).encode())
+    assert response.status_code == 200, response.json
+    [session] = client.get("/api/chat/history").json["sessions"]
+    tree = client.get(f"/api/chat/history?session_id={session['session_id']}").json["tree"]
+    assert len(tree) == 7, "each message once"
+
+
+def test_a_file_of_more_nodes_than_any_export_holds_is_refused(app, monkeypatch):
+    client, _ = user(app, "many_nodes")
+    monkeypatch.setattr(import_chatgpt, "NODES_MAX", 10)
+    response = imported(client, chatgpt_export())
+    assert (response.status_code, response.json["code"]) == (400, "import_invalid")
+    assert client.get("/api/chat/history").json["sessions"] == []

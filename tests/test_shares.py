@@ -236,6 +236,32 @@ def test_each_user_keeps_at_most_the_configured_number_of_links(app):
         app.config["AIHELPER_SHARES_PER_USER"] = 100
 
 
+def test_what_all_of_a_users_links_hold_is_capped(app):
+    owner, owner_id = user(app, "big_sharer")
+    add_session(app, owner_id, "s-big", "2026-03-01T10:01:04", [("user", "x" * 600_000, "2026-03-01T10:00:00")])
+    app.config["AIHELPER_SHARE_STORAGE_MB"] = 1
+    try:
+        first = share(owner, "s-big").json["share_id"]
+        full = share(owner, "s-big")
+        assert (full.status_code, full.json["code"]) == (413, "share_storage_full")
+        owner.delete(f"/api/shares/{first}")
+        assert share(owner, "s-big").status_code == 201, "revoking makes room"
+    finally:
+        app.config["AIHELPER_SHARE_STORAGE_MB"] = 100
+
+
+def test_a_disabled_accounts_links_answer_like_links_that_never_existed(app):
+    owner, owner_id = user(app, "soon_disabled")
+    add_session(app, owner_id, "s-gone", "2026-03-01T10:01:04", CONVERSATION)
+    share_id = share(owner, "s-gone").json["share_id"]
+    never = anonymous(app).get("/api/shares/never-existed-0")
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == owner_id).values(status="disabled"))
+        db.session.commit()
+    gone = anonymous(app).get(f"/api/shares/{share_id}")
+    assert (gone.status_code, gone.json) == (404, never.json)
+
+
 def test_deleting_the_conversation_deletes_its_links(app):
     owner, owner_id = user(app, "deleter")
     add_session(app, owner_id, "s-doomed", "2026-03-01T10:01:04", CONVERSATION)
@@ -315,4 +341,8 @@ def test_a_logged_in_reader_continues_the_conversation_in_their_own_account(app)
     with app.app_context():
         assert db.session.get(User, reader_id).message_count == 2, "its questions count like an import's"
         assert len(db.session.scalars(select(ChatMessage).where(ChatMessage.session_id == "s-lesson")).all()) == 4
+    assert opened["tree"][-1]["parent_id"] == opened["tree"][-2]["id"], "a single branch"
+    again = reader.post(f"/api/shares/{share_id}/copy")
+    assert (again.status_code, again.json["session_id"]) == (201, session_id), "the same copy opens again"
+    assert len(reader.get("/api/chat/history").json["sessions"]) == 1
     assert reader.post("/api/shares/never-existed-0/copy").status_code == 404

@@ -198,3 +198,22 @@ def test_what_cannot_be_answered_is_refused_before_anything_is_stored(app, owner
             TurnRequest(user_id=asker, kind=kind, session_id=session_id, model_ref="planned-model", message="again?")
         )
     assert (status_of(refused.value), refused.value.code) == (status, code)
+
+
+def test_a_link_to_another_conversation_ends_the_context_there(app, owner):
+    """Never written by any path (imports, copies and turns link within a conversation); a
+    corrupted row still cannot bring someone else's messages into the context, in the first read
+    or in the longer one a model with a long context needs."""
+    db.session.execute(update(ModelConfig).values(context_messages=40))
+    db.session.commit()
+    add_session(app, owner["other_id"], "theirs", NOON, [{"role": "user", "content": "secret", "timestamp": NOON}])
+    exchanges = [(("user", f"q{n}"), ("assistant", f"a{n}")) for n in range(15)]
+    session_id = conversation(app, owner["user_id"], *(message for pair in exchanges for message in pair))
+    db.session.execute(
+        update(ChatMessage)
+        .where(ChatMessage.id == message_ids()["q0"])
+        .values(parent_id=message_ids("theirs")["secret"])
+    )
+    db.session.commit()
+    contents = [content for _, content in sent(prepared(owner["user_id"], session_id))]
+    assert contents[1] == "q0" and "secret" not in contents

@@ -38,6 +38,8 @@ class SharedLink(db.Model):
     author_name: Mapped[str | None] = mapped_column(String(64))
     # The messages as JSON: [{role, content, reasoning, model_id, timestamp, status, files}].
     snapshot: Mapped[str] = mapped_column(LongText, nullable=False)
+    # Its size in UTF-8, summed against the owner's share storage (AIHELPER_SHARE_STORAGE_MB).
+    snapshot_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)

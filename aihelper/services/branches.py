@@ -43,7 +43,7 @@ def ancestors(anchor: ColumnElement, session_id: ColumnElement, depth: ColumnEle
     step = (
         select(_messages.c.id, _messages.c.parent_id, (path.c.depth + 1).label("depth"))
         .join(path, _messages.c.id == path.c.parent_id)
-        .where(path.c.depth < depth)
+        .where(path.c.depth < depth, _messages.c.session_id == session_id)  # a broken link ends it
     )
     return path.union_all(step)
 

@@ -14,7 +14,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from aihelper.fair_db import Turns
+
 ORIGIN_PREFIX = "chatgpt-"
+# Nodes of `mapping` in a whole file, kept or not: what the shape guard lets through is bounded by
+# this too, so a file of empty nodes cannot hold a worker or its memory.
+NODES_MAX = 200_000
 TITLE_MAX = 200
 MODEL_MAX = 100
 _ROLES = ("user", "assistant")
@@ -32,11 +37,23 @@ class NotChatGPT(Exception):
         self.where = where
 
 
+class TooManyNodes(Exception):
+    pass
+
+
 def conversations_of(document: list[Any], question_max: int) -> list[dict[str, Any]]:
-    return [_conversation(raw, f"[{index}]", question_max) for index, raw in enumerate(document)]
+    """Our conversations of ChatGPT's export, a node at a time with the worker's other work in
+    between (fair_db)."""
+    if (
+        sum(len(raw["mapping"]) for raw in document if isinstance(raw, dict) and isinstance(raw.get("mapping"), dict))
+        > NODES_MAX
+    ):
+        raise TooManyNodes
+    turns = Turns()
+    return [_conversation(raw, f"[{index}]", question_max, turns) for index, raw in enumerate(document)]
 
 
-def _conversation(raw: Any, where: str, question_max: int) -> dict[str, Any]:
+def _conversation(raw: Any, where: str, question_max: int, turns: Turns) -> dict[str, Any]:
     if not isinstance(raw, dict) or not isinstance(raw.get("mapping"), dict):
         raise NotChatGPT(where)
     chatgpt_id = raw.get("conversation_id") or raw.get("id")
@@ -44,7 +61,7 @@ def _conversation(raw: Any, where: str, question_max: int) -> dict[str, Any]:
         raise NotChatGPT(f"{where}.id")
     mapping: dict[str, Any] = raw["mapping"]
     started = _time(raw.get("create_time"))
-    messages, nearest_kept = _kept_messages(mapping, started, question_max, where)
+    messages, nearest_kept = _kept_messages(mapping, started, question_max, where, turns)
     title = raw.get("title") if isinstance(raw.get("title"), str) else ""
     session_id = (ORIGIN_PREFIX + chatgpt_id.strip())[:64]
     current = raw.get("current_node")
@@ -60,19 +77,25 @@ def _conversation(raw: Any, where: str, question_max: int) -> dict[str, Any]:
     return {**conversation, **{name: moment for name, moment in times.items() if moment is not None}}
 
 
+def _is_root(node: Any, mapping: dict[str, Any]) -> bool:
+    parent = node.get("parent") if isinstance(node, dict) else None
+    return not isinstance(parent, str) or parent not in mapping
+
+
 def _kept_messages(
-    mapping: dict[str, Any], started: str | None, question_max: int, where: str
+    mapping: dict[str, Any], started: str | None, question_max: int, where: str, turns: Turns
 ) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
     """The messages to keep, parents before children (depth first from the roots, children in
-    their order), and for every node the nearest kept one at or above it."""
-    roots = [key for key, node in mapping.items() if not isinstance(node, dict) or node.get("parent") not in mapping]
+    their order), and for every node the nearest kept one at or above it. A node is visited once,
+    however many lists name it (a cycle, or a file naming one child thousands of times)."""
+    roots = [key for key, node in mapping.items() if _is_root(node, mapping)]
     nearest_kept: dict[str, str | None] = {}
     messages: list[dict[str, Any]] = []
     pending: list[tuple[str, str | None]] = [(root, None) for root in reversed(roots)]
+    queued = set(roots)
     while pending:
+        turns.take()
         key, kept_above = pending.pop()
-        if key in nearest_kept:  # a node listed twice, or a cycle
-            continue
         node = mapping[key]
         if not isinstance(node, dict):
             raise NotChatGPT(f"{where}.mapping.{key}")
@@ -82,7 +105,10 @@ def _kept_messages(
             kept_above = key
         nearest_kept[key] = kept_above
         children = node.get("children") if isinstance(node.get("children"), list) else []
-        pending += [(child, kept_above) for child in reversed(children) if isinstance(child, str) and child in mapping]
+        for child in reversed(children):
+            if isinstance(child, str) and child in mapping and child not in queued:
+                queued.add(child)
+                pending.append((child, kept_above))
     return messages, nearest_kept
 
 

@@ -69,8 +69,8 @@ _CHATGPT_SHAPE = _Shape(
     nesting=24,
     fields=2 * MESSAGES_PER_CONVERSATION_MAX,
     items=ITEMS_MAX,
-    containers=12 * MESSAGES_MAX,
-    separators=60 * MESSAGES_MAX,
+    containers=3 * CONTAINERS_MAX,
+    separators=3 * SEPARATORS_MAX,
 )
 
 
@@ -494,6 +494,9 @@ def parse_import(pieces: Iterable[bytes], question_max: int) -> list[dict[str, A
                 conversations = import_chatgpt.conversations_of(document, question_max)
             except import_chatgpt.NotChatGPT as wrong:
                 raise _Refused(wrong.where, Term(N_("import_not_chatgpt"))) from None
+            except import_chatgpt.TooManyNodes:
+                limit = str(import_chatgpt.NODES_MAX)
+                raise _Refused("file", Term(N_("import_too_many_values"), limit=limit)) from None
         elif isinstance(document, dict):
             conversations = _checked(_FILE, document, "").conversations
         else:

@@ -38,8 +38,8 @@ SLICE_CHARS = 200_000
 SLICE_CONVERSATIONS = 50
 
 _messages = ChatMessage.__table__
-# A message linked to the one it follows, once both have their ids (shares.py copies link so too).
-LINK_PARENT = update(_messages).where(_messages.c.id == bindparam("linked")).values(parent_id=bindparam("parent"))
+# A message linked to the one it follows, once both have their ids.
+_LINK_PARENT = update(_messages).where(_messages.c.id == bindparam("linked")).values(parent_id=bindparam("parent"))
 
 
 # --- writing it ------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def _insert_linked(connection, user_id: int, written: _Written, messages: list[d
         if message["parent_index"] is not None
     ]
     if links:
-        connection.execute(LINK_PARENT, links)
+        connection.execute(_LINK_PARENT, links)
     return ids
 
 
@@ -220,7 +220,7 @@ def _finish_conversation(connection, written: _Written, *, begun_here: bool) -> 
         )
 
 
-def count_questions(connection, user_id: int, questions: int) -> None:
+def _count_questions(connection, user_id: int, questions: int) -> None:
     if questions:
         users = User.__table__
         connection.execute(
@@ -241,7 +241,7 @@ def _undo(user_id: int, session_ids: list[str], questions: int) -> None:
             ).all()
     erase_conversations(rows)
     with fair_share():
-        count_questions(db.session.connection(), user_id, -questions)
+        _count_questions(db.session.connection(), user_id, -questions)
         db.session.commit()
 
 
@@ -279,7 +279,7 @@ def _replace_leftovers(user_id: int, conversations: list[dict[str, Any]]) -> Non
     if rows:
         erase_conversations(rows)
         with fair_share():
-            count_questions(db.session.connection(), user_id, -questions)
+            _count_questions(db.session.connection(), user_id, -questions)
             db.session.commit()
 
 
@@ -303,7 +303,7 @@ def import_conversations(
             with fair_share():
                 connection = db.session.connection()
                 in_slice = sum(map(partial(_write, connection, user_id), pieces, index_terms))
-                count_questions(connection, user_id, in_slice)
+                _count_questions(connection, user_id, in_slice)
                 db.session.commit()
             started += [piece.written.session_id for piece in pieces if piece.begins]
             writtens.update((piece.written.session_id, piece.written) for piece in pieces)

@@ -12,16 +12,14 @@ only, so a shared message names its files and nothing more.
 
 from __future__ import annotations
 
-import itertools
 import json
 import secrets
-import uuid
 from datetime import UTC
 from typing import Annotated, Any
 
 from flask import current_app
 from pydantic import Field
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, select
 
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Forbidden, Invalid, NotFound, TooLarge
@@ -29,10 +27,10 @@ from aihelper.fair_db import fair_share
 from aihelper.i18n import N_
 from aihelper.ids import ID_MAX, MESSAGE_ID_MAX
 from aihelper.models import ChatMessage, ChatSession, SharedLink, User
-from aihelper.models.chat import MessageStatus, Role
-from aihelper.services import attachments, audit, branches, search, settings
-from aihelper.services.history import owned_session, reported_status
-from aihelper.services.imports import LINK_PARENT, count_questions
+from aihelper.models.chat import MessageStatus
+from aihelper.models.types import Status
+from aihelper.services import attachments, audit, branches, imports, settings
+from aihelper.services.history import message_rows, owned_session, reported_status
 from aihelper.times import WrittenTime, iso_utc, utcnow
 from aihelper.validation import Fields, Flag, Moment, Number, PageSize, defaulted
 
@@ -41,6 +39,8 @@ SHARE_ID_LENGTH = 32
 # A snapshot is one MEDIUMTEXT (16 MB) on MySQL; half of it leaves room for JSON's escapes.
 SNAPSHOT_MAX_BYTES = 8 * 1024 * 1024
 ADMIN_PAGE_DEFAULT, ADMIN_PAGE_MAX = 50, 200
+PATH_READ = 100  # messages read per query: a long conversation does not hold the worker
+COPY_ORIGIN = "share-"  # a copy's origin_id: this, then the link's id
 
 
 def _not_found() -> NotFound:
@@ -50,18 +50,23 @@ def _not_found() -> NotFound:
 # --- what a link holds -----------------------------------------------------------------------------
 
 
-def _path_messages(session: ChatSession, up_to_message_id: int | None) -> list[ChatMessage]:
+def _path_messages(session: ChatSession, up_to_message_id: int | None) -> list[Row]:
     """The messages a link shows: the branch from the first message to `up_to_message_id` (one of
     the conversation's messages, in any branch), or the branch shown whole."""
     nodes = branches.structure(session.session_id)
     if up_to_message_id is not None and up_to_message_id not in {node.id for node in nodes}:
         raise NotFound("not_found", N_("share_message_not_found"))
     path = branches.shown_path(nodes, up_to_message_id or session.selected_leaf_id)
-    with fair_share():
-        return list(db.session.scalars(select(ChatMessage).where(ChatMessage.id.in_(path)).order_by(ChatMessage.id)))
+    rows: list[Row] = []
+    for offset in range(0, len(path), PATH_READ):
+        with fair_share():
+            rows += db.session.execute(
+                message_rows().where(ChatMessage.id.in_(path[offset : offset + PATH_READ])).order_by(ChatMessage.id)
+            ).all()
+    return rows
 
 
-def _snapshot(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+def _snapshot(messages: list[Row]) -> list[dict[str, Any]]:
     """The messages as the link keeps them; refused while one is still being written."""
     if not messages:
         raise Invalid("share_empty", N_("share_empty"))
@@ -126,8 +131,15 @@ def create_share(user: User, session_id: str, new: NewShare) -> dict[str, Any]:
         raise Conflict("share_limit", N_("share_limit"), limit=most)
     messages = _snapshot(_path_messages(session, new.up_to_message_id))
     snapshot = json.dumps(messages, ensure_ascii=False)
-    if len(snapshot.encode()) > SNAPSHOT_MAX_BYTES:
+    size = len(snapshot.encode())
+    if size > SNAPSHOT_MAX_BYTES:
         raise TooLarge("share_too_large", N_("share_too_large"))
+    storage_mb = current_app.config["AIHELPER_SHARE_STORAGE_MB"]
+    kept = db.session.scalar(
+        select(func.coalesce(func.sum(SharedLink.snapshot_bytes), 0)).where(SharedLink.user_id == user.id)
+    )
+    if kept + size > storage_mb * 1024 * 1024:
+        raise TooLarge("share_storage_full", N_("share_storage_full"), limit=storage_mb)
     link = SharedLink(
         share_id=secrets.token_urlsafe(SHARE_ID_BYTES),
         user_id=user.id,
@@ -135,6 +147,7 @@ def create_share(user: User, session_id: str, new: NewShare) -> dict[str, Any]:
         title=session.title,
         author_name=user.username if new.show_name else None,
         snapshot=snapshot,
+        snapshot_bytes=size,
         message_count=len(messages),
         expires_at=expires_at,
     )
@@ -173,8 +186,8 @@ def live_link(share_id: str) -> SharedLink:
     """The link anyone may read now: unknown, revoked, expired and sharing turned off all answer
     the same."""
     link = _find(share_id) if settings.sharing_enabled() else None
-    if link is None or _expired(link):
-        raise _not_found()
+    if link is None or _expired(link) or db.session.get(User, link.user_id).status != Status.ACTIVE:
+        raise _not_found()  # a disabled account's links go dark with it
     return link
 
 
@@ -195,62 +208,54 @@ def shared_view(share_id: str) -> dict[str, Any]:
 # --- continuing in one's own account ---------------------------------------------------------------
 
 
-def _insert_copy(connection, session_id: str, user_id: int, messages: list[dict[str, Any]]) -> int:
-    """Write a copy's messages into conversation `session_id` of `user_id`, searchable, in the
-    caller's transaction, each following the one before (a single branch); returns how many are
-    questions."""
-    rows = [
-        {
-            "session_id": session_id,
-            "user_id": user_id,
-            "role": m["role"],
-            "content": m["content"],
-            "reasoning": m["reasoning"],
-            "model_id": m["model_id"],
-            "timestamp": WrittenTime.parse(m["timestamp"]).stored(UTC),
-            "status": m["status"],
-            "finish_reason": m["finish_reason"],
-        }
-        for m in messages
-    ]
-    connection.execute(insert(ChatMessage.__table__), rows)
-    ids = (
-        connection.execute(select(ChatMessage.id).where(ChatMessage.session_id == session_id).order_by(ChatMessage.id))
-        .scalars()
-        .all()
-    )
-    links = [{"linked": message_id, "parent": parent} for parent, message_id in itertools.pairwise(ids)]
-    if links:
-        connection.execute(LINK_PARENT, links)
-    search.index_messages(connection, zip(ids, (m["content"] for m in messages), strict=True))
-    return sum(1 for m in messages if m["role"] == Role.USER)
-
-
 def copy_share(user_id: int, share_id: str) -> str:
-    """A new conversation of `user_id` holding the link's messages (without their files); its id."""
+    """The conversation of `user_id` holding the link's messages (without their files), as a single
+    branch; its id. It is written as an import is, a slice at a time, and remembers the link as its
+    origin: continuing from the same link again opens the same copy."""
     link = live_link(share_id)
+    origin = COPY_ORIGIN + link.share_id
     messages = json.loads(link.snapshot)
-    answered_by = next((m["model_id"] for m in reversed(messages) if m["model_id"]), None)
-    session_id = str(uuid.uuid4())
     now = utcnow()
-    with fair_share():
-        connection = db.session.connection()
-        connection.execute(
-            insert(ChatSession.__table__),
+    imports.import_conversations(
+        user_id,
+        [
             {
-                "session_id": session_id,
-                "user_id": user_id,
+                "origin_id": origin,
+                "session_id": origin,
                 "title": link.title,
-                "model_id": answered_by,
+                "model_id": next((m["model_id"] for m in reversed(messages) if m["model_id"]), None),
                 "pinned": False,
                 "create_time": now,
                 "update_time": now,
-            },
-        )
-        # Counted like an import's questions: the user's message count is what their history holds.
-        count_questions(connection, user_id, _insert_copy(connection, session_id, user_id, messages))
-        db.session.commit()
-    return session_id
+                "messages": [_copied(message, index) for index, message in enumerate(messages)],
+                "files": {},
+                "selected_index": None,
+            }
+        ],
+    )
+    copy = db.session.scalar(
+        select(ChatSession.session_id).where(ChatSession.user_id == user_id, ChatSession.origin_id == origin)
+    )
+    db.session.commit()
+    if copy is None:  # deleted by its owner at that very moment
+        raise _not_found()
+    return copy
+
+
+def _copied(message: dict[str, Any], index: int) -> dict[str, Any]:
+    """A message of a snapshot as imports.py writes it, following the one before."""
+    return {
+        "role": message["role"],
+        "content": message["content"],
+        "reasoning": message["reasoning"],
+        "timestamp": WrittenTime.parse(message["timestamp"]).stored(UTC),
+        "status": message["status"],
+        "model_id": message["model_id"],
+        "finish_reason": message["finish_reason"],
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "parent_index": index - 1 if index else None,
+    }
 
 
 # --- the admin's view ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def upgrade():
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("author_name", sa.String(length=64), nullable=True),
         sa.Column("snapshot", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"), nullable=False),
+        sa.Column("snapshot_bytes", sa.Integer(), nullable=False),
         sa.Column("message_count", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=True),
