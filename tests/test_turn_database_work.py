@@ -1,7 +1,8 @@
 """What a turn asks of the database before the provider is called: on MySQL/MariaDB, a turn in an
-existing conversation is two round trips (read the conversation, the model and the context
-together; store the question and the placeholder), with no COMMIT, ROLLBACK or ping; a new
-conversation adds the INSERT of its row. On SQLite the same statements, and nothing else."""
+existing conversation is three round trips (read the conversation, the model and the context of
+its branch together; store the question; store the placeholder answer following it), with no
+COMMIT, ROLLBACK or ping; a new conversation adds the INSERT of its row. On SQLite the same
+statements, and nothing else."""
 
 from __future__ import annotations
 
@@ -88,13 +89,13 @@ def statements(sent: list[str]) -> list[str]:
     return [s.split()[0].upper() for s in sent]
 
 
-def test_a_turn_in_a_conversation_is_a_read_and_an_insert(user_and_model):
+def test_a_turn_in_a_conversation_is_a_read_and_an_insert_of_each_message(user_and_model):
     first = turn(user_and_model, None)
     for _ in range(3):
         turn(user_and_model, first.session_id)  # a context to read
     with database_traffic() as sent:
         prepared = turn(user_and_model, first.session_id, client_id=str(uuid.uuid4()))
-    assert statements(sent) == ["SELECT", "INSERT"], sent
+    assert statements(sent) == ["WITH", "INSERT", "INSERT"], sent  # the read is a recursive query
     # The earlier questions were read as the context (their answers, never generated, are left out).
     assert [m["role"] for m in prepared.payload["messages"]] == ["user"] * 4
 
@@ -102,14 +103,14 @@ def test_a_turn_in_a_conversation_is_a_read_and_an_insert(user_and_model):
 def test_a_new_conversation_adds_the_insert_of_its_row(user_and_model):
     with database_traffic() as sent:
         turn(user_and_model, None)
-    assert statements(sent) == ["SELECT", "INSERT", "INSERT"], [s[:60] for s in sent]
+    assert statements(sent) == ["SELECT", "INSERT", "INSERT", "INSERT"], [s[:60] for s in sent]
 
 
 def test_a_repeated_client_id_is_found_by_the_unique_constraint_not_looked_up_first(user_and_model):
     first = turn(user_and_model, None, client_id="same-message")
     with database_traffic() as sent, pytest.raises(DuplicateClientId) as repeated:
         turn(user_and_model, first.session_id, client_id="same-message")
-    assert statements(sent)[:2] == ["SELECT", "INSERT"], sent  # the lookup only after the refusal
+    assert statements(sent)[:2] == ["WITH", "INSERT"], sent  # the lookup only after the refusal
     assert repeated.value.existing.user_message_id == first.user_message_id
     assert repeated.value.existing.answer_id == first.answer_id
     with db.engine.connect() as connection:
@@ -134,7 +135,7 @@ def test_the_context_size_it_learns_stays_one_entry_per_model(user_and_model):
 
 
 def test_a_new_conversation_that_cannot_store_its_messages_leaves_no_row_behind(user_and_model, monkeypatch):
-    def broken(connection, rows):
+    def broken(connection, rows, parent_id):
         raise OperationalError("INSERT", {}, Exception("the server went away"))
 
     monkeypatch.setattr(conversations, "_insert_messages", broken)
