@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from aihelper.extensions import db
 from aihelper.models import AuditEntry, ChatMessage, ChatSession, SharedLink, User
+from aihelper.services import shares
 from aihelper.times import utcnow
 from tests.fixtures.actions import make_admin_and_user, page_data
 from tests.fixtures.records import add_session, user
@@ -346,3 +347,20 @@ def test_a_logged_in_reader_continues_the_conversation_in_their_own_account(app)
     assert (again.status_code, again.json["session_id"]) == (201, session_id), "the same copy opens again"
     assert len(reader.get("/api/chat/history").json["sessions"]) == 1
     assert reader.post("/api/shares/never-existed-0/copy").status_code == 404
+
+
+def test_the_daily_job_deletes_links_a_month_after_they_expired(app):
+    owner, owner_id = user(app, "tidy")
+    add_session(app, owner_id, "s-tidy", "2026-03-01T10:01:04", CONVERSATION)
+    old, recent = share(owner, "s-tidy").json["share_id"], share(owner, "s-tidy").json["share_id"]
+    with app.app_context():
+        for share_id, days in ((old, 31), (recent, 1)):
+            db.session.execute(
+                update(SharedLink)
+                .where(SharedLink.share_id == share_id)
+                .values(expires_at=utcnow() - timedelta(days=days))
+            )
+        db.session.commit()
+        assert shares.purge_expired(utcnow()) == 1
+    listed = [link["share_id"] for link in owner.get("/api/shares").json["shares"]]
+    assert listed == [recent], "a recently expired link stays listed, as expired"

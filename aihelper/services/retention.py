@@ -21,7 +21,7 @@ from sqlalchemy import exists, select, update
 from aihelper.extensions import db
 from aihelper.models import AppSetting, ChatMessage, ChatSession
 from aihelper.models.chat import STALE_STREAMING, MessageStatus
-from aihelper.services import attachments, audit, settings
+from aihelper.services import attachments, audit, settings, shares
 from aihelper.services.history import erase_conversations
 from aihelper.times import utcnow
 
@@ -81,8 +81,8 @@ def claim_daily_run(now: datetime | None = None) -> bool:
 
 
 def run_if_due() -> int:
-    """Once a day: conversations past their retention (when one is set) and audit entries past
-    theirs. Returns how many conversations went."""
+    """Once a day: conversations past their retention (when one is set), audit entries past
+    theirs, unsent uploads and long-expired shared links. Returns how many conversations went."""
     if not claim_daily_run():
         return 0
     try:
@@ -98,6 +98,9 @@ def run_if_due() -> int:
         swept = attachments.sweep(utcnow())
         if swept:
             log.info("retention: removed %d attachment file(s) never sent or no longer used", swept)
+        expired = shares.purge_expired(utcnow())
+        if expired:
+            log.info("retention: deleted %d shared link(s) expired over %d days ago", expired, shares.EXPIRED_KEPT.days)
     return deleted
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from flask import current_app
 from pydantic import Field
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, delete, func, select
 
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Forbidden, Invalid, NotFound, TooLarge
@@ -104,6 +104,17 @@ def link_json(link: SharedLink) -> dict[str, Any]:
 
 def _expired(link: SharedLink) -> bool:
     return link.expires_at is not None and link.expires_at <= utcnow()
+
+
+# An expired link stays listed (as expired) this long for its owner, then the daily job deletes it.
+EXPIRED_KEPT = timedelta(days=30)
+
+
+def purge_expired(now: datetime) -> int:
+    """Delete the links expired longer than EXPIRED_KEPT ago; how many went."""
+    gone = db.session.execute(delete(SharedLink).where(SharedLink.expires_at <= now - EXPIRED_KEPT)).rowcount
+    db.session.commit()
+    return gone
 
 
 # --- making, listing and revoking links ------------------------------------------------------------
