@@ -22,7 +22,9 @@ timeout = 60
 # then stores the rest; gunicorn kills it only after that.
 graceful_timeout = int(float(os.environ.get("AIHELPER_DRAIN_SECONDS", "120"))) + 10
 keepalive = 5
-accesslog = os.environ.get("AIHELPER_ACCESS_LOG", "-")
+# The app writes a line per request of its own (with the request id and user); with JSON logs
+# gunicorn's text access log would only be a second, unparsable copy of it.
+accesslog = os.environ.get("AIHELPER_ACCESS_LOG", None if os.environ.get("AIHELPER_LOG_FORMAT") == "json" else "-")
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
@@ -56,3 +58,33 @@ def _drain_on_stop(worker):
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn had it: no system call cut short
+
+
+# Metrics (GET /metrics, aihelper/telemetry/metrics.py): when a token turns them on, the workers
+# write their values to files in one folder that a scrape of any worker adds up. The folder is new
+# (or emptied) at each start of the master, kept across a HUP's new workers (their counters go on
+# adding up), and a dead worker's gauges leave it.
+if os.environ.get("AIHELPER_METRICS_TOKEN"):
+
+    def on_starting(server):
+        import tempfile
+        from pathlib import Path
+
+        given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if given:
+            for stale in Path(given).glob("*.db"):
+                stale.unlink()
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aihelper-metrics-")
+            os.environ["AIHELPER_OWN_METRICS_DIR"] = "1"
+
+    def child_exit(server, worker):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+    def on_exit(server):
+        if os.environ.pop("AIHELPER_OWN_METRICS_DIR", None):
+            import shutil
+
+            shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

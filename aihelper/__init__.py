@@ -1,18 +1,17 @@
 """aihelper: a self-hosted, multi-user AI chat system.
 
-`create_app()` builds the app in this order: config -> the host check in front of it (ProxyFix
-before that, and the reading away of unread bodies before everything) -> extensions ->
+`create_app()` builds the app in this order: config -> logging and the request log -> the host check
+in front of it (ProxyFix before that, and the reading away of unread bodies before everything) -> extensions ->
 blueprints -> cli -> error handlers and request guards -> schema on an empty database.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, has_request_context
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aihelper import i18n
@@ -20,6 +19,8 @@ from aihelper.config import AUTOCOMMIT_BIND, load_settings
 from aihelper.extensions import csrf, db, limiter, login_manager, migrate, sock
 from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
+from aihelper.telemetry import metrics
+from aihelper.telemetry.logs import configure_logging, register_request_log
 from aihelper.web.host_check import HostCheck
 from aihelper.web.json_body import BodyJSONProvider
 from aihelper.web.unread_body import DrainUnreadBody
@@ -39,7 +40,9 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
     app.json = BodyJSONProvider(app)
     app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
     app.json.sort_keys = False  # key order carries meaning (providers grouped in model order)
-    _configure_logging(app)
+    configure_logging(app)
+    # Before every other request hook (extensions' too): it times them all and logs what they left.
+    register_request_log(app)
     # The first thing a request meets (after ProxyFix has set the forwarded Host).
     app.wsgi_app = HostCheck(app.wsgi_app, app)
     if app.config["AIHELPER_PROXY_FIX"]:
@@ -85,6 +88,8 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
         enable_sqlite_foreign_keys(db.engines[AUTOCOMMIT_BIND])
+        metrics.count_database_errors(db.engine)
+        metrics.count_database_errors(db.engines[AUTOCOMMIT_BIND])
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     register_login_loader(login_manager)
@@ -114,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     from aihelper.history import bp as history_bp
     from aihelper.ids import IdConverter
     from aihelper.shares import bp as shares_bp
+    from aihelper.telemetry.scrape import bp as metrics_bp
 
     # Routes name row ids as <id:...>: bound to the id columns' range (aihelper/ids.py).
     app.url_map.converters["id"] = IdConverter
@@ -123,19 +129,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(history_bp)
     app.register_blueprint(shares_bp)
     app.register_blueprint(health_bp)
-
-
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return True
-
-
-def _configure_logging(app: Flask) -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(_RequestIdFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
-    package_log = logging.getLogger("aihelper")
-    package_log.handlers[:] = [handler]
-    package_log.setLevel(app.config["AIHELPER_LOG_LEVEL"])
-    package_log.propagate = False
+    app.register_blueprint(metrics_bp)

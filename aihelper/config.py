@@ -35,6 +35,8 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_PROXY_FIX": int,
     "AIHELPER_SECURE_COOKIES": _flag,
     "AIHELPER_LOG_LEVEL": str,
+    "AIHELPER_LOG_FORMAT": str,
+    "AIHELPER_METRICS_TOKEN": str,
     "AIHELPER_REFUSE_PRIVATE_NETWORKS": _flag,
     "AIHELPER_MAX_MESSAGE_CHARS": int,
     "AIHELPER_MAX_RUNNING_TURNS": int,
@@ -77,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_PROXY_FIX": 0,
     "AIHELPER_SECURE_COOKIES": False,
     "AIHELPER_LOG_LEVEL": "INFO",
+    # `text` lines, or `json`: one JSON object per line (aihelper/telemetry/logs.py).
+    "AIHELPER_LOG_FORMAT": "text",
+    # GET /metrics exists only when set, and answers only `Authorization: Bearer <this>`.
+    "AIHELPER_METRICS_TOKEN": None,
     # Loopback and private networks are allowed by default so a local Ollama or vLLM works; set
     # this to refuse them (link-local and cloud-metadata addresses are always refused).
     "AIHELPER_REFUSE_PRIVATE_NETWORKS": False,

@@ -36,6 +36,7 @@ from aihelper.i18n import N_, current_language, speaking
 from aihelper.live import Cursor, LiveHub, live_hub
 from aihelper.live.base import Wakeup
 from aihelper.services.history import owned_session
+from aihelper.telemetry.metrics import WEBSOCKET_CONNECTIONS
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +261,7 @@ class ChatConnection:
 
     def serve(self) -> None:
         _OPEN.add(self)
+        WEBSOCKET_CONNECTIONS.inc()
         sender = threading.Thread(target=self._send_loop, name=f"ws-sender-{self.request_id}", daemon=True)
         sender.start()
         self.hub.listen(self.user_id, self)
@@ -277,6 +279,7 @@ class ChatConnection:
             pass
         finally:
             _OPEN.discard(self)
+            WEBSOCKET_CONNECTIONS.dec()
             self.open = False
             self._wakeup.wake()
             self.hub.unlisten(self.user_id, self)

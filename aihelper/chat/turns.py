@@ -42,6 +42,8 @@ from aihelper.services.provider_client import provider_client
 from aihelper.services.provider_failures import failure_explained, provider_error_message
 from aihelper.services.quotas import QuotaExceeded, check_quota
 from aihelper.services.usage import NOTHING, Spent, usage_of
+from aihelper.telemetry import metrics
+from aihelper.telemetry.turn_report import TurnReport, report
 
 log = logging.getLogger(__name__)
 
@@ -151,16 +153,19 @@ def _generate(
     content: list[str] = []
     reasoning: list[str] = []
     status, finish_reason, usage, failure, completed = MessageStatus.DONE, None, None, None, False
-    user_id, started = request.user_id, time.monotonic()
+    user_id, started, first_piece_at = request.user_id, time.monotonic(), None
     checkpoints = app.extensions["checkpoints"]
     checkpoints.track(turn.answer_id, content, reasoning)
     with app.app_context():
         stream = provider_client().stream(turn.base_url, turn.api_key, turn.payload, timeouts=_timeouts(app))
         # A stop (from any worker) cuts the provider's connection, which ends the loop below at once.
         generation.when_stopped(stream.close)
+        metrics.RUNNING_GENERATIONS.inc()
         try:
             for event in stream:
                 if isinstance(event, Delta):
+                    if first_piece_at is None:
+                        first_piece_at = time.monotonic()
                     content.append(event.content)
                     reasoning.append(event.reasoning)
                     for piece, thinking in frames.split_text(event.content, event.reasoning):
@@ -173,6 +178,7 @@ def _generate(
                 status = MessageStatus.ERROR if generation.interrupted else MessageStatus.STOPPED
         except ProviderError as error:
             status, failure = MessageStatus.ERROR, error
+            metrics.PROVIDER_ERRORS.labels(error.code).inc()
             log.warning(
                 "provider call for answer %s failed [request %s]: %s status=%s %s",
                 turn.answer_id,
@@ -192,23 +198,18 @@ def _generate(
         # A call that failed before anything arrived (a refused key, no connection) cost nothing.
         nothing_came = failure and not (answer or thought or usage)
         spent = Spent.of(NOTHING if nothing_came else usage_of(usage, turn.payload, answer + thought), turn.price)
+        ended = {
+            "status": status,
+            "finish_reason": "interrupted" if generation.interrupted else finish_reason,
+            "error_code": _failure_code(status, failure, generation),
+            "generation_ms": round((time.monotonic() - started) * 1000),
+        }
         try:
             stored = _store_despite_outages(
-                app,
-                turn,
-                generation,
-                user_id,
-                {
-                    "content": answer,
-                    "reasoning": thought,
-                    "status": status,
-                    "finish_reason": "interrupted" if generation.interrupted else finish_reason,
-                    "spent": spent,
-                    "error_code": _failure_code(status, failure, generation),
-                    "generation_ms": round((time.monotonic() - started) * 1000),
-                },
+                app, turn, generation, user_id, {"content": answer, "reasoning": thought, "spent": spent, **ended}
             )
         finally:
+            metrics.RUNNING_GENERATIONS.dec()
             checkpoints.forget(turn.answer_id)
             db.session.remove()
             if stored:
@@ -227,6 +228,21 @@ def _generate(
                     seq=generation.next_seq,
                 )
             generation.finish(final)
+            report(
+                TurnReport(
+                    request_id=request_id,
+                    user_id=user_id,
+                    model=turn.model_id,
+                    status="interrupted" if generation.interrupted else status,
+                    finish_reason=ended["finish_reason"],
+                    error_code=ended["error_code"],
+                    ttft_ms=round((first_piece_at - started) * 1000) if first_piece_at is not None else None,
+                    duration_ms=ended["generation_ms"],
+                    prompt_tokens=spent.prompt_tokens,
+                    completion_tokens=spent.completion_tokens,
+                    stored=stored,
+                )
+            )
         if status == MessageStatus.DONE and turn.is_new_session and app.config["AIHELPER_AUTO_TITLE"]:
             _generate_title(turn, user_id)
 
@@ -328,6 +344,7 @@ def _generate_title(turn: PreparedTurn, user_id: int) -> None:
             turn.base_url, turn.api_key, payload, timeouts=TITLE_TIMEOUTS, body_limit=TITLE_REPLY_BYTES
         )
     except ProviderError as error:
+        metrics.PROVIDER_ERRORS.labels(error.code).inc()
         log.info("title for %s not generated: %s", turn.session_id, error.code)
         return
     # What the title cost is the conversation owner's, like the answer's.

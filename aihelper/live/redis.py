@@ -12,6 +12,9 @@ A generation is streamed, followed and stopped in the worker that runs it, strai
   interval for every mirrored generation), never one write per token;
 - notices for a user's pages in other workers (a generated title).
 
+A Redis call that fails is counted (aihelper_redis_errors_total) where it is caught; the app goes
+on without Redis as each place says.
+
 Each worker holds a fixed, small number of connections whatever the number of streams: a pool of
 COMMAND_CONNECTIONS for commands and one for a single blocking reader, which multiplexes the
 worker's inbox, the notices and every stream it mirrors from elsewhere.
@@ -44,6 +47,7 @@ import redis
 
 from aihelper.chat.frames import Frame
 from aihelper.live.base import LINGER, Cursor, Feed, LiveGeneration, LiveHub, Refused, Waker
+from aihelper.telemetry.metrics import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +290,7 @@ class RedisHub(LiveHub):
         try:
             return bool(self.redis.ping())
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             return False
 
     def close(self) -> None:
@@ -317,6 +322,7 @@ class RedisHub(LiveHub):
                 args=[owner, _ms(self.lock_ttl), max_running, member, state.alive_key, _ms(self.alive_ttl)],
             )
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             # Redis is away: chat goes on in this worker; other workers cannot see or stop this turn.
             log.warning("live: claiming %s in Redis failed; it runs unshared", generation.session_id, exc_info=True)
             generation.hub_state = None
@@ -349,6 +355,7 @@ class RedisHub(LiveHub):
                 else:  # the usual case: one round trip, no transaction needed
                     self._release_script(keys=keys, args=[claim.owner, claim.member])
             except redis.RedisError:
+                REDIS_ERRORS.inc()
                 # The flusher writes what is missing and releases as soon as Redis answers again.
                 log.warning("live: releasing %s failed; retrying", generation.session_id, exc_info=True)
                 state.pending_releases.append(
@@ -399,6 +406,7 @@ class RedisHub(LiveHub):
             except Exception:
                 if self._closed:  # close() pulled the connections from under the write
                     return
+                REDIS_ERRORS.inc()
                 log.warning("live: writing to Redis failed; retrying", exc_info=True)
                 time.sleep(min(self.flush_seconds * 20, 1.0))
                 state.flush_wanted.set()
@@ -493,6 +501,7 @@ class RedisHub(LiveHub):
             if not self.redis.exists(_alive_key(owner.worker)):
                 return None  # its worker died: nothing more comes from it
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             log.warning("live: Redis is away; only this worker's generations can be followed", exc_info=True)
             return None
         return owner
@@ -540,6 +549,7 @@ class RedisHub(LiveHub):
         try:
             members = self.redis.zrange(_key("user", user_id, "running"), 0, -1)
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             log.warning("live: Redis is away; only this worker's generations of user %s stop", user_id, exc_info=True)
             return
         for member in members:
@@ -561,6 +571,7 @@ class RedisHub(LiveHub):
         try:
             self.redis.xadd(_key("notices"), notice, maxlen=NOTICES_KEEP, approximate=True)
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             log.warning("live: a notice for user %s reached only this worker", user_id, exc_info=True)
 
     # -- the one blocking reader ---------------------------------------------------------------
@@ -572,6 +583,7 @@ class RedisHub(LiveHub):
         try:
             newest = self.redis.xrevrange(_key("notices"), count=1)
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             return None
         return newest[0][0].decode() if newest else "0-0"
 
@@ -590,6 +602,7 @@ class RedisHub(LiveHub):
             except Exception:
                 if self._closed:  # close() pulled the connection from under the blocked read
                     return
+                REDIS_ERRORS.inc()
                 # Whatever it was, the worker's only reader must go on (stops, resumes, notices).
                 log.warning("live: reading from Redis failed; retrying", exc_info=True)
                 time.sleep(1.0)
@@ -633,6 +646,7 @@ class RedisHub(LiveHub):
             elif kind == b"follow":
                 self._mirror_requested(state, session_id, gen)
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             log.warning("live: answering a %s request for %s failed", kind, session_id, exc_info=True)
 
     def _check_lost(self, mirrors: list[_Mirror]) -> None:
@@ -652,6 +666,7 @@ class RedisHub(LiveHub):
         try:
             replies = pipe.execute()
         except redis.RedisError:
+            REDIS_ERRORS.inc()
             return
         for mirror, raw, beating in zip(quiet, replies[::2], replies[1::2], strict=True):
             owner = _Owner.parse(raw)

@@ -1,5 +1,6 @@
 """Request guards that apply to every route (SECURITY.md rules 6 and 7): the request id, the Origin
-and content type of what changes state, the websocket handshake, the session cookie."""
+and content type of what changes state, the websocket handshake, the session cookie (none for views
+marked sessionless)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def accepts_multipart(view):
     return view
 
 
+def sessionless(view):
+    """Mark a view for machines (a metrics scraper): it never sets or refreshes a session cookie."""
+    view.sessionless = True
+    return view
+
+
 def origin_allowed(origin: str | None) -> bool:
     """True for a request without Origin (scripts) or from this app's own origin or an allowed one."""
     if origin is None:
@@ -39,6 +46,11 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["AIHELPER_SECURE_COOKIES"]) or (request.is_secure if request else False)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if getattr(app.view_functions.get(request.endpoint or ""), "sessionless", False):
+            return
+        super().save_session(app, session, response)
 
 
 def register_request_guards(app: Flask) -> None:
