@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from aihelper import create_app
 from aihelper.extensions import db
+from aihelper.failures import Conflict, Invalid
 from aihelper.models import ChatMessage
 from aihelper.services import backup
 from tests.fixtures.actions import PASSWORD, register
@@ -264,3 +265,27 @@ def test_a_mariadb_dump_holds_no_writer_back_and_is_of_the_moment_it_began(scrat
         (ann,) = (dict(zip(columns, json.loads(line), strict=True)) for line in lines)
     assert ann["username"] == "ann" and ann["message_count"] == 0
     assert ann["create_time"].keys() == {"datetime"}
+
+
+def test_a_restore_refuses_a_damaged_backup_or_one_from_a_newer_version_and_changes_nothing(app, tmp_path):
+    assert register(app.test_client(), "ann").status_code == 201
+    with app.app_context():
+        backup.back_up(tmp_path / "backup")
+        manifest_path = tmp_path / "backup" / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        key_file = tmp_path / "backup" / "keys" / "secret_key"
+        key_file.write_text("not the key that was backed up\n")
+        with pytest.raises(Invalid) as damaged:
+            backup.restore(tmp_path / "backup", force=True)
+        assert damaged.value.code == "backup_damaged"
+        manifest["files"].pop("keys/secret_key")
+        manifest_path.write_text(json.dumps({**manifest, "revision": "f00dfeedbeef"}))
+        with pytest.raises(Conflict) as newer:
+            backup.restore(tmp_path / "backup", force=True)
+        assert newer.value.code == "backup_newer"
+        manifest_path.write_text(json.dumps(manifest))
+        with pytest.raises(Conflict) as not_empty:
+            backup.restore(tmp_path / "backup")
+        assert not_empty.value.code == "restore_not_empty"
+        assert db.session.scalar(text("SELECT username FROM users")) == "ann"
+    assert (Path(app.instance_path) / "secret_key").read_text() != "not the key that was backed up\n"

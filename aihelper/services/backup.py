@@ -159,7 +159,7 @@ def restore(folder: Path, *, force: bool = False, progress: Progress = _quiet) -
         _restore_sqlite(folder / SQLITE_FILE, manifest)
     else:
         _restore_mysql(folder / TABLES, manifest, force, progress)
-    return Outcome(manifest, _restore_keys(folder / "keys"))
+    return Outcome(manifest, _restore_keys(folder, manifest))
 
 
 # --- SQLite ---------------------------------------------------------------------------------
@@ -412,11 +412,11 @@ def _copy_keys(instance: Path, target: Path) -> list[Term]:
     return warnings
 
 
-def _restore_keys(source: Path) -> list[Term]:
+def _restore_keys(folder: Path, manifest: dict[str, Any]) -> list[Term]:
     warnings = []
     for setting, (filename, _generate) in SECRET_FILES.items():
-        if (source / filename).is_file():
-            _put_in_place(source / filename, Path(current_app.instance_path) / filename)
+        if f"keys/{filename}" in manifest["files"]:  # checked against its checksum
+            _put_in_place(folder / "keys" / filename, Path(current_app.instance_path) / filename)
             if setting not in current_app.config["AIHELPER_SECRETS_FROM_FILES"]:
                 warnings.append(Term(N_("restore_key_overridden"), setting=setting))
     return warnings
