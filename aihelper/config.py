@@ -171,7 +171,7 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_STORE_RETRY_SECONDS": 600.0,
 }
 
-_SECRET_FILES = {
+SECRET_FILES = {
     "SECRET_KEY": ("secret_key", lambda: secrets.token_urlsafe(48)),
     "AIHELPER_ENCRYPTION_KEYS": ("encryption_keys", lambda: Fernet.generate_key().decode()),
 }
@@ -189,9 +189,12 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
 
     # The instance folder holds secrets and the SQLite file (every chat): readable by its owner only.
     Path(instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
-    for name, (filename, generate) in _SECRET_FILES.items():
+    # Which secrets are the instance folder's files (a backup copies those; see services/backup.py).
+    settings["AIHELPER_SECRETS_FROM_FILES"] = set()
+    for name, (filename, generate) in SECRET_FILES.items():
         if not settings.get(name):
             settings[name] = _kept_secret(Path(instance_path) / filename, generate)
+            settings["AIHELPER_SECRETS_FROM_FILES"].add(name)
     if not settings.get("SQLALCHEMY_DATABASE_URI"):
         settings["SQLALCHEMY_DATABASE_URI"] = settings.get("DATABASE_URL") or (
             f"sqlite:///{Path(instance_path) / 'aihelper.db'}"

@@ -82,7 +82,11 @@ def current_revision() -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def head_revision() -> str | None:
+def migration_scripts() -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str | None:
+    return migration_scripts().get_current_head()
