@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 # What a visitor without a login may reach: logging in, registering, logging out, the health checks,
-# the pages' strings, static files, and a shared link's page and snapshot (test_shares.py).
+# the pages' strings, static files, a shared link's page and snapshot (test_shares.py), and the
+# metrics, which take a bearer token instead (test_metrics_and_logs.py).
 PUBLIC = {
     "i18n.page_catalog",
     "auth.api_login",
@@ -18,6 +19,7 @@ PUBLIC = {
     "auth.logout",
     "health.healthz",
     "health.readyz",
+    "metrics.metrics",
     "shares.api_view",
     "shares.page",
     "static",
