@@ -24,7 +24,8 @@ graceful_timeout = int(float(os.environ.get("AIHELPER_DRAIN_SECONDS", "120"))) +
 keepalive = 5
 accesslog = os.environ.get("AIHELPER_ACCESS_LOG", "-")
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Whose X-Forwarded-Proto gunicorn believes; the app reads the same variable for all X-Forwarded-*.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 
 def post_worker_init(worker):

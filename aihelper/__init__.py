@@ -1,8 +1,8 @@
 """aihelper: a self-hosted, multi-user AI chat system.
 
-`create_app()` builds the app in this order: config -> the host check in front of it (ProxyFix
-before that, and the reading away of unread bodies before everything) -> extensions ->
-blueprints -> cli -> error handlers and request guards -> schema on an empty database.
+`create_app()` builds the app in this order: config -> the host check in front of it (ProxyFix for
+requests from the proxy before that, and the reading away of unread bodies before everything) ->
+extensions -> blueprints -> cli -> error handlers and request guards -> schema on an empty database.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aihelper import i18n
 from aihelper.config import AUTOCOMMIT_BIND, load_settings
@@ -22,6 +21,7 @@ from aihelper.live import create_hub
 from aihelper.llm import ProviderClient
 from aihelper.web.host_check import HostCheck
 from aihelper.web.json_body import BodyJSONProvider
+from aihelper.web.proxies import TrustedProxyFix
 from aihelper.web.unread_body import DrainUnreadBody
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +43,8 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
     # The first thing a request meets (after ProxyFix has set the forwarded Host).
     app.wsgi_app = HostCheck(app.wsgi_app, app)
     if app.config["AIHELPER_PROXY_FIX"]:
-        hops = app.config["AIHELPER_PROXY_FIX"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        hops, proxies = app.config["AIHELPER_PROXY_FIX"], app.config["FORWARDED_ALLOW_IPS"]
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops, proxies)
     # Outermost: whatever refused a request before reading its body, the rest is read away here.
     app.wsgi_app = DrainUnreadBody(app.wsgi_app)
 

@@ -180,6 +180,22 @@ def test_the_app_records_the_address_nginx_saw_not_a_forged_one(setup, proxied):
     assert all(entry["ip"] != FORGED for entry in entries)
 
 
+def test_forwarded_headers_from_outside_the_proxy_are_not_believed(setup, proxied):
+    """A client that reaches gunicorn itself, from an address not in FORWARDED_ALLOW_IPS (here
+    127.0.0.1, nginx's), can't pass itself off as another address or as HTTPS."""
+    bypass = requests.Session()
+    bypass.mount("http://", _FromAddress("127.0.0.6"))
+    answer = bypass.post(
+        proxied.app_server.url + "/api/login",
+        json={"username": "proxy_admin", "password": PASSWORD},
+        headers={"X-Forwarded-For": FORGED, "X-Forwarded-Proto": "https"},
+        timeout=10,
+    )
+    assert answer.status_code == 200 and "Secure" not in answer.headers["Set-Cookie"]
+    entries = bypass.get(proxied.app_server.url + "/api/admin/audit?action=login.admin", timeout=10).json()["entries"]
+    assert [entry["ip"] for entry in entries] == ["127.0.0.6"]
+
+
 def test_the_login_limit_counts_each_real_address(setup, proxied):
     """RATELIMIT_LOGIN is 3 per minute here. A new forged X-Forwarded-For with every attempt does
     not make a new client; another real address is a new client (the proxy's own address, the
