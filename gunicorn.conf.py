@@ -26,7 +26,8 @@ keepalive = 5
 # gunicorn's text access log would only be a second, unparsable copy of it.
 accesslog = os.environ.get("AIHELPER_ACCESS_LOG", None if os.environ.get("AIHELPER_LOG_FORMAT") == "json" else "-")
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Whose X-Forwarded-Proto gunicorn believes; the app reads the same variable for all X-Forwarded-*.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 
 def post_worker_init(worker):

@@ -1,8 +1,9 @@
 """aihelper: a self-hosted, multi-user AI chat system.
 
 `create_app()` builds the app in this order: config -> logging and the request log -> the host check
-in front of it (ProxyFix before that, and the reading away of unread bodies before everything) -> extensions ->
-blueprints -> cli -> error handlers and request guards -> schema on an empty database.
+in front of it (ProxyFix for requests from the proxy before that, and the reading away of unread
+bodies before everything) -> extensions -> blueprints -> cli -> error handlers and request guards
+-> schema on an empty database.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aihelper import i18n
 from aihelper.config import AUTOCOMMIT_BIND, load_settings
@@ -23,6 +23,7 @@ from aihelper.telemetry import metrics
 from aihelper.telemetry.logs import configure_logging, register_request_log
 from aihelper.web.host_check import HostCheck
 from aihelper.web.json_body import BodyJSONProvider
+from aihelper.web.proxies import TrustedProxyFix
 from aihelper.web.unread_body import DrainUnreadBody
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +47,8 @@ def create_app(overrides: dict[str, Any] | None = None, instance_path: str | Non
     # The first thing a request meets (after ProxyFix has set the forwarded Host).
     app.wsgi_app = HostCheck(app.wsgi_app, app)
     if app.config["AIHELPER_PROXY_FIX"]:
-        hops = app.config["AIHELPER_PROXY_FIX"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        hops, proxies = app.config["AIHELPER_PROXY_FIX"], app.config["FORWARDED_ALLOW_IPS"]
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops, proxies)
     # Outermost: whatever refused a request before reading its body, the rest is read away here.
     app.wsgi_app = DrainUnreadBody(app.wsgi_app)
 

@@ -33,6 +33,7 @@ _ENV_SETTINGS: dict[str, Any] = {
     "AIHELPER_ALLOWED_HOSTS": str,
     "AIHELPER_REGISTRATION_OPEN": _flag,
     "AIHELPER_PROXY_FIX": int,
+    "FORWARDED_ALLOW_IPS": str,
     "AIHELPER_SECURE_COOKIES": _flag,
     "AIHELPER_LOG_LEVEL": str,
     "AIHELPER_LOG_FORMAT": str,
@@ -75,8 +76,10 @@ DEFAULTS: dict[str, Any] = {
     "AIHELPER_ALLOWED_HOSTS": "",
     # Registration starts open so the first visitor can become the admin; admins may close it.
     "AIHELPER_REGISTRATION_OPEN": True,
-    # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted, and
+    # the addresses they connect from (gunicorn reads the same variable; aihelper/web/proxies.py).
     "AIHELPER_PROXY_FIX": 0,
+    "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
     "AIHELPER_SECURE_COOKIES": False,
     "AIHELPER_LOG_LEVEL": "INFO",
     # `text` lines, or `json`: one JSON object per line (aihelper/telemetry/logs.py).

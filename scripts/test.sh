@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh machine: installs the dev requirements, Debian's Chromium and
-# the CJK font when missing, makes sure MariaDB is up, lints, then runs every test on SQLite and
+# The whole test suite from a fresh machine: installs the dev requirements, Debian's Chromium, the
+# CJK font and nginx when missing, makes sure MariaDB is up, lints, then runs every test on SQLite and
 # again on MariaDB. Extra arguments go to both pytest runs (e.g. -x, -k name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,20 @@ if ! dpkg -s chromium fonts-wqy-microhei >/dev/null 2>&1; then
   else
     echo "!! Chromium / fonts-wqy-microhei missing and not root: browser tests will be skipped."
     echo "   Install them with: sudo apt-get install chromium fonts-wqy-microhei"
+  fi
+fi
+
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing nginx"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    # Where the package's own start was allowed, the system nginx it started (port 80) is stopped
+    # again: the tests run theirs on free ports. Only that one, by the pid it wrote.
+    if [ -s /run/nginx.pid ]; then kill "$(cat /run/nginx.pid)" 2>/dev/null || true; fi
+  else
+    echo "!! nginx missing and not root: the behind-nginx tests will be skipped."
+    echo "   Install it with: sudo apt-get install nginx"
   fi
 fi
 
