@@ -178,6 +178,10 @@ def test_the_app_records_the_address_nginx_saw_not_a_forged_one(setup, proxied):
     assert by_action["login.failed"]["ip"] == "127.0.0.2"
     assert by_action["login.admin"]["ip"] == "127.0.0.3"
     assert all(entry["ip"] != FORGED for entry in entries)
+    # And so do the request log lines.
+    logins = [line for line in proxied.app_server.log().splitlines() if "path=/api/login " in line]
+    assert any("client=127.0.0.2" in line for line in logins) and any("client=127.0.0.3" in line for line in logins)
+    assert FORGED not in proxied.app_server.log()
 
 
 def test_forwarded_headers_from_outside_the_proxy_are_not_believed(setup, proxied):
