@@ -12,6 +12,7 @@ owned_session, the row shapes and the page cursors.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
@@ -199,25 +200,23 @@ def _newest_messages(
     and whether older ones remain. A page also stops growing past PAGE_CHARS characters (after one
     message at least), and is read a slice at a time, so that however long the conversation the
     work is the page's."""
-    remaining = path if before is None else [i for i in path if i < before]  # ids grow along a path
+    end = len(path) if before is None else bisect.bisect_left(path, before)  # ids grow along a path
     kept: list[dict[str, Any]] = []
     characters = 0
-    while remaining:
-        if len(kept) >= limit or characters >= PAGE_CHARS:
-            break
-        ids = remaining[-min(_PAGE_READ, limit - len(kept)) :]
+    while end and len(kept) < limit and characters < PAGE_CHARS:
+        ids = path[max(0, end - min(_PAGE_READ, limit - len(kept))) : end]
         with fair_share():
-            rows = db.session.execute(
-                message_rows().where(ChatMessage.id.in_(ids)).order_by(ChatMessage.id.desc())
-            ).all()
-        for row in rows:
+            rows = {row.id: row for row in db.session.execute(message_rows().where(ChatMessage.id.in_(ids)))}
+        for message_id in reversed(ids):
             if len(kept) >= limit or characters >= PAGE_CHARS:
                 break
-            kept.append(shown_message(row, for_admin=for_admin))
-            characters += len(row.content) + len(row.reasoning or "")
-            remaining = remaining[:-1]
+            end -= 1
+            row = rows.get(message_id)
+            if row is not None:  # else deleted since the tree was read
+                kept.append(shown_message(row, for_admin=for_admin))
+                characters += len(row.content) + len(row.reasoning or "")
     kept.reverse()
-    return kept, bool(remaining)
+    return kept, end > 0
 
 
 class ConversationPage(Fields):

@@ -54,7 +54,7 @@ def _path_messages(session: ChatSession, up_to_message_id: int | None) -> list[R
     """The messages a link shows: the branch from the first message to `up_to_message_id` (one of
     the conversation's messages, in any branch), or the branch shown whole."""
     nodes = branches.structure(session.session_id)
-    if up_to_message_id is not None and up_to_message_id not in {node.id for node in nodes}:
+    if up_to_message_id is not None and up_to_message_id not in {node[0] for node in nodes}:
         raise NotFound("not_found", N_("share_message_not_found"))
     path = branches.shown_path(nodes, up_to_message_id or session.selected_leaf_id)
     rows: list[Row] = []
