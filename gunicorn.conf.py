@@ -24,7 +24,9 @@ graceful_timeout = int(float(os.environ.get("AIHELPER_DRAIN_SECONDS", "120"))) +
 keepalive = 5
 # The app writes a line per request of its own (with the request id and user); with JSON logs
 # gunicorn's text access log would only be a second, unparsable copy of it.
-accesslog = os.environ.get("AIHELPER_ACCESS_LOG", None if os.environ.get("AIHELPER_LOG_FORMAT") == "json" else "-")
+# Off unless named: the app writes its own line per request (aihelper/telemetry/logs.py), without
+# the query string (search text) or the Referer (a shared link's id) that gunicorn's would hold.
+accesslog = os.environ.get("AIHELPER_ACCESS_LOG")
 errorlog = "-"
 # Whose X-Forwarded-Proto gunicorn believes; the app reads the same variable for all X-Forwarded-*.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
@@ -72,9 +74,10 @@ if os.environ.get("AIHELPER_METRICS_TOKEN"):
         from pathlib import Path
 
         given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        if given:
-            for stale in Path(given).glob("*.db"):
-                stale.unlink()
+        if given:  # only the metrics' own files: the folder may hold other things
+            for kind in ("counter", "gauge", "histogram", "summary"):
+                for stale in Path(given).glob(f"{kind}_*.db"):
+                    stale.unlink()
         else:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aihelper-metrics-")
             os.environ["AIHELPER_OWN_METRICS_DIR"] = "1"

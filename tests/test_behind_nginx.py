@@ -234,3 +234,8 @@ def test_a_reconnected_page_resumes_the_answer_through_nginx(setup, proxied, fak
     assert text_of(seen + rest[:-1]) == "".join(tokens)
     assert rest[-1]["type"] == "done" and rest[-1]["message_id"] == start["message_id"]
     second.close()
+
+
+def test_the_metrics_are_not_served_through_nginx(proxied):
+    answer = proxied.session().get(proxied.url + "/metrics", headers={"Authorization": "Bearer x"}, timeout=10)
+    assert answer.status_code == 404

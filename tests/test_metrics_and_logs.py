@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from aihelper.telemetry.logs import JsonLines
@@ -274,3 +275,19 @@ def test_text_log_lines_append_the_fields_and_probes_stay_at_debug(app, client, 
         package_log.setLevel(level)
     (health,) = [r for r in app_log if getattr(r, "fields", {}).get("path") == "/healthz"]
     assert health.levelno == logging.DEBUG
+
+
+def test_a_path_cannot_forge_a_text_log_line(app, client, app_log):
+    client.get("/x%0A2026-01-01 00:00:00 INFO [-] aihelper.request: request path=/api/admin/users status=200")
+    line = next(r for r in app_log if getattr(r, "fields", {}).get("path", "").startswith("/x"))
+    text = logging.getLogger("aihelper").handlers[0].formatter.format(line)
+    assert "\n" not in text and "path=/x\\x0a2026-01-01\\x2000:00:00\\x20INFO" in text
+
+
+def test_the_server_logs_no_query_string_of_its_own(live_server):
+    """gunicorn's access log (which would hold search text and, as Referer, shared links) is off
+    unless named: the app's line is the request's one line."""
+    before = len(live_server.log())
+    requests.get(live_server.url + "/login?next=/search-text-canary", timeout=10)
+    assert wait_for(lambda: "path=/login " in live_server.log()[before:])
+    assert "search-text-canary" not in live_server.log()[before:]

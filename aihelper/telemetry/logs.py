@@ -11,6 +11,7 @@ or a header.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 
@@ -34,6 +35,17 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# Control characters in a field (a path may hold a percent-encoded newline) would start a forged
+# line of their own: they are written escaped, as are spaces, which would make another field.
+_UNSAFE_IN_FIELDS = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+
+
+def _field_text(value: object) -> str:
+    if value is None:
+        return "-"
+    return _UNSAFE_IN_FIELDS.sub(lambda unsafe: f"\\x{ord(unsafe.group()):02x}", str(value))
+
+
 class TextLines(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
@@ -43,7 +55,7 @@ class TextLines(logging.Formatter):
         fields = getattr(record, "fields", None)
         if not fields:
             return line
-        return line + "".join(f" {name}={'-' if value is None else value}" for name, value in fields.items())
+        return line + "".join(f" {name}={_field_text(value)}" for name, value in fields.items())
 
 
 class JsonLines(logging.Formatter):
