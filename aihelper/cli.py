@@ -90,6 +90,7 @@ def register_commands(app: Flask) -> None:
             f"Restored {sum(outcome.manifest['tables'].values())} rows and {len(outcome.manifest['files'])} files "
             f"from the backup of {outcome.manifest['created_at']}. Start the app again to use them."
         )
+        click.echo("Every login was ended: everyone logs in again (their passwords are restored).")
 
 
 def _show_table(table: str, rows: int) -> None:

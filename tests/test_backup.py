@@ -1,7 +1,8 @@
 """Backup and restore (API.md "Operations"): `flask --app app backup DIR` while the app runs and
 writes, `restore DIR` into a fresh database and instance folder, and the app started on that has
 everything: logins, conversations with their branches, files, working provider keys, settings and
-usage. A MariaDB dump holds no writer back."""
+usage — except their logins: everyone logs in again. A MariaDB dump holds no writer back. A restore
+reads only what a backup is made of, and a backup writes only into a folder of its own."""
 
 from __future__ import annotations
 
@@ -172,6 +173,7 @@ def test_a_backup_taken_while_the_app_writes_restores_into_a_fresh_installation(
     shutil.copy(instance_dir / "config.py", restored / "config.py")
     done = flask_command(empty_database, restored, "restore", str(folder))
     assert done.returncode == 0, done.stderr
+    assert "everyone logs in again" in done.stdout
     # Once it holds data, a restore asks for --force, and with it (and a yes) gives the same again.
     refused = flask_command(empty_database, restored, "restore", str(folder))
     assert refused.returncode != 0 and "already holds data" in refused.stderr
@@ -179,10 +181,11 @@ def test_a_backup_taken_while_the_app_writes_restores_into_a_fresh_installation(
     assert again.returncode == 0, again.stderr
 
     with running_gunicorn(empty_database, restored, tmp_path, workers=1, redis_url="") as server:
-        # The session cookie from before still works (the secret key came along), and so does a login.
+        # The logins were not restored (one revoked after the backup would work again): the cookie
+        # from before is refused, and logging in again works.
         old_session = ChatUser(server.url)
         old_session.http.cookies.set("aihelper_session", user.cookie)
-        assert old_session.get("/api/user/info").json()["username"] == "streamer"
+        assert old_session.get("/api/user/info").status_code == 401
         returning, returning_admin = ChatUser(server.url), ChatUser(server.url)
         assert returning.http.post(server.url + "/api/login", json={"username": "streamer", "password": PASSWORD}).ok
         assert returning_admin.http.post(
@@ -279,6 +282,7 @@ def test_a_restore_refuses_a_damaged_backup_or_one_from_a_newer_version_and_chan
             backup.restore(tmp_path / "backup", force=True)
         assert damaged.value.code == "backup_damaged"
         manifest["files"].pop("keys/secret_key")
+        key_file.unlink()
         manifest_path.write_text(json.dumps({**manifest, "revision": "f00dfeedbeef"}))
         with pytest.raises(Conflict) as newer:
             backup.restore(tmp_path / "backup", force=True)
@@ -289,3 +293,85 @@ def test_a_restore_refuses_a_damaged_backup_or_one_from_a_newer_version_and_chan
         assert not_empty.value.code == "restore_not_empty"
         assert db.session.scalar(text("SELECT username FROM users")) == "ann"
     assert (Path(app.instance_path) / "secret_key").read_text() != "not the key that was backed up\n"
+
+
+def test_a_restore_reads_only_what_a_backup_is_made_of_each_file_listed_and_no_link(app, tmp_path):
+    assert register(app.test_client(), "ann").status_code == 201
+    pristine = tmp_path / "pristine"
+    with app.app_context():
+        backup.back_up(pristine)
+    key = "keys/secret_key"
+    database = "aihelper.db" if (pristine / "aihelper.db").exists() else "tables/users.jsonl.gz"
+
+    def manifest_with(folder: Path, change) -> None:
+        path = folder / "manifest.json"
+        manifest = json.loads(path.read_text())
+        change(manifest)
+        path.write_text(json.dumps(manifest))
+
+    def link_in_place(folder: Path, relative: str) -> None:
+        # The link leads to the same bytes: only that it is a link gives it away.
+        moved = tmp_path / f"outside-{relative.replace('/', '-')}"
+        if moved.exists():
+            shutil.rmtree(moved) if moved.is_dir() else moved.unlink()
+        (folder / relative).rename(moved)
+        (folder / relative).symlink_to(moved)
+
+    damages = {
+        "files is no dict": lambda f: manifest_with(f, lambda m: m.update(files=list(m["files"]))),
+        "a checksum is no hex": lambda f: manifest_with(f, lambda m: m["files"].update({key: 42})),
+        "a row count is text": lambda f: manifest_with(f, lambda m: m["tables"].update(users="1")),
+        "the revision is no text": lambda f: manifest_with(f, lambda m: m.update(revision=["x"])),
+        "an absolute path": lambda f: manifest_with(f, lambda m: m["files"].update({"/etc/hostname": "0" * 64})),
+        "a path up and out": lambda f: manifest_with(f, lambda m: m["files"].update({"keys/../../x": "0" * 64})),
+        "a file a backup has not": lambda f: manifest_with(f, lambda m: m["files"].update({"config.py": "0" * 64})),
+        "the database unlisted": lambda f: manifest_with(f, lambda m: m["files"].pop(database)),
+        "a file on disk unlisted": lambda f: (f / "attachments").mkdir() or (f / "attachments" / ("a" * 32)).touch(),
+        "a key is a link": lambda f: link_in_place(f, key),
+        "the keys folder is a link": lambda f: link_in_place(f, "keys"),
+        "the manifest is a link": lambda f: link_in_place(f, "manifest.json"),
+    }
+    instance_key = (Path(app.instance_path) / "secret_key").read_bytes()
+    for damage, apply in damages.items():
+        folder = tmp_path / "backup"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(pristine, folder)
+        apply(folder)
+        with app.app_context(), pytest.raises(Invalid) as refused:
+            backup.restore(folder, force=True)
+        assert refused.value.code == "backup_damaged", damage
+    with app.app_context():
+        assert db.session.scalar(text("SELECT username FROM users")) == "ann"
+        backup.restore(pristine, force=True)  # the untouched backup restores
+    assert (Path(app.instance_path) / "secret_key").read_bytes() == instance_key
+
+
+def test_a_backup_makes_its_own_folder_and_copies_only_files_a_restore_accepts(app, tmp_path):
+    client = app.test_client()
+    assert register(client, "ann").status_code == 201
+    uploaded = client.post("/api/attachments", data={"file": (io.BytesIO(b"# notes"), "notes.md")})
+    assert uploaded.status_code == 201, uploaded.json
+    with app.app_context():
+        empty = tmp_path / "empty"
+        empty.mkdir(mode=0o755)
+        backup.back_up(empty)  # an empty folder of this user's will do, made private
+        assert stat.S_IMODE(empty.stat().st_mode) == 0o700
+        with pytest.raises(Conflict) as not_empty:
+            backup.back_up(empty)
+        assert not_empty.value.code == "backup_folder_not_empty"
+        (tmp_path / "elsewhere").mkdir()
+        (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+        (tmp_path / "file").touch()
+        for unusable in ("link", "file"):
+            with pytest.raises(Conflict) as refused:
+                backup.back_up(tmp_path / unusable)
+            assert refused.value.code == "backup_folder_unusable", unusable
+        assert list((tmp_path / "elsewhere").iterdir()) == []
+
+        # Rows naming files outside their folders (a restore would refuse such names) copy nothing.
+        db.session.execute(text("UPDATE attachments SET storage_name = '../secret_key'"))
+        db.session.execute(text("UPDATE users SET avatar = '/avatars/../encryption_keys'"))
+        db.session.commit()
+        outcome = backup.back_up(tmp_path / "new" / "backup")
+    assert [(w.key, w.values) for w in outcome.warnings] == [("backup_file_names_refused", {"count": 2})]
+    assert [name for name in outcome.manifest["files"] if name.startswith(("attachments/", "avatars/"))] == []

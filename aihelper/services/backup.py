@@ -15,14 +15,17 @@ A backup folder holds the database, the instance folder's keys and the uploaded 
   now, a stray) are left out.
 
 The folder is 0700 and every file in it 0600: it holds every chat and the keys that decrypt the
-provider keys.
+provider keys. The manifest is no signature: whoever can write a backup can replace its keys, so a
+backup is trusted like the keys it holds. A restore still reads only the files a backup of this
+kind is made of, each listed with its checksum, none through a symbolic link.
 
 A restore goes into a database of the same kind, at the schema revision the backup was made at (the
 code's newest; an older backup is refused with how to bring it forward), that holds nothing — or,
 with `force`, whose contents it replaces. The database is all or nothing: one transaction on MySQL,
 on SQLite a new file checked and then renamed over the old one. The files come first (the rows that
 name them find them), the keys last (until the database is restored, the old keys still read the old
-provider keys). Running it again gives the same result.
+provider keys). Running it again gives the same result. The logins do not come back (everyone logs in
+again): with the old secret key, cookies logged out or revoked since the backup would work again.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,13 +64,14 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from aihelper.config import SECRET_FILES
 from aihelper.extensions import db
 from aihelper.failures import Conflict, Invalid, Term
 from aihelper.i18n import N_
-from aihelper.models import Attachment, User
+from aihelper.models import Attachment, LoginSession, User
 from aihelper.schema import current_revision, head_revision, migration_scripts
 from aihelper.services import attachments, avatars
 from aihelper.times import iso_utc, utcnow
@@ -77,9 +82,11 @@ SQLITE_FILE = "aihelper.db"
 TABLES = "tables"
 # Rows read or written at a time: messages may be long, so a page stays a few MB.
 PAGE_ROWS = 500
-# The only file names a restore writes into the instance folder (the manifest is not trusted to
-# name paths).
+# The only file names a backup copies and a restore writes into the instance folder (the
+# manifest is not trusted to name paths).
 _FILE_NAMES = {"attachments": re.compile(r"[0-9a-f]{32}"), "avatars": avatars.AVATAR_NAME}
+_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 Progress = Callable[[str, int], None]
 
@@ -111,17 +118,16 @@ def database_kind() -> str:
 
 def back_up(folder: Path, progress: Progress = _quiet) -> Outcome:
     """Write a backup of the installation into `folder` (new or empty)."""
-    if folder.exists() and any(folder.iterdir()):
-        raise Conflict("backup_folder_not_empty", N_("backup_folder_not_empty"), folder=str(folder))
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)
+    _make_backup_folder(folder)
     kind = database_kind()
     snapshot = _copy_sqlite(folder / SQLITE_FILE) if kind == "sqlite" else _dump_mysql(folder / TABLES, progress)
     warnings = []
-    missing = _copy_named(attachments.folder(), folder / "attachments", snapshot.attachment_names)
-    missing += _copy_named(avatars.avatar_folder(), folder / "avatars", snapshot.avatar_names)
-    if missing:
-        warnings.append(Term(N_("backup_files_missing"), count=missing))
+    missing, refused = _copy_named(attachments.folder(), folder / "attachments", snapshot.attachment_names)
+    more_missing, more_refused = _copy_named(avatars.avatar_folder(), folder / "avatars", snapshot.avatar_names)
+    if missing + more_missing:
+        warnings.append(Term(N_("backup_files_missing"), count=missing + more_missing))
+    if refused + more_refused:
+        warnings.append(Term(N_("backup_file_names_refused"), count=refused + more_refused))
     warnings += _copy_keys(Path(current_app.instance_path), folder / "keys")
     manifest = {
         "format": FORMAT,
@@ -138,8 +144,32 @@ def back_up(folder: Path, progress: Progress = _quiet) -> Outcome:
     return Outcome(manifest, warnings)
 
 
+def _make_backup_folder(folder: Path) -> None:
+    """Make the leaf folder, or take an existing one only if it is an empty folder of this user's
+    (not a link to one: the keys would go wherever it points)."""
+    folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        try:
+            handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            raise Conflict("backup_folder_unusable", N_("backup_folder_unusable"), folder=str(folder)) from None
+        try:
+            if os.fstat(handle).st_uid != os.getuid():
+                raise Conflict("backup_folder_unusable", N_("backup_folder_unusable"), folder=str(folder))
+            if os.listdir(handle):
+                raise Conflict("backup_folder_not_empty", N_("backup_folder_not_empty"), folder=str(folder))
+            os.fchmod(handle, 0o700)
+        finally:
+            os.close(handle)
+    else:
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+
+
 def restore(folder: Path, *, force: bool = False, progress: Progress = _quiet) -> Outcome:
-    """Restore the backup in `folder` into the configured database and instance folder."""
+    """Restore the backup in `folder` into the configured database and instance folder. The login
+    sessions are emptied: everyone logs in again."""
     manifest = _checked_manifest(folder)
     kind = database_kind()
     if manifest["kind"] != kind:
@@ -148,10 +178,8 @@ def restore(folder: Path, *, force: bool = False, progress: Progress = _quiet) -
     if not force and any(_row_counts(db.session.connection(), _tables_here()).values()):
         raise Conflict("restore_not_empty", N_("restore_not_empty"))
     db.session.remove()
-    for kind_of_file, name_pattern in _FILE_NAMES.items():
+    for kind_of_file in _FILE_NAMES:
         names = [path.split("/", 1)[1] for path in manifest["files"] if path.startswith(kind_of_file + "/")]
-        if any(not name_pattern.fullmatch(name) for name in names):
-            raise Invalid("backup_damaged", N_("backup_damaged"), file=kind_of_file)
         target = attachments.folder() if kind_of_file == "attachments" else avatars.avatar_folder()
         for name in names:
             _put_in_place(folder / kind_of_file / name, target / name)
@@ -208,12 +236,20 @@ def _restore_sqlite(copy: Path, manifest: dict[str, Any]) -> None:
     connection = sqlite3.connect(fresh)
     try:
         intact = connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        snapshot = _sqlite_snapshot(fresh) if intact else None
+    except (sqlite3.DatabaseError, SQLAlchemyError):  # not an SQLite file, or not aihelper's
+        snapshot = None
     finally:
         connection.close()
-    snapshot = _sqlite_snapshot(fresh) if intact else None
     if snapshot is None or snapshot.rows != manifest["tables"] or snapshot.revision != manifest["revision"]:
         fresh.unlink()
         raise Invalid("backup_damaged", N_("backup_damaged"), file=SQLITE_FILE)
+    connection = sqlite3.connect(fresh)
+    try:
+        with connection:
+            connection.execute("DELETE FROM login_sessions")
+    finally:
+        connection.close()
     for engine in db.engines.values():
         engine.dispose()
     # The old file's write-ahead log must not outlive it: SQLite would replay it into the new one.
@@ -313,6 +349,7 @@ def _restore_mysql(folder: Path, manifest: dict[str, Any], replace: bool, progre
                 progress(table.name, _load(connection, table, folder / f"{table.name}.jsonl.gz"))
             if _row_counts(connection, tables) != manifest["tables"]:
                 raise Invalid("backup_damaged", N_("backup_damaged"), file=TABLES)
+            connection.execute(LoginSession.__table__.delete())
             connection.commit()
         finally:
             # Not part of the transaction: back on before the connection returns to the pool (which
@@ -321,20 +358,23 @@ def _restore_mysql(folder: Path, manifest: dict[str, Any], replace: bool, progre
 
 
 def _load(connection: Connection, table: Table, path: Path) -> int:
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        header = json.loads(next(lines))
-        columns = [c.name for c in table.columns]
-        if header != {"table": table.name, "columns": columns}:
-            raise Invalid("backup_damaged", N_("backup_damaged"), file=path.name)
-        loaded, batch = 0, []
-        for line in lines:
-            batch.append(dict(zip(columns, (_decoded(value) for value in json.loads(line)), strict=True)))
-            if len(batch) == PAGE_ROWS:
+    columns = [c.name for c in table.columns]
+    try:
+        with _read_backup_file(path) as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+            if json.loads(next(lines)) != {"table": table.name, "columns": columns}:
+                raise ValueError("another table's header")
+            loaded, batch = 0, []
+            for line in lines:
+                batch.append(dict(zip(columns, (_decoded(value) for value in json.loads(line)), strict=True)))
+                if len(batch) == PAGE_ROWS:
+                    connection.execute(table.insert(), batch)
+                    loaded, batch = loaded + len(batch), []
+            if batch:
                 connection.execute(table.insert(), batch)
-                loaded, batch = loaded + len(batch), []
-        if batch:
-            connection.execute(table.insert(), batch)
-        return loaded + len(batch)
+            return loaded + len(batch)
+    except (OSError, EOFError, StopIteration, ValueError, TypeError, KeyError, AttributeError):
+        # Not what a backup writes (a checksum listed for it proves nothing of its author).
+        raise Invalid("backup_damaged", N_("backup_damaged"), file=path.name) from None
 
 
 def _encoded(value: Any) -> Any:
@@ -386,17 +426,21 @@ def _private_file(path: Path) -> Iterator[IO[bytes]]:
         yield handle
 
 
-def _copy_named(source: Path, target: Path, names: list[str]) -> int:
+def _copy_named(source: Path, target: Path, names: list[str]) -> tuple[int, int]:
     """Copy the files `names` from `source`; returns how many were gone (deleted since the
-    snapshot was taken: their rows are gone too by now)."""
-    missing = 0
+    snapshot was taken: their rows are gone too by now) and how many were left out for a name a
+    restore would refuse (a row naming `../secret_key` must not copy it)."""
+    missing = refused = 0
     for name in names:
+        if not _FILE_NAMES[target.name].fullmatch(name):
+            refused += 1
+            continue
         try:
             with open(source / name, "rb") as original, _private_file(target / name) as copy:
                 shutil.copyfileobj(original, copy)
         except FileNotFoundError:
             missing += 1
-    return missing
+    return missing, refused
 
 
 def _copy_keys(instance: Path, target: Path) -> list[Term]:
@@ -426,14 +470,20 @@ def _put_in_place(source: Path, target: Path) -> None:
     """Copy `source` to `target` (0600) through a temporary name: `target` is never half written."""
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
-    with open(source, "rb") as original, _private_file(partial) as copy:
+    with _read_backup_file(source) as original, _private_file(partial) as copy:
         shutil.copyfileobj(original, copy)
     os.replace(partial, target)
 
 
+def _read_backup_file(path: Path) -> IO[bytes]:
+    """A file of the backup, opened only if it is no symbolic link (the folders on the way were
+    checked in _checked_manifest)."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with _read_backup_file(path) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -443,17 +493,83 @@ def _sha256(path: Path) -> str:
 
 
 def _checked_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest, if the folder holds exactly the files a backup of its kind is made of, each
+    a regular file with the listed checksum (a symbolic link anywhere is refused)."""
+    present, odd = _regular_files(folder)
+    if odd:
+        raise Invalid("backup_damaged", N_("backup_damaged"), file=odd)
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        with _read_backup_file(folder / MANIFEST) as handle:
+            manifest = json.loads(handle.read().decode("utf-8"))
     except (OSError, ValueError):
         raise Invalid("backup_incomplete", N_("backup_incomplete"), folder=str(folder)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise Invalid("backup_incomplete", N_("backup_incomplete"), folder=str(folder))
-    for relative, digest in manifest["files"].items():
-        path = folder / relative
-        if ".." in Path(relative).parts or not path.is_file() or _sha256(path) != digest:
+    if not _well_formed(manifest):
+        raise Invalid("backup_damaged", N_("backup_damaged"), file=MANIFEST)
+    listed = manifest["files"]
+    unexpected = _unexpected_files(manifest["kind"], manifest["tables"], listed)
+    if unexpected:
+        raise Invalid("backup_damaged", N_("backup_damaged"), file=unexpected)
+    if present != {*listed, MANIFEST}:
+        raise Invalid("backup_damaged", N_("backup_damaged"), file=min(present ^ {*listed, MANIFEST}))
+    for relative, digest in listed.items():
+        try:
+            intact = _sha256(folder / relative) == digest
+        except OSError:  # replaced by a link since the walk
+            intact = False
+        if not intact:
             raise Invalid("backup_damaged", N_("backup_damaged"), file=relative)
     return manifest
+
+
+def _well_formed(manifest: dict[str, Any]) -> bool:
+    tables, files = manifest.get("tables"), manifest.get("files")
+    return (
+        manifest.get("kind") in ("sqlite", "mysql")
+        and isinstance(manifest.get("revision"), str)
+        and isinstance(manifest.get("created_at"), str)
+        and isinstance(tables, dict)
+        and all(
+            isinstance(name, str) and _TABLE_NAME.fullmatch(name) and type(rows) is int and rows >= 0
+            for name, rows in tables.items()
+        )
+        and isinstance(files, dict)
+        and all(isinstance(digest, str) and _SHA256.fullmatch(digest) for digest in files.values())
+    )
+
+
+def _unexpected_files(kind: str, tables: dict[str, int], listed: dict[str, str]) -> str | None:
+    """The first file the manifest lists that no backup of `kind` holds, or that a backup of it
+    must hold and it does not list; None if it lists exactly a backup's files."""
+    if kind == "sqlite":
+        required = {SQLITE_FILE}
+    else:
+        required = {f"{TABLES}/{name}.jsonl.gz" for name in [*tables, "alembic_version"]}
+    if required - listed.keys():
+        return min(required - listed.keys())
+    keys = {f"keys/{filename}" for filename, _generate in SECRET_FILES.values()}
+    for relative in sorted(listed.keys() - required - keys):
+        kind_of_file, _, name = relative.partition("/")
+        if kind_of_file not in _FILE_NAMES or not _FILE_NAMES[kind_of_file].fullmatch(name):
+            return relative
+    return None
+
+
+def _regular_files(folder: Path) -> tuple[set[str], str | None]:
+    """The relative paths of the regular files under `folder`, and the first entry that is
+    neither a regular file nor a folder (a symbolic link, a device), if any."""
+    files = set()
+    for parent, folders, names in os.walk(folder):
+        for name in sorted([*folders, *names]):
+            path = Path(parent, name)
+            mode = path.lstat().st_mode
+            relative = path.relative_to(folder).as_posix()
+            if stat.S_ISREG(mode):
+                files.add(relative)
+            elif not stat.S_ISDIR(mode):
+                return files, relative
+    return files, None
 
 
 def _check_revision(revision: str) -> None:
