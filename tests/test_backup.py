@@ -17,9 +17,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from PIL import Image
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
@@ -51,6 +53,22 @@ def flask_command(database_url: str, instance: Path, *args: str, answer: str | N
     )
 
 
+@contextmanager
+def scratch_database(server_url: str, name: str) -> Iterator[str]:
+    """A new database `name` on the MariaDB server of `server_url`, dropped afterwards."""
+    url = make_url(server_url)
+    server = create_engine(url.set(database=None), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
 @pytest.fixture
 def empty_database(database_url, tmp_path) -> Iterator[str]:
     """A database of the suite's kind that nothing uses yet: a new SQLite file in the restored
@@ -58,16 +76,8 @@ def empty_database(database_url, tmp_path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored' / 'aihelper.db'}"
         return
-    url = make_url(database_url)
-    name = f"{url.database}_restored"
-    server = create_engine(url.set(database=None), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    server.dispose()
+    with scratch_database(database_url, f"{make_url(database_url).database}_restored") as url:
+        yield url
 
 
 class Writer(threading.Thread):
@@ -215,26 +225,39 @@ def test_a_backup_taken_while_the_app_writes_restores_into_a_fresh_installation(
     assert writers >= 2 * turns_before
 
 
+@contextmanager
+def app_on(database_url: str, instance: Path) -> Iterator[Flask]:
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH},
+        instance_path=str(instance),
+    )
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
 def scratch_mysql(mysql_server_url, tmp_path) -> Iterator[tuple]:
     """An app of its own on a scratch MariaDB database (whichever database the suite runs on)."""
-    url = make_url(mysql_server_url)
     name = f"aihelper_backup_dump_{os.getpid()}"
-    server = create_engine(url.set(database=None), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    scratch = url.set(database=name).render_as_string(hide_password=False)
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": scratch, "TESTING": True, "PASSWORD_HASH_METHOD": FAST_PASSWORD_HASH},
-        instance_path=str(tmp_path / "instance"),
-    )
-    yield app, scratch
-    with app.app_context():
-        db.engine.dispose()
-    with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    server.dispose()
+    with scratch_database(mysql_server_url, name) as url, app_on(url, tmp_path / "instance") as app:
+        yield app, url
+
+
+@pytest.fixture
+def own_app(database_url, tmp_path) -> Iterator[Flask]:
+    """An app on a database and an instance folder of its own, of the suite's kind: a restore
+    replaces a SQLite file by renaming and the instance folder's keys, which the suite's running
+    servers must never see."""
+    if database_url.startswith("sqlite"):
+        with app_on(f"sqlite:///{tmp_path / 'own.db'}", tmp_path / "own-instance") as app:
+            yield app
+        return
+    name = f"aihelper_backup_own_{os.getpid()}"
+    with scratch_database(database_url, name) as url, app_on(url, tmp_path / "own-instance") as app:
+        yield app
 
 
 def test_a_mariadb_dump_holds_no_writer_back_and_is_of_the_moment_it_began(scratch_mysql, tmp_path):
@@ -270,7 +293,8 @@ def test_a_mariadb_dump_holds_no_writer_back_and_is_of_the_moment_it_began(scrat
     assert ann["create_time"].keys() == {"datetime"}
 
 
-def test_a_restore_refuses_a_damaged_backup_or_one_from_a_newer_version_and_changes_nothing(app, tmp_path):
+def test_a_restore_refuses_a_damaged_backup_or_one_from_a_newer_version_and_changes_nothing(own_app, tmp_path):
+    app = own_app
     assert register(app.test_client(), "ann").status_code == 201
     with app.app_context():
         backup.back_up(tmp_path / "backup")
@@ -295,7 +319,8 @@ def test_a_restore_refuses_a_damaged_backup_or_one_from_a_newer_version_and_chan
     assert (Path(app.instance_path) / "secret_key").read_text() != "not the key that was backed up\n"
 
 
-def test_a_restore_reads_only_what_a_backup_is_made_of_each_file_listed_and_no_link(app, tmp_path):
+def test_a_restore_reads_only_what_a_backup_is_made_of_each_file_listed_and_no_link(own_app, tmp_path):
+    app = own_app
     assert register(app.test_client(), "ann").status_code == 201
     pristine = tmp_path / "pristine"
     with app.app_context():
@@ -346,7 +371,8 @@ def test_a_restore_reads_only_what_a_backup_is_made_of_each_file_listed_and_no_l
     assert (Path(app.instance_path) / "secret_key").read_bytes() == instance_key
 
 
-def test_a_backup_makes_its_own_folder_and_copies_only_files_a_restore_accepts(app, tmp_path):
+def test_a_backup_makes_its_own_folder_and_copies_only_files_a_restore_accepts(own_app, tmp_path):
+    app = own_app
     client = app.test_client()
     assert register(client, "ann").status_code == 201
     uploaded = client.post("/api/attachments", data={"file": (io.BytesIO(b"# notes"), "notes.md")})
