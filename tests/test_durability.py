@@ -225,8 +225,10 @@ def test_an_answer_whose_lease_lapsed_reads_as_interrupted_and_the_sweep_stores_
     shown = client.get(f"/api/chat/history?session_id={session_id}").json["conversation"][-1]
     assert (shown["status"], shown["finish_reason"], shown["content"]) == ("error", "interrupted", "half a")
     with app.app_context():
-        assert Checkpoints(app).sweep() == 1
+        swept = Checkpoints(app).sweep()
     stored = stored_answer(app, answer_id)
+    # The suite's running servers sweep the same database: one of them may have stored it first.
+    assert swept == 1 or stored.lease_until is None
     assert (stored.status, stored.finish_reason, stored.content, stored.lease_until) == (
         "error",
         "interrupted",
