@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from aihelper.errors import message_of, status_of
 from aihelper.extensions import db
@@ -591,3 +592,26 @@ def test_a_conversation_can_be_renamed_and_pinned_by_its_owner_only(app, client)
     register(other, "other_one")
     assert other.put("/api/chat/session/mine", json={"title": "hijacked"}).status_code == 404
     assert client.get("/api/chat/history?session_id=mine").json["title"] == "新的 标题"
+
+
+def test_a_delete_that_lost_a_deadlock_runs_again(app, monkeypatch):
+    """On MariaDB deleting a conversation can lose a deadlock to its answer being checkpointed or
+    stored at that moment: the delete is rolled back by the server, and runs again."""
+    _client, user_id = user(app, "deadlocked")
+    add_session(app, user_id, "s1", "2026-11-24T14:15:11", [("user", "q", "2026-11-24T14:15:11")])
+    lost = OperationalError("DELETE", {}, Exception(1213, "Deadlock found when trying to get lock"))
+    execute = db.session.execute
+    refused = []
+
+    def losing_once(statement, *args, **kwargs):
+        if str(statement).startswith("DELETE FROM ai_chat_messages") and not refused:
+            refused.append(statement)
+            raise lost
+        return execute(statement, *args, **kwargs)
+
+    with app.app_context():
+        monkeypatch.setattr(db.session, "execute", losing_once)
+        history.delete_session(user_id, "s1")
+        monkeypatch.undo()
+        assert refused and db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ChatSession)) == 0

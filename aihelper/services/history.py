@@ -20,7 +20,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import OperationalError
 
+from aihelper.errors import lost_to_another_transaction
 from aihelper.extensions import db
 from aihelper.failures import Invalid, NotFound
 from aihelper.fair_db import Turns, fair_share
@@ -396,23 +398,33 @@ def erase_conversations(row_ids: Iterable[int]) -> None:
                     select(ChatMessage.id).where(ChatMessage.session_id.in_(of_chunk)).limit(ERASE_SLICE)
                 ).all()
                 files = attachments.storage_names_of_messages(doomed)
-                if doomed:
-                    db.session.execute(
-                        delete(ChatMessage)
-                        .where(ChatMessage.id.in_(doomed))
-                        .execution_options(synchronize_session=False)
-                    )
                 db.session.commit()
+                if doomed:
+                    _delete_giving_way(delete(ChatMessage).where(ChatMessage.id.in_(doomed)))
             attachments.remove_files(files)  # their rows went with the messages
             turns.take()
             if len(doomed) < ERASE_SLICE:
                 break
         with fair_share():
             # Messages added meanwhile (an answer being stored) go with their conversation.
-            db.session.execute(
-                delete(ChatSession).where(ChatSession.id.in_(chunk)).execution_options(synchronize_session=False)
-            )
+            _delete_giving_way(delete(ChatSession).where(ChatSession.id.in_(chunk)))
+
+
+DELETE_TRIES = 3
+
+
+def _delete_giving_way(statement) -> None:
+    """Run and commit a delete. On MariaDB one that lost a deadlock (to an answer of the
+    conversation being checkpointed or stored meanwhile) is rolled back: it runs again."""
+    for attempt in range(1, DELETE_TRIES + 1):
+        try:
+            db.session.execute(statement.execution_options(synchronize_session=False))
             db.session.commit()
+            return
+        except OperationalError as error:
+            db.session.rollback()
+            if attempt == DELETE_TRIES or not lost_to_another_transaction(error):
+                raise
 
 
 def delete_session(user_id: int, session_id: str) -> None:
