@@ -84,11 +84,13 @@ def newest_leaf_under(nodes: list[Node], message_id: int) -> int:
     return max(under)
 
 
-def select_branch(session: ChatSession, message_id: int) -> None:
-    """Show the branch through `message_id` (one of the conversation's messages) from now on."""
+def select_branch(session: ChatSession, message_id: int) -> list[Node]:
+    """Show the branch through `message_id` (one of the conversation's messages) from now on;
+    returns the tree it read."""
     nodes = structure(session.session_id)
     if message_id not in {node[0] for node in nodes}:
         raise NotFound("not_found", N_("message_not_found"))
     leaf = newest_leaf_under(nodes, message_id)
     session.selected_leaf_id = None if leaf == nodes[-1][0] else leaf
     db.session.commit()
+    return nodes

@@ -238,9 +238,14 @@ def conversation(user_id: int, page: ConversationPage, *, for_admin: bool = Fals
 
 
 def shown_conversation(
-    session: ChatSession, limit: int = PAGE_DEFAULT, before: str | None = None, *, for_admin: bool = False
+    session: ChatSession,
+    limit: int = PAGE_DEFAULT,
+    before: str | None = None,
+    *,
+    for_admin: bool = False,
+    nodes: list[branches.Node] | None = None,  # the tree, when the caller has just read it
 ) -> dict[str, Any]:
-    nodes = branches.structure(session.session_id)
+    nodes = branches.structure(session.session_id) if nodes is None else nodes
     path = branches.shown_path(nodes, session.selected_leaf_id)
     messages, has_more = _newest_messages(path, limit, _message_cursor(before), for_admin=for_admin)
     files = attachments.of_messages(m["id"] for m in messages if m.pop("attachment_count"))
@@ -265,8 +270,8 @@ class BranchChoice(Fields):
 def choose_branch(user_id: int, session_id: str, choice: BranchChoice, *, for_admin: bool = False) -> dict[str, Any]:
     """Switch the conversation to the branch through a message; answers it as `conversation` does."""
     session = owned_session(user_id, session_id)
-    branches.select_branch(session, choice.message_id)
-    return shown_conversation(session, choice.limit, for_admin=for_admin)
+    nodes = branches.select_branch(session, choice.message_id)
+    return shown_conversation(session, choice.limit, for_admin=for_admin, nodes=nodes)
 
 
 def _previews(session_ids: list[str]) -> dict[str, str]:

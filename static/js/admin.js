@@ -1146,6 +1146,7 @@
 
   /* Every user's shared links, newest first, each revocable (the revocation is audit-logged). */
   const Shares = {
+    components: { ShareExpiry: window.AIHelper.ShareExpiry },
     template: `
       <el-card shadow="never" class="admin-card">
         <p class="muted form-help">{{ t('adminSharesHelp') }}</p>
@@ -1161,10 +1162,7 @@
           </el-table-column>
           <el-table-column :label="t('shareCreatedAt')" min-width="150"><template #default="{ row }">{{ formatTime(row.created_at) }}</template></el-table-column>
           <el-table-column :label="t('shareExpiresAt')" min-width="150">
-            <template #default="{ row }">
-              <el-tag v-if="row.expired" type="info" size="small">{{ t('shareExpired') }}</el-tag>
-              <template v-else>{{ row.expires_at ? formatTime(row.expires_at) : t('shareNever') }}</template>
-            </template>
+            <template #default="{ row }"><share-expiry :link="row" /></template>
           </el-table-column>
           <el-table-column :label="t('actions')" width="110">
             <template #default="{ row }">

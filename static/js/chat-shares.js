@@ -70,6 +70,7 @@
   }
 
   const ShareDialogs = {
+    components: { ShareExpiry: window.AIHelper.ShareExpiry },
     template: `
       <el-dialog v-model="s.share.open" :title="t('shareChat')" width="480px" align-center data-testid="share-dialog">
         <el-form v-if="!s.share.link" label-position="top" @submit.prevent="s.create">
@@ -111,10 +112,7 @@
           </el-table-column>
           <el-table-column :label="t('shareCreatedAt')" min-width="150"><template #default="{ row }">{{ formatTime(row.created_at) }}</template></el-table-column>
           <el-table-column :label="t('shareExpiresAt')" min-width="150">
-            <template #default="{ row }">
-              <el-tag v-if="row.expired" type="info" size="small">{{ t('shareExpired') }}</el-tag>
-              <template v-else>{{ row.expires_at ? formatTime(row.expires_at) : t('shareNever') }}</template>
-            </template>
+            <template #default="{ row }"><share-expiry :link="row" /></template>
           </el-table-column>
           <el-table-column :label="t('actions')" min-width="140">
             <template #default="{ row }">

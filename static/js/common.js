@@ -109,6 +109,16 @@
     return iso ? new Date(iso).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB') : '—';
   }
 
+  /* When a shared link ends, as its owner's list and the admin's show it. */
+  const ShareExpiry = {
+    props: { link: Object },
+    template: `<el-tag v-if="link.expired" type="info" size="small">{{ t('shareExpired') }}</el-tag>
+      <template v-else>{{ link.expires_at ? formatTime(link.expires_at) : t('shareNever') }}</template>`,
+    setup() {
+      return { t, formatTime };
+    },
+  };
+
   function pageData() {
     const element = document.getElementById('page-data');
     return element ? JSON.parse(element.textContent) : {};
@@ -150,5 +160,5 @@
     },
   };
 
-  window.AIHelper = { lang, t, tn, N_, pageData, setLanguage, mount, LanguageSwitch, api, upload, postForm, formatTime, applyTheme };
+  window.AIHelper = { lang, t, tn, N_, pageData, setLanguage, mount, LanguageSwitch, ShareExpiry, api, upload, postForm, formatTime, applyTheme };
 })();
