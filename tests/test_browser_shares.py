@@ -156,6 +156,7 @@ def test_the_admin_lists_and_revokes_every_link_and_switches_sharing_off(page, l
     table = page.get_by_test_id("admin-shares-table")
     expect(table.get_by_test_id("admin-share-owner")).to_have_text(["owner_oscar"])
     expect(table.get_by_test_id("admin-share-title")).to_have_text(["Oscar's notes"])
+    expect(table).to_contain_text("永不过期")  # no expiry was chosen
     table.get_by_test_id("admin-share-revoke").click()
     page.locator(".el-message-box").get_by_role("button", name="撤销").click()
     expect(table.get_by_test_id("admin-share-owner")).to_have_count(0)
